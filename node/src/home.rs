@@ -1,0 +1,99 @@
+//! The data directory: where one node keeps its key, configuration and store.
+//!
+//! Chosen in this order: an explicit path (`--home`), `COMMUNS_HOME`, then
+//! the platform's data directory (`$XDG_DATA_HOME/communs`, usually
+//! `~/.local/share/communs`). Everything of one node lives under it, so
+//! copying or deleting a node is copying or deleting one folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the data directory.
+pub const HOME_ENV: &str = "COMMUNS_HOME";
+
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("no data directory: set {HOME_ENV} or pass --home DIR")]
+    NoDataDir,
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: invalid configuration: {source}")]
+    Config { path: PathBuf, source: toml::de::Error },
+    #[error("no identity in {home}: run `communs init` first")]
+    NotInitialised { home: PathBuf },
+}
+
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> HomeError + '_ {
+    move |source| HomeError::Io { path: path.to_owned(), source }
+}
+
+/// The node's settings that a person may edit (`config.toml`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How this author signs their name in manifests they create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Home {
+    /// Resolves the data directory (explicit, then environment, then the
+    /// platform default). Does not create it.
+    pub fn locate(explicit: Option<&Path>) -> Result<Home, HomeError> {
+        let root = match explicit {
+            Some(path) => path.to_owned(),
+            None => match std::env::var_os(HOME_ENV) {
+                Some(path) if !path.is_empty() => PathBuf::from(path),
+                _ => dirs::data_dir().ok_or(HomeError::NoDataDir)?.join("communs"),
+            },
+        };
+        Ok(Home { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The secret key of this node's author (mode 0600).
+    pub fn key_path(&self) -> PathBuf {
+        self.root.join("identity.key")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    /// Held by the one process that has the store open.
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+
+    /// Creates the directory (mode 0700: it holds a secret key).
+    pub fn create(&self) -> Result<(), HomeError> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&self.root).map_err(io_error(&self.root))
+    }
+
+    pub fn read_config(&self) -> Result<Config, HomeError> {
+        let path = self.config_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|source| HomeError::Config { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(HomeError::Io { path, source: e }),
+        }
+    }
+
+    pub fn write_config(&self, config: &Config) -> Result<(), HomeError> {
+        let text = toml::to_string(config).unwrap_or_default();
+        crate::keyfile::write_atomically(&self.config_path(), text.as_bytes(), 0o644)
+    }
+}

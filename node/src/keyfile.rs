@@ -1,0 +1,101 @@
+//! The author's secret key on disk.
+//!
+//! The file holds the 32-byte seed in hexadecimal after a header line, is
+//! created with mode 0600 atomically (a crash never leaves half a key), and
+//! is refused if others can read it, as ssh does: a key that may have leaked
+//! should not keep signing.
+
+use std::io::Write;
+use std::path::Path;
+
+use communs_protocol::SecretKey;
+use rand_core::OsRng;
+
+use crate::home::{Home, HomeError, io_error};
+
+const HEADER: &str = "communs secret key v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error("{path}: not a communs secret key file")]
+    Malformed { path: std::path::PathBuf },
+    #[error("{path}: permissions {mode:04o} let others read the secret key; run `chmod 600 {path}`")]
+    TooOpen { path: std::path::PathBuf, mode: u32 },
+}
+
+/// Loads the key, or creates one if there is none. Returns whether it was
+/// created.
+pub fn load_or_create(home: &Home) -> Result<(SecretKey, bool), KeyFileError> {
+    match load(home) {
+        Ok(key) => Ok((key, false)),
+        Err(KeyFileError::Home(HomeError::NotInitialised { .. })) => {
+            home.create()?;
+            let key = SecretKey::generate(&mut OsRng);
+            let text = format!("{HEADER}\n{}\n", hex(&key.to_bytes()));
+            write_atomically(&home.key_path(), text.as_bytes(), 0o600)?;
+            Ok((key, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub fn load(home: &Home) -> Result<SecretKey, KeyFileError> {
+    let path = home.key_path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(HomeError::NotInitialised { home: home.root().to_owned() }.into());
+        }
+        Err(e) => return Err(HomeError::Io { path, source: e }.into()),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).map_err(io_error(&path))?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::TooOpen { path, mode });
+        }
+    }
+    let mut lines = text.lines();
+    let seed = match (lines.next(), lines.next().map(parse_hex32), lines.next()) {
+        (Some(HEADER), Some(Some(seed)), None) => seed,
+        _ => return Err(KeyFileError::Malformed { path }),
+    };
+    Ok(SecretKey::from_bytes(&seed))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    let s = s.as_bytes();
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Writes a file so that it is either wholly there with `mode` or absent:
+/// write a temporary file beside it, fsync, rename, fsync the directory.
+pub(crate) fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), HomeError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(&tmp).map_err(io_error(&tmp))?;
+    file.write_all(contents).map_err(io_error(&tmp))?;
+    file.sync_all().map_err(io_error(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_error(path))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
+}

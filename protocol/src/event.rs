@@ -1,0 +1,516 @@
+//! The signed event: the unit of every design log.
+//!
+//! An event is encoded once, canonically, signed over those exact bytes
+//! (with a domain prefix), and named by the BLAKE3 hash of the signed
+//! encoding. A [`SignedEvent`] can only be obtained by signing a valid
+//! [`UnsignedEvent`] or by decoding bytes whose signature verifies, so
+//! holding one means: well formed, within limits, signed by its author.
+//! Rules that need other events (the clock against the parents, and
+//! governance) are checked by the caller with [`SignedEvent::check_parents`]
+//! and the resolver.
+
+use crate::cbor::{
+    self, DecodeError, Value, array_n, bytes_n, bytes_value, nullable, sorted_set, text, text_value, uint, uint_value,
+};
+use crate::hash::{BlobHash, DesignId, EventId, Hash};
+use crate::identity::{AuthorId, KeyError, SecretKey, Signature};
+use crate::license::{LicenseError, check_expression};
+use crate::limits::{
+    GENESIS_NONCE_BYTES, MAX_BASE, MAX_EVENT_BYTES, MAX_LICENSE_BYTES, MAX_MAINTAINERS, MAX_MANIFEST_BYTES,
+    MAX_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_PARENTS,
+};
+use crate::manifest::{Manifest, ManifestError};
+
+/// The only event format version this implementation reads and writes.
+pub const EVENT_VERSION: u64 = 1;
+
+/// Prefix of every signed event message, so that an event signature can
+/// never be valid for anything else the same key signs.
+pub const EVENT_SIGNING_DOMAIN: &[u8] = b"communs/v1/event";
+
+/// The first event of a design; its id is the design id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Genesis {
+    pub name: String,
+    /// Sorted, unique, and including the author.
+    pub maintainers: Vec<AuthorId>,
+    /// How many maintainers must approve; between 1 and `maintainers.len()`.
+    pub threshold: u64,
+    /// SPDX expression of the design's license.
+    pub license: String,
+    /// The design and revision this one remixes.
+    pub fork_of: Option<(DesignId, EventId)>,
+    /// Random bytes: two people publishing the same name at the same
+    /// millisecond still get two designs.
+    pub nonce: [u8; GENESIS_NONCE_BYTES],
+}
+
+/// A contribution: a tree of files with its manifest. Publishing a revision
+/// is proposing it; maintainers' approvals make it canonical.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    /// Hash of the encoded [`crate::Tree`].
+    pub tree: BlobHash,
+    pub manifest: Manifest,
+    /// Revisions this one builds on (sorted, unique); empty for the first.
+    pub base: Vec<EventId>,
+    pub message: String,
+}
+
+/// A change to a design's governance, amending the state `prev` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    AddMaintainer(AuthorId),
+    RemoveMaintainer(AuthorId),
+    SetThreshold(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Genesis(Genesis),
+    Revision(Revision),
+    /// A maintainer endorses a revision or a governance proposal.
+    Approve {
+        target: EventId,
+    },
+    /// A maintainer withdraws an approval.
+    Retract {
+        target: EventId,
+    },
+    /// A governance change; `prev` is the genesis or an accepted proposal.
+    Propose {
+        prev: EventId,
+        change: Change,
+    },
+}
+
+/// Body kinds on the wire; the numbers are part of the format.
+mod kind {
+    pub const GENESIS: u64 = 0;
+    pub const REVISION: u64 = 1;
+    pub const APPROVE: u64 = 2;
+    pub const RETRACT: u64 = 3;
+    pub const PROPOSE: u64 = 4;
+    pub const ADD_MAINTAINER: u64 = 0;
+    pub const REMOVE_MAINTAINER: u64 = 1;
+    pub const SET_THRESHOLD: u64 = 2;
+}
+
+/// An event before it is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsignedEvent {
+    /// `None` for a genesis (whose own id is the design id).
+    pub design: Option<DesignId>,
+    pub author: AuthorId,
+    /// Heads of the design log the author knew; sorted and unique.
+    pub parents: Vec<EventId>,
+    /// 0 for a genesis, else 1 + the largest parent clock.
+    pub clock: u64,
+    /// Milliseconds since the Unix epoch, as the author's clock said.
+    /// Advisory: shown to people, never used by a rule.
+    pub time: u64,
+    pub body: Body,
+}
+
+/// Why bytes or values are not a valid event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("manifest: {0}")]
+    Manifest(#[from] ManifestError),
+    #[error("license: {0}")]
+    License(#[from] LicenseError),
+    #[error("{field}: {source}")]
+    Key { field: &'static str, source: KeyError },
+    #[error("the event is {len} bytes, over the limit of {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("the signature does not verify for author {author}")]
+    BadSignature { author: AuthorId },
+    #[error("signing key {key} is not the event's author {author}")]
+    WrongKey { key: AuthorId, author: AuthorId },
+    #[error("a genesis has no design, no parents and clock 0; every other event has a design and parents")]
+    Lineage,
+    #[error("the genesis author {author} must be one of its maintainers")]
+    AuthorNotMaintainer { author: AuthorId },
+    #[error("threshold {threshold} must be between 1 and the number of maintainers ({maintainers})")]
+    Threshold { threshold: u64, maintainers: usize },
+    #[error("parent {parent} belongs to another design")]
+    ParentOfOtherDesign { parent: EventId },
+    #[error("clock is {found}, expected {expected} (1 + the largest parent clock)")]
+    Clock { found: u64, expected: u64 },
+    #[error("the parents given do not match the event's parent list")]
+    ParentsMismatch,
+}
+
+impl EventError {
+    /// A short, stable name for the reason, used by the spec's test vectors.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            EventError::Decode(e) => e.reason(),
+            EventError::Manifest(e) => e.reason(),
+            EventError::License(_) => "license",
+            EventError::Key { .. } => "bad-key",
+            EventError::TooLarge { .. } => "too-large",
+            EventError::BadSignature { .. } => "bad-signature",
+            EventError::WrongKey { .. } => "wrong-key",
+            EventError::Lineage => "lineage",
+            EventError::AuthorNotMaintainer { .. } => "author-not-maintainer",
+            EventError::Threshold { .. } => "threshold",
+            EventError::ParentOfOtherDesign { .. } => "parent-of-other-design",
+            EventError::Clock { .. } => "clock",
+            EventError::ParentsMismatch => "parents-mismatch",
+        }
+    }
+}
+
+/// A well-formed event whose signature verifies, with its id and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedEvent {
+    event: UnsignedEvent,
+    signature: Signature,
+    id: EventId,
+    bytes: Vec<u8>,
+}
+
+/// Encoded size of the signature item (`0x58 0x40` and 64 bytes), the last
+/// item of the event array.
+const SIGNATURE_ITEM_BYTES: usize = 2 + 64;
+
+impl UnsignedEvent {
+    /// Signs the event with the author's key. Sets (parents, maintainers,
+    /// base) are sorted and de-duplicated first; anything else invalid is
+    /// refused, so no invalid event can be signed.
+    pub fn sign(mut self, key: &SecretKey) -> Result<SignedEvent, EventError> {
+        if key.author() != self.author {
+            return Err(EventError::WrongKey { key: key.author(), author: self.author });
+        }
+        self.normalise_sets();
+        check_rules(&self)?;
+        let unsigned = cbor::encode(&self.to_value());
+        let signature = key.sign(EVENT_SIGNING_DOMAIN, &unsigned);
+        // The signed encoding is the unsigned one with one more item: a
+        // different array head, then the signature appended.
+        let mut bytes = Vec::with_capacity(unsigned.len() + SIGNATURE_ITEM_BYTES);
+        bytes.push(0x88);
+        bytes.extend_from_slice(&unsigned[1..]);
+        bytes.extend_from_slice(&[0x58, 0x40]);
+        bytes.extend_from_slice(&signature.0);
+        if bytes.len() > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge { len: bytes.len(), max: MAX_EVENT_BYTES });
+        }
+        let id = EventId::from_hash(Hash::of(&bytes));
+        Ok(SignedEvent { event: self, signature, id, bytes })
+    }
+
+    fn normalise_sets(&mut self) {
+        self.parents.sort();
+        self.parents.dedup();
+        match &mut self.body {
+            Body::Genesis(g) => {
+                g.maintainers.sort();
+                g.maintainers.dedup();
+            }
+            Body::Revision(r) => {
+                r.base.sort();
+                r.base.dedup();
+            }
+            _ => {}
+        }
+    }
+
+    /// `[version, design, author, parents, clock, time, body]`.
+    fn to_value(&self) -> Value {
+        Value::Array(vec![
+            uint_value(EVENT_VERSION),
+            self.design.map_or(Value::Null, |d| bytes_value(d.as_bytes())),
+            bytes_value(self.author.as_bytes()),
+            ids_value(&self.parents),
+            uint_value(self.clock),
+            uint_value(self.time),
+            body_value(&self.body),
+        ])
+    }
+}
+
+fn ids_value(ids: &[EventId]) -> Value {
+    Value::Array(ids.iter().map(|id| bytes_value(id.as_bytes())).collect())
+}
+
+fn body_value(body: &Body) -> Value {
+    let items = match body {
+        Body::Genesis(g) => vec![
+            uint_value(kind::GENESIS),
+            text_value(&g.name),
+            Value::Array(g.maintainers.iter().map(|m| bytes_value(m.as_bytes())).collect()),
+            uint_value(g.threshold),
+            text_value(&g.license),
+            g.fork_of.map_or(Value::Null, |(design, revision)| {
+                Value::Array(vec![bytes_value(design.as_bytes()), bytes_value(revision.as_bytes())])
+            }),
+            bytes_value(&g.nonce),
+        ],
+        Body::Revision(r) => vec![
+            uint_value(kind::REVISION),
+            bytes_value(r.tree.as_bytes()),
+            r.manifest.to_value(),
+            ids_value(&r.base),
+            text_value(&r.message),
+        ],
+        Body::Approve { target } => vec![uint_value(kind::APPROVE), bytes_value(target.as_bytes())],
+        Body::Retract { target } => vec![uint_value(kind::RETRACT), bytes_value(target.as_bytes())],
+        Body::Propose { prev, change } => {
+            let change = match change {
+                Change::AddMaintainer(a) => vec![uint_value(kind::ADD_MAINTAINER), bytes_value(a.as_bytes())],
+                Change::RemoveMaintainer(a) => vec![uint_value(kind::REMOVE_MAINTAINER), bytes_value(a.as_bytes())],
+                Change::SetThreshold(n) => vec![uint_value(kind::SET_THRESHOLD), uint_value(*n)],
+            };
+            vec![uint_value(kind::PROPOSE), bytes_value(prev.as_bytes()), Value::Array(change)]
+        }
+    };
+    Value::Array(items)
+}
+
+/// The rules an event keeps on its own, checked when signing and decoding.
+fn check_rules(event: &UnsignedEvent) -> Result<(), EventError> {
+    let is_genesis = matches!(event.body, Body::Genesis(_));
+    let lineage_ok = if is_genesis {
+        event.design.is_none() && event.parents.is_empty() && event.clock == 0
+    } else {
+        event.design.is_some() && !event.parents.is_empty() && event.clock >= 1
+    };
+    if !lineage_ok {
+        return Err(EventError::Lineage);
+    }
+    check_set_limit("parents", event.parents.len(), MAX_PARENTS)?;
+    match &event.body {
+        Body::Genesis(g) => {
+            check_text("genesis.name", &g.name, MAX_NAME_BYTES)?;
+            if g.name.trim().is_empty() {
+                return Err(DecodeError::Empty { field: "genesis.name" }.into());
+            }
+            if g.maintainers.is_empty() {
+                return Err(DecodeError::Empty { field: "genesis.maintainers" }.into());
+            }
+            check_set_limit("genesis.maintainers", g.maintainers.len(), MAX_MAINTAINERS)?;
+            if !g.maintainers.contains(&event.author) {
+                return Err(EventError::AuthorNotMaintainer { author: event.author });
+            }
+            if g.threshold == 0 || g.threshold > g.maintainers.len() as u64 {
+                return Err(EventError::Threshold { threshold: g.threshold, maintainers: g.maintainers.len() });
+            }
+            check_text("genesis.license", &g.license, MAX_LICENSE_BYTES)?;
+            check_expression(&g.license)?;
+        }
+        Body::Revision(r) => {
+            check_set_limit("revision.base", r.base.len(), MAX_BASE)?;
+            check_text("revision.message", &r.message, MAX_MESSAGE_BYTES)?;
+            let manifest_len = cbor::encode(&r.manifest.to_value()).len();
+            if manifest_len > MAX_MANIFEST_BYTES {
+                return Err(DecodeError::TooLong {
+                    field: "revision.manifest",
+                    len: manifest_len,
+                    max: MAX_MANIFEST_BYTES,
+                }
+                .into());
+            }
+            r.manifest.check()?;
+        }
+        Body::Propose { change: Change::SetThreshold(0), .. } => {
+            return Err(EventError::Threshold { threshold: 0, maintainers: 0 });
+        }
+        Body::Approve { .. } | Body::Retract { .. } | Body::Propose { .. } => {}
+    }
+    Ok(())
+}
+
+fn check_set_limit(field: &'static str, count: usize, max: usize) -> Result<(), EventError> {
+    if count > max {
+        return Err(DecodeError::TooMany { field, count, max }.into());
+    }
+    Ok(())
+}
+
+fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), EventError> {
+    if s.len() > max {
+        return Err(DecodeError::TooLong { field, len: s.len(), max }.into());
+    }
+    Ok(())
+}
+
+impl SignedEvent {
+    /// Decodes and verifies an event received from anywhere.
+    pub fn decode(bytes: &[u8]) -> Result<Self, EventError> {
+        if bytes.len() > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge { len: bytes.len(), max: MAX_EVENT_BYTES });
+        }
+        let value = cbor::decode(bytes, MAX_EVENT_BYTES).map_err(DecodeError::from)?;
+        let [version, design, author, parents, clock, time, body, signature] = array_n(&value, "event")?;
+        let version = uint(version, "event.version")?;
+        if version != EVENT_VERSION {
+            return Err(DecodeError::UnknownVersion { what: "event", found: version, known: EVENT_VERSION }.into());
+        }
+        let event = UnsignedEvent {
+            design: nullable(design)
+                .map(|d| bytes_n(d, "event.design").map(|b| DesignId::from_hash(Hash::from_bytes(b))))
+                .transpose()?,
+            author: author_id(author, "event.author")?,
+            parents: sorted_set(parents, "event.parents", MAX_PARENTS, |v| event_id(v, "event.parents"))?,
+            clock: uint(clock, "event.clock")?,
+            time: uint(time, "event.time")?,
+            body: decode_body(body)?,
+        };
+        let signature = Signature(bytes_n(signature, "event.signature")?);
+        check_rules(&event)?;
+        // Verify over the bytes received, not a re-encoding: the unsigned
+        // encoding is these bytes with a 7-item head and no last item.
+        let mut unsigned = Vec::with_capacity(bytes.len() - SIGNATURE_ITEM_BYTES);
+        unsigned.push(0x87);
+        unsigned.extend_from_slice(&bytes[1..bytes.len() - SIGNATURE_ITEM_BYTES]);
+        event
+            .author
+            .verify(EVENT_SIGNING_DOMAIN, &unsigned, &signature)
+            .map_err(|_| EventError::BadSignature { author: event.author })?;
+        let id = EventId::from_hash(Hash::of(bytes));
+        Ok(SignedEvent { event, signature, id, bytes: bytes.to_vec() })
+    }
+
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    /// The canonical signed encoding, as stored and sent.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn event(&self) -> &UnsignedEvent {
+        &self.event
+    }
+
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    pub fn author(&self) -> AuthorId {
+        self.event.author
+    }
+
+    pub fn body(&self) -> &Body {
+        &self.event.body
+    }
+
+    pub fn parents(&self) -> &[EventId] {
+        &self.event.parents
+    }
+
+    pub fn clock(&self) -> u64 {
+        self.event.clock
+    }
+
+    /// The design this event belongs to; a genesis names its own.
+    pub fn design(&self) -> DesignId {
+        self.event.design.unwrap_or(DesignId::from_genesis(self.id))
+    }
+
+    /// Checks the rules that need the parents: each belongs to the same
+    /// design, and the clock is one more than the largest of theirs.
+    /// `parents` must be exactly the events named in [`Self::parents`].
+    pub fn check_parents(&self, parents: &[&SignedEvent]) -> Result<(), EventError> {
+        let mut given: Vec<EventId> = parents.iter().map(|p| p.id()).collect();
+        given.sort();
+        if given != self.event.parents {
+            return Err(EventError::ParentsMismatch);
+        }
+        if let Some(other) = parents.iter().find(|p| p.design() != self.design()) {
+            return Err(EventError::ParentOfOtherDesign { parent: other.id() });
+        }
+        let expected = parents.iter().map(|p| p.clock()).max().map_or(0, |c| c.saturating_add(1));
+        if self.clock() != expected {
+            return Err(EventError::Clock { found: self.clock(), expected });
+        }
+        Ok(())
+    }
+}
+
+fn event_id(value: &Value, field: &'static str) -> Result<EventId, DecodeError> {
+    bytes_n(value, field).map(|b| EventId::from_hash(Hash::from_bytes(b)))
+}
+
+fn author_id(value: &Value, field: &'static str) -> Result<AuthorId, EventError> {
+    AuthorId::from_bytes(bytes_n(value, field)?).map_err(|source| EventError::Key { field, source })
+}
+
+/// The kind and the fields after it, which must number exactly `N`.
+fn fields<'a, const N: usize>(items: &'a [Value], field: &'static str) -> Result<&'a [Value; N], DecodeError> {
+    items[1..].try_into().map_err(|_| DecodeError::Shape { field, expected: "the number of fields of its kind" })
+}
+
+fn decode_body(value: &Value) -> Result<Body, EventError> {
+    let Value::Array(items) = value else {
+        return Err(DecodeError::Shape { field: "event.body", expected: "an array" }.into());
+    };
+    let Some(kind) = items.first() else {
+        return Err(DecodeError::Shape { field: "event.body", expected: "a kind" }.into());
+    };
+    Ok(match uint(kind, "event.body.kind")? {
+        kind::GENESIS => {
+            let [name, maintainers, threshold, license, fork_of, nonce] = fields(items, "genesis")?;
+            Body::Genesis(Genesis {
+                name: text(name, "genesis.name", MAX_NAME_BYTES)?.to_owned(),
+                maintainers: sorted_set(maintainers, "genesis.maintainers", MAX_MAINTAINERS, |v| {
+                    bytes_n(v, "genesis.maintainers")
+                })?
+                .into_iter()
+                .map(|b| {
+                    AuthorId::from_bytes(b).map_err(|source| EventError::Key { field: "genesis.maintainers", source })
+                })
+                .collect::<Result<_, _>>()?,
+                threshold: uint(threshold, "genesis.threshold")?,
+                license: text(license, "genesis.license", MAX_LICENSE_BYTES)?.to_owned(),
+                fork_of: nullable(fork_of)
+                    .map(|v| {
+                        let [design, revision] = array_n(v, "genesis.fork_of")?;
+                        Ok::<_, DecodeError>((
+                            DesignId::from_hash(Hash::from_bytes(bytes_n(design, "genesis.fork_of.design")?)),
+                            event_id(revision, "genesis.fork_of.revision")?,
+                        ))
+                    })
+                    .transpose()?,
+                nonce: bytes_n(nonce, "genesis.nonce")?,
+            })
+        }
+        kind::REVISION => {
+            let [tree, manifest, base, message] = fields(items, "revision")?;
+            Body::Revision(Revision {
+                tree: BlobHash(Hash::from_bytes(bytes_n(tree, "revision.tree")?)),
+                manifest: Manifest::from_value(manifest)?,
+                base: sorted_set(base, "revision.base", MAX_BASE, |v| event_id(v, "revision.base"))?,
+                message: text(message, "revision.message", MAX_MESSAGE_BYTES)?.to_owned(),
+            })
+        }
+        kind::APPROVE => {
+            let [target] = fields(items, "approve")?;
+            Body::Approve { target: event_id(target, "approve.target")? }
+        }
+        kind::RETRACT => {
+            let [target] = fields(items, "retract")?;
+            Body::Retract { target: event_id(target, "retract.target")? }
+        }
+        kind::PROPOSE => {
+            let [prev, change] = fields(items, "propose")?;
+            Body::Propose { prev: event_id(prev, "propose.prev")?, change: decode_change(change)? }
+        }
+        other => return Err(DecodeError::UnknownKind { field: "event.body", kind: other }.into()),
+    })
+}
+
+fn decode_change(value: &Value) -> Result<Change, EventError> {
+    let [kind, argument] = array_n(value, "propose.change")?;
+    Ok(match uint(kind, "propose.change.kind")? {
+        kind::ADD_MAINTAINER => Change::AddMaintainer(author_id(argument, "propose.change.author")?),
+        kind::REMOVE_MAINTAINER => Change::RemoveMaintainer(author_id(argument, "propose.change.author")?),
+        kind::SET_THRESHOLD => Change::SetThreshold(uint(argument, "propose.change.threshold")?),
+        other => return Err(DecodeError::UnknownKind { field: "propose.change", kind: other }.into()),
+    })
+}

@@ -1,0 +1,142 @@
+//! Ed25519 identities: who signs, and checking what they signed.
+//!
+//! The same key pair is a maker's author id and their node's libp2p
+//! `PeerId`. This module never touches the disk or a random source of its
+//! own: key generation takes the RNG as an argument, and the node decides
+//! where the secret lives.
+
+use std::{fmt, str::FromStr};
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use rand_core::CryptoRngCore;
+
+use crate::text_id::{self, IdError};
+
+/// A secret signing key. Never printed, never serialised by this crate
+/// except through [`SecretKey::to_bytes`], for the node's key file.
+pub struct SecretKey(SigningKey);
+
+impl SecretKey {
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        SecretKey(SigningKey::generate(rng))
+    }
+
+    /// The key from its 32-byte seed (RFC 8032 private key).
+    pub fn from_bytes(seed: &[u8; 32]) -> Self {
+        SecretKey(SigningKey::from_bytes(seed))
+    }
+
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    pub fn author(&self) -> AuthorId {
+        AuthorId(self.0.verifying_key().to_bytes())
+    }
+
+    /// Signs `domain || message`. The domain keeps a signature made for one
+    /// purpose from being replayed as another.
+    pub(crate) fn sign(&self, domain: &[u8], message: &[u8]) -> Signature {
+        let mut signed = Vec::with_capacity(domain.len() + message.len());
+        signed.extend_from_slice(domain);
+        signed.extend_from_slice(message);
+        Signature(self.0.sign(&signed).to_bytes())
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey({}, secret redacted)", self.author())
+    }
+}
+
+/// A public key that identifies an author, printed as `author1…`.
+///
+/// Only keys that are valid curve points and not of small order can be
+/// constructed, so every `AuthorId` can verify signatures.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AuthorId([u8; 32]);
+
+/// Why bytes are not a usable public key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("not a valid Ed25519 public key")]
+    NotOnCurve,
+    #[error("weak Ed25519 public key (small order), refused")]
+    Weak,
+}
+
+impl AuthorId {
+    pub const KIND: &'static str = "author";
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, KeyError> {
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::NotOnCurve)?;
+        if key.is_weak() {
+            return Err(KeyError::Weak);
+        }
+        Ok(AuthorId(bytes))
+    }
+
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Checks a signature over `domain || message` with strict RFC 8032
+    /// rules (canonical `S`, no small-order `R`), so that no third party can
+    /// turn one valid signature into another.
+    pub(crate) fn verify(&self, domain: &[u8], message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError)?;
+        let mut signed = Vec::with_capacity(domain.len() + message.len());
+        signed.extend_from_slice(domain);
+        signed.extend_from_slice(message);
+        key.verify_strict(&signed, &ed25519_dalek::Signature::from_bytes(&signature.0)).map_err(|_| SignatureError)
+    }
+}
+
+impl fmt::Display for AuthorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&text_id::encode(Self::KIND, &self.0))
+    }
+}
+
+impl fmt::Debug for AuthorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuthorId({self})")
+    }
+}
+
+/// Why a string is not an author id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorIdError {
+    #[error(transparent)]
+    Text(#[from] IdError),
+    #[error("not a valid author id: {0}")]
+    Key(#[from] KeyError),
+}
+
+impl FromStr for AuthorId {
+    type Err = AuthorIdError;
+
+    fn from_str(s: &str) -> Result<Self, AuthorIdError> {
+        Ok(AuthorId::from_bytes(text_id::decode(Self::KIND, s)?)?)
+    }
+}
+
+/// An Ed25519 signature.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signature(pub [u8; 64]);
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature(")?;
+        for b in &self.0[..8] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "…)")
+    }
+}
+
+/// The signature does not verify for this author and content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the signature does not verify")]
+pub struct SignatureError;

@@ -1,0 +1,119 @@
+//! Every hard limit of the protocol, in one place.
+//!
+//! Limits exist so that a hostile or broken peer cannot make a node allocate,
+//! loop or store without bound: every decoder checks them *while decoding*,
+//! before allocating. Each one is documented in `spec/limits.md`; changing a
+//! value here is a protocol change and goes into the spec first.
+
+/// Largest encoded event, signature included.
+///
+/// An event carries a manifest inline (see [`MAX_MANIFEST_BYTES`]) plus a few
+/// dozen ids; 64 KiB leaves room for both and keeps a gossip message small
+/// enough to validate before forwarding.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// Largest encoded manifest inside a `Revision`.
+///
+/// A manifest is metadata (names, licenses, paths into the tree), never file
+/// contents; the largest real OKH manifests seen are a few KiB.
+pub const MAX_MANIFEST_BYTES: usize = 32 * 1024;
+
+/// Largest encoded tree. Trees are blobs, fetched by verified streaming, so
+/// they may exceed a gossip message, but a node decodes them in memory.
+pub const MAX_TREE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Most entries (files) in one tree: a large KiCad or CAD project holds a few
+/// thousand files; 100,000 bounds the cost of validating a tree.
+pub const MAX_TREE_ENTRIES: usize = 100_000;
+
+/// Largest single file in a design (64 GiB): designs carry scans and videos,
+/// but a size must be bounded so that totals cannot overflow.
+pub const MAX_BLOB_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+
+/// Most parents of one event. An author merges the heads they know; more than
+/// 64 concurrent heads in one design log means something is wrong.
+pub const MAX_PARENTS: usize = 64;
+
+/// Most revisions named in a `Revision`'s `base`, for the same reason.
+pub const MAX_BASE: usize = 64;
+
+/// Most maintainers of one design.
+pub const MAX_MAINTAINERS: usize = 64;
+
+/// Longest path in a tree, in bytes of UTF-8. Chosen so that a checkout under
+/// a short folder stays below the 260-character path limit of Windows tools.
+pub const MAX_PATH_BYTES: usize = 200;
+
+/// Longest single path segment, in bytes of UTF-8. File systems allow 255,
+/// but a name must leave room for its folders within [`MAX_PATH_BYTES`].
+pub const MAX_SEGMENT_BYTES: usize = 128;
+
+/// Deepest folder nesting in a path.
+pub const MAX_PATH_DEPTH: usize = 32;
+
+/// Longest design name (`Genesis.name`, manifest `name`).
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// Longest SPDX license expression.
+pub const MAX_LICENSE_BYTES: usize = 200;
+
+/// Longest revision message.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+
+/// Deepest nesting of CBOR arrays and maps accepted by the decoder. Our
+/// deepest structure (event > body > manifest > parts > part > list) needs 6.
+pub const MAX_CBOR_DEPTH: usize = 16;
+
+/// Bytes of the random nonce in a `Genesis`, so that two people publishing
+/// the same name at the same millisecond still get distinct designs.
+pub const GENESIS_NONCE_BYTES: usize = 16;
+
+// Manifest limits (spec/manifest.md). Together with `MAX_MANIFEST_BYTES`,
+// `MAX_NAME_BYTES` and `MAX_LICENSE_BYTES` above, they bound every field of
+// a manifest, so that a decoder refuses an oversized item before it
+// allocates, and an error names the field that is too large rather than
+// only the whole manifest.
+
+/// Longest one-line text in a manifest (a version, a licensor, an
+/// organization, a part's material or TsDC id).
+pub const MAX_MANIFEST_LINE_BYTES: usize = 200;
+
+/// Longest `function`, the description of what the design does: a few
+/// paragraphs. The README is the place for the rest.
+pub const MAX_FUNCTION_BYTES: usize = 8 * 1024;
+
+/// Most keywords in a manifest: keywords are a handful of search terms.
+pub const MAX_KEYWORDS: usize = 32;
+
+/// Longest keyword: a search term, not a sentence.
+pub const MAX_KEYWORD_BYTES: usize = 64;
+
+/// Longest http(s) URL in a manifest. File references into the design are
+/// paths, bounded by [`MAX_PATH_BYTES`].
+pub const MAX_URL_BYTES: usize = 1024;
+
+/// Longest language tag: RFC 5646 (BCP 47), section 4.4.1, asks
+/// implementations to store at least 35 characters, which covers every
+/// tag in practical use.
+pub const MAX_LANGUAGE_TAG_BYTES: usize = 35;
+
+/// Most items in any other list of a manifest or of a part (images,
+/// licensors, file references, languages, TsDC ids).
+pub const MAX_MANIFEST_LIST_ITEMS: usize = 64;
+
+/// Most parts in one manifest. A design with more parts than this is better
+/// split into modules, each a design of its own.
+pub const MAX_PARTS: usize = 256;
+
+/// Largest mass of a part, in milligrams (1,000 tonnes). Bounded so that
+/// the value written back to `okh.toml` in grams survives the round trip
+/// through a 64-bit float exactly.
+pub const MAX_MASS_MG: u64 = 1_000_000_000_000;
+
+/// Largest outer dimension of a part, in micrometres (1 km), for the same
+/// reason as [`MAX_MASS_MG`].
+pub const MAX_DIMENSION_UM: u64 = 1_000_000_000;
+
+/// Largest `okh.toml` or `okh.yml` read. Real manifests are a few KiB; the
+/// bound keeps a stray multi-megabyte file from being parsed at all.
+pub const MAX_OKH_FILE_BYTES: usize = 256 * 1024;

@@ -1,0 +1,344 @@
+//! Signed events: the spec vectors, canonical round trips, and the
+//! guarantee that no altered event is ever accepted.
+
+mod support;
+
+use communs_protocol::cbor::{self, Value};
+use communs_protocol::event::{EVENT_SIGNING_DOMAIN, EventError};
+use communs_protocol::limits::MAX_EVENT_BYTES;
+use communs_protocol::{Body, Change, DesignId, EventId, Genesis, SignedEvent, UnsignedEvent};
+use proptest::prelude::*;
+use serde_json::json;
+use support::{TIME, child, genesis, key, revision};
+
+/// A small log touching every body kind: the events of spec/vectors/event.json.
+fn sample_log() -> Vec<(&'static str, SignedEvent)> {
+    let (alice, bob) = (key(1), key(2));
+    let g = genesis(&alice, &[alice.author(), bob.author()], 1);
+    let r1 = child(&alice, &[&g], revision(1, &[], "First version"));
+    let r2 = child(&bob, &[&r1], revision(2, &[r1.id()], "Thicker band for PETG"));
+    let approve = child(&alice, &[&r2], Body::Approve { target: r2.id() });
+    let retract = child(&alice, &[&approve], Body::Retract { target: r2.id() });
+    let propose = child(&bob, &[&retract], Body::Propose { prev: g.id(), change: Change::SetThreshold(2) });
+    let add =
+        child(&alice, &[&propose], Body::Propose { prev: g.id(), change: Change::AddMaintainer(key(3).author()) });
+    let remove =
+        child(&alice, &[&propose], Body::Propose { prev: g.id(), change: Change::RemoveMaintainer(bob.author()) });
+    let merge = child(&bob, &[&add, &remove], Body::Approve { target: add.id() });
+    let fork = UnsignedEvent {
+        design: None,
+        author: key(3).author(),
+        parents: vec![],
+        clock: 0,
+        time: TIME + 5000,
+        body: Body::Genesis(Genesis {
+            name: "Face shield headband, long visor".to_owned(),
+            maintainers: vec![key(3).author()],
+            threshold: 1,
+            license: "CERN-OHL-S-2.0".to_owned(),
+            fork_of: Some((g.design(), r1.id())),
+            nonce: [9; 16],
+        }),
+    }
+    .sign(&key(3))
+    .expect("fork genesis signs");
+    vec![
+        ("genesis, two maintainers, threshold 1", g),
+        ("first revision", r1),
+        ("revision by another maintainer", r2),
+        ("approve", approve),
+        ("retract", retract),
+        ("propose set-threshold 2", propose),
+        ("propose add-maintainer", add),
+        ("propose remove-maintainer", remove),
+        ("approve with two parents", merge),
+        ("genesis of a remix (fork_of)", fork),
+    ]
+}
+
+/// Re-encodes a valid event after `edit` changes its CBOR value: canonical
+/// bytes whose content breaks one rule.
+fn mutate(event: &SignedEvent, edit: impl FnOnce(&mut Vec<Value>)) -> Vec<u8> {
+    let Ok(Value::Array(mut items)) = cbor::decode(event.bytes(), MAX_EVENT_BYTES) else {
+        panic!("a signed event decodes to an array");
+    };
+    edit(&mut items);
+    cbor::encode(&Value::Array(items))
+}
+
+fn body_items(items: &mut [Value]) -> &mut Vec<Value> {
+    match &mut items[6] {
+        Value::Array(body) => body,
+        _ => panic!("body is an array"),
+    }
+}
+
+fn rejected_vectors() -> Vec<(&'static str, Vec<u8>)> {
+    let log = sample_log();
+    let g = &log[0].1;
+    let approve = &log[3].1;
+    let merge = &log[8].1;
+    let mut flipped_signature = g.bytes().to_vec();
+    *flipped_signature.last_mut().expect("non-empty") ^= 1;
+    let mut trailing = g.bytes().to_vec();
+    trailing.push(0);
+    let mut non_minimal_clock = approve.bytes().to_vec();
+    // The clock item of `approve` (3) sits after the head, version, design
+    // and author (1 + 1 + 34 + 34), then the parents array (1 + 34).
+    let at = 1 + 1 + 34 + 34 + 35;
+    assert_eq!(non_minimal_clock[at], 0x03, "clock position in the vector");
+    non_minimal_clock.splice(at..=at, [0x18, 0x03]);
+    vec![
+        ("signature altered", flipped_signature),
+        ("trailing byte after the event", trailing),
+        ("clock written with a non-minimal integer", non_minimal_clock),
+        ("unknown version 2", mutate(g, |i| i[0] = Value::Integer(2.into()))),
+        ("unknown body kind 9", mutate(approve, |i| body_items(i)[0] = Value::Integer(9.into()))),
+        (
+            "author replaced by another key",
+            mutate(approve, |i| i[2] = Value::Bytes(key(2).author().as_bytes().to_vec())),
+        ),
+        ("author is a weak (small-order) key", mutate(approve, |i| i[2] = Value::Bytes(vec![0; 32]))),
+        (
+            "parents out of order",
+            mutate(merge, |i| {
+                if let Value::Array(p) = &mut i[3] {
+                    p.reverse();
+                }
+            }),
+        ),
+        ("genesis with a parent", mutate(g, |i| i[3] = Value::Array(vec![Value::Bytes(vec![1; 32])]))),
+        ("event other than genesis without a design", mutate(approve, |i| i[1] = Value::Null)),
+        ("genesis threshold 0", mutate(g, |i| body_items(i)[3] = Value::Integer(0.into()))),
+        (
+            "genesis threshold above the number of maintainers",
+            mutate(g, |i| body_items(i)[3] = Value::Integer(3.into())),
+        ),
+        (
+            "genesis author not a maintainer",
+            mutate(g, |i| {
+                body_items(i)[2] = Value::Array(vec![Value::Bytes(key(2).author().as_bytes().to_vec())]);
+            }),
+        ),
+        ("genesis license not SPDX", mutate(g, |i| body_items(i)[4] = Value::Text("CERN OHL".into()))),
+        ("signature of 63 bytes", mutate(g, |i| i[7] = Value::Bytes(vec![0; 63]))),
+        ("event over the size limit", {
+            let mut huge = g.bytes().to_vec();
+            huge.resize(MAX_EVENT_BYTES + 1, 0);
+            huge
+        }),
+    ]
+}
+
+fn expected_reason(name: &str) -> &'static str {
+    match name {
+        "signature altered" | "author replaced by another key" => "bad-signature",
+        "trailing byte after the event" => "trailing-bytes",
+        "clock written with a non-minimal integer" => "non-minimal",
+        "unknown version 2" => "unknown-version",
+        "unknown body kind 9" => "unknown-kind",
+        "author is a weak (small-order) key" => "bad-key",
+        "parents out of order" => "not-sorted-unique",
+        "genesis with a parent" | "event other than genesis without a design" => "lineage",
+        "genesis threshold 0" | "genesis threshold above the number of maintainers" => "threshold",
+        "genesis author not a maintainer" => "author-not-maintainer",
+        "genesis license not SPDX" => "license",
+        "signature of 63 bytes" => "shape",
+        "event over the size limit" => "too-large",
+        other => panic!("no expected reason for {other}"),
+    }
+}
+
+fn describe(event: &SignedEvent) -> serde_json::Value {
+    let e = event.event();
+    let body = match e.body.clone() {
+        Body::Genesis(g) => json!({
+            "kind": "genesis", "name": g.name, "threshold": g.threshold, "license": g.license,
+            "maintainers": g.maintainers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "fork_of": g.fork_of.map(|(d, r)| json!([d.to_string(), r.to_string()])),
+            "nonce": hex::encode(g.nonce),
+        }),
+        Body::Revision(r) => json!({
+            "kind": "revision", "tree": r.tree.to_string(), "manifest_hex": hex::encode(cbor::encode(&r.manifest.to_value())),
+            "base": r.base.iter().map(ToString::to_string).collect::<Vec<_>>(), "message": r.message,
+        }),
+        Body::Approve { target } => json!({ "kind": "approve", "target": target.to_string() }),
+        Body::Retract { target } => json!({ "kind": "retract", "target": target.to_string() }),
+        Body::Propose { prev, change } => json!({ "kind": "propose", "prev": prev.to_string(), "change": match change {
+            Change::AddMaintainer(a) => json!({ "add-maintainer": a.to_string() }),
+            Change::RemoveMaintainer(a) => json!({ "remove-maintainer": a.to_string() }),
+            Change::SetThreshold(n) => json!({ "set-threshold": n }),
+        }}),
+    };
+    json!({
+        "design": event.design().to_string(),
+        "author": e.author.to_string(),
+        "parents": e.parents.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "clock": e.clock,
+        "time": e.time,
+        "body": body,
+    })
+}
+
+#[test]
+fn spec_vectors_match_the_code() {
+    let accepted: Vec<_> = sample_log()
+        .into_iter()
+        .map(|(name, e)| {
+            json!({
+                "name": name,
+                "signer_seed": hex::encode([match e.author() {
+                    a if a == key(1).author() => 1u8,
+                    a if a == key(2).author() => 2,
+                    _ => 3,
+                }; 32]),
+                "fields": describe(&e),
+                "hex": hex::encode(e.bytes()),
+                "id": e.id().to_string(),
+                "signature": hex::encode(e.signature().0),
+            })
+        })
+        .collect();
+    let rejected: Vec<_> = rejected_vectors()
+        .into_iter()
+        .map(|(name, bytes)| json!({ "name": name, "hex": hex::encode(bytes), "reason": expected_reason(name) }))
+        .collect();
+    support::check_or_bless(
+        "event.json",
+        &json!({
+            "description": "Signed events (spec/events.md). Each accepted 'hex' decodes, verifies, and hashes to 'id'; each rejected 'hex' is refused with 'reason'.",
+            "signing_domain": String::from_utf8_lossy(EVENT_SIGNING_DOMAIN),
+            "accepted": accepted,
+            "rejected": rejected,
+        }),
+    );
+}
+
+#[test]
+fn stored_vectors_decode_to_their_ids_and_rejects_fail_for_their_reason() {
+    let vectors = support::load("event.json");
+    for v in vectors["accepted"].as_array().expect("accepted") {
+        let bytes = support::unhex(support::str_field(v, "hex"));
+        let event = SignedEvent::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", v["name"]));
+        assert_eq!(event.id().to_string(), support::str_field(v, "id"));
+        assert_eq!(hex::encode(event.signature().0), support::str_field(v, "signature"));
+        assert_eq!(describe(&event), v["fields"]);
+    }
+    for v in vectors["rejected"].as_array().expect("rejected") {
+        let bytes = support::unhex(support::str_field(v, "hex"));
+        let err = SignedEvent::decode(&bytes).expect_err(support::str_field(v, "name"));
+        assert_eq!(err.reason(), support::str_field(v, "reason"), "{}: {err}", v["name"]);
+    }
+}
+
+#[test]
+fn every_single_bit_flip_of_every_sample_event_is_rejected() {
+    for (name, event) in sample_log() {
+        let bytes = event.bytes();
+        for bit in 0..bytes.len() * 8 {
+            let mut altered = bytes.to_vec();
+            altered[bit / 8] ^= 1 << (bit % 8);
+            assert!(SignedEvent::decode(&altered).is_err(), "{name}: flipping bit {bit} was accepted");
+        }
+    }
+}
+
+#[test]
+fn signing_with_another_key_than_the_author_is_refused() {
+    let g = genesis(&key(1), &[key(1).author()], 1);
+    let unsigned = UnsignedEvent { author: key(1).author(), ..g.event().clone() };
+    assert!(matches!(unsigned.sign(&key(2)), Err(EventError::WrongKey { .. })));
+}
+
+#[test]
+fn sets_are_sorted_and_deduplicated_when_signing() {
+    let (a, b) = (key(1), key(2));
+    let g = genesis(&a, &[b.author(), a.author(), b.author()], 1);
+    let Body::Genesis(body) = g.body() else { panic!("genesis") };
+    let mut expected = vec![a.author(), b.author()];
+    expected.sort();
+    assert_eq!(body.maintainers, expected);
+}
+
+#[test]
+fn parent_rules_check_design_and_clock() {
+    let a = key(1);
+    let g = genesis(&a, &[a.author()], 1);
+    let r = child(&a, &[&g], revision(1, &[], "v1"));
+    r.check_parents(&[&g]).expect("right parents");
+    assert!(matches!(r.check_parents(&[]), Err(EventError::ParentsMismatch)));
+
+    let wrong_clock = UnsignedEvent { clock: 5, ..r.event().clone() }.sign(&a).expect("signs");
+    assert!(matches!(wrong_clock.check_parents(&[&g]), Err(EventError::Clock { found: 5, expected: 1 })));
+
+    let other = genesis(&key(2), &[key(2).author()], 1);
+    let foreign = UnsignedEvent { parents: vec![other.id()], ..r.event().clone() }.sign(&a).expect("signs");
+    assert!(matches!(foreign.check_parents(&[&other]), Err(EventError::ParentOfOtherDesign { .. })));
+}
+
+#[test]
+fn a_genesis_names_its_own_design() {
+    let g = genesis(&key(1), &[key(1).author()], 1);
+    assert_eq!(g.design(), DesignId::from_genesis(g.id()));
+    assert_eq!(g.design().to_string().parse::<DesignId>(), Ok(g.design()));
+}
+
+fn arbitrary_body() -> impl Strategy<Value = Body> {
+    let id = any::<[u8; 32]>().prop_map(|b| EventId::from_hash(communs_protocol::Hash::from_bytes(b)));
+    let ids = proptest::collection::vec(id.clone(), 0..5);
+    prop_oneof![
+        (any::<u8>(), ids, ".{0,40}").prop_map(|(seed, base, msg)| revision(seed, &base, &msg)),
+        id.clone().prop_map(|target| Body::Approve { target }),
+        id.clone().prop_map(|target| Body::Retract { target }),
+        (id.clone(), 1u8..4)
+            .prop_map(|(prev, k)| Body::Propose { prev, change: Change::AddMaintainer(key(k).author()) }),
+        (id.clone(), 1u8..4)
+            .prop_map(|(prev, k)| Body::Propose { prev, change: Change::RemoveMaintainer(key(k).author()) }),
+        (id, 1u64..100).prop_map(|(prev, n)| Body::Propose { prev, change: Change::SetThreshold(n) }),
+    ]
+}
+
+fn arbitrary_event() -> impl Strategy<Value = SignedEvent> {
+    let id = any::<[u8; 32]>().prop_map(|b| EventId::from_hash(communs_protocol::Hash::from_bytes(b)));
+    (1u8..4, proptest::collection::vec(id, 1..6), 1u64..u64::MAX, any::<u64>(), arbitrary_body(), any::<[u8; 32]>())
+        .prop_map(|(k, parents, clock, time, body, design)| {
+            UnsignedEvent {
+                design: Some(DesignId::from_hash(communs_protocol::Hash::from_bytes(design))),
+                author: key(k).author(),
+                parents,
+                clock,
+                time,
+                body,
+            }
+            .sign(&key(k))
+            .expect("generated events are valid")
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn signed_events_round_trip_byte_for_byte(event in arbitrary_event()) {
+        let decoded = SignedEvent::decode(event.bytes()).expect("a signed event decodes");
+        prop_assert_eq!(decoded.bytes(), event.bytes());
+        prop_assert_eq!(decoded.id(), event.id());
+        prop_assert_eq!(&decoded, &event);
+        // The encoding is the canonical CBOR of the decoded value.
+        let value = cbor::decode(event.bytes(), MAX_EVENT_BYTES).expect("canonical");
+        prop_assert_eq!(cbor::encode(&value), event.bytes().to_vec());
+    }
+
+    #[test]
+    fn flipping_any_bit_of_a_signed_event_makes_it_rejected(event in arbitrary_event(), bit in any::<proptest::sample::Index>()) {
+        let mut altered = event.bytes().to_vec();
+        let bit = bit.index(altered.len() * 8);
+        altered[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(SignedEvent::decode(&altered).is_err());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_event_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = SignedEvent::decode(&bytes);
+    }
+}
