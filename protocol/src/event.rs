@@ -65,6 +65,10 @@ pub enum Change {
     SetThreshold(u64),
 }
 
+// A revision carries its manifest inline; events are held a few at a time
+// or by the thousand, never by the million, so the size spread is cheaper
+// than boxing every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     Genesis(Genesis),

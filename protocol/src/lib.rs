@@ -12,6 +12,7 @@
 
 pub mod cbor;
 pub mod event;
+pub mod governance;
 pub mod hash;
 pub mod identity;
 pub mod license;

@@ -4,7 +4,7 @@
 //! nodes could disagree about ids and signatures of "the same" value. So
 //! encoding builds a [`Value`] whose maps are already in canonical order and
 //! lets ciborium write it (ciborium always writes minimal heads and definite
-//! lengths), and decoding first runs [`strict::check`] over the raw bytes,
+//! lengths), and decoding first runs a strict checker over the raw bytes,
 //! which rejects every other encoding with a precise reason, and only then
 //! hands them to ciborium.
 //!

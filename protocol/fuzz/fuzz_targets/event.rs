@@ -1,0 +1,10 @@
+//! Any bytes: no panic; whatever decodes re-encodes to the same bytes.
+#![no_main]
+use communs_protocol::SignedEvent;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(event) = SignedEvent::decode(data) {
+        assert_eq!(event.bytes(), data);
+    }
+});
