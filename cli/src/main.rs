@@ -2,19 +2,22 @@
 //!
 //! Thin by design: parse the arguments, call `communs-node`, print the
 //! result for a person or, with `--json`, for a script. Exit codes are
-//! stable: 0 success, 1 failure, 2 bad usage. Errors go to stderr.
+//! stable: 0 success, 1 failure, 2 bad usage (clap's own code for usage
+//! errors, malformed ids included). Errors go to stderr.
 
+mod commands;
 mod output;
+mod progress;
+mod target;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use communs_node::{Home, keyfile};
-use serde_json::json;
+use communs_protocol::AuthorId;
 
 use output::Output;
+use target::Target;
 
 #[derive(Parser)]
 #[command(name = "communs", version, about = "Share open hardware designs as digital commons, peer to peer.")]
@@ -39,53 +42,58 @@ enum Command {
     },
     /// Print this node's author id.
     Id,
+    /// Publish a folder: a new design, or a new revision of the design it holds.
+    Publish {
+        /// The design folder (its okh.toml or okh.yml is the manifest).
+        dir: PathBuf,
+        /// What this revision changes.
+        #[arg(long, short)]
+        message: Option<String>,
+        /// Add the revision to this design instead of the one the folder holds.
+        #[arg(long, value_name = "DESIGN")]
+        design: Option<communs_protocol::DesignId>,
+        /// SPDX license, for a folder without okh.toml (e.g. CERN-OHL-S-2.0).
+        #[arg(long, value_name = "SPDX")]
+        license: Option<String>,
+        /// Another maintainer of a new design (repeatable; you always are one).
+        #[arg(long = "maintainer", value_name = "AUTHOR")]
+        maintainers: Vec<AuthorId>,
+        /// Approvals needed to accept a revision of a new design (default 1).
+        #[arg(long, value_name = "N")]
+        threshold: Option<u64>,
+    },
+    /// List the designs in the store.
+    List,
+    /// Show a design at its canonical head, or at DESIGN@REVISION.
+    Show { target: Target },
+    /// Show a design's events, newest first.
+    Log { design: communs_protocol::DesignId },
+    /// Write a design's files (canonical head, or DESIGN@REVISION) into a folder.
+    #[command(alias = "checkout")]
+    Get {
+        target: Target,
+        dir: PathBuf,
+        /// Write into a folder that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output::new(cli.json);
-    match run(cli, &out) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            out.error(&anyhow::Error::new(e).context("starting the async runtime"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli, &out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             out.error(&e);
             ExitCode::FAILURE
         }
     }
-}
-
-fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
-    let home = Home::locate(cli.home.as_deref())?;
-    match cli.command {
-        Command::Init { name } => init(&home, name, out),
-        Command::Id => {
-            let key = keyfile::load(&home)?;
-            out.print(json!({ "author": key.author().to_string() }), || key.author().to_string());
-            Ok(())
-        }
-    }
-}
-
-fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::Result<()> {
-    let (key, created) = keyfile::load_or_create(home).context("creating the identity")?;
-    let mut config = home.read_config()?;
-    let name_set = created && name.is_some();
-    if name_set {
-        config.name = name.clone();
-        home.write_config(&config)?;
-    }
-    let author = key.author().to_string();
-    let root = home.root().display().to_string();
-    out.print(json!({ "author": author, "home": root, "created": created, "name": config.name }), || {
-        if created {
-            format!("Created identity {author}\nin {root}")
-        } else {
-            let ignored = if name.is_some() && !name_set {
-                format!("\n(--name ignored: the name is kept in {})", home.config_path().display())
-            } else {
-                String::new()
-            };
-            format!("Already initialised, nothing changed: {author}\nin {root}{ignored}")
-        }
-    });
-    Ok(())
 }

@@ -22,6 +22,17 @@ impl Output {
         }
     }
 
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// A warning on stderr (in JSON mode, results also carry them).
+    pub fn warn(&self, warning: &str) {
+        if !self.json {
+            eprintln!("warning: {warning}");
+        }
+    }
+
     /// Reports an error on stderr, with its chain of causes.
     pub fn error(&self, error: &anyhow::Error) {
         if self.json {

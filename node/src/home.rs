@@ -69,6 +69,11 @@ impl Home {
         self.root.join("config.toml")
     }
 
+    /// Events (redb) and blobs (iroh-blobs).
+    pub fn store_dir(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
     /// Held by the one process that has the store open.
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("lock")
@@ -94,6 +99,7 @@ impl Home {
 
     pub fn write_config(&self, config: &Config) -> Result<(), HomeError> {
         let text = toml::to_string(config).unwrap_or_default();
-        crate::keyfile::write_atomically(&self.config_path(), text.as_bytes(), 0o644)
+        let path = self.config_path();
+        crate::atomic::write_atomically(&path, text.as_bytes(), 0o644).map_err(io_error(&path))
     }
 }

@@ -5,9 +5,6 @@
 //! is refused if others can read it, as ssh does: a key that may have leaked
 //! should not keep signing.
 
-use std::io::Write;
-use std::path::Path;
-
 use communs_protocol::SecretKey;
 use rand_core::OsRng;
 
@@ -34,7 +31,8 @@ pub fn load_or_create(home: &Home) -> Result<(SecretKey, bool), KeyFileError> {
             home.create()?;
             let key = SecretKey::generate(&mut OsRng);
             let text = format!("{HEADER}\n{}\n", hex(&key.to_bytes()));
-            write_atomically(&home.key_path(), text.as_bytes(), 0o600)?;
+            let path = home.key_path();
+            crate::atomic::write_atomically(&path, text.as_bytes(), 0o600).map_err(io_error(&path))?;
             Ok((key, true))
         }
         Err(e) => Err(e),
@@ -80,22 +78,4 @@ fn parse_hex32(s: &str) -> Option<[u8; 32]> {
         out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
     }
     Some(out)
-}
-
-/// Writes a file so that it is either wholly there with `mode` or absent:
-/// write a temporary file beside it, fsync, rename, fsync the directory.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), HomeError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(&tmp).map_err(io_error(&tmp))?;
-    file.write_all(contents).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_error(path))?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
 }

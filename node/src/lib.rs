@@ -5,8 +5,20 @@
 //! The rules live in `communs-protocol`; this crate decides where bytes are
 //! kept and never re-implements a rule.
 
+pub mod atomic;
+pub mod checkout;
+mod error;
+pub mod folder;
 pub mod home;
+pub mod inspect;
 pub mod keyfile;
 pub mod lock;
+pub mod marker;
+mod node;
+pub mod progress;
+pub mod publish;
+pub mod store;
 
+pub use error::NodeError;
 pub use home::{Home, HomeError};
+pub use node::{Node, OpenError};

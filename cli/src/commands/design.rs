@@ -1,0 +1,278 @@
+//! The commands that work on designs in the store.
+
+use communs_node::Node;
+use communs_node::publish::PublishRequest;
+use communs_protocol::{Body, Change, Manifest, SignedEvent};
+use indicatif::HumanBytes;
+use serde_json::{Value, json};
+
+use super::{format_time, now_ms};
+use crate::Command;
+use crate::output::Output;
+use crate::progress;
+
+pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
+    match command {
+        Command::Publish { dir, message, design, license, maintainers, threshold } => {
+            let request =
+                PublishRequest { folder: dir, message, design, license, maintainers, threshold, now_ms: now_ms() };
+            let bar = progress::for_work("publishing", out.is_json());
+            let published = node.publish(request, bar.as_ref()).await?;
+            for warning in &published.warnings {
+                out.warn(warning);
+            }
+            out.print(
+                json!({
+                    "design": published.design.to_string(),
+                    "revision": published.revision.to_string(),
+                    "new_design": published.new_design,
+                    "unchanged": published.unchanged,
+                    "files": published.files,
+                    "bytes": published.bytes,
+                    "warnings": published.warnings,
+                }),
+                || {
+                    let what = if published.unchanged {
+                        "Nothing changed since the last revision"
+                    } else if published.new_design {
+                        "Published a new design"
+                    } else {
+                        "Published a new revision"
+                    };
+                    format!(
+                        "{what}\n  design    {}\n  revision  {}\n  {} files, {}",
+                        published.design,
+                        published.revision,
+                        published.files,
+                        HumanBytes(published.bytes)
+                    )
+                },
+            );
+        }
+        Command::List => {
+            let designs = node.list()?;
+            let rows: Vec<Value> = designs
+                .iter()
+                .map(|d| {
+                    json!({
+                        "design": d.design.to_string(),
+                        "name": d.name,
+                        "canonical": d.canonical.map(|c| c.to_string()),
+                        "revisions": d.revisions,
+                        "fork_of": d.fork_of.map(|(design, rev)| json!({ "design": design.to_string(), "revision": rev.to_string() })),
+                    })
+                })
+                .collect();
+            out.print(Value::Array(rows), || {
+                if designs.is_empty() {
+                    return "No designs yet: `communs publish DIR` adds one.".to_owned();
+                }
+                designs
+                    .iter()
+                    .map(|d| format!("{}  {}  ({} revision{})", d.design, d.name, d.revisions, plural(d.revisions)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Show { target } => {
+            let view = node.show(&target.design, target.revision).await?;
+            let r = &view.resolution;
+            let files: Vec<Value> = view
+                .tree
+                .entries()
+                .iter()
+                .map(|e| json!({ "path": e.path.as_str(), "size": e.size, "blob": e.blob.to_string(), "executable": e.executable }))
+                .collect();
+            let fork_of = view.genesis.fork_of;
+            out.print(
+                json!({
+                    "design": view.design.to_string(),
+                    "revision": view.revision.to_string(),
+                    "canonical": r.canonical.map(|c| c.to_string()),
+                    "competing": r.competing.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "is_canonical": r.canonical == Some(view.revision),
+                    "author": view.author.to_string(),
+                    "time": view.time,
+                    "message": view.body.message,
+                    "license": view.genesis.license,
+                    "maintainers": r.maintainers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "threshold": r.threshold,
+                    "fork_of": fork_of.map(|(d, rev)| json!({ "design": d.to_string(), "revision": rev.to_string() })),
+                    "manifest": manifest_json(view.manifest()),
+                    "files": files,
+                    "total_bytes": view.tree.total_size(),
+                }),
+                || {
+                    let m = view.manifest();
+                    let mut lines = vec![
+                        format!("{}{}", m.name, m.version.as_ref().map(|v| format!(" {v}")).unwrap_or_default()),
+                        format!("  design     {}", view.design),
+                        format!(
+                            "  revision   {}{}",
+                            view.revision,
+                            if r.canonical == Some(view.revision) { " (canonical)" } else { "" }
+                        ),
+                        format!("  by         {} at {}", view.author, format_time(view.time)),
+                        format!("  license    {}", license_line(m)),
+                    ];
+                    if let Some(function) = &m.function {
+                        lines.push(format!("  function   {function}"));
+                    }
+                    if let Some((d, rev)) = fork_of {
+                        lines.push(format!("  remix of   {d}@{rev}"));
+                    }
+                    match r.canonical {
+                        Some(c) if c != view.revision => lines.push(format!("  canonical  {c}")),
+                        None => lines.push("  canonical  none yet".to_owned()),
+                        _ => {}
+                    }
+                    for c in &r.competing {
+                        lines.push(format!("  competing  {c}"));
+                    }
+                    lines.push(format!("  maintainers ({} of {} must approve):", r.threshold, r.maintainers.len()));
+                    lines.extend(r.maintainers.iter().map(|m| format!("    {m}")));
+                    lines.push(format!(
+                        "  files ({}, {}):",
+                        view.tree.entries().len(),
+                        HumanBytes(view.tree.total_size())
+                    ));
+                    lines.extend(view.tree.entries().iter().map(|e| {
+                        format!(
+                            "    {:>10}  {}{}",
+                            HumanBytes(e.size).to_string(),
+                            e.path,
+                            if e.executable { " *" } else { "" }
+                        )
+                    }));
+                    lines.join("\n")
+                },
+            );
+        }
+        Command::Log { design } => {
+            let events = node.log(&design)?;
+            out.print(Value::Array(events.iter().map(event_json).collect()), || {
+                events.iter().map(event_line).collect::<Vec<_>>().join("\n")
+            });
+        }
+        Command::Get { target, dir, force } => {
+            let bar = progress::for_work("getting", out.is_json());
+            let done = node.get(&target.design, target.revision, &dir, force, bar.as_ref()).await?;
+            out.print(
+                json!({
+                    "design": done.design.to_string(),
+                    "revision": done.revision.to_string(),
+                    "dir": dir.display().to_string(),
+                    "files": done.files,
+                    "bytes": done.bytes,
+                }),
+                || {
+                    format!(
+                        "Wrote {} files ({}) of {}@{} into {}",
+                        done.files,
+                        HumanBytes(done.bytes),
+                        done.design,
+                        done.revision,
+                        dir.display()
+                    )
+                },
+            );
+        }
+        Command::Init { .. } | Command::Id => unreachable!("handled without opening the store"),
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn license_line(m: &Manifest) -> String {
+    if let Some(single) = m.license.as_single() {
+        return single.to_owned();
+    }
+    [("hardware", &m.license.hardware), ("documentation", &m.license.documentation), ("software", &m.license.software)]
+        .iter()
+        .filter_map(|(kind, l)| l.as_ref().map(|l| format!("{kind}: {l}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn manifest_json(m: &Manifest) -> Value {
+    json!({
+        "name": m.name,
+        "version": m.version,
+        "function": m.function,
+        "license": {
+            "hardware": m.license.hardware,
+            "documentation": m.license.documentation,
+            "software": m.license.software,
+        },
+        "licensor": m.licensors,
+        "keywords": m.keywords,
+        "image": m.images,
+        "documentation-language": m.documentation_languages,
+        "fork-of": m.fork_of,
+        "okh_toml": m.to_okh_toml(),
+    })
+}
+
+fn body_json(body: &Body) -> Value {
+    match body {
+        Body::Genesis(g) => json!({
+            "kind": "genesis",
+            "name": g.name,
+            "maintainers": g.maintainers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "threshold": g.threshold,
+            "license": g.license,
+            "fork_of": g.fork_of.map(|(d, r)| json!({ "design": d.to_string(), "revision": r.to_string() })),
+        }),
+        Body::Revision(r) => json!({
+            "kind": "revision",
+            "tree": r.tree.to_string(),
+            "name": r.manifest.name,
+            "base": r.base.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "message": r.message,
+        }),
+        Body::Approve { target } => json!({ "kind": "approve", "target": target.to_string() }),
+        Body::Retract { target } => json!({ "kind": "retract", "target": target.to_string() }),
+        Body::Propose { prev, change } => json!({
+            "kind": "propose",
+            "prev": prev.to_string(),
+            "change": change_text(change),
+        }),
+    }
+}
+
+fn change_text(change: &Change) -> String {
+    match change {
+        Change::AddMaintainer(a) => format!("add-maintainer {a}"),
+        Change::RemoveMaintainer(a) => format!("remove-maintainer {a}"),
+        Change::SetThreshold(n) => format!("set-threshold {n}"),
+    }
+}
+
+fn event_json(e: &SignedEvent) -> Value {
+    json!({
+        "id": e.id().to_string(),
+        "author": e.author().to_string(),
+        "clock": e.clock(),
+        "time": e.event().time,
+        "parents": e.parents().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "body": body_json(e.body()),
+    })
+}
+
+fn event_line(e: &SignedEvent) -> String {
+    let what = match e.body() {
+        Body::Genesis(g) => {
+            format!("genesis   {:?}, {} maintainer(s), threshold {}", g.name, g.maintainers.len(), g.threshold)
+        }
+        Body::Revision(r) => {
+            format!("revision  {}", if r.message.is_empty() { r.manifest.name.as_str() } else { r.message.as_str() })
+        }
+        Body::Approve { target } => format!("approve   {target}"),
+        Body::Retract { target } => format!("retract   {target}"),
+        Body::Propose { change, .. } => format!("propose   {}", change_text(change)),
+    };
+    format!("{}  {}  {}\n    by {}", e.id(), format_time(e.event().time), what, e.author())
+}

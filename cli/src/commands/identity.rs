@@ -1,0 +1,38 @@
+//! `init` and `id`: the node's identity.
+
+use anyhow::Context;
+use communs_node::{Home, keyfile};
+use serde_json::json;
+
+use crate::output::Output;
+
+pub fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::Result<()> {
+    let (key, created) = keyfile::load_or_create(home).context("creating the identity")?;
+    let mut config = home.read_config()?;
+    let name_set = created && name.is_some();
+    if name_set {
+        config.name = name.clone();
+        home.write_config(&config)?;
+    }
+    let author = key.author().to_string();
+    let root = home.root().display().to_string();
+    out.print(json!({ "author": author, "home": root, "created": created, "name": config.name }), || {
+        if created {
+            format!("Created identity {author}\nin {root}")
+        } else {
+            let ignored = if name.is_some() && !name_set {
+                format!("\n(--name ignored: the name is kept in {})", home.config_path().display())
+            } else {
+                String::new()
+            };
+            format!("Already initialised, nothing changed: {author}\nin {root}{ignored}")
+        }
+    });
+    Ok(())
+}
+
+pub fn id(home: &Home, out: &Output) -> anyhow::Result<()> {
+    let key = keyfile::load(home)?;
+    out.print(json!({ "author": key.author().to_string() }), || key.author().to_string());
+    Ok(())
+}

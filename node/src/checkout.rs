@@ -1,0 +1,124 @@
+//! `get`: write a revision's files into a folder.
+//!
+//! Each file is streamed out of the store and re-hashed on the way; a
+//! damaged blob stops the checkout with an error naming it. Paths come from
+//! a [`Tree`](communs_protocol::Tree), so they are already relative, free
+//! of `..` and safe on every OS; on top of that, nothing is written through
+//! a symbolic link, so a link planted in the folder cannot redirect a write
+//! outside it.
+
+use std::path::{Path, PathBuf};
+
+use communs_protocol::{DesignId, EventId, ValidatedPath};
+
+use crate::marker::{self, Marker};
+use crate::progress::Progress;
+use crate::{Node, NodeError};
+
+#[derive(Debug, Clone)]
+pub struct CheckedOut {
+    pub design: DesignId,
+    pub revision: EventId,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("{0} is not empty; use --force to write into it anyway")]
+    NotEmpty(PathBuf),
+    #[error("{0} is a symbolic link inside the target folder; refusing to write through it")]
+    Symlink(PathBuf),
+}
+
+impl Node {
+    pub async fn get(
+        &self,
+        design: &DesignId,
+        revision: Option<EventId>,
+        dir: &Path,
+        force: bool,
+        progress: &dyn Progress,
+    ) -> Result<CheckedOut, NodeError> {
+        let view = self.show(design, revision).await?;
+        prepare_folder(dir, force)?;
+        progress.start(view.tree.total_size(), view.tree.entries().len());
+        for entry in view.tree.entries() {
+            let target = target_path(dir, &entry.path)?;
+            self.blobs.export(&entry.blob, entry.size, &target).await?;
+            set_executable(&target, entry.executable)?;
+            progress.advance(entry.size);
+        }
+        progress.finish();
+        marker::write(dir, &Marker { design: *design, revision: view.revision })?;
+        Ok(CheckedOut {
+            design: *design,
+            revision: view.revision,
+            files: view.tree.entries().len(),
+            bytes: view.tree.total_size(),
+        })
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
+    move |source| NodeError::Io { path: path.to_owned(), source }
+}
+
+/// Creates `dir`, or checks that it is empty (unless `force`).
+fn prepare_folder(dir: &Path, force: bool) -> Result<(), NodeError> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() && !force {
+                return Err(CheckoutError::NotEmpty(dir.to_owned()).into());
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir).map_err(io(dir)),
+        Err(e) => Err(io(dir)(e)),
+    }
+}
+
+/// The file's place under `dir`, with its folders created. Refuses any
+/// symbolic link on the way, and removes one at the file's own place (with
+/// `--force`, a link there would otherwise be written through).
+fn target_path(dir: &Path, path: &ValidatedPath) -> Result<PathBuf, NodeError> {
+    let mut current = dir.to_owned();
+    let segments: Vec<&str> = path.segments().collect();
+    for (i, segment) in segments.iter().enumerate() {
+        current.push(segment);
+        let last = i + 1 == segments.len();
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                if last {
+                    std::fs::remove_file(&current).map_err(io(&current))?;
+                } else {
+                    return Err(CheckoutError::Symlink(current).into());
+                }
+            }
+            Ok(meta) if !last && !meta.is_dir() => {
+                std::fs::remove_file(&current).map_err(io(&current))?;
+                std::fs::create_dir(&current).map_err(io(&current))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !last {
+                    std::fs::create_dir(&current).map_err(io(&current))?;
+                }
+            }
+            Err(e) => return Err(io(&current)(e)),
+        }
+    }
+    Ok(current)
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path, executable: bool) -> Result<(), NodeError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if executable { 0o755 } else { 0o644 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &Path, _executable: bool) -> Result<(), NodeError> {
+    Ok(())
+}

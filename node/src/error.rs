@@ -1,0 +1,47 @@
+//! Errors of the node's operations, each saying what to do about it.
+
+use std::path::PathBuf;
+
+use communs_protocol::manifest::ManifestError;
+use communs_protocol::{DesignId, EventError, EventId, TreeError};
+
+use crate::folder::FolderError;
+use crate::marker::MarkerError;
+use crate::store::{BlobError, EventStoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    #[error(transparent)]
+    Marker(#[from] MarkerError),
+    #[error(transparent)]
+    Events(#[from] EventStoreError),
+    #[error(transparent)]
+    Blobs(#[from] BlobError),
+    #[error("the files do not form a valid design: {0}")]
+    Tree(#[from] TreeError),
+    #[error("invalid event: {0}")]
+    Event(#[from] EventError),
+    #[error("{file}: {source}")]
+    Manifest { file: PathBuf, source: ManifestError },
+    #[error(transparent)]
+    ManifestRule(#[from] ManifestError),
+    #[error(
+        "{folder} has no okh.toml or okh.yml, and no --license was given: a design needs a license to be a \
+         commons. Pass --license SPDX-EXPRESSION (for example --license CERN-OHL-S-2.0), or add an okh.toml"
+    )]
+    NoLicense { folder: PathBuf },
+    #[error("design {0} is not in this store (see `communs list`)")]
+    UnknownDesign(DesignId),
+    #[error("design {design} has no revision {revision} (see `communs log {design}`)")]
+    UnknownRevision { design: DesignId, revision: EventId },
+    #[error("design {0} has no accepted revision yet; name one with DESIGN@REVISION (see `communs log`)")]
+    NoCanonical(DesignId),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Checkout(#[from] crate::checkout::CheckoutError),
+    #[error("file cache: {0}")]
+    Cache(#[from] redb::Error),
+}

@@ -1,0 +1,305 @@
+//! `publish`: a folder becomes a new design, or a new revision of one.
+
+use std::path::{Path, PathBuf};
+
+use communs_protocol::manifest::License;
+use communs_protocol::{
+    AuthorId, Body, DesignId, EventId, Genesis, Manifest, Revision, SignedEvent, Tree, TreeEntry, UnsignedEvent,
+    governance,
+};
+use rand_core::{OsRng, RngCore};
+
+use crate::Node;
+use crate::NodeError;
+use crate::folder::{self, LocalFile};
+use crate::marker::{self, Marker};
+use crate::progress::Progress;
+use crate::store::file_cache::FileStamp;
+
+/// What to publish and how.
+#[derive(Debug, Clone, Default)]
+pub struct PublishRequest {
+    pub folder: PathBuf,
+    pub message: Option<String>,
+    /// Publish on top of this design instead of the one the folder's marker
+    /// names (or a new one).
+    pub design: Option<DesignId>,
+    /// License for a folder without an OKH manifest.
+    pub license: Option<String>,
+    /// Co-maintainers of a new design (the publisher always is one).
+    pub maintainers: Vec<AuthorId>,
+    pub threshold: Option<u64>,
+    /// Milliseconds since the Unix epoch, for the events' advisory time.
+    pub now_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub design: DesignId,
+    pub revision: EventId,
+    pub new_design: bool,
+    /// Nothing changed since the revision the folder holds: no event made.
+    pub unchanged: bool,
+    pub files: usize,
+    pub bytes: u64,
+    /// Bytes read and hashed (files the cache did not know).
+    pub bytes_imported: u64,
+    pub warnings: Vec<String>,
+}
+
+/// OKH manifest files looked for at the root of a folder, in this order.
+const OKH_TOML: &str = "okh.toml";
+const OKH_V1: [&str; 2] = ["okh.yml", "okh.yaml"];
+
+impl Node {
+    pub async fn publish(&self, request: PublishRequest, progress: &dyn Progress) -> Result<Published, NodeError> {
+        // Absolute paths: the blob store imports by path, and the file cache
+        // is keyed by it.
+        let folder = &folder::absolute(&request.folder)?;
+        let files = folder::scan(folder)?;
+        let mut warnings = Vec::new();
+        let manifest = read_manifest(folder, request.license.as_deref(), &mut warnings)?;
+
+        let marker = marker::read(folder)?;
+        let target = request.design.or(marker.as_ref().map(|m| m.design));
+        let existing = match target {
+            Some(design) => {
+                let log = self.events.design_log(&design)?;
+                if log.is_empty() {
+                    return Err(NodeError::UnknownDesign(design));
+                }
+                Some((design, log))
+            }
+            None => None,
+        };
+
+        let entries = self.import_files(&files, progress).await?;
+        let bytes_imported = entries.1;
+        let tree = Tree::new(entries.0)?;
+        let tree_hash = self.blobs.add_bytes(tree.encode()).await?;
+        debug_assert_eq!(tree_hash, tree.hash());
+        let (files_count, bytes) = (tree.entries().len(), tree.total_size());
+
+        let message = request.message.clone().unwrap_or_default();
+        let (design, events, new_design) = match existing {
+            None => {
+                let genesis = self.genesis(&manifest, &request)?;
+                let revision = self.sign(UnsignedEvent {
+                    design: Some(genesis.design()),
+                    author: self.author(),
+                    parents: vec![genesis.id()],
+                    clock: 1,
+                    time: request.now_ms,
+                    body: Body::Revision(Revision { tree: tree_hash, manifest, base: vec![], message }),
+                })?;
+                (genesis.design(), vec![genesis, revision], true)
+            }
+            Some((design, log)) => {
+                let base = match marker.filter(|m| m.design == design) {
+                    Some(m) => Some(m.revision),
+                    None => governance::resolve(&log).canonical,
+                };
+                let base_revision = base.and_then(|b| log.iter().find(|e| e.id() == b));
+                if let Some(base_event) = base_revision
+                    && let Body::Revision(r) = base_event.body()
+                    && r.tree == tree_hash
+                    && r.manifest == manifest
+                {
+                    return Ok(Published {
+                        design,
+                        revision: base_event.id(),
+                        new_design: false,
+                        unchanged: true,
+                        files: files_count,
+                        bytes,
+                        bytes_imported,
+                        warnings,
+                    });
+                }
+                let heads = heads(&log);
+                let clock = 1 + heads.iter().map(|h| h.clock()).max().unwrap_or(0);
+                let revision = self.sign(UnsignedEvent {
+                    design: Some(design),
+                    author: self.author(),
+                    parents: heads.iter().map(|h| h.id()).collect(),
+                    clock,
+                    time: request.now_ms,
+                    body: Body::Revision(Revision {
+                        tree: tree_hash,
+                        manifest,
+                        base: base.into_iter().collect(),
+                        message,
+                    }),
+                })?;
+                (design, vec![revision], false)
+            }
+        };
+        let revision = events.last().map(SignedEvent::id).expect("publish makes at least one event");
+        // Blobs first, then the events that name them: a crash in between
+        // leaves unreferenced blobs, never an event without its files.
+        self.blobs.sync().await?;
+        self.events.insert(&events)?;
+        marker::write(folder, &Marker { design, revision })?;
+        Ok(Published {
+            design,
+            revision,
+            new_design,
+            unchanged: false,
+            files: files_count,
+            bytes,
+            bytes_imported,
+            warnings,
+        })
+    }
+
+    fn genesis(&self, manifest: &Manifest, request: &PublishRequest) -> Result<SignedEvent, NodeError> {
+        let mut maintainers = request.maintainers.clone();
+        maintainers.push(self.author());
+        let mut nonce = [0u8; communs_protocol::limits::GENESIS_NONCE_BYTES];
+        OsRng.fill_bytes(&mut nonce);
+        let license = design_license(&manifest.license).ok_or(communs_protocol::manifest::ManifestError::NoLicense)?;
+        self.sign(UnsignedEvent {
+            design: None,
+            author: self.author(),
+            parents: vec![],
+            clock: 0,
+            time: request.now_ms,
+            body: Body::Genesis(Genesis {
+                name: manifest.name.clone(),
+                maintainers,
+                threshold: request.threshold.unwrap_or(1),
+                license,
+                fork_of: None,
+                nonce,
+            }),
+        })
+    }
+
+    pub(crate) fn sign(&self, event: UnsignedEvent) -> Result<SignedEvent, NodeError> {
+        Ok(event.sign(&self.key)?)
+    }
+
+    /// Imports every file (or finds it in the cache); returns the tree
+    /// entries and the number of bytes actually read.
+    async fn import_files(
+        &self,
+        files: &[LocalFile],
+        progress: &dyn Progress,
+    ) -> Result<(Vec<TreeEntry>, u64), NodeError> {
+        progress.start(files.iter().map(|f| f.size).sum(), files.len());
+        let mut entries = Vec::with_capacity(files.len());
+        let mut fresh = Vec::new();
+        let mut imported = 0;
+        for file in files {
+            let meta = std::fs::metadata(&file.absolute)
+                .map_err(|source| NodeError::Io { path: file.absolute.clone(), source })?;
+            let stamp = FileStamp::of(&meta);
+            let cached = match stamp {
+                Some(stamp) => match self.file_cache.get(&file.absolute, stamp)? {
+                    Some(hash) => self.blobs.size(&hash).await?.map(|size| (hash, size)),
+                    None => None,
+                },
+                None => None,
+            };
+            let (blob, size) = match cached {
+                Some(hit) => hit,
+                None => {
+                    let (hash, size) = self.blobs.add_file(&file.absolute).await?;
+                    imported += size;
+                    if let Some(stamp) = stamp.filter(|s| s.size == size) {
+                        fresh.push((file.absolute.clone(), stamp, hash));
+                    }
+                    (hash, size)
+                }
+            };
+            progress.advance(size);
+            entries.push(TreeEntry { path: file.path.clone(), blob, size, executable: file.executable });
+        }
+        self.file_cache.put(&fresh)?;
+        progress.finish();
+        Ok((entries, imported))
+    }
+}
+
+/// The one SPDX expression the genesis records: the hardware license,
+/// else the documentation's, else the software's.
+fn design_license(license: &License) -> Option<String> {
+    license.hardware.clone().or_else(|| license.documentation.clone()).or_else(|| license.software.clone())
+}
+
+/// The events of a log that no other event names as a parent.
+pub(crate) fn heads(log: &[SignedEvent]) -> Vec<&SignedEvent> {
+    let named: std::collections::HashSet<EventId> = log.iter().flat_map(|e| e.parents().iter().copied()).collect();
+    log.iter().filter(|e| !named.contains(&e.id())).collect()
+}
+
+/// The manifest from `okh.toml`, else `okh.yml`, else made from the folder
+/// name and README (with a warning), with `license` as its license.
+fn read_manifest(folder: &Path, license: Option<&str>, warnings: &mut Vec<String>) -> Result<Manifest, NodeError> {
+    let read = |name: &str| -> Result<Option<String>, NodeError> {
+        let path = folder.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(NodeError::Io { path, source }),
+        }
+    };
+    let from_okh = if let Some(text) = read(OKH_TOML)? {
+        Some(
+            Manifest::from_okh_toml(&text)
+                .map_err(|e| NodeError::Manifest { file: folder.join(OKH_TOML), source: e })?,
+        )
+    } else {
+        let mut found = None;
+        for name in OKH_V1 {
+            if let Some(text) = read(name)? {
+                found = Some(
+                    Manifest::from_okh_v1_yaml(&text)
+                        .map_err(|e| NodeError::Manifest { file: folder.join(name), source: e })?,
+                );
+                break;
+            }
+        }
+        found
+    };
+    if let Some(manifest) = from_okh {
+        if license.is_some() {
+            warnings.push("--license ignored: the OKH manifest declares the license".to_owned());
+        }
+        return Ok(manifest);
+    }
+    let name = folder
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "design".to_owned());
+    let Some(license) = license else {
+        return Err(NodeError::NoLicense { folder: folder.to_owned() });
+    };
+    let mut manifest = Manifest::minimal(&name, License::all(license));
+    manifest.function = readme_summary(folder);
+    manifest.check().map_err(|e| NodeError::Manifest { file: folder.to_owned(), source: e })?;
+    warnings.push(format!(
+        "no okh.toml in {}: the manifest was made from the folder name{}; add an okh.toml to describe the design",
+        folder.display(),
+        if manifest.function.is_some() { " and README" } else { "" }
+    ));
+    Ok(manifest)
+}
+
+/// The first paragraph of the README, without Markdown headings, as the
+/// design's `function`.
+fn readme_summary(folder: &Path) -> Option<String> {
+    let text = ["README.md", "README", "README.txt", "readme.md"]
+        .iter()
+        .find_map(|name| std::fs::read_to_string(folder.join(name)).ok())?;
+    let paragraph: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty() || l.starts_with('#'))
+        .take_while(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let summary: String = paragraph.join(" ").chars().filter(|c| !c.is_control()).take(500).collect();
+    let summary = summary.trim().to_owned();
+    (!summary.is_empty()).then_some(summary)
+}

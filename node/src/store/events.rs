@@ -1,0 +1,153 @@
+//! The event log of every design this node holds, in one redb file.
+//!
+//! Only verified events are inserted ([`SignedEvent`] cannot exist
+//! otherwise), each with its parents already present and its clock checked,
+//! in one transaction per call that is durable when the call returns.
+
+use std::path::Path;
+
+use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+/// Event id -> signed encoding.
+const EVENTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("events");
+/// (design id, event id) -> clock: a design's log, scanned by prefix.
+const DESIGN_EVENTS: TableDefinition<(&[u8; 32], &[u8; 32]), u64> = TableDefinition::new("design_events");
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventStoreError {
+    #[error("event database: {0}")]
+    Db(#[from] redb::Error),
+    #[error("event {id} is stored but no longer valid ({source}); run `communs fsck`")]
+    Corrupt { id: EventId, source: EventError },
+    #[error("the event stored as {id} hashes to {actual}; run `communs fsck`")]
+    WrongId { id: EventId, actual: EventId },
+    #[error("event {event} names parent {parent}, which this node does not have")]
+    MissingParent { event: EventId, parent: EventId },
+    #[error("event {event} is invalid against its parents: {source}")]
+    Invalid { event: EventId, source: EventError },
+}
+
+macro_rules! db_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for EventStoreError {
+            fn from(e: $t) -> Self {
+                EventStoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+db_error!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+pub struct EventStore {
+    db: Database,
+}
+
+impl EventStore {
+    pub fn open(path: &Path) -> Result<Self, EventStoreError> {
+        let db = Database::create(path)?;
+        // Create the tables so that readers never meet a missing one.
+        let tx = db.begin_write()?;
+        tx.open_table(EVENTS)?;
+        tx.open_table(DESIGN_EVENTS)?;
+        tx.commit()?;
+        Ok(EventStore { db })
+    }
+
+    pub fn get(&self, id: &EventId) -> Result<Option<SignedEvent>, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(EVENTS)?;
+        let Some(bytes) = table.get(id.as_bytes())? else { return Ok(None) };
+        decode(*id, bytes.value()).map(Some)
+    }
+
+    pub fn contains(&self, id: &EventId) -> Result<bool, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(EVENTS)?.get(id.as_bytes())?.is_some())
+    }
+
+    /// Inserts events whose parents are either stored already or earlier in
+    /// `events` (a batch in clock order, as a bundle or a catch-up brings
+    /// them). All or nothing; returns how many were new.
+    pub fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
+        let tx = self.db.begin_write()?;
+        let mut added = 0;
+        {
+            let mut table = tx.open_table(EVENTS)?;
+            let mut index = tx.open_table(DESIGN_EVENTS)?;
+            for event in events {
+                let id = event.id();
+                if table.get(id.as_bytes())?.is_some() {
+                    continue;
+                }
+                let mut parents = Vec::with_capacity(event.parents().len());
+                for parent in event.parents() {
+                    let bytes = table
+                        .get(parent.as_bytes())?
+                        .ok_or(EventStoreError::MissingParent { event: id, parent: *parent })?;
+                    parents.push(decode(*parent, bytes.value())?);
+                }
+                let parent_refs: Vec<&SignedEvent> = parents.iter().collect();
+                event.check_parents(&parent_refs).map_err(|source| EventStoreError::Invalid { event: id, source })?;
+                table.insert(id.as_bytes(), event.bytes())?;
+                index.insert((event.design().as_bytes(), id.as_bytes()), event.clock())?;
+                added += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Every event of a design, in clock order (ties by id).
+    pub fn design_log(&self, design: &DesignId) -> Result<Vec<SignedEvent>, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        let index = tx.open_table(DESIGN_EVENTS)?;
+        let table = tx.open_table(EVENTS)?;
+        let mut keyed = Vec::new();
+        for row in index.range((design.as_bytes(), &[0u8; 32])..=(design.as_bytes(), &[0xffu8; 32]))? {
+            let (key, clock) = row?;
+            let id = EventId::from_hash(communs_protocol::Hash::from_bytes(*key.value().1));
+            let bytes = table.get(id.as_bytes())?.ok_or(EventStoreError::MissingParent { event: id, parent: id })?;
+            keyed.push((clock.value(), decode(id, bytes.value())?));
+        }
+        keyed.sort_by_key(|(clock, e)| (*clock, e.id()));
+        Ok(keyed.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// Ids of every design with at least its genesis stored.
+    pub fn designs(&self) -> Result<Vec<DesignId>, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        let index = tx.open_table(DESIGN_EVENTS)?;
+        let mut designs = Vec::new();
+        for row in index.iter()? {
+            let (key, _) = row?;
+            let (design, event) = key.value();
+            if design == event {
+                designs.push(DesignId::from_hash(communs_protocol::Hash::from_bytes(*design)));
+            }
+        }
+        Ok(designs)
+    }
+
+    /// Every stored event as raw bytes, for `fsck` to re-verify from scratch.
+    pub fn raw_events(&self) -> Result<Vec<(EventId, Vec<u8>)>, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (id, bytes) = row?;
+            out.push((EventId::from_hash(communs_protocol::Hash::from_bytes(*id.value())), bytes.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+/// Stored events were verified on insert; decoding re-verifies anyway, so a
+/// byte flipped on disk is reported instead of trusted.
+fn decode(id: EventId, bytes: &[u8]) -> Result<SignedEvent, EventStoreError> {
+    let event = SignedEvent::decode(bytes).map_err(|source| EventStoreError::Corrupt { id, source })?;
+    if event.id() != id {
+        return Err(EventStoreError::WrongId { id, actual: event.id() });
+    }
+    Ok(event)
+}

@@ -1,0 +1,9 @@
+//! The store: events in redb, file contents in iroh-blobs, under one data
+//! directory and one lock.
+
+pub mod blobs;
+pub mod events;
+pub mod file_cache;
+
+pub use blobs::{BlobError, BlobStore};
+pub use events::{EventStore, EventStoreError};
