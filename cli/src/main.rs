@@ -77,6 +77,29 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Remix a design: a new design of yours whose genesis names its source.
+    Fork {
+        target: Target,
+        /// Name of the remix (default: the source's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Another license (refused if the source's is share-alike).
+        #[arg(long, value_name = "SPDX")]
+        license: Option<String>,
+    },
+    /// Re-hash every blob and re-verify every event; exit 1 if anything is wrong.
+    Fsck,
+    /// Carry designs between nodes without a network, in one file.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Write a design's events and files into FILE.
+    Export { design: communs_protocol::DesignId, file: PathBuf },
+    /// Verify FILE completely, then add what this store lacks.
+    Import { file: PathBuf },
 }
 
 fn main() -> ExitCode {

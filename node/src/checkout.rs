@@ -45,7 +45,10 @@ impl Node {
         progress.start(view.tree.total_size(), view.tree.entries().len());
         for entry in view.tree.entries() {
             let target = target_path(dir, &entry.path)?;
-            self.blobs.export(&entry.blob, entry.size, &target).await?;
+            self.blobs
+                .export(&entry.blob, entry.size, &target)
+                .await
+                .map_err(|source| NodeError::File { path: entry.path.to_string(), source })?;
             set_executable(&target, entry.executable)?;
             progress.advance(entry.size);
         }

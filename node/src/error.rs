@@ -19,6 +19,8 @@ pub enum NodeError {
     Events(#[from] EventStoreError),
     #[error(transparent)]
     Blobs(#[from] BlobError),
+    #[error("{path}: {source}")]
+    File { path: String, source: BlobError },
     #[error("the files do not form a valid design: {0}")]
     Tree(#[from] TreeError),
     #[error("invalid event: {0}")]
@@ -41,7 +43,17 @@ pub enum NodeError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
+    Bundle(Box<crate::bundle::BundleError>),
+    #[error(transparent)]
+    Fork(#[from] crate::fork::ForkError),
+    #[error(transparent)]
     Checkout(#[from] crate::checkout::CheckoutError),
     #[error("file cache: {0}")]
     Cache(#[from] redb::Error),
+}
+
+impl From<crate::bundle::BundleError> for NodeError {
+    fn from(e: crate::bundle::BundleError) -> Self {
+        NodeError::Bundle(Box::new(e))
+    }
 }

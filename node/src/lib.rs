@@ -6,9 +6,12 @@
 //! kept and never re-implements a rule.
 
 pub mod atomic;
+pub mod bundle;
 pub mod checkout;
 mod error;
 pub mod folder;
+pub mod fork;
+pub mod fsck;
 pub mod home;
 pub mod inspect;
 pub mod keyfile;

@@ -58,6 +58,20 @@ impl Node {
         &self.home
     }
 
+    /// Stores events that are already signed (from a peer, a bundle, a
+    /// test): each needs its parents stored or earlier in the slice.
+    /// Returns how many were new.
+    pub fn insert_events(&self, events: &[communs_protocol::SignedEvent]) -> Result<usize, EventStoreError> {
+        self.events.insert(events)
+    }
+
+    /// Stores bytes as a blob (durably) and returns their hash.
+    pub async fn add_blob(&self, bytes: Vec<u8>) -> Result<communs_protocol::BlobHash, BlobError> {
+        let hash = self.blobs.add_bytes(bytes).await?;
+        self.blobs.sync().await?;
+        Ok(hash)
+    }
+
     /// Flushes and closes the blob store; the event store is durable after
     /// every write already.
     pub async fn close(self) -> Result<(), BlobError> {

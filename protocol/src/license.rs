@@ -22,3 +22,27 @@ pub fn check_expression(expression: &str) -> Result<(), LicenseError> {
     }
     spdx::Expression::parse(expression).map(|_| ()).map_err(|e| error(e.reason.to_string()))
 }
+
+/// Hardware licenses that require derivatives to stay under the same
+/// terms, which the SPDX list does not flag as copyleft.
+const RECIPROCAL_HARDWARE: &[&str] =
+    &["CERN-OHL-S-2.0", "CERN-OHL-W-2.0", "CERN-OHL-1.1", "CERN-OHL-1.2", "TAPR-OHL-1.0"];
+
+/// The share-alike (copyleft, reciprocal) licenses an expression names:
+/// CERN-OHL-S, CC-BY-SA, GPL… A remix of a design under any of them must
+/// keep the design's license. Empty if the expression does not parse.
+pub fn share_alike_licenses(expression: &str) -> Vec<String> {
+    let Ok(parsed) = spdx::Expression::parse(expression) else { return Vec::new() };
+    let mut found: Vec<String> = parsed
+        .requirements()
+        .filter_map(|r| match &r.req.license {
+            spdx::LicenseItem::Spdx { id, .. } if id.is_copyleft() || RECIPROCAL_HARDWARE.contains(&id.name) => {
+                Some(id.name.to_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}

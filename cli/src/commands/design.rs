@@ -1,15 +1,16 @@
 //! The commands that work on designs in the store.
 
 use communs_node::Node;
+use communs_node::fork::ForkRequest;
 use communs_node::publish::PublishRequest;
 use communs_protocol::{Body, Change, Manifest, SignedEvent};
 use indicatif::HumanBytes;
 use serde_json::{Value, json};
 
 use super::{format_time, now_ms};
-use crate::Command;
 use crate::output::Output;
 use crate::progress;
+use crate::{BundleCommand, Command};
 
 pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
@@ -174,6 +175,91 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
                         done.revision,
                         dir.display()
                     )
+                },
+            );
+        }
+        Command::Fork { target, name, license } => {
+            let forked = node.fork(ForkRequest {
+                source: target.design,
+                revision: target.revision,
+                name,
+                license,
+                now_ms: now_ms(),
+            })?;
+            out.print(
+                json!({
+                    "design": forked.design.to_string(),
+                    "revision": forked.revision.to_string(),
+                    "fork_of": { "design": forked.source.to_string(), "revision": forked.source_revision.to_string() },
+                    "license": forked.license,
+                }),
+                || {
+                    format!(
+                        "Remixed {}@{}\n  design    {}\n  revision  {}\n  license   {}\n`communs get {}` checks it out.",
+                        forked.source, forked.source_revision, forked.design, forked.revision, forked.license, forked.design
+                    )
+                },
+            );
+        }
+        Command::Fsck => {
+            let bar = progress::for_work("checking", out.is_json());
+            let report = node.fsck(bar.as_ref()).await?;
+            let problems: Vec<Value> = report
+                .problems
+                .iter()
+                .map(|p| json!({ "kind": p.kind, "subject": p.subject, "detail": p.detail }))
+                .collect();
+            out.print(
+                json!({ "ok": report.is_clean(), "events": report.events, "blobs": report.blobs, "bytes": report.bytes, "problems": problems }),
+                || {
+                    let mut lines = vec![format!(
+                        "Checked {} events and {} blobs ({})",
+                        report.events,
+                        report.blobs,
+                        HumanBytes(report.bytes)
+                    )];
+                    lines.extend(report.problems.iter().map(|p| format!("  {}: {}: {}", p.kind, p.subject, p.detail)));
+                    if report.is_clean() {
+                        lines.push("No problems found.".to_owned());
+                    }
+                    lines.join("\n")
+                },
+            );
+            if !report.is_clean() {
+                anyhow::bail!("fsck found {} problem(s)", report.problems.len());
+            }
+        }
+        Command::Bundle(BundleCommand::Export { design, file }) => {
+            let bar = progress::for_work("exporting", out.is_json());
+            let summary = node.bundle_export(&design, &file, bar.as_ref()).await?;
+            out.print(
+                json!({ "design": design.to_string(), "file": file.display().to_string(), "events": summary.events, "blobs": summary.blobs, "bytes": summary.bytes }),
+                || format!("Wrote {} events and {} blobs ({}) of {} to {}", summary.events, summary.blobs, HumanBytes(summary.bytes), design, file.display()),
+            );
+        }
+        Command::Bundle(BundleCommand::Import { file }) => {
+            let bar = progress::for_work("importing", out.is_json());
+            let summary = node.bundle_import(&file, bar.as_ref()).await?;
+            out.print(
+                json!({
+                    "designs": summary.designs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "events": summary.events,
+                    "new_events": summary.new_events,
+                    "blobs": summary.blobs,
+                    "new_blobs": summary.new_blobs,
+                }),
+                || {
+                    if summary.new_events == 0 && summary.new_blobs == 0 {
+                        format!("Nothing new: this store already holds everything in {}", file.display())
+                    } else {
+                        format!(
+                            "Imported {} new events and {} new blobs from {} (designs: {})",
+                            summary.new_events,
+                            summary.new_blobs,
+                            file.display(),
+                            summary.designs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        )
+                    }
                 },
             );
         }

@@ -115,7 +115,7 @@ impl BlobStore {
     /// Streams a blob into `out`, hashing as it goes, and fails if more than
     /// `max` bytes come or the hash differs. `out` may have received bytes
     /// when it fails: callers discard it.
-    async fn copy_verified(
+    pub async fn copy_verified(
         &self,
         hash: &BlobHash,
         max: u64,
