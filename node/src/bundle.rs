@@ -34,7 +34,7 @@ pub enum BundleError {
     Damaged { path: PathBuf, detail: String },
     #[error("{path}: event {index} is invalid: {source}")]
     BadEvent { path: PathBuf, index: usize, source: communs_protocol::EventError },
-    #[error("{path}: blob {hash} does not match its hash")]
+    #[error("{path}: the bundle is damaged: blob {hash} does not match its hash")]
     BadBlob { path: PathBuf, hash: BlobHash },
     #[error("{path}: event {event} names parent {parent}, which neither the bundle nor this store holds")]
     MissingParent { path: PathBuf, event: EventId, parent: EventId },

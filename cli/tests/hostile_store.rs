@@ -1,0 +1,135 @@
+//! A store holding what no honest node would write, and publishes killed
+//! half-way: the node refuses the first and survives the second.
+
+mod support;
+
+use communs_node::{Home, Node as StoreNode, keyfile};
+use communs_protocol::cbor::{self, Value};
+use communs_protocol::manifest::License;
+use communs_protocol::{Body, Genesis, Manifest, Revision, UnsignedEvent};
+use support::{Node, small_design, snapshot, write_files};
+
+/// A design whose tree names `../escaped.txt` and `/tmp/absolute.txt`,
+/// signed by the node's own key and written straight into its store.
+async fn plant_traversal_design(home: &std::path::Path) -> String {
+    let home = Home::locate(Some(home)).expect("home");
+    let key = keyfile::load(&home).expect("key");
+    let node = StoreNode::open(home).await.expect("open");
+    let content = b"owned\n".to_vec();
+    let blob = node.add_blob(content.clone()).await.expect("blob");
+    let entry = |path: &str| {
+        Value::Array(vec![
+            Value::Text(path.to_owned()),
+            Value::Bytes(blob.as_bytes().to_vec()),
+            Value::Integer((content.len() as u64).into()),
+            Value::Bool(false),
+        ])
+    };
+    let tree = cbor::encode(&Value::Array(vec![
+        Value::Integer(1.into()),
+        Value::Array(vec![entry("../escaped.txt"), entry("/tmp/absolute.txt")]),
+    ]));
+    let tree = node.add_blob(tree).await.expect("tree blob");
+    let genesis = UnsignedEvent {
+        design: None,
+        author: key.author(),
+        parents: vec![],
+        clock: 0,
+        time: 0,
+        body: Body::Genesis(Genesis {
+            name: "Evil".into(),
+            maintainers: vec![key.author()],
+            threshold: 1,
+            license: "MIT".into(),
+            fork_of: None,
+            nonce: [0; 16],
+        }),
+    }
+    .sign(&key)
+    .expect("genesis");
+    let revision = UnsignedEvent {
+        design: Some(genesis.design()),
+        author: key.author(),
+        parents: vec![genesis.id()],
+        clock: 1,
+        time: 0,
+        body: Body::Revision(Revision {
+            tree,
+            manifest: Manifest::minimal("Evil", License::all("MIT")),
+            base: vec![],
+            message: String::new(),
+        }),
+    }
+    .sign(&key)
+    .expect("revision");
+    node.insert_events(&[genesis.clone(), revision]).expect("insert");
+    node.close().await.expect("close");
+    genesis.design().to_string()
+}
+
+#[test]
+fn a_tree_with_traversal_paths_in_the_store_is_refused_by_get() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = Node::init(dir.path(), "home");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let design = runtime.block_on(plant_traversal_design(&node.home));
+    let out = dir.path().join("sandbox/out");
+    let run = node.run(&["get", &design, out.to_str().expect("utf-8")]).fails_with(1, "../escaped.txt");
+    assert!(run.stderr.contains("`.` or `..` segment"), "{run:?}");
+    assert!(!dir.path().join("sandbox/escaped.txt").exists());
+    assert!(!std::path::Path::new("/tmp/absolute.txt").exists());
+    let fsck = node.run(&["--json", "fsck"]);
+    assert_eq!(fsck.code, 1);
+    assert_eq!(fsck.json()["problems"][0]["kind"], "bad-tree");
+}
+
+/// Deterministic, incompressible bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_during_publish_leaves_the_design_whole_or_absent() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = Node::init(dir.path(), "home");
+    let folder = small_design(dir.path(), "Large");
+    for i in 0..4 {
+        write_files(&folder, &[(&format!("scans/part-{i}.stl"), &noise(i, 12 << 20))]);
+    }
+    for i in 0..200 {
+        write_files(&folder, &[(&format!("docs/page-{i:03}.md"), &noise(100 + i, 2_000))]);
+    }
+    // Kill at increasing points of the publish, then check the store.
+    for delay_ms in [5u64, 40, 120, 300, 700] {
+        let _ = std::fs::remove_file(folder.join(".communs"));
+        let mut child = node
+            .command(&["publish", folder.to_str().expect("utf-8")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL on Unix
+        let _ = child.wait();
+        let fsck = node.run(&["--json", "fsck"]);
+        assert_eq!(fsck.code, 0, "after a kill at {delay_ms} ms: {fsck:?}");
+        for design in node.json(&["list"]).as_array().expect("list") {
+            let design = design["design"].as_str().expect("id");
+            let out = dir.path().join(format!("check-{delay_ms}-{}", &design[7..15]));
+            node.json(&["get", design, out.to_str().expect("utf-8")]);
+            assert_eq!(snapshot(&out), snapshot(&folder), "a design in the store is whole");
+        }
+    }
+    // The store is still usable: a publish to the end works.
+    let _ = std::fs::remove_file(folder.join(".communs"));
+    node.publish(&folder, &[]);
+    node.json(&["fsck"]);
+}

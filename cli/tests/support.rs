@@ -1,0 +1,138 @@
+//! Running the real `communs` binary against a throw-away data directory.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Node {
+    pub home: PathBuf,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "command failed: {self:?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn fails_with(self, code: i32, message: &str) -> Self {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        assert!(self.stderr.contains(message), "stderr lacks {message:?}: {self:?}");
+        self
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_communs")
+}
+
+impl Node {
+    /// A node with its identity created in `dir/name`.
+    pub fn init(dir: &Path, name: &str) -> Node {
+        let node = Node { home: dir.join(name) };
+        node.run(&["init"]).ok();
+        node
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        command.arg("--home").arg(&self.home).args(args).env_remove("COMMUNS_HOME");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output: Output = self.command(args).output().expect("communs runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs with `--json` and returns the parsed output of a success.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut with_json = vec!["--json"];
+        with_json.extend_from_slice(args);
+        self.run(&with_json).ok().json()
+    }
+
+    /// Publishes `folder` and returns (design, revision).
+    #[track_caller]
+    pub fn publish(&self, folder: &Path, extra: &[&str]) -> (String, String) {
+        let mut args = vec!["publish", folder.to_str().expect("utf-8 path")];
+        args.extend_from_slice(extra);
+        let out = self.json(&args);
+        (out["design"].as_str().expect("design").to_owned(), out["revision"].as_str().expect("revision").to_owned())
+    }
+}
+
+/// Writes files (path, contents) under `root`.
+pub fn write_files(root: &Path, files: &[(&str, &[u8])]) {
+    for (path, contents) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(&path, contents).expect("write");
+    }
+}
+
+/// A small design folder with an okh.toml.
+pub fn small_design(root: &Path, name: &str) -> PathBuf {
+    let folder = root.join(name);
+    write_files(
+        &folder,
+        &[
+            (
+                "okh.toml",
+                format!("okhv = \"OKH-LOSHv1.0\"\nname = \"{name}\"\nlicense = \"CERN-OHL-S-2.0\"\n").as_bytes(),
+            ),
+            ("README.md", b"# A design\n\nSomething useful.\n"),
+            ("cad/part.scad", b"cube([10, 20, 3]);\n"),
+        ],
+    );
+    folder
+}
+
+/// Every file under `root` (relative path -> contents), `.communs` excluded.
+pub fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            if entry.file_type().expect("type").is_dir() {
+                stack.push(path);
+            } else if entry.file_name() != ".communs" {
+                let relative = path.strip_prefix(root).expect("under root").to_string_lossy().into_owned();
+                out.insert(relative, std::fs::read(&path).expect("readable"));
+            }
+        }
+    }
+    out
+}
+
+/// The iroh-blobs data file of a blob (blobs over 16 KiB live in files).
+pub fn blob_data_file(home: &Path, blob: &str) -> PathBuf {
+    let path = home.join("store/blobs/data").join(format!("{blob}.data"));
+    assert!(path.exists(), "no data file for blob {blob} at {}", path.display());
+    path
+}
