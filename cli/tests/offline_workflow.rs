@@ -364,3 +364,90 @@ fn json_mode_prints_no_progress_and_errors_as_json() {
     let parsed: serde_json::Value = serde_json::from_str(err.stderr.trim()).expect("a JSON error on stderr");
     assert!(parsed["error"].as_str().expect("message").contains("no such folder"));
 }
+
+/// Bytes of every file under `root`.
+fn disk_bytes(root: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+            let meta = entry.metadata().expect("meta");
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn identical_content_is_stored_once_and_a_one_file_change_reads_only_that_file() {
+    let dir = tmp();
+    let node = Node::init(dir.path(), "home");
+    let folder = small_design(dir.path(), "Dedup");
+    let big_a: Vec<u8> = (0..300_000u32).flat_map(|i| i.to_be_bytes()).collect();
+    let big_b: Vec<u8> = (0..300_000u32).flat_map(|i| (i ^ 0x5555).to_le_bytes()).collect();
+    write_files(&folder, &[("mesh/a.stl", &big_a), ("mesh/b.stl", &big_b)]);
+    node.publish(&folder, &[]);
+    let blob_data = node.home.join("store/blobs/data");
+    let stored = disk_bytes(&blob_data);
+
+    // The same files in another folder, published as another design.
+    let copy = dir.path().join("copy");
+    write_files(&copy, &snapshot(&folder).iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect::<Vec<_>>());
+    node.publish(&copy, &[]);
+    assert_eq!(disk_bytes(&blob_data), stored, "no new blob bytes for identical content");
+
+    // Let the first publish's stamps settle, then change one file.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    node.publish(&folder, &["-m", "warm the cache"]);
+    let small_change = b"cube([11, 20, 3]);\n";
+    write_files(&folder, &[("cad/part.scad", small_change)]);
+    let out = node.json(&["publish", folder.to_str().expect("utf-8"), "-m", "one file"]);
+    assert_eq!(out["unchanged"], false);
+    assert_eq!(out["bytes_read"], small_change.len(), "only the changed file is read: {out}");
+}
+
+/// Copies a folder (files only), keeping the executable bits.
+fn copy_folder(from: &Path, to: &Path) {
+    for (path, contents) in snapshot(from) {
+        write_files(to, &[(path.as_str(), contents.as_slice())]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(from.join(&path)).expect("meta").permissions().mode();
+            std::fs::set_permissions(to.join(&path), std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+    }
+}
+
+#[test]
+fn the_example_designs_publish_and_check_out_byte_for_byte() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/designs");
+    let dir = tmp();
+    let node = Node::init(dir.path(), "home");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&examples).expect("examples/designs") {
+        let source = entry.expect("entry").path();
+        // Publishing writes a marker into the folder: work on a copy.
+        let folder = dir.path().join("src").join(source.file_name().expect("name"));
+        copy_folder(&source, &folder);
+        let (design, _) = node.publish(&folder, &["-m", "example"]);
+        let show = node.json(&["show", &design]);
+        assert!(show["manifest"]["license"]["hardware"].as_str().is_some(), "{show}");
+        names.push(show["manifest"]["name"].as_str().expect("name").to_owned());
+        let out = dir.path().join("out").join(source.file_name().expect("name"));
+        node.json(&["get", &design, out.to_str().expect("utf-8")]);
+        assert_eq!(snapshot(&out), snapshot(&source), "{}", source.display());
+    }
+    names.sort();
+    assert_eq!(names, ["Face-shield headband", "Wall-mounted filament spool holder"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let script = dir.path().join("out/spool-holder/tools/export-stl.sh");
+        assert_ne!(std::fs::metadata(script).expect("script").permissions().mode() & 0o111, 0);
+    }
+}

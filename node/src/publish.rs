@@ -42,7 +42,8 @@ pub struct Published {
     pub unchanged: bool,
     pub files: usize,
     pub bytes: u64,
-    /// Bytes read and hashed (files the cache did not know).
+    /// Bytes read and hashed: files the file cache did not know. Their
+    /// contents are stored only if no blob has the same hash.
     pub bytes_imported: u64,
     pub warnings: Vec<String>,
 }

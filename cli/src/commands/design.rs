@@ -30,6 +30,7 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
                     "unchanged": published.unchanged,
                     "files": published.files,
                     "bytes": published.bytes,
+                    "bytes_read": published.bytes_imported,
                     "warnings": published.warnings,
                 }),
                 || {

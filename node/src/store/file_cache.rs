@@ -30,6 +30,10 @@ pub struct FileStamp {
 }
 
 impl FileStamp {
+    fn modified(&self) -> std::time::Duration {
+        std::time::Duration::new(u64::try_from(self.mtime_secs).unwrap_or(0), self.mtime_nanos)
+    }
+
     pub fn of(meta: &std::fs::Metadata) -> Option<FileStamp> {
         let modified = meta.modified().ok()?;
         let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
@@ -74,12 +78,12 @@ impl FileCache {
     /// its stamp and be missed (git's "racily clean" problem).
     pub fn put(&self, entries: &[(std::path::PathBuf, FileStamp, BlobHash)]) -> Result<(), redb::Error> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let settled = now.saturating_sub(RACY_WINDOW).as_secs() as i64;
+        let settled = now.saturating_sub(RACY_WINDOW);
         let mut tx = self.db.begin_write()?;
         tx.set_durability(redb::Durability::None)?;
         {
             let mut table = tx.open_table(FILES)?;
-            for (path, s, hash) in entries.iter().filter(|(_, s, _)| s.mtime_secs < settled) {
+            for (path, s, hash) in entries.iter().filter(|(_, s, _)| s.modified() < settled) {
                 if let Some(key) = path.to_str() {
                     table.insert(key, (s.size, s.mtime_secs, s.mtime_nanos, s.inode, hash.as_bytes()))?;
                 }
