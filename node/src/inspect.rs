@@ -1,6 +1,6 @@
 //! Reading what the store holds: `list`, `show`, `log`.
 
-use communs_protocol::governance::{self, Resolution};
+use communs_protocol::governance::{self, GovernanceState};
 use communs_protocol::limits::MAX_TREE_BYTES;
 use communs_protocol::{Body, DesignId, EventId, Genesis, Manifest, Revision, SignedEvent, Tree};
 
@@ -27,7 +27,7 @@ pub struct RevisionView {
     pub author: communs_protocol::AuthorId,
     pub time: u64,
     pub tree: Tree,
-    pub resolution: Resolution,
+    pub resolution: GovernanceState,
 }
 
 impl RevisionView {

@@ -107,6 +107,10 @@ macro_rules! bech32_id {
             /// The prefix of the printable form, before the `1` separator.
             pub const KIND: &'static str = $kind;
 
+            /// The smallest and largest ids, as bounds of ranges.
+            pub const MIN: $name = $name(Hash::from_bytes([0; 32]));
+            pub const MAX: $name = $name(Hash::from_bytes([0xff; 32]));
+
             pub const fn from_hash(hash: Hash) -> Self {
                 $name(hash)
             }

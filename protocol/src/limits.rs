@@ -117,3 +117,7 @@ pub const MAX_DIMENSION_UM: u64 = 1_000_000_000;
 /// Largest `okh.toml` or `okh.yml` read. Real manifests are a few KiB; the
 /// bound keeps a stray multi-megabyte file from being parsed at all.
 pub const MAX_OKH_FILE_BYTES: usize = 256 * 1024;
+
+/// Most events a resolver holds while their parents have not arrived. A
+/// peer sending events that never connect fills this and no more.
+pub const MAX_PENDING_EVENTS: usize = 10_000;

@@ -3,6 +3,7 @@
 use communs_node::Node;
 use communs_node::fork::ForkRequest;
 use communs_node::publish::PublishRequest;
+use communs_protocol::governance::LossReason;
 use communs_protocol::{Body, Change, Manifest, SignedEvent};
 use indicatif::HumanBytes;
 use serde_json::{Value, json};
@@ -91,7 +92,7 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
                     "design": view.design.to_string(),
                     "revision": view.revision.to_string(),
                     "canonical": r.canonical.map(|c| c.to_string()),
-                    "competing": r.competing.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "competing": r.competing.iter().map(|c| c.revision.to_string()).collect::<Vec<_>>(),
                     "is_canonical": r.canonical == Some(view.revision),
                     "author": view.author.to_string(),
                     "time": view.time,
@@ -129,7 +130,7 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
                         _ => {}
                     }
                     for c in &r.competing {
-                        lines.push(format!("  competing  {c}"));
+                        lines.push(format!("  competing  {} ({})", c.revision, loss_text(c.lost)));
                     }
                     lines.push(format!("  maintainers ({} of {} must approve):", r.threshold, r.maintainers.len()));
                     lines.extend(r.maintainers.iter().map(|m| format!("    {m}")));
@@ -267,6 +268,14 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
         Command::Init { .. } | Command::Id => unreachable!("handled without opening the store"),
     }
     Ok(())
+}
+
+pub fn loss_text(lost: LossReason) -> &'static str {
+    match lost {
+        LossReason::FewerApprovals => "fewer approvals",
+        LossReason::LowerClock => "as many approvals, older",
+        LossReason::HigherId => "tie broken by id",
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -1,0 +1,356 @@
+//! The rules of `spec/governance.md`, computed over an index of the log.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::causal::Dag;
+use super::{
+    CompetingHead, GovernanceState, Inapplicable, LossReason, OpenContribution, Proposal, ProposalOutcome, VoidReason,
+};
+use crate::SignedEvent;
+use crate::event::{Body, Change};
+use crate::hash::{DesignId, EventId};
+use crate::identity::AuthorId;
+use crate::limits::MAX_MAINTAINERS;
+
+/// Resolves a design from its events, in any order. Events whose parents
+/// are not all in `events`, events of other designs, and everything when
+/// no genesis is present, are left out.
+pub fn resolve<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> GovernanceState {
+    let mut sorted: Vec<&SignedEvent> = events.into_iter().collect();
+    sorted.sort_by_key(|e| (e.clock(), e.id()));
+    let mut index = Index::default();
+    for event in sorted {
+        if index.admits(event) {
+            index.add(event);
+        }
+    }
+    index.state()
+}
+
+/// What the rules need of a log, gathered event by event.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Index {
+    genesis: Option<Genesis>,
+    pub(crate) dag: Dag,
+    revisions: BTreeMap<EventId, RevisionInfo>,
+    proposals: BTreeMap<EventId, ProposalInfo>,
+    /// (author, target) -> the events by which the author endorses the
+    /// target: their approvals of it, and the target itself if they wrote it.
+    endorsements: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
+    /// (author, target) -> their retractions of it.
+    retractions: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
+}
+
+#[derive(Debug, Clone)]
+struct Genesis {
+    id: EventId,
+    maintainers: Vec<AuthorId>,
+    threshold: u64,
+}
+
+#[derive(Debug, Clone)]
+struct RevisionInfo {
+    clock: u64,
+    base: Vec<EventId>,
+}
+
+#[derive(Debug, Clone)]
+struct ProposalInfo {
+    author: AuthorId,
+    prev: EventId,
+    change: Change,
+}
+
+impl Index {
+    pub fn design(&self) -> Option<DesignId> {
+        self.genesis.as_ref().map(|g| DesignId::from_genesis(g.id))
+    }
+
+    /// Whether `event` can be added now: it is the genesis of an empty
+    /// index, or it belongs to the indexed design, its parents are in, and
+    /// its clock is one more than theirs.
+    pub fn admits(&self, event: &SignedEvent) -> bool {
+        match (&self.genesis, event.body()) {
+            (None, Body::Genesis(_)) => true,
+            (Some(g), _) => {
+                let parent_clocks: Option<Vec<u64>> = event.parents().iter().map(|p| self.dag.clock(p)).collect();
+                event.design() == DesignId::from_genesis(g.id)
+                    && !self.dag.contains(&event.id())
+                    && parent_clocks.is_some_and(|c| c.iter().max().map(|m| m + 1) == Some(event.clock()))
+            }
+            (None, _) => false,
+        }
+    }
+
+    /// Adds an event [`admits`](Self::admits) accepted.
+    pub fn add(&mut self, event: &SignedEvent) {
+        let id = event.id();
+        let author = event.author();
+        self.dag.insert(id, event.clock(), event.parents().to_vec());
+        match event.body() {
+            Body::Genesis(g) => {
+                self.genesis = Some(Genesis { id, maintainers: g.maintainers.clone(), threshold: g.threshold });
+            }
+            Body::Revision(r) => {
+                self.revisions.insert(id, RevisionInfo { clock: event.clock(), base: r.base.clone() });
+                self.endorsements.entry((author, id)).or_default().push(id);
+            }
+            Body::Propose { prev, change } => {
+                self.proposals.insert(id, ProposalInfo { author, prev: *prev, change: *change });
+                self.endorsements.entry((author, id)).or_default().push(id);
+            }
+            Body::Approve { target } => self.endorsements.entry((author, *target)).or_default().push(id),
+            Body::Retract { target } => self.retractions.entry((author, *target)).or_default().push(id),
+        }
+    }
+
+    /// Rule 1: `author` endorses `target` if one of their endorsements was
+    /// not withdrawn by a later retraction, and each of their retractions
+    /// was overridden by a later endorsement.
+    fn endorses(&self, author: AuthorId, target: EventId) -> bool {
+        let Some(endorsements) = self.endorsements.get(&(author, target)) else { return false };
+        let retractions = self.retractions.get(&(author, target)).map(Vec::as_slice).unwrap_or_default();
+        endorsements.iter().any(|n| !retractions.iter().any(|t| self.dag.precedes(n, t)))
+            && !self.retracts(author, target)
+    }
+
+    /// `author` has a retraction of `target` that no later endorsement
+    /// overrides.
+    fn retracts(&self, author: AuthorId, target: EventId) -> bool {
+        let Some(retractions) = self.retractions.get(&(author, target)) else { return false };
+        let endorsements = self.endorsements.get(&(author, target)).map(Vec::as_slice).unwrap_or_default();
+        retractions.iter().any(|t| !endorsements.iter().any(|n| self.dag.precedes(t, n)))
+    }
+
+    /// The endorsers of `target` among `maintainers`.
+    fn votes(&self, maintainers: &[AuthorId], target: EventId) -> Vec<AuthorId> {
+        maintainers.iter().copied().filter(|m| self.endorses(*m, target)).collect()
+    }
+
+    pub fn state(&self) -> GovernanceState {
+        let Some(genesis) = &self.genesis else { return GovernanceState::default() };
+        let chain = self.walk_chain(genesis);
+        let (maintainers, threshold) = (chain.maintainers.clone(), chain.threshold);
+        let approvals = self.revision_approvals(&maintainers);
+        let accepted: BTreeSet<EventId> =
+            approvals.iter().filter(|(_, who)| who.len() as u64 >= threshold).map(|(r, _)| *r).collect();
+        let (canonical, competing) = self.heads(&accepted, &approvals);
+        let mut open: Vec<OpenContribution> = approvals
+            .iter()
+            .filter(|(r, _)| !accepted.contains(r))
+            .map(|(r, who)| OpenContribution { revision: *r, approvals: who.clone() })
+            .collect();
+        open.sort_by_key(|o| (self.revisions[&o.revision].clock, o.revision));
+        GovernanceState {
+            design: Some(DesignId::from_genesis(genesis.id)),
+            maintainers,
+            threshold,
+            state: Some(chain.state),
+            chain: chain.accepted,
+            proposals: chain.proposals,
+            approvals,
+            canonical,
+            competing,
+            open,
+        }
+    }
+
+    /// Rule 2: from the genesis, take at each state the accepted proposal
+    /// with most approvals (then lowest id) among those amending it.
+    fn walk_chain(&self, genesis: &Genesis) -> Chain {
+        let mut outcomes: BTreeMap<EventId, (Vec<AuthorId>, ProposalOutcome)> = BTreeMap::new();
+        let mut by_prev: BTreeMap<EventId, Vec<EventId>> = BTreeMap::new();
+        for (id, p) in &self.proposals {
+            by_prev.entry(p.prev).or_default().push(*id);
+        }
+        let mut state = genesis.id;
+        let mut maintainers = genesis.maintainers.clone();
+        let mut threshold = genesis.threshold;
+        let mut accepted = Vec::new();
+        loop {
+            let candidates = by_prev.get(&state).cloned().unwrap_or_default();
+            let mut winners: Vec<(usize, EventId)> = Vec::new();
+            for id in &candidates {
+                let votes = self.votes(&maintainers, *id);
+                let outcome = match applicable(&self.proposals[id].change, &maintainers, threshold) {
+                    Err(why) => ProposalOutcome::Void(VoidReason::NotApplicable(why)),
+                    Ok(_) if votes.len() as u64 >= threshold => {
+                        winners.push((votes.len(), *id));
+                        ProposalOutcome::Accepted
+                    }
+                    Ok(_) => ProposalOutcome::Pending,
+                };
+                outcomes.insert(*id, (votes, outcome));
+            }
+            // Most approvals, then lowest id.
+            let Some(&(_, winner)) = winners.iter().max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1))) else { break };
+            for id in &candidates {
+                if *id == winner {
+                    continue;
+                }
+                let entry = outcomes.get_mut(id).expect("every candidate has an outcome");
+                entry.1 = match entry.1 {
+                    ProposalOutcome::Accepted => ProposalOutcome::Void(VoidReason::LostTo(winner)),
+                    ProposalOutcome::Pending => ProposalOutcome::Void(VoidReason::Superseded { by: winner }),
+                    void => void,
+                };
+            }
+            let change = self.proposals[&winner].change;
+            (maintainers, threshold) = applicable(&change, &maintainers, threshold).expect("the winner is applicable");
+            accepted.push(winner);
+            state = winner;
+        }
+        // Proposals never reached from the chain: pending if they amend a
+        // pending proposal (they may be reached later), else void.
+        let pending = outcomes_pending(&outcomes);
+        let mut proposals = Vec::with_capacity(self.proposals.len());
+        for (id, p) in &self.proposals {
+            let (approvals, outcome) = match outcomes.remove(id) {
+                Some(known) => known,
+                None => {
+                    let outcome = if self.amends_pending(p, &pending) {
+                        ProposalOutcome::Pending
+                    } else {
+                        ProposalOutcome::Void(VoidReason::NotOnChain)
+                    };
+                    (self.votes(&maintainers, *id), outcome)
+                }
+            };
+            proposals.push(Proposal { id: *id, author: p.author, prev: p.prev, change: p.change, approvals, outcome });
+        }
+        Chain { state, maintainers, threshold, accepted, proposals }
+    }
+
+    /// Whether `p` amends a pending proposal, directly or through a chain
+    /// of proposals amending each other.
+    fn amends_pending(&self, p: &ProposalInfo, pending: &BTreeSet<EventId>) -> bool {
+        let mut prev = p.prev;
+        let mut steps = 0;
+        while let Some(parent) = self.proposals.get(&prev) {
+            if pending.contains(&prev) {
+                return true;
+            }
+            prev = parent.prev;
+            steps += 1;
+            if steps > self.proposals.len() {
+                break;
+            }
+        }
+        false
+    }
+
+    /// Rule 3: each current maintainer's approval set, turned around into
+    /// the approvers of each revision.
+    fn revision_approvals(&self, maintainers: &[AuthorId]) -> BTreeMap<EventId, Vec<AuthorId>> {
+        let mut approvals: BTreeMap<EventId, Vec<AuthorId>> = self.revisions.keys().map(|r| (*r, Vec::new())).collect();
+        for m in maintainers {
+            let targets = self.endorsements.range((*m, EventId::MIN)..=(*m, EventId::MAX)).map(|((_, t), _)| *t);
+            let roots: Vec<EventId> =
+                targets.filter(|t| self.revisions.contains_key(t) && self.endorses(*m, *t)).collect();
+            let excluded: BTreeSet<EventId> = self
+                .retractions
+                .range((*m, EventId::MIN)..=(*m, EventId::MAX))
+                .map(|((_, t), _)| *t)
+                .filter(|t| self.revisions.contains_key(t) && self.retracts(*m, *t))
+                .collect();
+            for r in self.closure(&roots) {
+                if !excluded.contains(&r) {
+                    approvals.entry(r).or_default().push(*m);
+                }
+            }
+        }
+        approvals
+    }
+
+    /// `roots` and every revision they reach through `base`.
+    fn closure(&self, roots: &[EventId]) -> BTreeSet<EventId> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<EventId> = roots.to_vec();
+        while let Some(r) = stack.pop() {
+            if let Some(info) = self.revisions.get(&r)
+                && seen.insert(r)
+            {
+                stack.extend_from_slice(&info.base);
+            }
+        }
+        seen
+    }
+
+    /// Rule 4: the accepted revisions no other accepted revision builds on,
+    /// best first.
+    fn heads(
+        &self,
+        accepted: &BTreeSet<EventId>,
+        approvals: &BTreeMap<EventId, Vec<AuthorId>>,
+    ) -> (Option<EventId>, Vec<CompetingHead>) {
+        let bases: Vec<EventId> = accepted.iter().flat_map(|r| self.revisions[r].base.iter().copied()).collect();
+        let covered = self.closure(&bases);
+        let mut heads: Vec<(usize, u64, EventId)> = accepted
+            .iter()
+            .filter(|r| !covered.contains(r))
+            .map(|r| (approvals[r].len(), self.revisions[r].clock, *r))
+            .collect();
+        heads.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        let Some(&(best_approvals, best_clock, canonical)) = heads.first() else { return (None, Vec::new()) };
+        let competing = heads[1..]
+            .iter()
+            .map(|&(approvals, clock, revision)| CompetingHead {
+                revision,
+                approvals,
+                clock,
+                lost: if approvals < best_approvals {
+                    LossReason::FewerApprovals
+                } else if clock < best_clock {
+                    LossReason::LowerClock
+                } else {
+                    LossReason::HigherId
+                },
+            })
+            .collect();
+        (Some(canonical), competing)
+    }
+}
+
+fn outcomes_pending(outcomes: &BTreeMap<EventId, (Vec<AuthorId>, ProposalOutcome)>) -> BTreeSet<EventId> {
+    outcomes.iter().filter(|(_, (_, o))| *o == ProposalOutcome::Pending).map(|(id, _)| *id).collect()
+}
+
+struct Chain {
+    state: EventId,
+    maintainers: Vec<AuthorId>,
+    threshold: u64,
+    accepted: Vec<EventId>,
+    proposals: Vec<Proposal>,
+}
+
+/// The state a change leads to from (`maintainers`, `threshold`), or why it
+/// cannot apply. Removing a maintainer lowers the threshold if it would
+/// exceed the maintainers left.
+fn applicable(change: &Change, maintainers: &[AuthorId], threshold: u64) -> Result<(Vec<AuthorId>, u64), Inapplicable> {
+    let mut next = maintainers.to_vec();
+    match change {
+        Change::AddMaintainer(a) => {
+            let Err(at) = next.binary_search(a) else { return Err(Inapplicable::AlreadyMaintainer) };
+            if next.len() >= MAX_MAINTAINERS {
+                return Err(Inapplicable::TooManyMaintainers);
+            }
+            next.insert(at, *a);
+            Ok((next, threshold))
+        }
+        Change::RemoveMaintainer(a) => {
+            let Ok(at) = next.binary_search(a) else { return Err(Inapplicable::NotMaintainer) };
+            if next.len() == 1 {
+                return Err(Inapplicable::LastMaintainer);
+            }
+            next.remove(at);
+            let threshold = threshold.min(next.len() as u64);
+            Ok((next, threshold))
+        }
+        Change::SetThreshold(n) => {
+            if *n == 0 || *n > next.len() as u64 {
+                return Err(Inapplicable::ThresholdOutOfRange);
+            }
+            Ok((next, *n))
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Governance: the worked examples of spec/governance.md, and properties
+//! over random logs (any delivery order, any partition and merge, and
+//! incremental resolution all give the same state).
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use communs_protocol::governance::{GovernanceState, LossReason, ProposalOutcome, Resolver, VoidReason, resolve};
+use communs_protocol::{AuthorId, Body, Change, EventId, Genesis, SecretKey, SignedEvent, UnsignedEvent};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// Builds signed events from the symbolic scenarios of the spec.
+struct Builder {
+    keys: BTreeMap<String, SecretKey>,
+    events: BTreeMap<String, SignedEvent>,
+    order: Vec<String>,
+}
+
+impl Builder {
+    fn new(authors: &Value) -> Builder {
+        let keys = authors
+            .as_object()
+            .expect("authors")
+            .iter()
+            .map(|(name, seed)| (name.clone(), support::key(seed.as_u64().expect("seed") as u8)))
+            .collect();
+        Builder { keys, events: BTreeMap::new(), order: Vec::new() }
+    }
+
+    fn author(&self, name: &str) -> AuthorId {
+        self.keys.get(name).unwrap_or_else(|| panic!("unknown author {name}")).author()
+    }
+
+    fn id(&self, label: &str) -> EventId {
+        self.events.get(label).unwrap_or_else(|| panic!("unknown event {label}")).id()
+    }
+
+    fn label(&self, id: &EventId) -> String {
+        self.events.iter().find(|(_, e)| e.id() == *id).map(|(l, _)| l.clone()).unwrap_or_else(|| id.to_string())
+    }
+
+    fn add(&mut self, spec: &Value) {
+        let label = spec["id"].as_str().expect("id").to_owned();
+        let author = spec["author"].as_str().expect("author");
+        let key = &self.keys[author];
+        let labels = |v: &Value| -> Vec<EventId> {
+            v.as_array().map(|a| a.iter().map(|l| self.id(l.as_str().expect("label"))).collect()).unwrap_or_default()
+        };
+        let parents = labels(&spec["parents"]);
+        let clock = parents.iter().map(|p| self.events.values().find(|e| e.id() == *p).expect("parent").clock()).max();
+        let body = if let Some(g) = spec.get("genesis") {
+            Body::Genesis(Genesis {
+                name: "Scenario".into(),
+                maintainers: g["maintainers"]
+                    .as_array()
+                    .expect("maintainers")
+                    .iter()
+                    .map(|m| self.author(m.as_str().expect("name")))
+                    .collect(),
+                threshold: g["threshold"].as_u64().expect("threshold"),
+                license: "CERN-OHL-S-2.0".into(),
+                fork_of: None,
+                nonce: [0; 16],
+            })
+        } else if let Some(r) = spec.get("revision") {
+            support::revision(label.len() as u8, &labels(&r["base"]), &label)
+        } else if let Some(t) = spec.get("approve") {
+            Body::Approve { target: self.id(t.as_str().expect("target")) }
+        } else if let Some(t) = spec.get("retract") {
+            Body::Retract { target: self.id(t.as_str().expect("target")) }
+        } else if let Some(p) = spec.get("propose") {
+            let change = if let Some(a) = p.get("add-maintainer") {
+                Change::AddMaintainer(self.author(a.as_str().expect("name")))
+            } else if let Some(a) = p.get("remove-maintainer") {
+                Change::RemoveMaintainer(self.author(a.as_str().expect("name")))
+            } else {
+                Change::SetThreshold(p["set-threshold"].as_u64().expect("a change"))
+            };
+            Body::Propose { prev: self.id(p["prev"].as_str().expect("prev")), change }
+        } else {
+            panic!("event {label} has no body")
+        };
+        let design = self.events.values().next().map(SignedEvent::design);
+        let event = UnsignedEvent {
+            design,
+            author: key.author(),
+            parents,
+            clock: clock.map_or(0, |c| c + 1),
+            time: support::TIME,
+            body,
+        }
+        .sign(key)
+        .unwrap_or_else(|e| panic!("event {label}: {e}"));
+        self.events.insert(label.clone(), event);
+        self.order.push(label);
+    }
+
+    fn all(&self) -> Vec<SignedEvent> {
+        self.order.iter().map(|l| self.events[l].clone()).collect()
+    }
+
+    /// The state in the symbolic form the spec's `expect` uses.
+    fn describe(&self, state: &GovernanceState) -> Value {
+        let name = |a: &AuthorId| {
+            self.keys.iter().find(|(_, k)| k.author() == *a).map(|(n, _)| n.clone()).expect("known author")
+        };
+        let names = |v: &[AuthorId]| {
+            let mut n: Vec<String> = v.iter().map(name).collect();
+            n.sort();
+            n
+        };
+        let proposals: BTreeMap<String, String> = state
+            .proposals
+            .iter()
+            .map(|p| {
+                let outcome = match p.outcome {
+                    ProposalOutcome::Accepted => "accepted".to_owned(),
+                    ProposalOutcome::Pending => "pending".to_owned(),
+                    ProposalOutcome::Void(VoidReason::LostTo(w)) => format!("void: lost to {}", self.label(&w)),
+                    ProposalOutcome::Void(VoidReason::Superseded { by }) => {
+                        format!("void: superseded by {}", self.label(&by))
+                    }
+                    ProposalOutcome::Void(VoidReason::NotOnChain) => "void: not on the chain".to_owned(),
+                    ProposalOutcome::Void(VoidReason::NotApplicable(why)) => format!("void: not applicable ({why:?})"),
+                };
+                (self.label(&p.id), outcome)
+            })
+            .collect();
+        let approvals: BTreeMap<String, Vec<String>> =
+            state.approvals.iter().map(|(r, who)| (self.label(r), names(who))).collect();
+        json!({
+            "maintainers": names(&state.maintainers),
+            "threshold": state.threshold,
+            "canonical": state.canonical.map(|c| self.label(&c)),
+            "competing": state.competing.iter().map(|c| json!({
+                "revision": self.label(&c.revision),
+                "lost": match c.lost {
+                    LossReason::FewerApprovals => "fewer approvals",
+                    LossReason::LowerClock => "lower clock",
+                    LossReason::HigherId => "higher id",
+                },
+            })).collect::<Vec<_>>(),
+            "open": state.open.iter().map(|o| self.label(&o.revision)).collect::<Vec<_>>(),
+            "approvals": approvals,
+            "proposals": proposals,
+        })
+    }
+}
+
+#[test]
+fn worked_examples_from_the_spec() {
+    let dir = support::vectors_dir().join("governance");
+    let mut files: Vec<_> =
+        std::fs::read_dir(&dir).expect("spec/vectors/governance").flatten().map(|e| e.path()).collect();
+    files.sort();
+    assert!(files.len() >= 7, "the seven worked examples");
+    for path in files {
+        let scenario: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        let mut builder = Builder::new(&scenario["authors"]);
+        for event in scenario["events"].as_array().expect("events") {
+            builder.add(event);
+        }
+        let events = builder.all();
+        let state = resolve(&events);
+        let got = builder.describe(&state);
+        let expect = &scenario["expect"];
+        for (key, value) in expect.as_object().expect("expect") {
+            assert_eq!(&got[key], value, "{}: {key}\nfull state: {got:#}", path.display());
+        }
+        // The same from every rotation and the reverse of the delivery order.
+        for shift in 0..events.len() {
+            let mut order = events.clone();
+            order.rotate_left(shift);
+            order.reverse();
+            let mut resolver = Resolver::new();
+            for e in order {
+                resolver.apply(e);
+            }
+            assert_eq!(resolver.state(), &state, "{}: incremental, order {shift}", path.display());
+        }
+    }
+}
+
+/// A random but valid design log: the keys of four people (the first three
+/// start as maintainers, the fourth is a contributor), events whose parents
+/// and targets are drawn among earlier events.
+#[derive(Debug, Clone)]
+struct LogPlan {
+    threshold: u64,
+    steps: Vec<(u8, u8, Vec<u16>, u16, u16)>,
+}
+
+fn log_plan() -> impl Strategy<Value = LogPlan> {
+    (
+        1u64..=3,
+        proptest::collection::vec(
+            (0u8..7, 0u8..4, proptest::collection::vec(any::<u16>(), 1..3), any::<u16>(), any::<u16>()),
+            1..24,
+        ),
+    )
+        .prop_map(|(threshold, steps)| LogPlan { threshold, steps })
+}
+
+fn keys() -> &'static [SecretKey; 4] {
+    static KEYS: std::sync::OnceLock<[SecretKey; 4]> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| [support::key(1), support::key(2), support::key(3), support::key(4)])
+}
+
+fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
+    let keys = keys();
+    let maintainers = vec![keys[0].author(), keys[1].author(), keys[2].author()];
+    let genesis = support::genesis(&keys[0], &maintainers, plan.threshold);
+    let mut events = vec![genesis.clone()];
+    let mut revisions: Vec<EventId> = Vec::new();
+    let mut proposals: Vec<EventId> = vec![genesis.id()];
+    for (kind, who, parents, a, b) in &plan.steps {
+        let key = &keys[*who as usize];
+        let mut picked: Vec<&SignedEvent> = parents.iter().map(|p| &events[*p as usize % events.len()]).collect();
+        picked.sort_by_key(|e| e.id());
+        picked.dedup_by_key(|e| e.id());
+        let pick = |list: &[EventId], n: u16| list.get(n as usize % list.len().max(1)).copied();
+        let body = match kind {
+            0 | 1 => {
+                let base = pick(&revisions, *a).into_iter().collect::<Vec<_>>();
+                support::revision(*b as u8, &base, "r")
+            }
+            2 | 3 => match pick(&revisions, *a) {
+                Some(target) if *kind == 2 || *b % 2 == 0 => Body::Approve { target },
+                Some(target) => Body::Retract { target },
+                None => support::revision(*b as u8, &[], "r"),
+            },
+            4 => match pick(&proposals, *a) {
+                Some(target) if *b % 3 != 0 => Body::Approve { target },
+                Some(target) => Body::Retract { target },
+                None => continue,
+            },
+            _ => {
+                let prev = pick(&proposals, *a).expect("the genesis is always there");
+                let change = match b % 3 {
+                    0 => Change::AddMaintainer(keys[(*b as usize / 3) % 4].author()),
+                    1 => Change::RemoveMaintainer(keys[(*b as usize / 3) % 4].author()),
+                    _ => Change::SetThreshold(u64::from(b % 4).max(1)),
+                };
+                Body::Propose { prev, change }
+            }
+        };
+        let event = support::child(key, &picked, body);
+        match event.body() {
+            Body::Revision(_) => revisions.push(event.id()),
+            Body::Propose { .. } => proposals.push(event.id()),
+            _ => {}
+        }
+        events.push(event);
+    }
+    events
+}
+
+/// A deterministic shuffle driven by `seed`.
+fn shuffled(events: &[SignedEvent], seed: u64) -> Vec<SignedEvent> {
+    let mut order = events.to_vec();
+    let mut state = seed | 1;
+    for i in (1..order.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+fn cases() -> u32 {
+    std::env::var("COMMUNS_GOVERNANCE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn any_delivery_order_partition_and_merge_gives_the_same_state(plan in log_plan(), seed in any::<u64>(), split in any::<u64>()) {
+        let events = build_log(&plan);
+        let full = resolve(&events);
+        prop_assert_eq!(&resolve(&shuffled(&events, seed)), &full);
+
+        // Incremental, in a random order (out-of-order events wait).
+        let mut resolver = Resolver::new();
+        for e in shuffled(&events, seed.rotate_left(17)) {
+            resolver.apply(e);
+        }
+        prop_assert_eq!(resolver.pending().count(), 0);
+        prop_assert_eq!(resolver.state(), &full);
+
+        // Two partitions, each seeing a random part, then exchanging all.
+        let (mut a, mut b) = (Resolver::new(), Resolver::new());
+        for (i, e) in shuffled(&events, split).into_iter().enumerate() {
+            if (split >> (i % 64)) & 1 == 0 { a.apply(e); } else { b.apply(e); }
+        }
+        for e in shuffled(&events, seed ^ split) {
+            a.apply(e.clone());
+            b.apply(e);
+        }
+        prop_assert_eq!(a.state(), &full);
+        prop_assert_eq!(b.state(), &full);
+    }
+}
+
+#[test]
+fn an_approval_by_a_non_maintainer_changes_nothing() {
+    let (alice, mallory) = (support::key(1), support::key(9));
+    let g = support::genesis(&alice, &[alice.author()], 1);
+    let r = support::child(&mallory, &[&g], support::revision(1, &[], "pull request"));
+    let before = resolve([&g, &r]);
+    let approve = support::child(&mallory, &[&r], Body::Approve { target: r.id() });
+    let after = resolve([&g, &r, &approve]);
+    assert_eq!(before, after);
+    assert_eq!(after.canonical, None);
+    assert_eq!(after.open[0].revision, r.id());
+}
+
+#[test]
+fn a_proposal_against_an_unknown_or_void_state_changes_nothing() {
+    let (alice, bob) = (support::key(1), support::key(2));
+    let g = support::genesis(&alice, &[alice.author()], 1);
+    let unknown = support::child(
+        &alice,
+        &[&g],
+        Body::Propose { prev: EventId::MAX, change: Change::AddMaintainer(bob.author()) },
+    );
+    let state = resolve([&g, &unknown]);
+    assert_eq!(state.maintainers, vec![alice.author()]);
+    assert_eq!(state.proposals[0].outcome, ProposalOutcome::Void(VoidReason::NotOnChain));
+}
+
+#[test]
+fn events_with_missing_parents_wait_and_a_full_pending_set_refuses_more() {
+    let alice = support::key(1);
+    let g = support::genesis(&alice, &[alice.author()], 1);
+    let r1 = support::child(&alice, &[&g], support::revision(1, &[], "v1"));
+    let r2 = support::child(&alice, &[&r1], support::revision(2, &[r1.id()], "v2"));
+    let mut resolver = Resolver::new();
+    resolver.apply(g.clone());
+    assert_eq!(resolver.apply(r2.clone()), communs_protocol::governance::Applied::Pending);
+    assert_eq!(resolver.state().canonical, None);
+    assert_eq!(resolver.apply(r1.clone()), communs_protocol::governance::Applied::Accepted { released: 1 });
+    assert_eq!(resolver.state(), &resolve([&g, &r1, &r2]));
+    assert_eq!(resolver.state().canonical, Some(r2.id()));
+}
