@@ -87,11 +87,33 @@ enum Command {
         #[arg(long, value_name = "SPDX")]
         license: Option<String>,
     },
+    /// Approve a revision or a governance proposal (as a maintainer).
+    Approve { design: communs_protocol::DesignId, target: communs_protocol::EventId },
+    /// Withdraw your approval of a revision or a proposal.
+    Retract { design: communs_protocol::DesignId, target: communs_protocol::EventId },
+    /// Propose a change to who maintains a design, or to its threshold.
+    Propose {
+        design: communs_protocol::DesignId,
+        #[command(subcommand)]
+        change: ChangeArg,
+    },
+    /// Canonical and competing heads, open contributions, maintainers, proposals.
+    Status { design: communs_protocol::DesignId },
     /// Re-hash every blob and re-verify every event; exit 1 if anything is wrong.
     Fsck,
     /// Carry designs between nodes without a network, in one file.
     #[command(subcommand)]
     Bundle(BundleCommand),
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum ChangeArg {
+    /// Add a maintainer.
+    AddMaintainer { author: AuthorId },
+    /// Remove a maintainer.
+    RemoveMaintainer { author: AuthorId },
+    /// Set how many maintainers must approve.
+    SetThreshold { threshold: u64 },
 }
 
 #[derive(Subcommand)]

@@ -45,6 +45,8 @@ pub enum NodeError {
     #[error(transparent)]
     Bundle(Box<crate::bundle::BundleError>),
     #[error(transparent)]
+    Govern(#[from] crate::govern::GovernError),
+    #[error(transparent)]
     Fork(#[from] crate::fork::ForkError),
     #[error(transparent)]
     Checkout(#[from] crate::checkout::CheckoutError),

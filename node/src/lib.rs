@@ -12,6 +12,7 @@ mod error;
 pub mod folder;
 pub mod fork;
 pub mod fsck;
+pub mod govern;
 pub mod home;
 pub mod inspect;
 pub mod keyfile;

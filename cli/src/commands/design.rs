@@ -4,10 +4,11 @@ use communs_node::Node;
 use communs_node::fork::ForkRequest;
 use communs_node::publish::PublishRequest;
 use communs_protocol::governance::LossReason;
-use communs_protocol::{Body, Change, Manifest, SignedEvent};
+use communs_protocol::{Body, Manifest, SignedEvent};
 use indicatif::HumanBytes;
 use serde_json::{Value, json};
 
+use super::govern::change_text;
 use super::{format_time, now_ms};
 use crate::output::Output;
 use crate::progress;
@@ -265,7 +266,7 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
                 },
             );
         }
-        Command::Init { .. } | Command::Id => unreachable!("handled without opening the store"),
+        _ => unreachable!("dispatched to another module"),
     }
     Ok(())
 }
@@ -336,14 +337,6 @@ fn body_json(body: &Body) -> Value {
             "prev": prev.to_string(),
             "change": change_text(change),
         }),
-    }
-}
-
-fn change_text(change: &Change) -> String {
-    match change {
-        Change::AddMaintainer(a) => format!("add-maintainer {a}"),
-        Change::RemoveMaintainer(a) => format!("remove-maintainer {a}"),
-        Change::SetThreshold(n) => format!("set-threshold {n}"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One function per command: open what it needs, call the node, print.
 
 mod design;
+mod govern;
 mod identity;
 
 use anyhow::Context;
@@ -16,7 +17,13 @@ pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
         Command::Id => identity::id(&home, out),
         command => {
             let node = Node::open(home).await?;
-            let result = design::run(&node, command, out).await;
+            let result = match command {
+                Command::Approve { .. }
+                | Command::Retract { .. }
+                | Command::Propose { .. }
+                | Command::Status { .. } => govern::run(&node, command, out),
+                command => design::run(&node, command, out).await,
+            };
             node.close().await.context("closing the store")?;
             result
         }

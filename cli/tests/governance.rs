@@ -1,0 +1,113 @@
+//! Governance between people with no network: three fablabs, each with its
+//! own node, pass bundles around and reach the same canonical revision.
+
+mod support;
+
+use support::{Node, small_design, write_files};
+
+fn exchange(from: &Node, to: &Node, design: &str, dir: &std::path::Path) {
+    let file = dir.join(format!("{}.communs", rand_suffix()));
+    from.json(&["bundle", "export", design, file.to_str().expect("utf-8")]);
+    to.json(&["bundle", "import", file.to_str().expect("utf-8")]);
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_nanos()
+}
+
+fn id_of(node: &Node) -> String {
+    node.json(&["id"])["author"].as_str().expect("author").to_owned()
+}
+
+#[test]
+fn two_of_three_maintainers_accept_a_revision_and_a_new_maintainer_over_bundles() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (alice, bob, carol, dave) = (
+        Node::init(dir.path(), "alice"),
+        Node::init(dir.path(), "bob"),
+        Node::init(dir.path(), "carol"),
+        Node::init(dir.path(), "dave"),
+    );
+    let folder = small_design(dir.path(), "Shield");
+    let (bob_id, carol_id, dave_id) = (id_of(&bob), id_of(&carol), id_of(&dave));
+    let (design, r1) =
+        alice.publish(&folder, &["--maintainer", &bob_id, "--maintainer", &carol_id, "--threshold", "2"]);
+
+    let status = alice.json(&["status", &design]);
+    assert_eq!(status["canonical"], serde_json::Value::Null, "one approval of two");
+    assert_eq!(status["open"][0]["revision"], r1.as_str());
+    assert_eq!(status["open"][0]["approvals"].as_array().expect("approvals").len(), 1);
+    assert_eq!(status["threshold"], 2);
+    assert_eq!(status["maintainers"].as_array().expect("maintainers").len(), 3);
+    alice.run(&["show", &design]).fails_with(1, "no accepted revision yet");
+
+    exchange(&alice, &bob, &design, dir.path());
+    bob.json(&["approve", &design, &r1]);
+    exchange(&bob, &alice, &design, dir.path());
+    for node in [&alice, &bob] {
+        let status = node.json(&["status", &design]);
+        assert_eq!(status["canonical"], r1.as_str());
+        assert_eq!(status["open"], serde_json::json!([]));
+    }
+    assert_eq!(alice.json(&["show", &design])["revision"], r1.as_str(), "show uses the canonical head");
+
+    // Dave is not a maintainer: his approval would not count.
+    exchange(&alice, &dave, &design, dir.path());
+    dave.run(&["approve", &design, &r1]).fails_with(1, "not a maintainer");
+    // Dave contributes a revision: an open contribution.
+    let work = dir.path().join("dave-work");
+    dave.json(&["get", &design, work.to_str().expect("utf-8")]);
+    write_files(&work, &[("cad/part.scad", b"cube([10, 22, 3]);\n")]);
+    let (_, r2) = dave.publish(&work, &["-m", "wider clip"]);
+
+    // Alice proposes Dave as a maintainer; Carol approves: 2 of 3.
+    let proposal = alice.json(&["propose", &design, "add-maintainer", &dave_id]);
+    let proposal_id = proposal["event"].as_str().expect("event").to_owned();
+    assert_eq!(proposal["status"]["proposals"][0]["outcome"], "pending");
+    exchange(&alice, &carol, &design, dir.path());
+    exchange(&dave, &carol, &design, dir.path());
+    let approved = carol.json(&["approve", &design, &proposal_id]);
+    assert_eq!(approved["status"]["maintainers"].as_array().expect("maintainers").len(), 4);
+    assert_eq!(approved["status"]["open"][0]["revision"], r2.as_str());
+
+    // Carol approves Dave's revision; with Dave's own it reaches 2.
+    let approved = carol.json(&["approve", &design, &r2]);
+    assert_eq!(approved["status"]["canonical"], r2.as_str());
+
+    // Everyone converges once the bundles have gone round.
+    for (from, to) in [(&carol, &alice), (&carol, &bob), (&carol, &dave)] {
+        exchange(from, to, &design, dir.path());
+    }
+    let reference = carol.json(&["status", &design]);
+    for node in [&alice, &bob, &dave] {
+        assert_eq!(node.json(&["status", &design]), reference);
+    }
+}
+
+#[test]
+fn retracting_an_approval_moves_the_canonical_head_back() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (alice, bob) = (Node::init(dir.path(), "alice"), Node::init(dir.path(), "bob"));
+    let folder = small_design(dir.path(), "Bracket");
+    let (design, r1) = alice.publish(&folder, &["--maintainer", &id_of(&bob), "--threshold", "2"]);
+    exchange(&alice, &bob, &design, dir.path());
+    bob.json(&["approve", &design, &r1]);
+    exchange(&bob, &alice, &design, dir.path());
+    write_files(&folder, &[("cad/part.scad", b"cube(2);\n")]);
+    let (_, r2) = alice.publish(&folder, &[]);
+    exchange(&alice, &bob, &design, dir.path());
+    assert_eq!(bob.json(&["approve", &design, &r2])["status"]["canonical"], r2.as_str());
+    let retracted = bob.json(&["retract", &design, &r2]);
+    assert_eq!(retracted["status"]["canonical"], r1.as_str());
+    let log = bob.json(&["log", &design]);
+    let genesis = log.as_array().expect("log").last().expect("genesis")["id"].as_str().expect("id").to_owned();
+    bob.run(&["retract", &design, &genesis]).fails_with(1, "not a revision or a proposal");
+}
+
+#[test]
+fn status_of_an_unknown_design_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (alice, bob) = (Node::init(dir.path(), "alice"), Node::init(dir.path(), "bob"));
+    let (design, _) = alice.publish(&small_design(dir.path(), "Elsewhere"), &[]);
+    bob.run(&["status", &design]).fails_with(1, "not in this store");
+}

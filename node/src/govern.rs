@@ -1,0 +1,91 @@
+//! `approve`, `retract`, `propose`, `status`: a design's governance.
+//!
+//! Each action is a signed event on top of the design's current heads. The
+//! node refuses actions that could not count (approving as a
+//! non-maintainer, targeting an event that is not a revision or proposal of
+//! the design) with the reason, rather than publishing noise.
+
+use communs_protocol::governance::{self, GovernanceState};
+use communs_protocol::{AuthorId, Body, Change, DesignId, EventId, SignedEvent, UnsignedEvent};
+
+use crate::publish::heads;
+use crate::{Node, NodeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GovernError {
+    #[error("{target} is not a revision or a proposal of design {design} (see `communs log {design}`)")]
+    NotATarget { design: DesignId, target: EventId },
+    #[error("you ({author}) are not a maintainer of this design: your approval would not count")]
+    NotMaintainer { author: AuthorId },
+    #[error("you have not approved {target}: there is nothing to retract")]
+    NothingToRetract { target: EventId },
+}
+
+impl Node {
+    /// The governance state of a design from every event the store holds.
+    pub fn status(&self, design: &DesignId) -> Result<GovernanceState, NodeError> {
+        let log = self.design_log(design)?;
+        Ok(governance::resolve(&log.events))
+    }
+
+    pub fn approve(&self, design: &DesignId, target: EventId, now_ms: u64) -> Result<SignedEvent, NodeError> {
+        let (log, state) = self.target_of(design, target)?;
+        if !state.maintainers.contains(&self.author()) {
+            return Err(GovernError::NotMaintainer { author: self.author() }.into());
+        }
+        self.append(design, &log, Body::Approve { target }, now_ms)
+    }
+
+    pub fn retract(&self, design: &DesignId, target: EventId, now_ms: u64) -> Result<SignedEvent, NodeError> {
+        let (log, _) = self.target_of(design, target)?;
+        let endorsed = log.iter().any(|e| {
+            e.author() == self.author()
+                && (e.id() == target || matches!(e.body(), Body::Approve { target: t } if *t == target))
+        });
+        if !endorsed {
+            return Err(GovernError::NothingToRetract { target }.into());
+        }
+        self.append(design, &log, Body::Retract { target }, now_ms)
+    }
+
+    /// Proposes a change to the current governance state.
+    pub fn propose(&self, design: &DesignId, change: Change, now_ms: u64) -> Result<SignedEvent, NodeError> {
+        let log = self.design_log(design)?.events;
+        let state = governance::resolve(&log);
+        let prev = state.state.ok_or(NodeError::UnknownDesign(*design))?;
+        self.append(design, &log, Body::Propose { prev, change }, now_ms)
+    }
+
+    /// The design's log and state, after checking that `target` is one of
+    /// its revisions or proposals.
+    fn target_of(&self, design: &DesignId, target: EventId) -> Result<(Vec<SignedEvent>, GovernanceState), NodeError> {
+        let log = self.design_log(design)?.events;
+        let is_target =
+            log.iter().any(|e| e.id() == target && matches!(e.body(), Body::Revision(_) | Body::Propose { .. }));
+        if !is_target {
+            return Err(GovernError::NotATarget { design: *design, target }.into());
+        }
+        let state = governance::resolve(&log);
+        Ok((log, state))
+    }
+
+    fn append(
+        &self,
+        design: &DesignId,
+        log: &[SignedEvent],
+        body: Body,
+        now_ms: u64,
+    ) -> Result<SignedEvent, NodeError> {
+        let heads = heads(log);
+        let event = self.sign(UnsignedEvent {
+            design: Some(*design),
+            author: self.author(),
+            parents: heads.iter().map(|h| h.id()).collect(),
+            clock: 1 + heads.iter().map(|h| h.clock()).max().unwrap_or(0),
+            time: now_ms,
+            body,
+        })?;
+        self.events.insert(std::slice::from_ref(&event))?;
+        Ok(event)
+    }
+}
