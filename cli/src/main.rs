@@ -99,6 +99,45 @@ enum Command {
     },
     /// Canonical and competing heads, open contributions, maintainers, proposals.
     Status { design: communs_protocol::DesignId },
+    /// Follow a design: this node keeps it (and, with a network, fetches and seeds it).
+    Follow {
+        design: communs_protocol::DesignId,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Stop following a design.
+    Unfollow {
+        design: communs_protocol::DesignId,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Hide an author's contributions on this node.
+    Mute {
+        author: AuthorId,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Stop hiding an author's contributions.
+    Unmute {
+        author: AuthorId,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Use REVISION (e.g. a competing head) for this node's show and get of DESIGN.
+    Pin {
+        design: communs_protocol::DesignId,
+        revision: communs_protocol::EventId,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Go back to the canonical head for DESIGN.
+    Unpin {
+        design: communs_protocol::DesignId,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Show this node's policy log and what is in force.
+    Policy,
     /// Re-hash every blob and re-verify every event; exit 1 if anything is wrong.
     Fsck,
     /// Carry designs between nodes without a network, in one file.

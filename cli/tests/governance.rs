@@ -111,3 +111,50 @@ fn status_of_an_unknown_design_is_a_clear_error() {
     let (design, _) = alice.publish(&small_design(dir.path(), "Elsewhere"), &[]);
     bob.run(&["status", &design]).fails_with(1, "not in this store");
 }
+
+#[test]
+fn the_local_policy_log_pins_mutes_and_follows_with_reasons() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (alice, mallory) = (Node::init(dir.path(), "alice"), Node::init(dir.path(), "mallory"));
+    let folder = small_design(dir.path(), "Policy");
+    let (design, r1) = alice.publish(&folder, &[]);
+    write_files(&folder, &[("cad/part.scad", b"cube(3);\n")]);
+    let (_, r2) = alice.publish(&folder, &[]);
+
+    // Pin the older revision for this node's checkouts.
+    alice.json(&["pin", &design, &r1, "--reason", "r2 does not print on our Prusa"]);
+    assert_eq!(alice.json(&["show", &design])["revision"], r1.as_str());
+    assert_eq!(alice.json(&["status", &design])["canonical"], r2.as_str(), "governance is unchanged");
+    alice.json(&["unpin", &design]);
+    assert_eq!(alice.json(&["show", &design])["revision"], r2.as_str());
+    alice.run(&["pin", &design, &design.replace("design1", "event1")]).fails_with(2, "event id");
+
+    // A contribution from a muted author is hidden from status.
+    exchange(&alice, &mallory, &design, dir.path());
+    let work = dir.path().join("mallory-work");
+    mallory.json(&["get", &design, work.to_str().expect("utf-8")]);
+    write_files(&work, &[("spam.txt", b"buy now")]);
+    mallory.publish(&work, &[]);
+    exchange(&mallory, &alice, &design, dir.path());
+    assert_eq!(alice.json(&["status", &design])["open"].as_array().expect("open").len(), 1);
+    alice.json(&["mute", &id_of(&mallory), "--reason", "spam"]);
+    let status = alice.json(&["status", &design]);
+    assert_eq!(status["open"], serde_json::json!([]));
+    assert_eq!(status["muted_open"], 1);
+
+    alice.json(&["follow", &design]);
+    let policy = alice.json(&["policy"]);
+    let actions: Vec<&str> =
+        policy["log"].as_array().expect("log").iter().map(|e| e["action"].as_str().expect("a")).collect();
+    assert_eq!(actions, ["pin", "unpin", "mute", "follow"]);
+    assert_eq!(policy["log"][0]["reason"], "r2 does not print on our Prusa");
+    assert_eq!(policy["followed"][0], design.as_str());
+    assert_eq!(policy["muted"].as_array().expect("muted").len(), 1);
+    assert_eq!(policy["pins"], serde_json::json!([]));
+
+    // Following a design the store does not hold is refused until the
+    // network can fetch it.
+    let other = Node::init(dir.path(), "other");
+    let (unknown, _) = other.publish(&small_design(dir.path(), "Unknown"), &[]);
+    alice.run(&["follow", &unknown]).fails_with(1, "not in this store");
+}

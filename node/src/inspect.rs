@@ -97,7 +97,7 @@ impl Node {
         let resolution = governance::resolve(&log.events);
         let id = match revision {
             Some(id) => id,
-            None => resolution.canonical.ok_or(NodeError::NoCanonical(*design))?,
+            None => self.default_revision(design, resolution.canonical)?.ok_or(NodeError::NoCanonical(*design))?,
         };
         let (event, body) = log.revision(&id).ok_or(NodeError::UnknownRevision { design: *design, revision: id })?;
         let tree = self.read_tree(body).await?;

@@ -19,6 +19,7 @@ pub mod keyfile;
 pub mod lock;
 pub mod marker;
 mod node;
+pub mod policy;
 pub mod progress;
 pub mod publish;
 pub mod store;

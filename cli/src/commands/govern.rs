@@ -32,8 +32,21 @@ pub fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
             report(out, &event, &state, &format!("Proposed: {} ({outcome})", change_text(&change)));
         }
         Command::Status { design } => {
-            let state = node.status(&design)?;
-            out.print(status_json(&design, &state), || status_text(&design, &state));
+            let mut state = node.status(&design)?;
+            let muted = node.muted_revisions(&design)?;
+            let before = state.open.len();
+            state.open.retain(|o| !muted.contains(&o.revision));
+            let hidden = before - state.open.len();
+            let mut value = status_json(&design, &state);
+            value["muted_open"] = json!(hidden);
+            value["pinned"] = json!(node.policy()?.pins.get(&design).map(ToString::to_string));
+            out.print(value, || {
+                let mut text = status_text(&design, &state);
+                if hidden > 0 {
+                    text.push_str(&format!("\n({hidden} contribution(s) by muted authors hidden)"));
+                }
+                text
+            });
         }
         _ => unreachable!("dispatched to another module"),
     }

@@ -3,6 +3,7 @@
 mod design;
 mod govern;
 mod identity;
+mod policy;
 
 use anyhow::Context;
 use communs_node::{Home, Node};
@@ -22,6 +23,13 @@ pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
                 | Command::Retract { .. }
                 | Command::Propose { .. }
                 | Command::Status { .. } => govern::run(&node, command, out),
+                Command::Follow { .. }
+                | Command::Unfollow { .. }
+                | Command::Mute { .. }
+                | Command::Unmute { .. }
+                | Command::Pin { .. }
+                | Command::Unpin { .. }
+                | Command::Policy => policy::run(&node, command, out),
                 command => design::run(&node, command, out).await,
             };
             node.close().await.context("closing the store")?;

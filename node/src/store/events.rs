@@ -51,6 +51,7 @@ impl EventStore {
         tx.open_table(EVENTS)?;
         tx.open_table(DESIGN_EVENTS)?;
         tx.commit()?;
+        super::policy::create(&db)?;
         Ok(EventStore { db })
     }
 
@@ -127,6 +128,19 @@ impl EventStore {
             }
         }
         Ok(designs)
+    }
+
+    pub fn append_policy(
+        &self,
+        time_ms: u64,
+        action: super::policy::PolicyAction,
+        reason: &str,
+    ) -> Result<super::policy::PolicyEntry, EventStoreError> {
+        Ok(super::policy::append(&self.db, time_ms, action, reason)?)
+    }
+
+    pub fn policy_entries(&self) -> Result<Vec<super::policy::PolicyEntry>, EventStoreError> {
+        Ok(super::policy::entries(&self.db)?)
     }
 
     /// Every stored event as raw bytes, for `fsck` to re-verify from scratch.

@@ -4,6 +4,7 @@
 pub mod blobs;
 pub mod events;
 pub mod file_cache;
+pub mod policy;
 
 pub use blobs::{BlobError, BlobStore};
 pub use events::{EventStore, EventStoreError};

@@ -1,0 +1,72 @@
+//! The node's local policy: follow, mute, pin, and the log of it.
+
+use communs_node::Node;
+use communs_node::policy::{PolicyAction, PolicyEntry};
+use serde_json::{Value, json};
+
+use super::{format_time, now_ms};
+use crate::Command;
+use crate::output::Output;
+
+pub fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
+    let (action, reason) = match command {
+        Command::Follow { design, reason } => (PolicyAction::Follow(design), reason),
+        Command::Unfollow { design, reason } => (PolicyAction::Unfollow(design), reason),
+        Command::Mute { author, reason } => (PolicyAction::Mute(author), reason),
+        Command::Unmute { author, reason } => (PolicyAction::Unmute(author), reason),
+        Command::Pin { design, revision, reason } => (PolicyAction::Pin(design, revision), reason),
+        Command::Unpin { design, reason } => (PolicyAction::Unpin(design), reason),
+        Command::Policy => {
+            let log = node.policy_log()?;
+            let policy = node.policy()?;
+            out.print(
+                json!({
+                    "log": log.iter().map(entry_json).collect::<Vec<_>>(),
+                    "followed": policy.followed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "muted": policy.muted.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "pins": policy.pins.iter().map(|(d, r)| json!({ "design": d.to_string(), "revision": r.to_string() })).collect::<Vec<_>>(),
+                }),
+                || {
+                    if log.is_empty() {
+                        return "No policy recorded: this node follows, mutes and pins nothing.".to_owned();
+                    }
+                    let mut lines: Vec<String> = log.iter().map(entry_line).collect();
+                    lines.push(format!(
+                        "In force: {} followed, {} muted, {} pinned",
+                        policy.followed.len(),
+                        policy.muted.len(),
+                        policy.pins.len()
+                    ));
+                    lines.join("\n")
+                },
+            );
+            return Ok(());
+        }
+        _ => unreachable!("dispatched to another module"),
+    };
+    let entry = node.set_policy(action, &reason, now_ms())?;
+    out.print(entry_json(&entry), || format!("Recorded: {}", entry_line(&entry)));
+    Ok(())
+}
+
+fn action_parts(action: &PolicyAction) -> (&'static str, String) {
+    match action {
+        PolicyAction::Follow(d) => ("follow", d.to_string()),
+        PolicyAction::Unfollow(d) => ("unfollow", d.to_string()),
+        PolicyAction::Mute(a) => ("mute", a.to_string()),
+        PolicyAction::Unmute(a) => ("unmute", a.to_string()),
+        PolicyAction::Pin(d, r) => ("pin", format!("{d}@{r}")),
+        PolicyAction::Unpin(d) => ("unpin", d.to_string()),
+    }
+}
+
+fn entry_json(entry: &PolicyEntry) -> Value {
+    let (action, subject) = action_parts(&entry.action);
+    json!({ "seq": entry.seq, "time": entry.time_ms, "action": action, "subject": subject, "reason": entry.reason })
+}
+
+fn entry_line(entry: &PolicyEntry) -> String {
+    let (action, subject) = action_parts(&entry.action);
+    let reason = if entry.reason.is_empty() { String::new() } else { format!(" ({})", entry.reason) };
+    format!("{:>4}  {}  {action} {subject}{reason}", entry.seq, format_time(entry.time_ms))
+}

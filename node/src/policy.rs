@@ -1,0 +1,63 @@
+//! `follow`, `unfollow`, `mute`, `unmute`, `pin`, `unpin`, `policy`.
+
+use communs_protocol::{AuthorId, Body, DesignId, EventId};
+
+pub use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
+use crate::{Node, NodeError};
+
+impl Node {
+    /// Records a policy decision. A pin must name a revision of the design;
+    /// follow and pin need the design in the store until the network can
+    /// fetch it.
+    pub fn set_policy(&self, action: PolicyAction, reason: &str, now_ms: u64) -> Result<PolicyEntry, NodeError> {
+        match action {
+            PolicyAction::Follow(design) | PolicyAction::Unpin(design) => {
+                self.design_log(&design)?;
+            }
+            PolicyAction::Pin(design, revision) => {
+                let log = self.design_log(&design)?;
+                if log.revision(&revision).is_none() {
+                    return Err(NodeError::UnknownRevision { design, revision });
+                }
+            }
+            PolicyAction::Unfollow(_) | PolicyAction::Mute(_) | PolicyAction::Unmute(_) => {}
+        }
+        Ok(self.events.append_policy(now_ms, action, reason)?)
+    }
+
+    pub fn policy_log(&self) -> Result<Vec<PolicyEntry>, NodeError> {
+        Ok(self.events.policy_entries()?)
+    }
+
+    pub fn policy(&self) -> Result<Policy, NodeError> {
+        Ok(Policy::replay(&self.policy_log()?))
+    }
+
+    /// The revision this node checks out by default: its pin, else the
+    /// canonical head.
+    pub(crate) fn default_revision(
+        &self,
+        design: &DesignId,
+        canonical: Option<EventId>,
+    ) -> Result<Option<EventId>, NodeError> {
+        Ok(self.policy()?.pins.get(design).copied().or(canonical))
+    }
+
+    /// Revisions of `design` written by authors this node mutes. Muting
+    /// hides their contributions from this node's listings; it changes no
+    /// governance result (a maintainer's approval counts whoever mutes
+    /// them).
+    pub fn muted_revisions(&self, design: &DesignId) -> Result<Vec<EventId>, NodeError> {
+        let muted: std::collections::BTreeSet<AuthorId> = self.policy()?.muted;
+        if muted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let log = self.design_log(design)?;
+        Ok(log
+            .events
+            .iter()
+            .filter(|e| matches!(e.body(), Body::Revision(_)) && muted.contains(&e.author()))
+            .map(|e| e.id())
+            .collect())
+    }
+}

@@ -1,0 +1,176 @@
+//! The node's local policy log: what this node follows, mutes and pins.
+//!
+//! It is the node's own governance, not replicated: a maker decides which
+//! designs their laptop keeps, whose contributions they do not want to see,
+//! and which competing head their checkouts use. Append-only, each entry
+//! with its time and reason, so the node can always say why it does what
+//! it does. Entries are canonical CBOR (spec/storage.md).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use communs_protocol::cbor::{self, Value};
+use communs_protocol::{AuthorId, DesignId, EventId, Hash};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+/// Sequence number -> encoded entry.
+const POLICY: TableDefinition<u64, &[u8]> = TableDefinition::new("policy");
+
+/// Longest reason kept with an entry.
+pub const MAX_REASON_BYTES: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyAction {
+    Follow(DesignId),
+    Unfollow(DesignId),
+    Mute(AuthorId),
+    Unmute(AuthorId),
+    /// Use this revision for this node's checkouts of the design.
+    Pin(DesignId, EventId),
+    Unpin(DesignId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyEntry {
+    pub seq: u64,
+    pub time_ms: u64,
+    pub action: PolicyAction,
+    pub reason: String,
+}
+
+/// The policy in force: the log replayed in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub followed: BTreeSet<DesignId>,
+    pub muted: BTreeSet<AuthorId>,
+    pub pins: BTreeMap<DesignId, EventId>,
+}
+
+impl Policy {
+    pub fn replay(entries: &[PolicyEntry]) -> Policy {
+        let mut policy = Policy::default();
+        for entry in entries {
+            match entry.action {
+                PolicyAction::Follow(d) => {
+                    policy.followed.insert(d);
+                }
+                PolicyAction::Unfollow(d) => {
+                    policy.followed.remove(&d);
+                }
+                PolicyAction::Mute(a) => {
+                    policy.muted.insert(a);
+                }
+                PolicyAction::Unmute(a) => {
+                    policy.muted.remove(&a);
+                }
+                PolicyAction::Pin(d, r) => {
+                    policy.pins.insert(d, r);
+                }
+                PolicyAction::Unpin(d) => {
+                    policy.pins.remove(&d);
+                }
+            }
+        }
+        policy
+    }
+}
+
+pub(crate) fn create(db: &Database) -> Result<(), redb::Error> {
+    let tx = db.begin_write()?;
+    tx.open_table(POLICY)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Appends an entry, durably; returns it with its sequence number.
+pub(crate) fn append(
+    db: &Database,
+    time_ms: u64,
+    action: PolicyAction,
+    reason: &str,
+) -> Result<PolicyEntry, redb::Error> {
+    let reason: String = reason.chars().filter(|c| !c.is_control()).collect::<String>();
+    let reason = truncate(&reason, MAX_REASON_BYTES).to_owned();
+    let tx = db.begin_write()?;
+    let entry;
+    {
+        let mut table = tx.open_table(POLICY)?;
+        let seq = table.last()?.map_or(0, |(k, _)| k.value() + 1);
+        entry = PolicyEntry { seq, time_ms, action, reason };
+        table.insert(seq, encode(&entry).as_slice())?;
+    }
+    tx.commit()?;
+    Ok(entry)
+}
+
+/// Every entry, oldest first. Entries that do not decode (written by a
+/// newer version) are skipped rather than failing the node.
+pub(crate) fn entries(db: &Database) -> Result<Vec<PolicyEntry>, redb::Error> {
+    let tx = db.begin_read()?;
+    let table = tx.open_table(POLICY)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (seq, bytes) = row?;
+        if let Some(entry) = decode(seq.value(), bytes.value()) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `[time, kind, subject, reason]`, and for a pin `[time, 4, design, reason, revision]`.
+fn encode(entry: &PolicyEntry) -> Vec<u8> {
+    let bytes = |b: &[u8; 32]| Value::Bytes(b.to_vec());
+    let (kind, subject, extra) = match entry.action {
+        PolicyAction::Follow(d) => (0u64, bytes(d.as_bytes()), None),
+        PolicyAction::Unfollow(d) => (1, bytes(d.as_bytes()), None),
+        PolicyAction::Mute(a) => (2, bytes(a.as_bytes()), None),
+        PolicyAction::Unmute(a) => (3, bytes(a.as_bytes()), None),
+        PolicyAction::Pin(d, r) => (4, bytes(d.as_bytes()), Some(bytes(r.as_bytes()))),
+        PolicyAction::Unpin(d) => (5, bytes(d.as_bytes()), None),
+    };
+    let mut items = vec![
+        Value::Integer(entry.time_ms.into()),
+        Value::Integer(kind.into()),
+        subject,
+        Value::Text(entry.reason.clone()),
+    ];
+    items.extend(extra);
+    cbor::encode(&Value::Array(items))
+}
+
+fn decode(seq: u64, bytes: &[u8]) -> Option<PolicyEntry> {
+    let Value::Array(items) = cbor::decode(bytes, 4096).ok()? else { return None };
+    let uint = |v: &Value| match v {
+        Value::Integer(i) => u64::try_from(*i).ok(),
+        _ => None,
+    };
+    let b32 = |v: &Value| match v {
+        Value::Bytes(b) => <[u8; 32]>::try_from(b.as_slice()).ok(),
+        _ => None,
+    };
+    let time_ms = uint(items.first()?)?;
+    let subject = b32(items.get(2)?)?;
+    let reason = match items.get(3)? {
+        Value::Text(t) => t.clone(),
+        _ => return None,
+    };
+    let design = DesignId::from_hash(Hash::from_bytes(subject));
+    let action = match uint(items.get(1)?)? {
+        0 => PolicyAction::Follow(design),
+        1 => PolicyAction::Unfollow(design),
+        2 => PolicyAction::Mute(AuthorId::from_bytes(subject).ok()?),
+        3 => PolicyAction::Unmute(AuthorId::from_bytes(subject).ok()?),
+        4 => PolicyAction::Pin(design, EventId::from_hash(Hash::from_bytes(b32(items.get(4)?)?))),
+        5 => PolicyAction::Unpin(design),
+        _ => return None,
+    };
+    Some(PolicyEntry { seq, time_ms, action, reason })
+}
