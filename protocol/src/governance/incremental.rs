@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::GovernanceState;
+use super::derived::Derived;
 use super::rules::Index;
 use crate::SignedEvent;
 use crate::hash::{DesignId, EventId};
@@ -35,7 +36,7 @@ pub struct Resolver {
     pending: BTreeMap<EventId, SignedEvent>,
     /// Missing event -> pending events that name it as a parent.
     waiting_on: HashMap<EventId, Vec<EventId>>,
-    state: Option<GovernanceState>,
+    derived: Derived,
 }
 
 impl Resolver {
@@ -53,8 +54,7 @@ impl Resolver {
             return Applied::Known;
         }
         if self.index.admits(&event) {
-            self.index.add(&event);
-            self.state = None;
+            self.add(&event);
             return Applied::Accepted { released: self.release(id) };
         }
         let missing: Vec<EventId> = event.parents().iter().filter(|p| !self.index.dag.contains(p)).copied().collect();
@@ -84,7 +84,7 @@ impl Resolver {
                 let Some(event) = self.pending.get(&waiting) else { continue };
                 if self.index.admits(event) {
                     let event = self.pending.remove(&waiting).expect("present");
-                    self.index.add(&event);
+                    self.add(&event);
                     released += 1;
                     queue.push(waiting);
                 } else if event.parents().iter().all(|p| self.index.dag.contains(p)) {
@@ -97,14 +97,18 @@ impl Resolver {
         released
     }
 
+    fn add(&mut self, event: &SignedEvent) {
+        let touched = self.index.add(event);
+        self.derived.update(&self.index, touched);
+    }
+
     /// Events waiting for parents.
     pub fn pending(&self) -> impl Iterator<Item = &EventId> {
         self.pending.keys()
     }
 
     /// The state for the events applied so far.
-    pub fn state(&mut self) -> &GovernanceState {
-        let index = &self.index;
-        self.state.get_or_insert_with(|| index.state())
+    pub fn state(&self) -> &GovernanceState {
+        self.derived.state()
     }
 }

@@ -12,6 +12,7 @@
 //! the events it has accepted.
 
 mod causal;
+mod derived;
 mod incremental;
 mod rules;
 

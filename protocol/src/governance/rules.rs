@@ -3,9 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::causal::Dag;
-use super::{
-    CompetingHead, GovernanceState, Inapplicable, LossReason, OpenContribution, Proposal, ProposalOutcome, VoidReason,
-};
+use super::{GovernanceState, Inapplicable, Proposal, ProposalOutcome, VoidReason};
 use crate::SignedEvent;
 use crate::event::{Body, Change};
 use crate::hash::{DesignId, EventId};
@@ -24,38 +22,56 @@ pub fn resolve<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> Governa
             index.add(event);
         }
     }
-    index.state()
+    super::derived::Derived::full(&index).into_state()
 }
 
 /// What the rules need of a log, gathered event by event.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    genesis: Option<Genesis>,
+    pub(super) genesis: Option<Genesis>,
     pub(crate) dag: Dag,
-    revisions: BTreeMap<EventId, RevisionInfo>,
-    proposals: BTreeMap<EventId, ProposalInfo>,
+    pub(super) revisions: BTreeMap<EventId, RevisionInfo>,
+    pub(super) proposals: BTreeMap<EventId, ProposalInfo>,
     /// (author, target) -> the events by which the author endorses the
     /// target: their approvals of it, and the target itself if they wrote it.
-    endorsements: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
+    pub(super) endorsements: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
     /// (author, target) -> their retractions of it.
-    retractions: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
+    pub(super) retractions: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
+    /// Revision -> revisions naming it in their `base`, including ids not
+    /// (yet) known: a revision may arrive after one that builds on it.
+    pub(super) built_on: BTreeMap<EventId, Vec<EventId>>,
 }
 
 #[derive(Debug, Clone)]
-struct Genesis {
-    id: EventId,
-    maintainers: Vec<AuthorId>,
-    threshold: u64,
+pub(super) struct Genesis {
+    pub id: EventId,
+    pub maintainers: Vec<AuthorId>,
+    pub threshold: u64,
 }
 
 #[derive(Debug, Clone)]
-struct RevisionInfo {
-    clock: u64,
-    base: Vec<EventId>,
+pub(super) struct RevisionInfo {
+    pub clock: u64,
+    pub base: Vec<EventId>,
+}
+
+/// What an added event may have changed, for incremental resolution.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Touched {
+    Genesis,
+    Revision {
+        id: EventId,
+    },
+    Proposal,
+    /// An approval or retraction of `target` by `author`.
+    Stance {
+        author: AuthorId,
+        target: EventId,
+    },
 }
 
 #[derive(Debug, Clone)]
-struct ProposalInfo {
+pub(super) struct ProposalInfo {
     author: AuthorId,
     prev: EventId,
     change: Change,
@@ -83,31 +99,43 @@ impl Index {
     }
 
     /// Adds an event [`admits`](Self::admits) accepted.
-    pub fn add(&mut self, event: &SignedEvent) {
+    pub fn add(&mut self, event: &SignedEvent) -> Touched {
         let id = event.id();
         let author = event.author();
         self.dag.insert(id, event.clock(), event.parents().to_vec());
         match event.body() {
             Body::Genesis(g) => {
                 self.genesis = Some(Genesis { id, maintainers: g.maintainers.clone(), threshold: g.threshold });
+                Touched::Genesis
             }
             Body::Revision(r) => {
                 self.revisions.insert(id, RevisionInfo { clock: event.clock(), base: r.base.clone() });
+                for base in &r.base {
+                    self.built_on.entry(*base).or_default().push(id);
+                }
                 self.endorsements.entry((author, id)).or_default().push(id);
+                Touched::Revision { id }
             }
             Body::Propose { prev, change } => {
                 self.proposals.insert(id, ProposalInfo { author, prev: *prev, change: *change });
                 self.endorsements.entry((author, id)).or_default().push(id);
+                Touched::Proposal
             }
-            Body::Approve { target } => self.endorsements.entry((author, *target)).or_default().push(id),
-            Body::Retract { target } => self.retractions.entry((author, *target)).or_default().push(id),
+            Body::Approve { target } => {
+                self.endorsements.entry((author, *target)).or_default().push(id);
+                Touched::Stance { author, target: *target }
+            }
+            Body::Retract { target } => {
+                self.retractions.entry((author, *target)).or_default().push(id);
+                Touched::Stance { author, target: *target }
+            }
         }
     }
 
     /// Rule 1: `author` endorses `target` if one of their endorsements was
     /// not withdrawn by a later retraction, and each of their retractions
     /// was overridden by a later endorsement.
-    fn endorses(&self, author: AuthorId, target: EventId) -> bool {
+    pub(super) fn endorses(&self, author: AuthorId, target: EventId) -> bool {
         let Some(endorsements) = self.endorsements.get(&(author, target)) else { return false };
         let retractions = self.retractions.get(&(author, target)).map(Vec::as_slice).unwrap_or_default();
         endorsements.iter().any(|n| !retractions.iter().any(|t| self.dag.precedes(n, t)))
@@ -116,7 +144,7 @@ impl Index {
 
     /// `author` has a retraction of `target` that no later endorsement
     /// overrides.
-    fn retracts(&self, author: AuthorId, target: EventId) -> bool {
+    pub(super) fn retracts(&self, author: AuthorId, target: EventId) -> bool {
         let Some(retractions) = self.retractions.get(&(author, target)) else { return false };
         let endorsements = self.endorsements.get(&(author, target)).map(Vec::as_slice).unwrap_or_default();
         retractions.iter().any(|t| !endorsements.iter().any(|n| self.dag.precedes(t, n)))
@@ -127,37 +155,9 @@ impl Index {
         maintainers.iter().copied().filter(|m| self.endorses(*m, target)).collect()
     }
 
-    pub fn state(&self) -> GovernanceState {
-        let Some(genesis) = &self.genesis else { return GovernanceState::default() };
-        let chain = self.walk_chain(genesis);
-        let (maintainers, threshold) = (chain.maintainers.clone(), chain.threshold);
-        let approvals = self.revision_approvals(&maintainers);
-        let accepted: BTreeSet<EventId> =
-            approvals.iter().filter(|(_, who)| who.len() as u64 >= threshold).map(|(r, _)| *r).collect();
-        let (canonical, competing) = self.heads(&accepted, &approvals);
-        let mut open: Vec<OpenContribution> = approvals
-            .iter()
-            .filter(|(r, _)| !accepted.contains(r))
-            .map(|(r, who)| OpenContribution { revision: *r, approvals: who.clone() })
-            .collect();
-        open.sort_by_key(|o| (self.revisions[&o.revision].clock, o.revision));
-        GovernanceState {
-            design: Some(DesignId::from_genesis(genesis.id)),
-            maintainers,
-            threshold,
-            state: Some(chain.state),
-            chain: chain.accepted,
-            proposals: chain.proposals,
-            approvals,
-            canonical,
-            competing,
-            open,
-        }
-    }
-
     /// Rule 2: from the genesis, take at each state the accepted proposal
     /// with most approvals (then lowest id) among those amending it.
-    fn walk_chain(&self, genesis: &Genesis) -> Chain {
+    pub(super) fn walk_chain(&self, genesis: &Genesis) -> Chain {
         let mut outcomes: BTreeMap<EventId, (Vec<AuthorId>, ProposalOutcome)> = BTreeMap::new();
         let mut by_prev: BTreeMap<EventId, Vec<EventId>> = BTreeMap::new();
         for (id, p) in &self.proposals {
@@ -238,89 +238,18 @@ impl Index {
         }
         false
     }
-
-    /// Rule 3: each current maintainer's approval set, turned around into
-    /// the approvers of each revision.
-    fn revision_approvals(&self, maintainers: &[AuthorId]) -> BTreeMap<EventId, Vec<AuthorId>> {
-        let mut approvals: BTreeMap<EventId, Vec<AuthorId>> = self.revisions.keys().map(|r| (*r, Vec::new())).collect();
-        for m in maintainers {
-            let targets = self.endorsements.range((*m, EventId::MIN)..=(*m, EventId::MAX)).map(|((_, t), _)| *t);
-            let roots: Vec<EventId> =
-                targets.filter(|t| self.revisions.contains_key(t) && self.endorses(*m, *t)).collect();
-            let excluded: BTreeSet<EventId> = self
-                .retractions
-                .range((*m, EventId::MIN)..=(*m, EventId::MAX))
-                .map(|((_, t), _)| *t)
-                .filter(|t| self.revisions.contains_key(t) && self.retracts(*m, *t))
-                .collect();
-            for r in self.closure(&roots) {
-                if !excluded.contains(&r) {
-                    approvals.entry(r).or_default().push(*m);
-                }
-            }
-        }
-        approvals
-    }
-
-    /// `roots` and every revision they reach through `base`.
-    fn closure(&self, roots: &[EventId]) -> BTreeSet<EventId> {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<EventId> = roots.to_vec();
-        while let Some(r) = stack.pop() {
-            if let Some(info) = self.revisions.get(&r)
-                && seen.insert(r)
-            {
-                stack.extend_from_slice(&info.base);
-            }
-        }
-        seen
-    }
-
-    /// Rule 4: the accepted revisions no other accepted revision builds on,
-    /// best first.
-    fn heads(
-        &self,
-        accepted: &BTreeSet<EventId>,
-        approvals: &BTreeMap<EventId, Vec<AuthorId>>,
-    ) -> (Option<EventId>, Vec<CompetingHead>) {
-        let bases: Vec<EventId> = accepted.iter().flat_map(|r| self.revisions[r].base.iter().copied()).collect();
-        let covered = self.closure(&bases);
-        let mut heads: Vec<(usize, u64, EventId)> = accepted
-            .iter()
-            .filter(|r| !covered.contains(r))
-            .map(|r| (approvals[r].len(), self.revisions[r].clock, *r))
-            .collect();
-        heads.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-        let Some(&(best_approvals, best_clock, canonical)) = heads.first() else { return (None, Vec::new()) };
-        let competing = heads[1..]
-            .iter()
-            .map(|&(approvals, clock, revision)| CompetingHead {
-                revision,
-                approvals,
-                clock,
-                lost: if approvals < best_approvals {
-                    LossReason::FewerApprovals
-                } else if clock < best_clock {
-                    LossReason::LowerClock
-                } else {
-                    LossReason::HigherId
-                },
-            })
-            .collect();
-        (Some(canonical), competing)
-    }
 }
 
 fn outcomes_pending(outcomes: &BTreeMap<EventId, (Vec<AuthorId>, ProposalOutcome)>) -> BTreeSet<EventId> {
     outcomes.iter().filter(|(_, (_, o))| *o == ProposalOutcome::Pending).map(|(id, _)| *id).collect()
 }
 
-struct Chain {
-    state: EventId,
-    maintainers: Vec<AuthorId>,
-    threshold: u64,
-    accepted: Vec<EventId>,
-    proposals: Vec<Proposal>,
+pub(super) struct Chain {
+    pub state: EventId,
+    pub maintainers: Vec<AuthorId>,
+    pub threshold: u64,
+    pub accepted: Vec<EventId>,
+    pub proposals: Vec<Proposal>,
 }
 
 /// The state a change leads to from (`maintainers`, `threshold`), or why it

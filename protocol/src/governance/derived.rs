@@ -1,0 +1,285 @@
+//! Rules 3 to 5 (approval sets, accepted revisions, heads, open
+//! contributions), computed in full or kept up to date event by event.
+//!
+//! The incremental path exists because a node applies events one at a
+//! time as they arrive, and recomputing everything for each would cost as
+//! much as resolving the whole log. It keeps, per current maintainer, the
+//! revisions they endorse (roots), those they retract (excluded), and their
+//! approval set; plus the accepted revisions and the set of revisions some
+//! accepted revision builds on (covered). The property tests check that it
+//! always equals a full computation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::rules::{Index, Touched};
+use super::{CompetingHead, GovernanceState, LossReason, OpenContribution};
+use crate::hash::{DesignId, EventId};
+use crate::identity::AuthorId;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Derived {
+    state: GovernanceState,
+    roots: BTreeMap<AuthorId, BTreeSet<EventId>>,
+    excluded: BTreeMap<AuthorId, BTreeSet<EventId>>,
+    sets: BTreeMap<AuthorId, BTreeSet<EventId>>,
+    accepted: BTreeSet<EventId>,
+    /// Revisions reached through `base` from some accepted revision.
+    covered: BTreeSet<EventId>,
+    heads: BTreeSet<EventId>,
+}
+
+impl Derived {
+    pub fn state(&self) -> &GovernanceState {
+        &self.state
+    }
+
+    pub fn into_state(self) -> GovernanceState {
+        self.state
+    }
+
+    /// Everything from scratch.
+    pub fn full(index: &Index) -> Derived {
+        let Some(genesis) = &index.genesis else { return Derived::default() };
+        let chain = index.walk_chain(genesis);
+        let mut derived = Derived {
+            state: GovernanceState {
+                design: Some(DesignId::from_genesis(genesis.id)),
+                maintainers: chain.maintainers,
+                threshold: chain.threshold,
+                state: Some(chain.state),
+                chain: chain.accepted,
+                proposals: chain.proposals,
+                approvals: index.revisions.keys().map(|r| (*r, Vec::new())).collect(),
+                ..GovernanceState::default()
+            },
+            ..Derived::default()
+        };
+        for m in derived.state.maintainers.clone() {
+            let range = (m, EventId::MIN)..=(m, EventId::MAX);
+            let roots: BTreeSet<EventId> = index
+                .endorsements
+                .range(range.clone())
+                .map(|((_, t), _)| *t)
+                .filter(|t| index.revisions.contains_key(t) && index.endorses(m, *t))
+                .collect();
+            let excluded: BTreeSet<EventId> = index
+                .retractions
+                .range(range)
+                .map(|((_, t), _)| *t)
+                .filter(|t| index.revisions.contains_key(t) && index.retracts(m, *t))
+                .collect();
+            let set: BTreeSet<EventId> = closure(index, roots.iter().copied(), |_| false)
+                .into_iter()
+                .filter(|r| !excluded.contains(r))
+                .collect();
+            for r in &set {
+                derived.state.approvals.entry(*r).or_default().push(m);
+            }
+            derived.roots.insert(m, roots);
+            derived.excluded.insert(m, excluded);
+            derived.sets.insert(m, set);
+        }
+        derived.recount_heads(index);
+        derived.state.open = derived
+            .state
+            .approvals
+            .iter()
+            .filter(|(r, _)| !derived.accepted.contains(r))
+            .map(|(r, who)| OpenContribution { revision: *r, approvals: who.clone() })
+            .collect();
+        derived.state.open.sort_by_key(|o| (index.revisions[&o.revision].clock, o.revision));
+        derived
+    }
+
+    /// Brings the state up to date after `index` gained one event.
+    pub fn update(&mut self, index: &Index, touched: Touched) {
+        match touched {
+            Touched::Genesis => *self = Derived::full(index),
+            Touched::Proposal => self.chain_changed(index),
+            Touched::Stance { target, .. } if index.proposals.contains_key(&target) => self.chain_changed(index),
+            Touched::Stance { author, target } => {
+                if index.revisions.contains_key(&target) && self.sets.contains_key(&author) {
+                    self.stance_changed(index, author, target);
+                }
+            }
+            // Revisions already here build on this one: its approvals and
+            // coverage come from theirs, recount everything.
+            Touched::Revision { id } if index.built_on.contains_key(&id) => *self = Derived::full(index),
+            Touched::Revision { id } => {
+                self.state.approvals.insert(id, Vec::new());
+                self.set_open(index, id, true);
+                // Its author's approval, and any approvals that arrived first.
+                let maintainers: Vec<AuthorId> = self.sets.keys().copied().collect();
+                for m in maintainers {
+                    if index.endorsements.contains_key(&(m, id)) || index.retractions.contains_key(&(m, id)) {
+                        self.stance_changed(index, m, id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A proposal or a vote on one arrived: re-walk the chain (proposals
+    /// are few); if maintainers or threshold moved, every vote is recounted.
+    fn chain_changed(&mut self, index: &Index) {
+        let Some(genesis) = &index.genesis else { return };
+        let chain = index.walk_chain(genesis);
+        if chain.maintainers != self.state.maintainers || chain.threshold != self.state.threshold {
+            *self = Derived::full(index);
+            return;
+        }
+        self.state.state = Some(chain.state);
+        self.state.chain = chain.accepted;
+        self.state.proposals = chain.proposals;
+    }
+
+    /// `author`'s stance on revision `target` may have changed.
+    fn stance_changed(&mut self, index: &Index, author: AuthorId, target: EventId) {
+        let endorses = index.endorses(author, target);
+        let retracts = index.retracts(author, target);
+        let roots = self.roots.entry(author).or_default();
+        let excluded = self.excluded.entry(author).or_default();
+        let root_added = endorses && roots.insert(target);
+        let root_removed = !endorses && roots.remove(&target);
+        let exclusion_changed = if retracts { excluded.insert(target) } else { excluded.remove(&target) };
+        let set = self.sets.entry(author).or_default();
+        let changed: Vec<EventId> = if !root_removed && !exclusion_changed {
+            if !root_added {
+                return;
+            }
+            // Only a new root: its closure joins the set. Anything already
+            // in the set has its ancestors there (or excluded) already.
+            let fresh: Vec<EventId> = closure(index, [target], |r| set.contains(r))
+                .into_iter()
+                .filter(|r| !excluded.contains(r) && !set.contains(r))
+                .collect();
+            set.extend(fresh.iter().copied());
+            fresh
+        } else {
+            let new_set: BTreeSet<EventId> = closure(index, roots.iter().copied(), |_| false)
+                .into_iter()
+                .filter(|r| !excluded.contains(r))
+                .collect();
+            let changed = set.symmetric_difference(&new_set).copied().collect();
+            *set = new_set;
+            changed
+        };
+        let mut became_unaccepted = false;
+        let mut newly_accepted = Vec::new();
+        for r in &changed {
+            let in_set = self.sets[&author].contains(r);
+            let who = self.state.approvals.entry(*r).or_default();
+            match (who.binary_search(&author), in_set) {
+                (Err(at), true) => who.insert(at, author),
+                (Ok(at), false) => {
+                    who.remove(at);
+                }
+                _ => {}
+            }
+            let accepted_now = who.len() as u64 >= self.state.threshold;
+            if accepted_now && self.accepted.insert(*r) {
+                newly_accepted.push(*r);
+            } else if !accepted_now && self.accepted.remove(r) {
+                became_unaccepted = true;
+            }
+            self.set_open(index, *r, !accepted_now);
+        }
+        if became_unaccepted {
+            self.recount_heads(index);
+            return;
+        }
+        for r in newly_accepted {
+            let bases = index.revisions[&r].base.clone();
+            for a in closure(index, bases, |x| self.covered.contains(x)) {
+                if self.covered.insert(a) {
+                    self.heads.remove(&a);
+                }
+            }
+            if !self.covered.contains(&r) {
+                self.heads.insert(r);
+            }
+        }
+        if changed.iter().any(|r| self.heads.contains(r)) || !changed.is_empty() {
+            self.order_heads(index);
+        }
+    }
+
+    /// Keeps `r` in the open list (with its current approvals) or out of it.
+    fn set_open(&mut self, index: &Index, r: EventId, open: bool) {
+        let clock = index.revisions[&r].clock;
+        let key = |o: &OpenContribution| (index.revisions[&o.revision].clock, o.revision);
+        let at = self.state.open.binary_search_by(|o| key(o).cmp(&(clock, r)));
+        match (at, open) {
+            (Ok(i), true) => self.state.open[i].approvals = self.state.approvals[&r].clone(),
+            (Err(i), true) => {
+                self.state.open.insert(i, OpenContribution { revision: r, approvals: self.state.approvals[&r].clone() })
+            }
+            (Ok(i), false) => {
+                self.state.open.remove(i);
+            }
+            (Err(_), false) => {}
+        }
+    }
+
+    /// Accepted revisions, covered ones and heads, from the approvals.
+    fn recount_heads(&mut self, index: &Index) {
+        let threshold = self.state.threshold;
+        self.accepted =
+            self.state.approvals.iter().filter(|(_, who)| who.len() as u64 >= threshold).map(|(r, _)| *r).collect();
+        let bases: Vec<EventId> = self.accepted.iter().flat_map(|r| index.revisions[r].base.iter().copied()).collect();
+        self.covered = closure(index, bases, |_| false);
+        self.heads = self.accepted.iter().filter(|r| !self.covered.contains(r)).copied().collect();
+        self.order_heads(index);
+    }
+
+    /// Rule 4's order over the heads: most approvals, highest clock,
+    /// lowest id.
+    fn order_heads(&mut self, index: &Index) {
+        let mut heads: Vec<(usize, u64, EventId)> =
+            self.heads.iter().map(|r| (self.state.approvals[r].len(), index.revisions[r].clock, *r)).collect();
+        heads.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        let Some(&(best_approvals, best_clock, canonical)) = heads.first() else {
+            self.state.canonical = None;
+            self.state.competing.clear();
+            return;
+        };
+        self.state.canonical = Some(canonical);
+        self.state.competing = heads[1..]
+            .iter()
+            .map(|&(approvals, clock, revision)| CompetingHead {
+                revision,
+                approvals,
+                clock,
+                lost: if approvals < best_approvals {
+                    LossReason::FewerApprovals
+                } else if clock < best_clock {
+                    LossReason::LowerClock
+                } else {
+                    LossReason::HigherId
+                },
+            })
+            .collect();
+    }
+}
+
+/// `roots` and every revision they reach through `base`, not going past
+/// revisions for which `stop` holds (they are left out too).
+fn closure(
+    index: &Index,
+    roots: impl IntoIterator<Item = EventId>,
+    stop: impl Fn(&EventId) -> bool,
+) -> BTreeSet<EventId> {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<EventId> = roots.into_iter().collect();
+    while let Some(r) = stack.pop() {
+        if stop(&r) {
+            continue;
+        }
+        if let Some(info) = index.revisions.get(&r)
+            && seen.insert(r)
+        {
+            stack.extend_from_slice(&info.base);
+        }
+    }
+    seen
+}
