@@ -158,3 +158,54 @@ fn the_local_policy_log_pins_mutes_and_follows_with_reasons() {
     let (unknown, _) = other.publish(&small_design(dir.path(), "Unknown"), &[]);
     alice.run(&["follow", &unknown]).fails_with(1, "not in this store");
 }
+
+/// Copies an example design into `to` (files only).
+fn example(name: &str, to: &std::path::Path) -> std::path::PathBuf {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/designs").join(name);
+    let folder = to.join(name);
+    for (path, contents) in support::snapshot(&source) {
+        write_files(&folder, &[(path.as_str(), contents.as_slice())]);
+    }
+    folder
+}
+
+#[test]
+fn diverging_maintainers_show_canonical_and_competing_heads_on_an_example_design() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (alice, bob) = (Node::init(dir.path(), "alice"), Node::init(dir.path(), "bob"));
+    let folder = example("face-shield-headband", dir.path());
+    let (design, r1) = alice.publish(&folder, &["--maintainer", &id_of(&bob), "--threshold", "1"]);
+    exchange(&alice, &bob, &design, dir.path());
+
+    // Each maintainer changes the design their own way, offline.
+    write_files(&folder, &[("NOTES.md", b"Alice: 0.5 mm PETG visors fog less.\n")]);
+    let (_, r2a) = alice.publish(&folder, &["-m", "Alice's notes"]);
+    let bob_work = dir.path().join("bob-work");
+    bob.json(&["get", &design, bob_work.to_str().expect("utf-8")]);
+    write_files(&bob_work, &[("NOTES.md", b"Bob: print the band at 0.3 mm layers.\n")]);
+    let (_, r2b) = bob.publish(&bob_work, &["-m", "Bob's notes"]);
+    exchange(&alice, &bob, &design, dir.path());
+    exchange(&bob, &alice, &design, dir.path());
+
+    let status = alice.json(&["status", &design]);
+    assert_eq!(status, bob.json(&["status", &design]), "both nodes agree");
+    let canonical = status["canonical"].as_str().expect("a canonical head").to_owned();
+    let competing = status["competing"][0].as_str().expect("a competing head").to_owned();
+    let mut heads = vec![canonical.clone(), competing.clone()];
+    heads.sort();
+    let mut expected = vec![r2a.clone(), r2b.clone()];
+    expected.sort();
+    assert_eq!(heads, expected);
+    assert!(status["competing_heads"][0]["lost"].as_str().is_some());
+    let text = alice.run(&["status", &design]).ok().stdout;
+    assert!(text.contains("competing"), "{text}");
+
+    // One maintainer settles it: Alice approves Bob's revision too, which
+    // now has two approvals and wins.
+    alice.json(&["approve", &design, &r2b]);
+    let settled = alice.json(&["status", &design]);
+    assert_eq!(settled["canonical"], r2b.as_str());
+    assert_eq!(settled["competing_heads"][0]["lost"], "fewer approvals");
+    assert_eq!(alice.json(&["show", &design])["revision"], r2b.as_str());
+    let _ = r1;
+}

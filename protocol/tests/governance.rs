@@ -346,3 +346,45 @@ fn events_with_missing_parents_wait_and_a_full_pending_set_refuses_more() {
     assert_eq!(resolver.state(), &resolve([&g, &r1, &r2]));
     assert_eq!(resolver.state().canonical, Some(r2.id()));
 }
+
+#[test]
+fn a_proposal_amending_a_void_proposal_changes_nothing() {
+    let (alice, bob, carol) = (support::key(1), support::key(2), support::key(3));
+    let g = support::genesis(&alice, &[alice.author(), bob.author()], 1);
+    let p1 =
+        support::child(&alice, &[&g], Body::Propose { prev: g.id(), change: Change::AddMaintainer(carol.author()) });
+    let p2 = support::child(&bob, &[&g], Body::Propose { prev: g.id(), change: Change::SetThreshold(2) });
+    let state = resolve([&g, &p1, &p2]);
+    let loser = state
+        .proposals
+        .iter()
+        .find(|p| matches!(p.outcome, ProposalOutcome::Void(VoidReason::LostTo(_))))
+        .expect("one of two concurrent proposals loses")
+        .id;
+    let loser_event = if loser == p1.id() { &p1 } else { &p2 };
+    let on_void = support::child(
+        &alice,
+        &[loser_event],
+        Body::Propose { prev: loser, change: Change::RemoveMaintainer(bob.author()) },
+    );
+    let after = resolve([&g, &p1, &p2, &on_void]);
+    assert_eq!(after.maintainers, state.maintainers);
+    assert_eq!(after.threshold, state.threshold);
+    assert_eq!(after.proposal(&on_void.id()).expect("listed").outcome, ProposalOutcome::Void(VoidReason::NotOnChain));
+}
+
+#[test]
+fn a_forged_event_is_rejected_before_it_reaches_the_resolver() {
+    let (alice, mallory) = (support::key(1), support::key(9));
+    let g = support::genesis(&alice, &[alice.author()], 1);
+    let r = support::child(&mallory, &[&g], support::revision(1, &[], "contribution"));
+    let approval = support::child(&mallory, &[&r], Body::Approve { target: r.id() });
+    // Mallory rewrites the author field to Alice's key: the signature no
+    // longer verifies, so no SignedEvent exists to hand to a resolver.
+    let mut bytes = approval.bytes().to_vec();
+    let at = bytes.windows(32).position(|w| w == mallory.author().as_bytes()).expect("author bytes");
+    bytes[at..at + 32].copy_from_slice(alice.author().as_bytes());
+    let err = SignedEvent::decode(&bytes).expect_err("forged");
+    assert_eq!(err.reason(), "bad-signature");
+    assert_eq!(resolve([&g, &r]).canonical, None);
+}
