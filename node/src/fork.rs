@@ -7,9 +7,9 @@
 
 use communs_protocol::license::share_alike_licenses;
 use communs_protocol::manifest::License;
-use communs_protocol::{Body, DesignId, EventId, Genesis, Revision, UnsignedEvent};
-use rand_core::{OsRng, RngCore};
+use communs_protocol::{DesignId, EventId, Revision};
 
+use crate::publish::NewDesign;
 use crate::{Node, NodeError};
 
 #[derive(Debug, Clone)]
@@ -69,36 +69,19 @@ impl Node {
             manifest.name = name.clone();
         }
         manifest.check()?;
-        let mut nonce = [0u8; communs_protocol::limits::GENESIS_NONCE_BYTES];
-        OsRng.fill_bytes(&mut nonce);
-        let genesis = self.sign(UnsignedEvent {
-            design: None,
-            author: self.author(),
-            parents: vec![],
-            clock: 0,
-            time: request.now_ms,
-            body: Body::Genesis(Genesis {
-                name: manifest.name.clone(),
-                maintainers: vec![self.author()],
-                threshold: 1,
-                license: license.clone(),
-                fork_of: Some((request.source, source_revision)),
-                nonce,
-            }),
-        })?;
-        let revision = self.sign(UnsignedEvent {
-            design: Some(genesis.design()),
-            author: self.author(),
-            parents: vec![genesis.id()],
-            clock: 1,
-            time: request.now_ms,
-            body: Body::Revision(Revision {
-                tree: source.tree,
-                manifest,
-                base: vec![],
-                message: format!("Remix of {}@{}", request.source, source_revision),
-            }),
-        })?;
+        let new_design = NewDesign {
+            co_maintainers: vec![],
+            threshold: 1,
+            license: license.clone(),
+            fork_of: Some((request.source, source_revision)),
+        };
+        let first = Revision {
+            tree: source.tree,
+            manifest,
+            base: vec![],
+            message: format!("Remix of {}@{}", request.source, source_revision),
+        };
+        let [genesis, revision] = self.sign_new_design(new_design, first, request.now_ms)?;
         let forked = Forked {
             design: genesis.design(),
             revision: revision.id(),

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use communs_protocol::manifest::License;
+use communs_protocol::manifest::{License, ManifestError};
 use communs_protocol::{
     AuthorId, Body, DesignId, EventId, Genesis, Manifest, Revision, SignedEvent, Tree, TreeEntry, UnsignedEvent,
     governance,
@@ -48,6 +48,15 @@ pub struct Published {
     pub warnings: Vec<String>,
 }
 
+/// The governance a new design starts with.
+pub(crate) struct NewDesign {
+    /// Maintainers besides the author, who always is one.
+    pub co_maintainers: Vec<AuthorId>,
+    pub threshold: u64,
+    pub license: String,
+    pub fork_of: Option<(DesignId, EventId)>,
+}
+
 /// OKH manifest files looked for at the root of a folder, in this order.
 const OKH_TOML: &str = "okh.toml";
 const OKH_V1: [&str; 2] = ["okh.yml", "okh.yaml"];
@@ -84,15 +93,15 @@ impl Node {
         let message = request.message.clone().unwrap_or_default();
         let (design, events, new_design) = match existing {
             None => {
-                let genesis = self.genesis(&manifest, &request)?;
-                let revision = self.sign(UnsignedEvent {
-                    design: Some(genesis.design()),
-                    author: self.author(),
-                    parents: vec![genesis.id()],
-                    clock: 1,
-                    time: request.now_ms,
-                    body: Body::Revision(Revision { tree: tree_hash, manifest, base: vec![], message }),
-                })?;
+                let license = design_license(&manifest.license).ok_or(ManifestError::NoLicense)?;
+                let genesis = NewDesign {
+                    co_maintainers: request.maintainers.clone(),
+                    threshold: request.threshold.unwrap_or(1),
+                    license,
+                    fork_of: None,
+                };
+                let first = Revision { tree: tree_hash, manifest, base: vec![], message };
+                let [genesis, revision] = self.sign_new_design(genesis, first, request.now_ms)?;
                 (genesis.design(), vec![genesis, revision], true)
             }
             Some((design, log)) => {
@@ -153,27 +162,42 @@ impl Node {
         })
     }
 
-    fn genesis(&self, manifest: &Manifest, request: &PublishRequest) -> Result<SignedEvent, NodeError> {
-        let mut maintainers = request.maintainers.clone();
-        maintainers.push(self.author());
+    /// Signs the two events that start a design: its genesis (with a fresh
+    /// random nonce) and its first revision on top of it.
+    pub(crate) fn sign_new_design(
+        &self,
+        genesis: NewDesign,
+        first: Revision,
+        now_ms: u64,
+    ) -> Result<[SignedEvent; 2], NodeError> {
         let mut nonce = [0u8; communs_protocol::limits::GENESIS_NONCE_BYTES];
         OsRng.fill_bytes(&mut nonce);
-        let license = design_license(&manifest.license).ok_or(communs_protocol::manifest::ManifestError::NoLicense)?;
-        self.sign(UnsignedEvent {
+        let mut maintainers = genesis.co_maintainers;
+        maintainers.push(self.author());
+        let genesis = self.sign(UnsignedEvent {
             design: None,
             author: self.author(),
             parents: vec![],
             clock: 0,
-            time: request.now_ms,
+            time: now_ms,
             body: Body::Genesis(Genesis {
-                name: manifest.name.clone(),
+                name: first.manifest.name.clone(),
                 maintainers,
-                threshold: request.threshold.unwrap_or(1),
-                license,
-                fork_of: None,
+                threshold: genesis.threshold,
+                license: genesis.license,
+                fork_of: genesis.fork_of,
                 nonce,
             }),
-        })
+        })?;
+        let revision = self.sign(UnsignedEvent {
+            design: Some(genesis.design()),
+            author: self.author(),
+            parents: vec![genesis.id()],
+            clock: 1,
+            time: now_ms,
+            body: Body::Revision(first),
+        })?;
+        Ok([genesis, revision])
     }
 
     pub(crate) fn sign(&self, event: UnsignedEvent) -> Result<SignedEvent, NodeError> {
