@@ -21,6 +21,12 @@ const REVISIONS: usize = 1_000;
 const PROPOSALS: usize = 100;
 
 fn main() {
+    // `cargo test --all-targets` runs benches without `--bench`; signing a
+    // 100,000-event log there would only slow the tests down.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        eprintln!("governance: skipped (run it with `cargo bench -p communs-protocol --bench governance`)");
+        return;
+    }
     let total: usize = std::env::var("COMMUNS_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let started = Instant::now();
     let events = build_log(total);
