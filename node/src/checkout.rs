@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use communs_protocol::{DesignId, EventId, ValidatedPath};
 
+use n0_future::{BufferedStreamExt, StreamExt};
+
 use crate::marker::{self, Marker};
 use crate::progress::Progress;
 use crate::{Node, NodeError};
@@ -42,16 +44,32 @@ impl Node {
     ) -> Result<CheckedOut, NodeError> {
         let view = self.show(design, revision).await?;
         prepare_folder(dir, force)?;
+        // The blob store writes to absolute paths only.
+        let dir = &dir.canonicalize().map_err(io(dir))?;
         progress.start(view.tree.total_size(), view.tree.entries().len());
-        for entry in view.tree.entries() {
-            let target = target_path(dir, &entry.path)?;
+        // Folders first, in order; then the files, several at once.
+        let targets = view
+            .tree
+            .entries()
+            .iter()
+            .map(|entry| target_path(dir, &entry.path).map(|target| (entry, target)))
+            .collect::<Result<Vec<_>, NodeError>>()?;
+        let writes = targets.into_iter().map(|(entry, target)| async move {
             self.blobs
                 .export(&entry.blob, entry.size, &target)
                 .await
                 .map_err(|source| NodeError::File { path: entry.path.to_string(), source })?;
-            set_executable(&target, entry.executable)?;
+            // A copy takes the store file's mode (not executable); only an
+            // executable file needs another.
+            if entry.executable {
+                make_executable(&target)?;
+            }
             progress.advance(entry.size);
-        }
+            Ok::<(), NodeError>(())
+        });
+        let results: Vec<Result<(), NodeError>> =
+            n0_future::stream::iter(writes).buffered_unordered(WRITE_CONCURRENCY).collect().await;
+        results.into_iter().collect::<Result<(), NodeError>>()?;
         progress.finish();
         marker::write(dir, &Marker { design: *design, revision: view.revision })?;
         Ok(CheckedOut {
@@ -62,6 +80,10 @@ impl Node {
         })
     }
 }
+
+/// Files written at once, so that the store's per-file round trips
+/// overlap.
+const WRITE_CONCURRENCY: usize = 8;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
     move |source| NodeError::Io { path: path.to_owned(), source }
@@ -115,13 +137,12 @@ fn target_path(dir: &Path, path: &ValidatedPath) -> Result<PathBuf, NodeError> {
 }
 
 #[cfg(unix)]
-fn set_executable(path: &Path, executable: bool) -> Result<(), NodeError> {
+fn make_executable(path: &Path) -> Result<(), NodeError> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = if executable { 0o755 } else { 0o644 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(io(path))
 }
 
 #[cfg(not(unix))]
-fn set_executable(_path: &Path, _executable: bool) -> Result<(), NodeError> {
+fn make_executable(_path: &Path) -> Result<(), NodeError> {
     Ok(())
 }

@@ -14,6 +14,8 @@ use crate::NodeError;
 use crate::folder::{self, LocalFile};
 use crate::marker::{self, Marker};
 use crate::progress::Progress;
+use n0_future::{BufferedStreamExt, StreamExt};
+
 use crate::store::file_cache::FileStamp;
 
 /// What to publish and how.
@@ -205,46 +207,73 @@ impl Node {
     }
 
     /// Imports every file (or finds it in the cache); returns the tree
-    /// entries and the number of bytes actually read.
+    /// entries and the number of bytes actually read. Several files are
+    /// imported at once, so that copying one overlaps hashing another.
     async fn import_files(
         &self,
         files: &[LocalFile],
         progress: &dyn Progress,
     ) -> Result<(Vec<TreeEntry>, u64), NodeError> {
         progress.start(files.iter().map(|f| f.size).sum(), files.len());
+        let imports = files.iter().map(|file| async move {
+            let imported = self.import_file(file).await;
+            if let Ok((entry, _)) = &imported {
+                progress.advance(entry.size);
+            }
+            imported
+        });
+        let results: Vec<Result<(TreeEntry, Imported), NodeError>> =
+            n0_future::stream::iter(imports).buffered_ordered(IMPORT_CONCURRENCY).collect().await;
         let mut entries = Vec::with_capacity(files.len());
         let mut fresh = Vec::new();
         let mut imported = 0;
-        for file in files {
-            let meta = std::fs::metadata(&file.absolute)
-                .map_err(|source| NodeError::Io { path: file.absolute.clone(), source })?;
-            let stamp = FileStamp::of(&meta);
-            let cached = match stamp {
-                Some(stamp) => match self.file_cache.get(&file.absolute, stamp)? {
-                    Some(hash) => self.blobs.size(&hash).await?.map(|size| (hash, size)),
-                    None => None,
-                },
-                None => None,
-            };
-            let (blob, size) = match cached {
-                Some(hit) => hit,
-                None => {
-                    let (hash, size) = self.blobs.add_file(&file.absolute).await?;
-                    imported += size;
-                    if let Some(stamp) = stamp.filter(|s| s.size == size) {
-                        fresh.push((file.absolute.clone(), stamp, hash));
-                    }
-                    (hash, size)
+        for (file, result) in files.iter().zip(results) {
+            let (entry, how) = result?;
+            if let Imported::Read(stamp) = how {
+                imported += entry.size;
+                if let Some(stamp) = stamp {
+                    fresh.push((file.absolute.clone(), stamp, entry.blob));
                 }
-            };
-            progress.advance(size);
-            entries.push(TreeEntry { path: file.path.clone(), blob, size, executable: file.executable });
+            }
+            entries.push(entry);
         }
         self.file_cache.put(&fresh)?;
         progress.finish();
         Ok((entries, imported))
     }
+
+    /// One file: from the cache if its stamp is unchanged and its blob is
+    /// stored, else read and imported.
+    async fn import_file(&self, file: &LocalFile) -> Result<(TreeEntry, Imported), NodeError> {
+        let meta = std::fs::metadata(&file.absolute)
+            .map_err(|source| NodeError::Io { path: file.absolute.clone(), source })?;
+        let stamp = FileStamp::of(&meta);
+        if let Some(stamp) = stamp
+            && let Some(hash) = self.file_cache.get(&file.absolute, stamp)?
+            && let Some(size) = self.blobs.size(&hash).await?
+        {
+            let entry = TreeEntry { path: file.path.clone(), blob: hash, size, executable: file.executable };
+            return Ok((entry, Imported::Cached));
+        }
+        let (blob, size) = self.blobs.add_file(&file.absolute).await?;
+        let entry = TreeEntry { path: file.path.clone(), blob, size, executable: file.executable };
+        // Cache only what was read whole: a file that changed while being
+        // imported has another size than its stamp says.
+        Ok((entry, Imported::Read(stamp.filter(|s| s.size == size))))
+    }
 }
+
+/// How a file's blob was found.
+enum Imported {
+    /// Known from the file cache: nothing read.
+    Cached,
+    /// Read and hashed; with the stamp to cache, if it may be cached.
+    Read(Option<FileStamp>),
+}
+
+/// Files imported at once, so that copying one overlaps hashing another
+/// on a two-core laptop without thrashing its disk.
+const IMPORT_CONCURRENCY: usize = 4;
 
 /// The one SPDX expression the genesis records: the hardware license,
 /// else the documentation's, else the software's.

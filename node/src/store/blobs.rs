@@ -9,9 +9,13 @@ use std::path::{Path, PathBuf};
 
 use communs_protocol::{BlobHash, Hash};
 use iroh_blobs::BlobFormat;
-use iroh_blobs::api::blobs::{AddPathOptions, ImportMode};
+use iroh_blobs::api::blobs::{AddPathOptions, ExportMode, ExportOptions, ImportMode};
+use iroh_blobs::api::proto::ExportRangesItem;
 use iroh_blobs::store::fs::FsStore;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use iroh_blobs::store::fs::options::PathOptions;
+use n0_future::StreamExt;
+use std::io::Read;
+use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -31,6 +35,49 @@ fn store_error(e: impl std::fmt::Debug) -> BlobError {
     BlobError::Store(format!("{e:?}"))
 }
 
+/// Blocks read at once when copying or hashing a file: large enough for
+/// the hash to use every core, small enough to keep memory flat.
+const BLOCK: usize = 4 << 20;
+
+/// BLAKE3 and length of a file.
+fn hash_file(path: &Path) -> std::io::Result<(BlobHash, u64)> {
+    copy_hashing_into(std::fs::File::open(path)?, &mut std::io::sink())
+}
+
+/// Copies `from` to `to` the way `cp` does (in the kernel, or as a
+/// reflink where the file system can), then hashes what was written, on
+/// every core: the check covers the bytes the maker gets. Fails before
+/// creating `to` if `from` does not exist.
+fn copy_hashing(from: &Path, to: &Path) -> std::io::Result<(BlobHash, u64)> {
+    std::fs::copy(from, to)?;
+    hash_file(to)
+}
+
+fn copy_hashing_into(mut source: std::fs::File, out: &mut impl std::io::Write) -> std::io::Result<(BlobHash, u64)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; BLOCK];
+    loop {
+        let mut filled = 0;
+        while filled < BLOCK {
+            match source.read(&mut buffer[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        let block = &buffer[..filled];
+        if filled >= 256 * 1024 {
+            hasher.update_rayon(block);
+        } else {
+            hasher.update(block);
+        }
+        out.write_all(block)?;
+    }
+    Ok((BlobHash(Hash::from_bytes(*hasher.finalize().as_bytes())), hasher.count()))
+}
+
 fn to_iroh(hash: &BlobHash) -> iroh_blobs::Hash {
     iroh_blobs::Hash::from_bytes(*hash.as_bytes())
 }
@@ -41,15 +88,14 @@ fn from_iroh(hash: iroh_blobs::Hash) -> BlobHash {
 
 pub struct BlobStore {
     store: FsStore,
+    /// Where the store keeps each complete blob's data file.
+    paths: PathOptions,
 }
-
-/// Size of the buffer used to stream a blob out of the store.
-const COPY_BUFFER: usize = 1 << 20;
 
 impl BlobStore {
     pub async fn open(dir: &Path) -> Result<Self, BlobError> {
         let store = FsStore::load(dir).await.map_err(store_error)?;
-        Ok(BlobStore { store })
+        Ok(BlobStore { store, paths: PathOptions::new(dir) })
     }
 
     /// Imports a file (copied into the store, hashed once). Returns the
@@ -87,29 +133,67 @@ impl BlobStore {
         Ok(out)
     }
 
-    /// Writes a blob of `size` bytes to `target` (created or truncated),
-    /// verifying hash and size while streaming; on a mismatch the file is
-    /// removed.
+    /// Writes a blob of `size` bytes to `target` (absolute; created or
+    /// replaced), hashing it as it goes; on a mismatch the file is removed.
+    ///
+    /// A complete blob's data file is immutable, so it is copied directly
+    /// and the copy re-hashed: a checkout costs about `cp` plus `b3sum`.
+    /// Blobs the store keeps inline (small ones) are exported by the store
+    /// and then hashed.
     pub async fn export(&self, hash: &BlobHash, size: u64, target: &Path) -> Result<(), BlobError> {
-        let io = |source| BlobError::Io { path: target.to_owned(), source };
-        let mut file = tokio::fs::File::create(target).await.map_err(io)?;
-        let result = match self.copy_verified(hash, size, &mut file).await {
-            Ok(written) if written != size => {
-                Err(BlobError::WrongSize { hash: *hash, expected: size, actual: written })
+        let data_file = self.paths.data_path(&to_iroh(hash));
+        let (from, to) = (data_file.clone(), target.to_owned());
+        let copied = match tokio::task::spawn_blocking(move || copy_hashing(&from, &to)).await {
+            Ok(result) => result,
+            Err(e) => return Err(store_error(e)),
+        };
+        let written = match copied {
+            Ok(written) => written,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !data_file.exists() => {
+                let options = ExportOptions { hash: to_iroh(hash), mode: ExportMode::Copy, target: target.to_owned() };
+                if let Err(e) = self.store.blobs().export_with_opts(options).finish().await {
+                    return Err(if self.has(hash).await? { store_error(e) } else { BlobError::Missing(*hash) });
+                }
+                let path = target.to_owned();
+                let hashed = tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(store_error)?;
+                hashed.map_err(|source| BlobError::Io { path: target.to_owned(), source })?
             }
-            Ok(_) => file.flush().await.map_err(io),
-            Err(e) => Err(e),
+            Err(source) => return Err(BlobError::Io { path: target.to_owned(), source }),
+        };
+        let result = match written {
+            (_, len) if len != size => Err(BlobError::WrongSize { hash: *hash, expected: size, actual: len }),
+            (actual, _) if actual != *hash => Err(BlobError::Damaged { expected: *hash, actual }),
+            _ => Ok(()),
         };
         if result.is_err() {
-            drop(file);
             let _ = tokio::fs::remove_file(target).await;
         }
         result
     }
 
     /// Re-hashes a stored blob; returns its size if intact.
-    pub async fn verify(&self, hash: &BlobHash) -> Result<u64, BlobError> {
-        self.copy_verified(hash, u64::MAX, &mut tokio::io::sink()).await
+    pub async fn verify(&self, hash: &BlobHash, scratch_dir: &Path) -> Result<u64, BlobError> {
+        let size = self.size(hash).await?.ok_or(BlobError::Missing(*hash))?;
+        let data_file = self.paths.data_path(&to_iroh(hash));
+        let hashed = tokio::task::spawn_blocking(move || hash_file(&data_file)).await.map_err(store_error)?;
+        let (actual, len) = match hashed {
+            Ok(found) => found,
+            // Kept inline by the store: check it through a scratch copy.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let scratch = scratch_dir.join(format!("verify-{hash}"));
+                let result = self.export(hash, size, &scratch).await;
+                let _ = tokio::fs::remove_file(&scratch).await;
+                return result.map(|()| size);
+            }
+            Err(source) => return Err(BlobError::Io { path: PathBuf::new(), source }),
+        };
+        if len != size {
+            return Err(BlobError::WrongSize { hash: *hash, expected: size, actual: len });
+        }
+        if actual != *hash {
+            return Err(BlobError::Damaged { expected: *hash, actual });
+        }
+        Ok(size)
     }
 
     /// Streams a blob into `out`, hashing as it goes, and fails if more than
@@ -124,21 +208,27 @@ impl BlobStore {
         if !self.has(hash).await? {
             return Err(BlobError::Missing(*hash));
         }
-        let mut reader = self.store.blobs().reader(to_iroh(hash));
+        // One streaming request for the whole blob (it comes in small
+        // leaves: fine for trees, too slow for large files, which go
+        // through `export`).
+        let mut items = std::pin::pin!(self.store.blobs().export_ranges(to_iroh(hash), 0..u64::MAX).stream());
         let mut hasher = blake3::Hasher::new();
-        let mut buffer = vec![0u8; COPY_BUFFER];
         let mut total = 0u64;
-        loop {
-            let n = reader.read(&mut buffer).await.map_err(store_error)?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
+        while let Some(item) = items.next().await {
+            let leaf = match item {
+                ExportRangesItem::Size(size) if size > max => {
+                    return Err(BlobError::WrongSize { hash: *hash, expected: max, actual: size });
+                }
+                ExportRangesItem::Size(_) => continue,
+                ExportRangesItem::Data(leaf) => leaf,
+                ExportRangesItem::Error(e) => return Err(store_error(e)),
+            };
+            total += leaf.data.len() as u64;
             if total > max {
                 return Err(BlobError::WrongSize { hash: *hash, expected: max, actual: total });
             }
-            hasher.update(&buffer[..n]);
-            out.write_all(&buffer[..n]).await.map_err(|source| BlobError::Io { path: PathBuf::new(), source })?;
+            hasher.update(&leaf.data);
+            out.write_all(&leaf.data).await.map_err(|source| BlobError::Io { path: PathBuf::new(), source })?;
         }
         let actual = BlobHash(Hash::from_bytes(*hasher.finalize().as_bytes()));
         if actual != *hash {
