@@ -107,8 +107,9 @@ fn kill_9_during_publish_leaves_the_design_whole_or_absent() {
     for i in 0..200 {
         write_files(&folder, &[(&format!("docs/page-{i:03}.md"), &noise(100 + i, 2_000))]);
     }
-    // Kill at increasing points of the publish, then check the store.
-    for delay_ms in [5u64, 40, 120, 300, 700] {
+    // Kill at increasing points of the publish (the first ones while the
+    // store itself is being created), then check the store.
+    for delay_ms in [1u64, 3, 5, 10, 40, 120, 300, 700] {
         let _ = std::fs::remove_file(folder.join(".communs"));
         let mut child = node
             .command(&["publish", folder.to_str().expect("utf-8")])

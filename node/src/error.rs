@@ -36,6 +36,11 @@ pub enum NodeError {
     NoLicense { folder: PathBuf },
     #[error("design {0} is not in this store (see `communs list`)")]
     UnknownDesign(DesignId),
+    #[error(
+        "{folder} holds design {design} (its .communs marker says so), which this store does not have: \
+         import the design's bundle first, or delete {folder}/.communs to publish it as a new design"
+    )]
+    MarkedDesignMissing { folder: PathBuf, design: DesignId },
     #[error("design {design} has no revision {revision} (see `communs log {design}`)")]
     UnknownRevision { design: DesignId, revision: EventId },
     #[error("design {0} has no accepted revision yet; name one with DESIGN@REVISION (see `communs log`)")]

@@ -6,9 +6,8 @@
 //! the design) with the reason, rather than publishing noise.
 
 use communs_protocol::governance::{self, GovernanceState};
-use communs_protocol::{AuthorId, Body, Change, DesignId, EventId, SignedEvent, UnsignedEvent};
+use communs_protocol::{AuthorId, Body, Change, DesignId, EventId, SignedEvent};
 
-use crate::publish::heads;
 use crate::{Node, NodeError};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,25 +66,5 @@ impl Node {
         }
         let state = governance::resolve(&log);
         Ok((log, state))
-    }
-
-    fn append(
-        &self,
-        design: &DesignId,
-        log: &[SignedEvent],
-        body: Body,
-        now_ms: u64,
-    ) -> Result<SignedEvent, NodeError> {
-        let heads = heads(log);
-        let event = self.sign(UnsignedEvent {
-            design: Some(*design),
-            author: self.author(),
-            parents: heads.iter().map(|h| h.id()).collect(),
-            clock: 1 + heads.iter().map(|h| h.clock()).max().unwrap_or(0),
-            time: now_ms,
-            body,
-        })?;
-        self.events.insert(std::slice::from_ref(&event))?;
-        Ok(event)
     }
 }

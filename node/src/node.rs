@@ -36,6 +36,32 @@ pub enum OpenError {
     Blobs(#[from] BlobError),
 }
 
+/// Creates the store's databases in a scratch folder and renames it into
+/// place, so that a process killed during the very first open leaves no
+/// half-written database behind (redb refuses a file whose header was cut
+/// short).
+async fn create_store(home: &Home) -> Result<(), OpenError> {
+    let store = home.store_dir();
+    let partial = home.root().join("store.partial");
+    let io = |path: &std::path::Path| {
+        let path = path.to_owned();
+        move |source| HomeError::Io { path, source }
+    };
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+    }
+    std::fs::create_dir_all(&partial).map_err(io(&partial))?;
+    drop(EventStore::open(&partial.join("events.redb"))?);
+    drop(FileCache::open(&partial.join("file-cache.redb")).map_err(EventStoreError::Db)?);
+    let blobs = BlobStore::open(&partial.join("blobs")).await?;
+    blobs.sync().await?;
+    blobs.shutdown().await?;
+    std::fs::File::open(&partial).and_then(|d| d.sync_all()).map_err(io(&partial))?;
+    std::fs::rename(&partial, &store).map_err(io(&store))?;
+    std::fs::File::open(home.root()).and_then(|d| d.sync_all()).map_err(io(home.root()))?;
+    Ok(())
+}
+
 impl Node {
     /// Opens the node's store. The identity must exist (`communs init`);
     /// a second process gets [`LockError::Held`].
@@ -43,7 +69,9 @@ impl Node {
         let key = keyfile::load(&home)?;
         let lock = StoreLock::acquire(&home)?;
         let store = home.store_dir();
-        std::fs::create_dir_all(&store).map_err(|source| HomeError::Io { path: store.clone(), source })?;
+        if !store.exists() {
+            create_store(&home).await?;
+        }
         let events = EventStore::open(&store.join("events.redb"))?;
         let blobs = BlobStore::open(&store.join("blobs")).await?;
         let file_cache = FileCache::open(&store.join("file-cache.redb")).map_err(EventStoreError::Db)?;
@@ -70,6 +98,28 @@ impl Node {
         let hash = self.blobs.add_bytes(bytes).await?;
         self.blobs.sync().await?;
         Ok(hash)
+    }
+
+    /// Signs `body` on top of the design's current heads and stores it,
+    /// durably.
+    pub(crate) fn append(
+        &self,
+        design: &communs_protocol::DesignId,
+        log: &[communs_protocol::SignedEvent],
+        body: communs_protocol::Body,
+        now_ms: u64,
+    ) -> Result<communs_protocol::SignedEvent, crate::NodeError> {
+        let heads = crate::publish::heads(log);
+        let event = self.sign(communs_protocol::UnsignedEvent {
+            design: Some(*design),
+            author: self.author(),
+            parents: heads.iter().map(|h| h.id()).collect(),
+            clock: 1 + heads.iter().map(|h| h.clock()).max().unwrap_or(0),
+            time: now_ms,
+            body,
+        })?;
+        self.events.insert(std::slice::from_ref(&event))?;
+        Ok(event)
     }
 
     /// Flushes and closes the blob store; the event store is durable after

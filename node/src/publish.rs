@@ -9,14 +9,13 @@ use communs_protocol::{
 };
 use rand_core::{OsRng, RngCore};
 
-use crate::Node;
-use crate::NodeError;
+use n0_future::{BufferedStreamExt, StreamExt};
+
 use crate::folder::{self, LocalFile};
 use crate::marker::{self, Marker};
 use crate::progress::Progress;
-use n0_future::{BufferedStreamExt, StreamExt};
-
 use crate::store::file_cache::FileStamp;
+use crate::{Node, NodeError};
 
 /// What to publish and how.
 #[derive(Debug, Clone, Default)]
@@ -78,22 +77,29 @@ impl Node {
             Some(design) => {
                 let log = self.events.design_log(&design)?;
                 if log.is_empty() {
-                    return Err(NodeError::UnknownDesign(design));
+                    return Err(match &marker {
+                        Some(m) if m.design == design && request.design.is_none() => {
+                            NodeError::MarkedDesignMissing { folder: folder.clone(), design }
+                        }
+                        _ => NodeError::UnknownDesign(design),
+                    });
                 }
                 Some((design, log))
             }
             None => None,
         };
 
-        let entries = self.import_files(&files, progress).await?;
-        let bytes_imported = entries.1;
-        let tree = Tree::new(entries.0)?;
+        let (entries, bytes_imported) = self.import_files(&files, progress).await?;
+        let tree = Tree::new(entries)?;
         let tree_hash = self.blobs.add_bytes(tree.encode()).await?;
         debug_assert_eq!(tree_hash, tree.hash());
         let (files_count, bytes) = (tree.entries().len(), tree.total_size());
 
         let message = request.message.clone().unwrap_or_default();
-        let (design, events, new_design) = match existing {
+        // Blobs are made durable before the events that name them: a crash
+        // in between leaves unreferenced blobs, never a revision without
+        // its files.
+        let (design, revision, new_design) = match existing {
             None => {
                 let license = design_license(&manifest.license).ok_or(ManifestError::NoLicense)?;
                 let genesis = NewDesign {
@@ -104,7 +110,9 @@ impl Node {
                 };
                 let first = Revision { tree: tree_hash, manifest, base: vec![], message };
                 let [genesis, revision] = self.sign_new_design(genesis, first, request.now_ms)?;
-                (genesis.design(), vec![genesis, revision], true)
+                self.blobs.sync().await?;
+                self.events.insert(&[genesis.clone(), revision.clone()])?;
+                (genesis.design(), revision.id(), true)
             }
             Some((design, log)) => {
                 let base = match marker.filter(|m| m.design == design) {
@@ -128,29 +136,12 @@ impl Node {
                         warnings,
                     });
                 }
-                let heads = heads(&log);
-                let clock = 1 + heads.iter().map(|h| h.clock()).max().unwrap_or(0);
-                let revision = self.sign(UnsignedEvent {
-                    design: Some(design),
-                    author: self.author(),
-                    parents: heads.iter().map(|h| h.id()).collect(),
-                    clock,
-                    time: request.now_ms,
-                    body: Body::Revision(Revision {
-                        tree: tree_hash,
-                        manifest,
-                        base: base.into_iter().collect(),
-                        message,
-                    }),
-                })?;
-                (design, vec![revision], false)
+                self.blobs.sync().await?;
+                let body =
+                    Body::Revision(Revision { tree: tree_hash, manifest, base: base.into_iter().collect(), message });
+                (design, self.append(&design, &log, body, request.now_ms)?.id(), false)
             }
         };
-        let revision = events.last().map(SignedEvent::id).expect("publish makes at least one event");
-        // Blobs first, then the events that name them: a crash in between
-        // leaves unreferenced blobs, never an event without its files.
-        self.blobs.sync().await?;
-        self.events.insert(&events)?;
         marker::write(folder, &Marker { design, revision })?;
         Ok(Published {
             design,
