@@ -53,12 +53,30 @@ fn main() {
     }
     resolver.state();
     let mut incremental = Vec::with_capacity(2_000);
+    // The slowest event of each kind says where the tail comes from.
+    let mut slowest: std::collections::BTreeMap<&'static str, (usize, Duration)> = Default::default();
+    let revisions: std::collections::HashSet<EventId> =
+        events.iter().filter(|e| matches!(e.body(), Body::Revision(_))).map(SignedEvent::id).collect();
     for e in &events[split..] {
+        let kind = match e.body() {
+            Body::Revision(_) => "revision",
+            Body::Approve { target } if revisions.contains(target) => "approve revision",
+            Body::Approve { .. } => "approve proposal",
+            Body::Propose { .. } => "propose",
+            _ => "other",
+        };
         let e = e.clone();
         let t = Instant::now();
         resolver.apply(e);
         std::hint::black_box(resolver.state());
-        incremental.push(t.elapsed());
+        let took = t.elapsed();
+        let entry = slowest.entry(kind).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(took);
+        incremental.push(took);
+    }
+    for (kind, (count, max)) in &slowest {
+        println!("  {kind:<18} {count:>5} events, slowest {max:.1?}");
     }
     assert_eq!(resolver.state(), &state, "incremental equals full");
 
