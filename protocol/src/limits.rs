@@ -121,3 +121,7 @@ pub const MAX_OKH_FILE_BYTES: usize = 256 * 1024;
 /// Most events a resolver holds while their parents have not arrived. A
 /// peer sending events that never connect fills this and no more.
 pub const MAX_PENDING_EVENTS: usize = 10_000;
+
+/// Largest message of a catch-up reconciliation (either direction). Large
+/// differences take more round trips rather than larger messages.
+pub const MAX_RECONCILE_MESSAGE_BYTES: usize = 256 * 1024;
