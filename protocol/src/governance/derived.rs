@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::rules::{Index, Touched};
+use super::rules::{Index, Touched, applicable};
 use super::{CompetingHead, GovernanceState, LossReason, OpenContribution};
 use crate::hash::{DesignId, EventId};
 use crate::identity::AuthorId;
@@ -26,6 +26,8 @@ pub(crate) struct Derived {
     /// Revisions reached through `base` from some accepted revision.
     covered: BTreeSet<EventId>,
     heads: BTreeSet<EventId>,
+    /// The chain's states: id, maintainers, threshold.
+    chain_states: Vec<(EventId, Vec<AuthorId>, u64)>,
 }
 
 impl Derived {
@@ -52,6 +54,7 @@ impl Derived {
                 approvals: index.revisions.keys().map(|r| (*r, Vec::new())).collect(),
                 ..GovernanceState::default()
             },
+            chain_states: chain.states,
             ..Derived::default()
         };
         for m in derived.state.maintainers.clone() {
@@ -96,7 +99,9 @@ impl Derived {
         match touched {
             Touched::Genesis => *self = Derived::full(index),
             Touched::Proposal => self.chain_changed(index),
-            Touched::Stance { target, .. } if index.proposals.contains_key(&target) => self.chain_changed(index),
+            Touched::Stance { target, .. } if index.proposals.contains_key(&target) => {
+                self.proposal_vote(index, target)
+            }
             Touched::Stance { author, target } => {
                 if index.revisions.contains_key(&target) && self.sets.contains_key(&author) {
                     self.stance_changed(index, author, target);
@@ -131,6 +136,34 @@ impl Derived {
         self.state.state = Some(chain.state);
         self.state.chain = chain.accepted;
         self.state.proposals = chain.proposals;
+        self.chain_states = chain.states;
+    }
+
+    /// A vote on proposal `p`. Two common cases change only that
+    /// proposal's approvals: a proposal amending the current state that
+    /// stays short of the threshold, and one more vote for a proposal
+    /// already on the chain (a winner with more votes still wins). Anything
+    /// else re-walks the chain.
+    fn proposal_vote(&mut self, index: &Index, p: EventId) {
+        let info = &index.proposals[&p];
+        let Ok(at) = self.state.proposals.binary_search_by(|x| x.id.cmp(&p)) else {
+            return self.chain_changed(index);
+        };
+        if let Some((_, maintainers, threshold)) = self.chain_states.iter().find(|(s, _, _)| *s == info.prev) {
+            let votes = index.votes(maintainers, p);
+            let entry = &self.state.proposals[at];
+            let unchanged_outcome = if Some(info.prev) == self.state.state {
+                let applicable = applicable(&info.change, maintainers, *threshold).is_ok();
+                !applicable || (votes.len() as u64) < *threshold
+            } else {
+                self.state.chain.contains(&p) && votes.len() >= entry.approvals.len()
+            };
+            if unchanged_outcome {
+                self.state.proposals[at].approvals = votes;
+                return;
+            }
+        }
+        self.chain_changed(index);
     }
 
     /// `author`'s stance on revision `target` may have changed.

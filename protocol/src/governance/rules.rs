@@ -72,9 +72,9 @@ pub(super) enum Touched {
 
 #[derive(Debug, Clone)]
 pub(super) struct ProposalInfo {
-    author: AuthorId,
-    prev: EventId,
-    change: Change,
+    pub author: AuthorId,
+    pub prev: EventId,
+    pub change: Change,
 }
 
 impl Index {
@@ -151,7 +151,7 @@ impl Index {
     }
 
     /// The endorsers of `target` among `maintainers`.
-    fn votes(&self, maintainers: &[AuthorId], target: EventId) -> Vec<AuthorId> {
+    pub(super) fn votes(&self, maintainers: &[AuthorId], target: EventId) -> Vec<AuthorId> {
         maintainers.iter().copied().filter(|m| self.endorses(*m, target)).collect()
     }
 
@@ -167,6 +167,7 @@ impl Index {
         let mut maintainers = genesis.maintainers.clone();
         let mut threshold = genesis.threshold;
         let mut accepted = Vec::new();
+        let mut states = vec![(state, maintainers.clone(), threshold)];
         loop {
             let candidates = by_prev.get(&state).cloned().unwrap_or_default();
             let mut winners: Vec<(usize, EventId)> = Vec::new();
@@ -199,6 +200,7 @@ impl Index {
             (maintainers, threshold) = applicable(&change, &maintainers, threshold).expect("the winner is applicable");
             accepted.push(winner);
             state = winner;
+            states.push((state, maintainers.clone(), threshold));
         }
         // Proposals never reached from the chain: pending if they amend a
         // pending proposal (they may be reached later), else void.
@@ -218,7 +220,7 @@ impl Index {
             };
             proposals.push(Proposal { id: *id, author: p.author, prev: p.prev, change: p.change, approvals, outcome });
         }
-        Chain { state, maintainers, threshold, accepted, proposals }
+        Chain { state, maintainers, threshold, accepted, proposals, states }
     }
 
     /// Whether `p` amends a pending proposal, directly or through a chain
@@ -249,13 +251,19 @@ pub(super) struct Chain {
     pub maintainers: Vec<AuthorId>,
     pub threshold: u64,
     pub accepted: Vec<EventId>,
+    /// Each state of the chain, from the genesis: id, maintainers, threshold.
+    pub states: Vec<(EventId, Vec<AuthorId>, u64)>,
     pub proposals: Vec<Proposal>,
 }
 
 /// The state a change leads to from (`maintainers`, `threshold`), or why it
 /// cannot apply. Removing a maintainer lowers the threshold if it would
 /// exceed the maintainers left.
-fn applicable(change: &Change, maintainers: &[AuthorId], threshold: u64) -> Result<(Vec<AuthorId>, u64), Inapplicable> {
+pub(super) fn applicable(
+    change: &Change,
+    maintainers: &[AuthorId],
+    threshold: u64,
+) -> Result<(Vec<AuthorId>, u64), Inapplicable> {
     let mut next = maintainers.to_vec();
     match change {
         Change::AddMaintainer(a) => {
