@@ -42,6 +42,8 @@ enum Command {
     },
     /// Print this node's author id.
     Id,
+    /// Print a shell completion script (e.g. `communs completions bash > /etc/bash_completion.d/communs`).
+    Completions { shell: clap_complete::Shell },
     /// Publish a folder: a new design, or a new revision of the design it holds.
     Publish {
         /// The design folder (its okh.toml or okh.yml is the manifest).

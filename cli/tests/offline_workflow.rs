@@ -142,15 +142,18 @@ fn git_folders_and_ignored_files_are_not_published() {
 #[test]
 fn a_folder_without_okh_toml_needs_a_license_and_gets_a_warning() {
     let dir = tmp();
-    let node = Node::init(dir.path(), "home");
+    let node = Node { home: dir.path().join("home") };
+    node.run(&["init", "--name", "Ada Lovelace"]).ok();
     let folder = dir.path().join("lamp");
     write_files(&folder, &[("README.md", b"# Lamp\n\nA bike lamp bracket.\n"), ("lamp.scad", b"sphere(5);\n")]);
     node.run(&["publish", folder.to_str().expect("utf-8")]).fails_with(1, "--license");
+    node.run(&["init", "--name", "ignored: already initialised"]).ok();
     let out = node.json(&["publish", folder.to_str().expect("utf-8"), "--license", "CERN-OHL-P-2.0"]);
     assert!(out["warnings"][0].as_str().expect("a warning").contains("okh.toml"), "{out}");
     let show = node.json(&["show", out["design"].as_str().expect("design")]);
     assert_eq!(show["manifest"]["name"], "lamp");
     assert_eq!(show["manifest"]["function"], "A bike lamp bracket.");
+    assert_eq!(show["manifest"]["licensor"][0], "Ada Lovelace", "the name given to init");
 }
 
 #[test]
@@ -450,4 +453,13 @@ fn the_example_designs_publish_and_check_out_byte_for_byte() {
         let script = dir.path().join("out/spool-holder/tools/export-stl.sh");
         assert_ne!(std::fs::metadata(script).expect("script").permissions().mode() & 0o111, 0);
     }
+}
+
+#[test]
+fn shell_completions_are_printed() {
+    let dir = tmp();
+    let node = Node { home: dir.path().join("unused") };
+    let run = node.run(&["completions", "bash"]).ok();
+    assert!(run.stdout.contains("communs"), "{run:?}");
+    assert!(!node.home.exists(), "completions touch no data directory");
 }

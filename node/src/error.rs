@@ -55,6 +55,8 @@ pub enum NodeError {
     Fork(#[from] crate::fork::ForkError),
     #[error(transparent)]
     Checkout(#[from] crate::checkout::CheckoutError),
+    #[error(transparent)]
+    Home(#[from] crate::home::HomeError),
     #[error("file cache: {0}")]
     Cache(#[from] redb::Error),
 }

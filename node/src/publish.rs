@@ -69,7 +69,8 @@ impl Node {
         let folder = &folder::absolute(&request.folder)?;
         let files = folder::scan(folder)?;
         let mut warnings = Vec::new();
-        let manifest = read_manifest(folder, request.license.as_deref(), &mut warnings)?;
+        let licensor = self.home.read_config()?.name;
+        let manifest = read_manifest(folder, request.license.as_deref(), licensor, &mut warnings)?;
 
         let marker = marker::read(folder)?;
         let target = request.design.or(marker.as_ref().map(|m| m.design));
@@ -279,8 +280,14 @@ pub(crate) fn heads(log: &[SignedEvent]) -> Vec<&SignedEvent> {
 }
 
 /// The manifest from `okh.toml`, else `okh.yml`, else made from the folder
-/// name and README (with a warning), with `license` as its license.
-fn read_manifest(folder: &Path, license: Option<&str>, warnings: &mut Vec<String>) -> Result<Manifest, NodeError> {
+/// name, README and `licensor` (the name given to `communs init`), with
+/// `license` as its license.
+fn read_manifest(
+    folder: &Path,
+    license: Option<&str>,
+    licensor: Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Manifest, NodeError> {
     let read = |name: &str| -> Result<Option<String>, NodeError> {
         let path = folder.join(name);
         match std::fs::read_to_string(&path) {
@@ -323,6 +330,7 @@ fn read_manifest(folder: &Path, license: Option<&str>, warnings: &mut Vec<String
     };
     let mut manifest = Manifest::minimal(&name, License::all(license));
     manifest.function = readme_summary(folder);
+    manifest.licensors = licensor.into_iter().collect();
     manifest.check().map_err(|e| NodeError::Manifest { file: folder.to_owned(), source: e })?;
     warnings.push(format!(
         "no okh.toml in {}: the manifest was made from the folder name{}; add an okh.toml to describe the design",

@@ -12,6 +12,11 @@ use crate::output::Output;
 use crate::{Cli, Command};
 
 pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "communs", &mut std::io::stdout());
+        return Ok(());
+    }
     let home = Home::locate(cli.home.as_deref())?;
     match cli.command {
         Command::Init { name } => identity::init(&home, name, out),
