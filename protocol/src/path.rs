@@ -106,14 +106,10 @@ impl ValidatedPath {
     pub fn segments(&self) -> impl Iterator<Item = &str> {
         self.0.split('/')
     }
-
-    /// The key under which two paths collide on a case-insensitive file
-    /// system: Unicode default lowercase mapping, then NFC.
-    pub fn case_key(&self) -> String {
-        fold_case(&self.0)
-    }
 }
 
+/// The key under which two paths collide on a case-insensitive file
+/// system: Unicode default lowercase mapping, then NFC.
 pub(crate) fn fold_case(s: &str) -> String {
     s.to_lowercase().nfc().collect()
 }

@@ -126,8 +126,4 @@ impl GovernanceState {
     pub fn proposal(&self, id: &EventId) -> Option<&Proposal> {
         self.proposals.iter().find(|p| p.id == *id)
     }
-
-    pub fn is_accepted(&self, revision: &EventId) -> bool {
-        self.approvals.get(revision).is_some_and(|who| who.len() as u64 >= self.threshold)
-    }
 }

@@ -49,8 +49,7 @@ pub fn str_field<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
 }
 
 use communs_protocol::{
-    AuthorId, Body, DesignId, EventId, Genesis, Manifest, Revision, SecretKey, SignedEvent, UnsignedEvent,
-    hash::BlobHash,
+    AuthorId, Body, EventId, Genesis, Manifest, Revision, SecretKey, SignedEvent, UnsignedEvent, hash::BlobHash,
 };
 
 /// A deterministic key for vectors and tests: the seed is `n` repeated.
@@ -107,8 +106,4 @@ pub fn revision(tree_seed: u8, base: &[EventId], message: &str) -> Body {
         base: base.to_vec(),
         message: message.to_owned(),
     })
-}
-
-pub fn design_of(e: &SignedEvent) -> DesignId {
-    e.design()
 }
