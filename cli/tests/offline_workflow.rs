@@ -463,3 +463,16 @@ fn shell_completions_are_printed() {
     assert!(run.stdout.contains("communs"), "{run:?}");
     assert!(!node.home.exists(), "completions touch no data directory");
 }
+
+#[test]
+fn a_file_over_the_size_limit_is_named_before_anything_is_read() {
+    let dir = tmp();
+    let node = Node::init(dir.path(), "home");
+    let folder = small_design(dir.path(), "Huge");
+    // A sparse file: 64 GiB + 1 byte long, no disk used.
+    let huge = std::fs::File::create(folder.join("scan.ply")).expect("create");
+    huge.set_len(communs_protocol::limits::MAX_BLOB_BYTES + 1).expect("sparse file");
+    let run = node.run(&["publish", folder.to_str().expect("utf-8")]).fails_with(1, "scan.ply");
+    assert!(run.stderr.contains("over the limit"), "{run:?}");
+    assert_eq!(node.json(&["list"]), serde_json::json!([]));
+}
