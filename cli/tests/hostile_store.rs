@@ -134,3 +134,57 @@ fn kill_9_during_publish_leaves_the_design_whole_or_absent() {
     node.publish(&folder, &[]);
     node.json(&["fsck"]);
 }
+
+/// A 4 MiB file system of our own, unmounted on drop; `None` where this
+/// process may not mount (not root).
+struct TinyDisk(std::path::PathBuf);
+
+impl TinyDisk {
+    fn mount(at: &std::path::Path) -> Option<TinyDisk> {
+        std::fs::create_dir_all(at).ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4M", "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        mounted.then(|| TinyDisk(at.to_owned()))
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_gets_a_clear_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(disk) = TinyDisk::mount(&dir.path().join("tiny")) else {
+        eprintln!("skipped: mounting a 4 MiB tmpfs needs root");
+        return;
+    };
+    let big = small_design(dir.path(), "Big");
+    write_files(&big, &[("scan.ply", &noise(7, 6 << 20))]);
+
+    // The store on the full disk: publish fails, says why, keeps nothing,
+    // and gives the space back.
+    let node = Node::init(&disk.0, "home");
+    node.run(&["publish", big.to_str().expect("utf-8")]).fails_with(1, "is full");
+    assert_eq!(node.json(&["list"]), serde_json::json!([]));
+    node.json(&["fsck"]);
+    let small = small_design(dir.path(), "Small");
+    node.publish(&small, &[]);
+
+    // A checkout onto the full disk: fails naming the file, leaves no
+    // partial file behind, and the store is untouched.
+    let elsewhere = Node::init(dir.path(), "elsewhere");
+    let _ = std::fs::remove_file(big.join(".communs"));
+    let (design, _) = elsewhere.publish(&big, &[]);
+    let out = disk.0.join("checkout");
+    elsewhere.run(&["get", &design, out.to_str().expect("utf-8")]).fails_with(1, "is full");
+    assert!(!out.join("scan.ply").exists(), "no partial file is left behind");
+    elsewhere.json(&["fsck"]);
+}

@@ -90,7 +90,14 @@ impl Node {
             None => None,
         };
 
-        let (entries, bytes_imported) = self.import_files(&files, progress).await?;
+        let (entries, bytes_imported) = match self.import_files(&files, progress).await {
+            Ok(imported) => imported,
+            Err(e) => {
+                // Every import has finished (successfully or not) by now.
+                self.blobs.discard_scratch();
+                return Err(e);
+            }
+        };
         let tree = Tree::new(entries)?;
         let tree_hash = self.blobs.add_bytes(tree.encode()).await?;
         debug_assert_eq!(tree_hash, tree.hash());

@@ -27,6 +27,8 @@ pub enum BlobError {
     Missing(BlobHash),
     #[error("blob {expected} is damaged in the store: its bytes hash to {actual}; run `communs fsck`")]
     Damaged { expected: BlobHash, actual: BlobHash },
+    #[error("the disk holding {0} is full: free some space and try again (nothing was stored)")]
+    DiskFull(PathBuf),
     #[error("blob {hash} is {actual} bytes in the store, expected {expected}")]
     WrongSize { hash: BlobHash, expected: u64, actual: u64 },
 }
@@ -78,6 +80,32 @@ fn copy_hashing_into(mut source: std::fs::File, out: &mut impl std::io::Write) -
     Ok((BlobHash(Hash::from_bytes(*hasher.finalize().as_bytes())), hasher.count()))
 }
 
+/// A store error, told apart when its cause is a full disk (which a user
+/// can fix) under `path`.
+fn import_error(e: &(dyn std::error::Error + 'static), path: &Path) -> BlobError {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::StorageFull
+        {
+            return BlobError::DiskFull(path.to_owned());
+        }
+        cause = c.source();
+    }
+    store_error(e)
+}
+
+/// Removes what interrupted imports left in the store's scratch folder.
+/// Only called while this process holds the store lock, so no import is
+/// in flight.
+fn clear_scratch(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir.join("temp")) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn to_iroh(hash: &BlobHash) -> iroh_blobs::Hash {
     iroh_blobs::Hash::from_bytes(*hash.as_bytes())
 }
@@ -90,12 +118,14 @@ pub struct BlobStore {
     store: FsStore,
     /// Where the store keeps each complete blob's data file.
     paths: PathOptions,
+    root: PathBuf,
 }
 
 impl BlobStore {
     pub async fn open(dir: &Path) -> Result<Self, BlobError> {
+        clear_scratch(dir);
         let store = FsStore::load(dir).await.map_err(store_error)?;
-        Ok(BlobStore { store, paths: PathOptions::new(dir) })
+        Ok(BlobStore { store, paths: PathOptions::new(dir), root: dir.to_owned() })
     }
 
     /// Imports a file (copied into the store, hashed once). Returns the
@@ -103,10 +133,18 @@ impl BlobStore {
     /// changed since it was listed.
     pub async fn add_file(&self, path: &Path) -> Result<(BlobHash, u64), BlobError> {
         let options = AddPathOptions { path: path.to_owned(), format: BlobFormat::Raw, mode: ImportMode::Copy };
-        let tag = self.store.blobs().add_path_with_opts(options).temp_tag().await.map_err(store_error)?;
+        let imported = self.store.blobs().add_path_with_opts(options).temp_tag().await;
+        let tag = imported.map_err(|e| import_error(&e, &self.root))?;
         let hash = from_iroh(tag.hash());
         let size = self.size(&hash).await?.ok_or(BlobError::Missing(hash))?;
         Ok((hash, size))
+    }
+
+    /// Removes the scratch copies failed imports left behind (on a full
+    /// disk, they are what keeps it full). Call only when no import is in
+    /// flight.
+    pub fn discard_scratch(&self) {
+        clear_scratch(&self.root);
     }
 
     /// The size of a complete blob, `None` if absent or partial.
@@ -118,7 +156,7 @@ impl BlobStore {
     }
 
     pub async fn add_bytes(&self, bytes: Vec<u8>) -> Result<BlobHash, BlobError> {
-        let tag = self.store.blobs().add_bytes(bytes).temp_tag().await.map_err(store_error)?;
+        let tag = self.store.blobs().add_bytes(bytes).temp_tag().await.map_err(|e| import_error(&e, &self.root))?;
         Ok(from_iroh(tag.hash()))
     }
 
@@ -151,14 +189,32 @@ impl BlobStore {
             Ok(written) => written,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !data_file.exists() => {
                 let options = ExportOptions { hash: to_iroh(hash), mode: ExportMode::Copy, target: target.to_owned() };
-                if let Err(e) = self.store.blobs().export_with_opts(options).finish().await {
-                    return Err(if self.has(hash).await? { store_error(e) } else { BlobError::Missing(*hash) });
+                let exported = match self.store.blobs().export_with_opts(options).finish().await {
+                    Ok(_) => {
+                        let path = target.to_owned();
+                        let hashed =
+                            tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(store_error)?;
+                        hashed.map_err(|source| BlobError::Io { path: target.to_owned(), source })
+                    }
+                    Err(_) if !self.has(hash).await? => Err(BlobError::Missing(*hash)),
+                    Err(e) => Err(import_error(&e, target)),
+                };
+                match exported {
+                    Ok(found) => found,
+                    Err(e) => {
+                        let _ = tokio::fs::remove_file(target).await;
+                        return Err(e);
+                    }
                 }
-                let path = target.to_owned();
-                let hashed = tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(store_error)?;
-                hashed.map_err(|source| BlobError::Io { path: target.to_owned(), source })?
             }
-            Err(source) => return Err(BlobError::Io { path: target.to_owned(), source }),
+            Err(source) => {
+                // A copy cut short (a full disk) leaves part of a file.
+                let _ = tokio::fs::remove_file(target).await;
+                return Err(match source.kind() {
+                    std::io::ErrorKind::StorageFull => BlobError::DiskFull(target.to_owned()),
+                    _ => BlobError::Io { path: target.to_owned(), source },
+                });
+            }
         };
         let result = match written {
             (_, len) if len != size => Err(BlobError::WrongSize { hash: *hash, expected: size, actual: len }),
