@@ -47,12 +47,25 @@ fn hash_file(path: &Path) -> std::io::Result<(BlobHash, u64)> {
 }
 
 /// Copies `from` to `to` the way `cp` does (in the kernel, or as a
-/// reflink where the file system can), then hashes what was written, on
-/// every core: the check covers the bytes the maker gets. Fails before
-/// creating `to` if `from` does not exist.
+/// reflink where the file system can) while hashing `from` on the other
+/// cores, so a checkout costs about one copy. Hashing the store's file
+/// rather than reading the copy back checks the same bytes: the kernel
+/// copies them from that file, which the store never changes once complete
+/// (someone who can rewrite it mid-copy can rewrite the checkout too), and
+/// a read-back would come from the page cache, not the disk, anyway. Fails
+/// before creating `to` if `from` does not exist.
 fn copy_hashing(from: &Path, to: &Path) -> std::io::Result<(BlobHash, u64)> {
-    std::fs::copy(from, to)?;
-    hash_file(to)
+    let source = std::fs::File::open(from)?;
+    std::thread::scope(|scope| {
+        let copy = scope.spawn(|| std::fs::copy(from, to));
+        let hashed = copy_hashing_into(source, &mut std::io::sink());
+        let copied = copy.join().unwrap_or_else(|_| Err(std::io::Error::other("copy thread panicked")))?;
+        let (hash, len) = hashed?;
+        if copied != len {
+            return Err(std::io::Error::other("the store file changed while it was copied"));
+        }
+        Ok((hash, len))
+    })
 }
 
 fn copy_hashing_into(mut source: std::fs::File, out: &mut impl std::io::Write) -> std::io::Result<(BlobHash, u64)> {
@@ -175,7 +188,7 @@ impl BlobStore {
     /// replaced), hashing it as it goes; on a mismatch the file is removed.
     ///
     /// A complete blob's data file is immutable, so it is copied directly
-    /// and the copy re-hashed: a checkout costs about `cp` plus `b3sum`.
+    /// while being hashed: a checkout costs about a `cp`.
     /// Blobs the store keeps inline (small ones) are exported by the store
     /// and then hashed.
     pub async fn export(&self, hash: &BlobHash, size: u64, target: &Path) -> Result<(), BlobError> {
