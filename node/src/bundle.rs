@@ -57,10 +57,6 @@ pub struct BundleSummary {
     pub new_blobs: usize,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
-    move |source| NodeError::Io { path: path.to_owned(), source }
-}
-
 impl Node {
     /// Writes `design`'s events and every blob its revisions need to `file`.
     pub async fn bundle_export(
@@ -88,27 +84,27 @@ impl Node {
         progress.start(total, blobs.len());
 
         let tmp = file.with_extension("communs-tmp");
-        let handle = tokio::fs::File::create(&tmp).await.map_err(io(&tmp))?;
+        let handle = tokio::fs::File::create(&tmp).await.map_err(NodeError::io(&tmp))?;
         let mut out = HashingWriter { inner: BufWriter::with_capacity(1 << 20, handle), hasher: blake3::Hasher::new() };
-        out.write(MAGIC).await.map_err(io(&tmp))?;
+        out.write(MAGIC).await.map_err(NodeError::io(&tmp))?;
         for event in &log.events {
-            out.record(kind::EVENT, event.bytes().len() as u64).await.map_err(io(&tmp))?;
-            out.write(event.bytes()).await.map_err(io(&tmp))?;
+            out.record(kind::EVENT, event.bytes().len() as u64).await.map_err(NodeError::io(&tmp))?;
+            out.write(event.bytes()).await.map_err(NodeError::io(&tmp))?;
         }
         for (hash, size) in &blobs {
-            out.record(kind::BLOB, 32 + size).await.map_err(io(&tmp))?;
-            out.write(hash.as_bytes()).await.map_err(io(&tmp))?;
+            out.record(kind::BLOB, 32 + size).await.map_err(NodeError::io(&tmp))?;
+            out.write(hash.as_bytes()).await.map_err(NodeError::io(&tmp))?;
             let mut sink = HashingSink { out: &mut out };
             self.blobs.copy_verified(hash, *size, &mut sink).await?;
             progress.advance(*size);
         }
         let digest = *out.hasher.finalize().as_bytes();
-        out.inner.write_all(&[kind::END]).await.map_err(io(&tmp))?;
-        out.inner.write_all(&32u64.to_be_bytes()).await.map_err(io(&tmp))?;
-        out.inner.write_all(&digest).await.map_err(io(&tmp))?;
-        out.inner.flush().await.map_err(io(&tmp))?;
-        out.inner.get_ref().sync_all().await.map_err(io(&tmp))?;
-        tokio::fs::rename(&tmp, file).await.map_err(io(file))?;
+        out.inner.write_all(&[kind::END]).await.map_err(NodeError::io(&tmp))?;
+        out.inner.write_all(&32u64.to_be_bytes()).await.map_err(NodeError::io(&tmp))?;
+        out.inner.write_all(&digest).await.map_err(NodeError::io(&tmp))?;
+        out.inner.flush().await.map_err(NodeError::io(&tmp))?;
+        out.inner.get_ref().sync_all().await.map_err(NodeError::io(&tmp))?;
+        tokio::fs::rename(&tmp, file).await.map_err(NodeError::io(file))?;
         progress.finish();
         Ok(BundleSummary {
             designs: vec![*design],
@@ -190,7 +186,7 @@ impl Node {
         let total: u64 = missing.iter().map(|h| contents.blobs[h]).sum();
         progress.start(total, missing.len());
         let staged = self.home.store_dir().join("bundle-staging");
-        tokio::fs::create_dir_all(&staged).await.map_err(io(&staged))?;
+        tokio::fs::create_dir_all(&staged).await.map_err(NodeError::io(&staged))?;
         let result = self.read_bundle(file, Some((&missing, &staged, progress))).await;
         let _ = tokio::fs::remove_dir_all(&staged).await;
         result?;
@@ -216,7 +212,7 @@ impl Node {
         file: &Path,
         store: Option<(&BTreeSet<BlobHash>, &Path, &dyn Progress)>,
     ) -> Result<BundleContents, NodeError> {
-        let handle = tokio::fs::File::open(file).await.map_err(io(file))?;
+        let handle = tokio::fs::File::open(file).await.map_err(NodeError::io(file))?;
         let mut input =
             HashingReader { inner: BufReader::with_capacity(1 << 20, handle), hasher: blake3::Hasher::new() };
         let damaged = |detail: &str| BundleError::Damaged { path: file.to_owned(), detail: detail.to_owned() };
@@ -237,7 +233,7 @@ impl Node {
                 if len != 32 || input.inner.read_exact(&mut digest).await.is_err() || digest != expected_digest {
                     return Err(damaged("the end record does not match the contents").into());
                 }
-                if input.inner.read(&mut [0u8; 1]).await.map_err(io(file))? != 0 {
+                if input.inner.read(&mut [0u8; 1]).await.map_err(NodeError::io(file))? != 0 {
                     return Err(damaged("bytes after the end record").into());
                 }
                 return Ok(contents);

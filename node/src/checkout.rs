@@ -45,7 +45,7 @@ impl Node {
         let view = self.show(design, revision).await?;
         prepare_folder(dir, force)?;
         // The blob store writes to absolute paths only.
-        let dir = &dir.canonicalize().map_err(io(dir))?;
+        let dir = &dir.canonicalize().map_err(NodeError::io(dir))?;
         progress.start(view.tree.total_size(), view.tree.entries().len());
         // Folders first, in order; then the files, several at once.
         let targets = view
@@ -85,10 +85,6 @@ impl Node {
 /// overlap.
 const WRITE_CONCURRENCY: usize = 8;
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
-    move |source| NodeError::Io { path: path.to_owned(), source }
-}
-
 /// Creates `dir`, or checks that it is empty (unless `force`).
 fn prepare_folder(dir: &Path, force: bool) -> Result<(), NodeError> {
     match std::fs::read_dir(dir) {
@@ -98,8 +94,8 @@ fn prepare_folder(dir: &Path, force: bool) -> Result<(), NodeError> {
             }
             Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir).map_err(io(dir)),
-        Err(e) => Err(io(dir)(e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir).map_err(NodeError::io(dir)),
+        Err(e) => Err(NodeError::io(dir)(e)),
     }
 }
 
@@ -115,22 +111,22 @@ fn target_path(dir: &Path, path: &ValidatedPath) -> Result<PathBuf, NodeError> {
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 if last {
-                    std::fs::remove_file(&current).map_err(io(&current))?;
+                    std::fs::remove_file(&current).map_err(NodeError::io(&current))?;
                 } else {
                     return Err(CheckoutError::Symlink(current).into());
                 }
             }
             Ok(meta) if !last && !meta.is_dir() => {
-                std::fs::remove_file(&current).map_err(io(&current))?;
-                std::fs::create_dir(&current).map_err(io(&current))?;
+                std::fs::remove_file(&current).map_err(NodeError::io(&current))?;
+                std::fs::create_dir(&current).map_err(NodeError::io(&current))?;
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if !last {
-                    std::fs::create_dir(&current).map_err(io(&current))?;
+                    std::fs::create_dir(&current).map_err(NodeError::io(&current))?;
                 }
             }
-            Err(e) => return Err(io(&current)(e)),
+            Err(e) => return Err(NodeError::io(&current)(e)),
         }
     }
     Ok(current)
@@ -139,7 +135,7 @@ fn target_path(dir: &Path, path: &ValidatedPath) -> Result<PathBuf, NodeError> {
 #[cfg(unix)]
 fn make_executable(path: &Path) -> Result<(), NodeError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(io(path))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(NodeError::io(path))
 }
 
 #[cfg(not(unix))]

@@ -66,3 +66,10 @@ impl From<crate::bundle::BundleError> for NodeError {
         NodeError::Bundle(Box::new(e))
     }
 }
+
+impl NodeError {
+    /// For `map_err`: an I/O error at `path`.
+    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
+        move |source| NodeError::Io { path: path.to_owned(), source }
+    }
+}

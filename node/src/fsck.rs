@@ -66,13 +66,11 @@ impl Node {
         }
 
         let blobs = self.blobs.list().await?;
-        let scratch = self.home.store_dir().join("scratch");
-        std::fs::create_dir_all(&scratch).map_err(|source| NodeError::Io { path: scratch.clone(), source })?;
         let sizes = blob_sizes(self, &blobs).await?;
         progress.start(sizes.values().sum(), blobs.len());
         for hash in &blobs {
             report.blobs += 1;
-            match self.blobs.verify(hash, &scratch).await {
+            match self.blobs.verify(hash).await {
                 Ok(size) => report.bytes += size,
                 Err(e) => report.problem("damaged-blob", hash, e),
             }

@@ -30,7 +30,7 @@ pub fn load_or_create(home: &Home) -> Result<(SecretKey, bool), KeyFileError> {
         Err(KeyFileError::Home(HomeError::NotInitialised { .. })) => {
             home.create()?;
             let key = SecretKey::generate(&mut OsRng);
-            let text = format!("{HEADER}\n{}\n", hex(&key.to_bytes()));
+            let text = format!("{HEADER}\n{}\n", hex::encode(key.to_bytes()));
             let path = home.key_path();
             crate::atomic::write_atomically(&path, text.as_bytes(), 0o600).map_err(io_error(&path))?;
             Ok((key, true))
@@ -57,25 +57,13 @@ pub fn load(home: &Home) -> Result<SecretKey, KeyFileError> {
         }
     }
     let mut lines = text.lines();
-    let seed = match (lines.next(), lines.next().map(parse_hex32), lines.next()) {
+    let seed = match (
+        lines.next(),
+        lines.next().map(|l| hex::decode(l).ok().and_then(|b| <[u8; 32]>::try_from(b).ok())),
+        lines.next(),
+    ) {
         (Some(HEADER), Some(Some(seed)), None) => seed,
         _ => return Err(KeyFileError::Malformed { path }),
     };
     Ok(SecretKey::from_bytes(&seed))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let s = s.as_bytes();
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in s.chunks_exact(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
 }

@@ -109,7 +109,7 @@ impl Node {
         body: communs_protocol::Body,
         now_ms: u64,
     ) -> Result<communs_protocol::SignedEvent, crate::NodeError> {
-        let heads = crate::publish::heads(log);
+        let heads = heads(log);
         let event = self.sign(communs_protocol::UnsignedEvent {
             design: Some(*design),
             author: self.author(),
@@ -128,4 +128,11 @@ impl Node {
         self.blobs.sync().await?;
         self.blobs.shutdown().await
     }
+}
+
+/// The events of a log that no other event names as a parent.
+pub(crate) fn heads(log: &[communs_protocol::SignedEvent]) -> Vec<&communs_protocol::SignedEvent> {
+    let named: std::collections::HashSet<communs_protocol::EventId> =
+        log.iter().flat_map(|e| e.parents().iter().copied()).collect();
+    log.iter().filter(|e| !named.contains(&e.id())).collect()
 }

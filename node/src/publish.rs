@@ -244,8 +244,7 @@ impl Node {
     /// One file: from the cache if its stamp is unchanged and its blob is
     /// stored, else read and imported.
     async fn import_file(&self, file: &LocalFile) -> Result<(TreeEntry, Imported), NodeError> {
-        let meta = std::fs::metadata(&file.absolute)
-            .map_err(|source| NodeError::Io { path: file.absolute.clone(), source })?;
+        let meta = std::fs::metadata(&file.absolute).map_err(NodeError::io(&file.absolute))?;
         let stamp = FileStamp::of(&meta);
         if let Some(stamp) = stamp
             && let Some(hash) = self.file_cache.get(&file.absolute, stamp)?
@@ -278,12 +277,6 @@ const IMPORT_CONCURRENCY: usize = 4;
 /// else the documentation's, else the software's.
 fn design_license(license: &License) -> Option<String> {
     license.hardware.clone().or_else(|| license.documentation.clone()).or_else(|| license.software.clone())
-}
-
-/// The events of a log that no other event names as a parent.
-pub(crate) fn heads(log: &[SignedEvent]) -> Vec<&SignedEvent> {
-    let named: std::collections::HashSet<EventId> = log.iter().flat_map(|e| e.parents().iter().copied()).collect();
-    log.iter().filter(|e| !named.contains(&e.id())).collect()
 }
 
 /// The manifest from `okh.toml`, else `okh.yml`, else made from the folder

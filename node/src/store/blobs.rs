@@ -241,28 +241,8 @@ impl BlobStore {
     }
 
     /// Re-hashes a stored blob; returns its size if intact.
-    pub async fn verify(&self, hash: &BlobHash, scratch_dir: &Path) -> Result<u64, BlobError> {
-        let size = self.size(hash).await?.ok_or(BlobError::Missing(*hash))?;
-        let data_file = self.paths.data_path(&to_iroh(hash));
-        let hashed = tokio::task::spawn_blocking(move || hash_file(&data_file)).await.map_err(store_error)?;
-        let (actual, len) = match hashed {
-            Ok(found) => found,
-            // Kept inline by the store: check it through a scratch copy.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let scratch = scratch_dir.join(format!("verify-{hash}"));
-                let result = self.export(hash, size, &scratch).await;
-                let _ = tokio::fs::remove_file(&scratch).await;
-                return result.map(|()| size);
-            }
-            Err(source) => return Err(BlobError::Io { path: PathBuf::new(), source }),
-        };
-        if len != size {
-            return Err(BlobError::WrongSize { hash: *hash, expected: size, actual: len });
-        }
-        if actual != *hash {
-            return Err(BlobError::Damaged { expected: *hash, actual });
-        }
-        Ok(size)
+    pub async fn verify(&self, hash: &BlobHash) -> Result<u64, BlobError> {
+        self.copy_verified(hash, u64::MAX, &mut tokio::io::sink()).await
     }
 
     /// Streams a blob into `out`, hashing as it goes, and fails if more than
