@@ -5,7 +5,9 @@
 //! stable: 0 success, 1 failure, 2 bad usage (clap's own code for usage
 //! errors, malformed ids included). Errors go to stderr.
 
+mod client;
 mod commands;
+mod daemon;
 mod output;
 mod progress;
 mod target;
@@ -32,7 +34,10 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Subcommand)]
+/// Every command a CLI may ask a running node to carry out travels to it
+/// as JSON (spec/api.md, `POST /v1/run`), hence serde.
+#[derive(Subcommand, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "command")]
 enum Command {
     /// Create this node's identity and data directory (does nothing if they exist).
     Init {
@@ -43,7 +48,15 @@ enum Command {
     /// Print this node's author id.
     Id,
     /// Print a shell completion script (e.g. `communs completions bash > /etc/bash_completion.d/communs`).
+    #[serde(skip)]
     Completions { shell: clap_complete::Shell },
+    /// Run this node on the network, or ask how it is doing.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// The peers this node is connected to.
+    Peers,
+    /// Catch up now with every connected peer: one design, or all this node keeps.
+    Sync { design: Option<communs_protocol::DesignId> },
     /// Publish a folder: a new design, or a new revision of the design it holds.
     Publish {
         /// The design folder (its okh.toml or okh.yml is the manifest).
@@ -147,7 +160,18 @@ enum Command {
     Bundle(BundleCommand),
 }
 
-#[derive(Subcommand, Clone, Copy)]
+#[derive(Subcommand, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+enum NodeCommand {
+    /// Run the node: gossip, catch up, serve and fetch files, answer the local API. Stops on Ctrl-C or SIGTERM.
+    #[serde(skip)]
+    Run(daemon::RunArgs),
+    /// Peer id, listen addresses, API address, peers and followed designs of the running node.
+    Status,
+}
+
+#[derive(Subcommand, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "change")]
 enum ChangeArg {
     /// Add a maintainer.
     AddMaintainer { author: AuthorId },
@@ -157,7 +181,8 @@ enum ChangeArg {
     SetThreshold { threshold: u64 },
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
 enum BundleCommand {
     /// Write a design's events and files into FILE.
     Export { design: communs_protocol::DesignId, file: PathBuf },

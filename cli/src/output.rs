@@ -1,35 +1,80 @@
 //! How results and errors reach a person or a script.
 //!
-//! Only this module knows whether we print text or JSON.
+//! Only this module knows whether we print text or JSON, and whether the
+//! command runs in this process or in a running node on behalf of a CLI
+//! (then what would be printed is captured and sent back to it).
+
+use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
 pub struct Output {
     json: bool,
+    captured: Option<Mutex<Captured>>,
+}
+
+/// What a command run inside a node would have printed.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Captured {
+    pub stdout: String,
+    pub warnings: Vec<String>,
 }
 
 impl Output {
     pub fn new(json: bool) -> Self {
-        Output { json }
+        Output { json, captured: None }
+    }
+
+    /// An output that keeps what it is given, for [`Output::into_captured`].
+    pub fn capture(json: bool) -> Self {
+        Output { json, captured: Some(Mutex::new(Captured::default())) }
+    }
+
+    pub fn into_captured(self) -> Captured {
+        self.captured.and_then(|c| c.into_inner().ok()).unwrap_or_default()
     }
 
     /// Prints `value` as JSON, or the text `human` builds.
     pub fn print(&self, value: Value, human: impl FnOnce() -> String) {
-        if self.json {
-            println!("{value}");
-        } else {
-            println!("{}", human());
+        let line = if self.json { value.to_string() } else { human() };
+        match &self.captured {
+            Some(captured) => {
+                if let Ok(mut captured) = captured.lock() {
+                    captured.stdout.push_str(&line);
+                    captured.stdout.push('\n');
+                }
+            }
+            None => println!("{line}"),
         }
+    }
+
+    /// Prints what a node captured for us.
+    pub fn replay(&self, captured: Captured) {
+        for warning in &captured.warnings {
+            self.warn(warning);
+        }
+        print!("{}", captured.stdout);
     }
 
     pub fn is_json(&self) -> bool {
         self.json
     }
 
+    /// No progress bars: the output is for a script, or for another process.
+    pub fn quiet(&self) -> bool {
+        self.json || self.captured.is_some()
+    }
+
     /// A warning on stderr (in JSON mode, results also carry them).
     pub fn warn(&self, warning: &str) {
-        if !self.json {
-            eprintln!("warning: {warning}");
+        match &self.captured {
+            Some(captured) => {
+                if let Ok(mut captured) = captured.lock() {
+                    captured.warnings.push(warning.to_owned());
+                }
+            }
+            None if !self.json => eprintln!("warning: {warning}"),
+            None => {}
         }
     }
 

@@ -152,11 +152,14 @@ fn the_local_policy_log_pins_mutes_and_follows_with_reasons() {
     assert_eq!(policy["muted"].as_array().expect("muted").len(), 1);
     assert_eq!(policy["pins"], serde_json::json!([]));
 
-    // Following a design the store does not hold is refused until the
-    // network can fetch it.
+    // Following a design the store does not hold is recorded: a running
+    // node fetches it when a peer has it. It is followed, not present.
     let other = Node::init(dir.path(), "other");
     let (unknown, _) = other.publish(&small_design(dir.path(), "Unknown"), &[]);
-    alice.run(&["follow", &unknown]).fails_with(1, "not in this store");
+    alice.json(&["follow", &unknown]);
+    let policy = alice.json(&["policy"]);
+    assert!(policy["followed"].as_array().expect("followed").iter().any(|d| d == unknown.as_str()));
+    alice.run(&["show", &unknown]).fails_with(1, "not in this store");
 }
 
 /// Copies an example design into `to` (files only).

@@ -54,19 +54,23 @@ impl Node {
             .iter()
             .map(|entry| target_path(dir, &entry.path).map(|target| (entry, target)))
             .collect::<Result<Vec<_>, NodeError>>()?;
-        let writes = targets.into_iter().map(|(entry, target)| async move {
-            self.blobs
-                .export(&entry.blob, entry.size, &target)
-                .await
-                .map_err(|source| NodeError::File { path: entry.path.to_string(), source })?;
-            // A copy takes the store file's mode (not executable); only an
-            // executable file needs another.
-            if entry.executable {
-                make_executable(&target)?;
-            }
-            progress.advance(entry.size);
-            Ok::<(), NodeError>(())
-        });
+        // Collected first, as in `publish::import_files` (rust-lang/rust#102211).
+        let writes: Vec<_> = targets
+            .into_iter()
+            .map(|(entry, target)| async move {
+                self.blobs
+                    .export(&entry.blob, entry.size, &target)
+                    .await
+                    .map_err(|source| NodeError::File { path: entry.path.to_string(), source })?;
+                // A copy takes the store file's mode (not executable); only an
+                // executable file needs another.
+                if entry.executable {
+                    make_executable(&target)?;
+                }
+                progress.advance(entry.size);
+                Ok::<(), NodeError>(())
+            })
+            .collect();
         let results: Vec<Result<(), NodeError>> =
             n0_future::stream::iter(writes).buffered_unordered(WRITE_CONCURRENCY).collect().await;
         results.into_iter().collect::<Result<(), NodeError>>()?;

@@ -40,6 +40,12 @@ pub struct Config {
     /// How this author signs their name in manifests they create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Where the local API listens (loopback only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<std::net::SocketAddr>,
+    /// How `communs node run` joins the network.
+    #[serde(default)]
+    pub network: crate::net::NetConfig,
 }
 
 impl Home {
@@ -72,6 +78,17 @@ impl Home {
     /// Events (redb) and blobs (iroh-blobs).
     pub fn store_dir(&self) -> PathBuf {
         self.root.join("store")
+    }
+
+    /// The running node's API address and process id (present while a
+    /// node runs).
+    pub fn api_path(&self) -> PathBuf {
+        self.root.join("api.json")
+    }
+
+    /// The token that API requests which write must carry (mode 0600).
+    pub fn api_token_path(&self) -> PathBuf {
+        self.root.join("api-token")
     }
 
     /// Held by the one process that has the store open.

@@ -113,6 +113,30 @@ impl Node {
         })
     }
 
+    /// Whether the store holds a design's genesis.
+    pub fn has_design(&self, design: &DesignId) -> Result<bool, NodeError> {
+        Ok(self.events.contains(&design.genesis())?)
+    }
+
+    /// A revision (`None`: the one this node checks out) and the hash of
+    /// its tree, from the log alone: the tree itself may not be here yet.
+    pub fn revision_tree(
+        &self,
+        design: &DesignId,
+        revision: Option<EventId>,
+    ) -> Result<(EventId, communs_protocol::BlobHash), NodeError> {
+        let log = self.design_log(design)?;
+        let id = match revision {
+            Some(id) => id,
+            None => {
+                let canonical = governance::resolve(&log.events).canonical;
+                self.default_revision(design, canonical)?.ok_or(NodeError::NoCanonical(*design))?
+            }
+        };
+        let (_, body) = log.revision(&id).ok_or(NodeError::UnknownRevision { design: *design, revision: id })?;
+        Ok((id, body.tree))
+    }
+
     /// The events of a design, newest first.
     pub fn log(&self, design: &DesignId) -> Result<Vec<SignedEvent>, NodeError> {
         let mut events = self.design_log(design)?.events;

@@ -5,6 +5,7 @@
 //! The rules live in `communs-protocol`; this crate decides where bytes are
 //! kept and never re-implements a rule.
 
+pub mod api;
 pub mod atomic;
 pub mod bundle;
 pub mod checkout;
@@ -14,10 +15,12 @@ pub mod fork;
 pub mod fsck;
 pub mod govern;
 pub mod home;
+pub mod ingest;
 pub mod inspect;
 pub mod keyfile;
 pub mod lock;
 pub mod marker;
+pub mod net;
 mod node;
 pub mod policy;
 pub mod progress;

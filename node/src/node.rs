@@ -125,6 +125,11 @@ impl Node {
     /// Flushes and closes the blob store; the event store is durable after
     /// every write already.
     pub async fn close(self) -> Result<(), BlobError> {
+        self.flush().await
+    }
+
+    /// [`Node::close`] for a node still shared with tasks that are ending.
+    pub async fn flush(&self) -> Result<(), BlobError> {
         self.blobs.sync().await?;
         self.blobs.shutdown().await
     }

@@ -6,12 +6,12 @@ pub use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
 use crate::{Node, NodeError};
 
 impl Node {
-    /// Records a policy decision. A pin must name a revision of the design;
-    /// follow and pin need the design in the store until the network can
-    /// fetch it.
+    /// Records a policy decision. A pin must name a revision of the design
+    /// in the store; a followed design may be absent (a running node
+    /// fetches it from peers as soon as one has it).
     pub fn set_policy(&self, action: PolicyAction, reason: &str, now_ms: u64) -> Result<PolicyEntry, NodeError> {
         match action {
-            PolicyAction::Follow(design) | PolicyAction::Unpin(design) => {
+            PolicyAction::Unpin(design) => {
                 self.design_log(&design)?;
             }
             PolicyAction::Pin(design, revision) => {
@@ -20,7 +20,7 @@ impl Node {
                     return Err(NodeError::UnknownRevision { design, revision });
                 }
             }
-            PolicyAction::Unfollow(_) | PolicyAction::Mute(_) | PolicyAction::Unmute(_) => {}
+            PolicyAction::Follow(_) | PolicyAction::Unfollow(_) | PolicyAction::Mute(_) | PolicyAction::Unmute(_) => {}
         }
         Ok(self.events.append_policy(now_ms, action, reason)?)
     }
@@ -31,6 +31,16 @@ impl Node {
 
     pub fn policy(&self) -> Result<Policy, NodeError> {
         Ok(Policy::replay(&self.policy_log()?))
+    }
+
+    /// The designs this node keeps up to date and seeds: those it follows
+    /// and every design in its store that it has not unfollowed (what it
+    /// published, forked, imported or fetched).
+    pub fn kept_designs(&self) -> Result<Vec<DesignId>, NodeError> {
+        let policy = self.policy()?;
+        let mut kept: std::collections::BTreeSet<DesignId> = policy.followed.clone();
+        kept.extend(self.events.designs()?.into_iter().filter(|d| !policy.unfollowed.contains(d)));
+        Ok(kept.into_iter().collect())
     }
 
     /// The revision this node checks out by default: its pin, else the

@@ -3,7 +3,7 @@
 //! The node only counts; the CLI decides whether that becomes a progress
 //! bar (a terminal, large work) or nothing (`--json`, scripts).
 
-pub trait Progress: Sync {
+pub trait Progress: Send + Sync {
     /// The work ahead: total bytes and items.
     fn start(&self, _bytes: u64, _items: usize) {}
     /// `bytes` more are done.

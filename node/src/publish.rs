@@ -214,13 +214,20 @@ impl Node {
         progress: &dyn Progress,
     ) -> Result<(Vec<TreeEntry>, u64), NodeError> {
         progress.start(files.iter().map(|f| f.size).sum(), files.len());
-        let imports = files.iter().map(|file| async move {
-            let imported = self.import_file(file).await;
-            if let Ok((entry, _)) = &imported {
-                progress.advance(entry.size);
-            }
-            imported
-        });
+        // Collected first: a lazy `map` keeps its closure in the future,
+        // whose type the compiler then cannot prove `Send` for every
+        // lifetime (rust-lang/rust#102211), and the API runs this on any
+        // thread.
+        let imports: Vec<_> = files
+            .iter()
+            .map(|file| async move {
+                let imported = self.import_file(file).await;
+                if let Ok((entry, _)) = &imported {
+                    progress.advance(entry.size);
+                }
+                imported
+            })
+            .collect();
         let results: Vec<Result<(TreeEntry, Imported), NodeError>> =
             n0_future::stream::iter(imports).buffered_ordered(IMPORT_CONCURRENCY).collect().await;
         let mut entries = Vec::with_capacity(files.len());

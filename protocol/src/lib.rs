@@ -22,6 +22,7 @@ pub mod path;
 pub mod sync;
 pub mod text_id;
 pub mod tree;
+pub mod wire;
 
 pub use event::{Body, Change, EventError, Genesis, Revision, SignedEvent, UnsignedEvent};
 pub use hash::{BlobHash, DesignId, EventId, Hash};

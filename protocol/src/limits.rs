@@ -125,3 +125,34 @@ pub const MAX_PENDING_EVENTS: usize = 10_000;
 /// Largest message of a catch-up reconciliation (either direction). Large
 /// differences take more round trips rather than larger messages.
 pub const MAX_RECONCILE_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Largest catch-up request or response on the wire. A response of events
+/// stops short of it and the requester asks again for the rest.
+pub const MAX_CATCHUP_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most event ids one catch-up `Fetch` may ask for.
+pub const MAX_FETCH_IDS: usize = 1024;
+
+/// Most designs named in one catch-up scope: a laptop follows a few dozen,
+/// a tiers-lieu seeding everything asks for all of them instead.
+pub const MAX_SCOPE_DESIGNS: usize = 10_000;
+
+/// Catch-up sessions one node keeps open for one peer; older ones are
+/// dropped and that peer starts again.
+pub const MAX_SESSIONS_PER_PEER: usize = 4;
+
+/// Number of gossip shard topics. Designs are spread over a fixed set of
+/// topics because per-design topics do not scale to a node seeding ten
+/// thousand designs; 64 keeps a laptop that follows a handful of designs
+/// from receiving most of the traffic.
+pub const GOSSIP_SHARDS: u16 = 64;
+
+/// Largest gossip message: one signed event (64 KiB) plus 1 KiB for
+/// gossipsub's framing.
+pub const MAX_GOSSIP_MESSAGE_BYTES: usize = 65 * 1024;
+
+/// Connections a node keeps at most, and per peer: gossipsub keeps
+/// connections open and Kademlia dials whoever it hears of, which together
+/// would connect every node to every other.
+pub const MAX_CONNECTIONS: u32 = 128;
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;

@@ -46,3 +46,24 @@ pub(crate) fn decode(kind: &'static str, s: &str) -> Result<[u8; 32], IdError> {
     let len = bytes.len();
     bytes.try_into().map_err(|_| IdError::Length { expected: kind, len })
 }
+
+/// Serializes a type as its printable form and deserializes it with its
+/// `FromStr` (for JSON: the API speaks ids the way people type them).
+macro_rules! serde_as_text {
+    ($($name:ty),*) => {$(
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+serde_as_text!(crate::EventId, crate::DesignId, crate::AuthorId, crate::BlobHash);

@@ -2,6 +2,7 @@
 
 use communs_node::Node;
 use communs_node::fork::ForkRequest;
+use communs_node::net::Network;
 use communs_node::publish::PublishRequest;
 use communs_protocol::governance::LossReason;
 use communs_protocol::{Body, Manifest, SignedEvent};
@@ -14,12 +15,12 @@ use crate::output::Output;
 use crate::progress;
 use crate::{BundleCommand, Command};
 
-pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
+pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
         Command::Publish { dir, message, design, license, maintainers, threshold } => {
             let request =
                 PublishRequest { folder: dir, message, design, license, maintainers, threshold, now_ms: now_ms() };
-            let bar = progress::for_work("publishing", out.is_json());
+            let bar = progress::for_work("publishing", out.quiet());
             let published = node.publish(request, bar.as_ref()).await?;
             for warning in &published.warnings {
                 out.warn(warning);
@@ -159,7 +160,16 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
             });
         }
         Command::Get { target, dir, force } => {
-            let bar = progress::for_work("getting", out.is_json());
+            if let Some(net) = net {
+                // What this store lacks comes from peers first: the
+                // design's events, then the revision's files.
+                if !node.has_design(&target.design)? {
+                    let scope = communs_protocol::wire::Scope::Designs(vec![target.design]);
+                    net.catch_up_all(&scope).await;
+                }
+                net.fetch_files(target.design, target.revision).await?;
+            }
+            let bar = progress::for_work("getting", out.quiet());
             let done = node.get(&target.design, target.revision, &dir, force, bar.as_ref()).await?;
             out.print(
                 json!({
@@ -205,7 +215,7 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
             );
         }
         Command::Fsck => {
-            let bar = progress::for_work("checking", out.is_json());
+            let bar = progress::for_work("checking", out.quiet());
             let report = node.fsck(bar.as_ref()).await?;
             let problems: Vec<Value> = report
                 .problems
@@ -233,7 +243,7 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
             }
         }
         Command::Bundle(BundleCommand::Export { design, file }) => {
-            let bar = progress::for_work("exporting", out.is_json());
+            let bar = progress::for_work("exporting", out.quiet());
             let summary = node.bundle_export(&design, &file, bar.as_ref()).await?;
             out.print(
                 json!({ "design": design.to_string(), "file": file.display().to_string(), "events": summary.events, "blobs": summary.blobs, "bytes": summary.bytes }),
@@ -241,7 +251,7 @@ pub async fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<
             );
         }
         Command::Bundle(BundleCommand::Import { file }) => {
-            let bar = progress::for_work("importing", out.is_json());
+            let bar = progress::for_work("importing", out.quiet());
             let summary = node.bundle_import(&file, bar.as_ref()).await?;
             out.print(
                 json!({

@@ -1,15 +1,22 @@
 //! One function per command: open what it needs, call the node, print.
+//!
+//! A command runs in this process on the store, or, while a node runs on
+//! the same data directory, in that node (which holds the store) through
+//! its API: [`dispatch`] is the same code in both places.
 
 mod design;
 mod govern;
 mod identity;
+mod network;
 mod policy;
 
 use anyhow::Context;
+use communs_node::net::Network;
 use communs_node::{Home, Node};
 
+use crate::client::Remote;
 use crate::output::Output;
-use crate::{Cli, Command};
+use crate::{Cli, Command, NodeCommand};
 
 pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
     if let Command::Completions { shell } = cli.command {
@@ -21,25 +28,68 @@ pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
     match cli.command {
         Command::Init { name } => identity::init(&home, name, out),
         Command::Id => identity::id(&home, out),
+        Command::Node(NodeCommand::Run(args)) => crate::daemon::run(home, args, out).await,
         command => {
+            if let Some(remote) = Remote::find(&home).await? {
+                let command = command.absolute()?;
+                out.replay(remote.run(&command, out.is_json()).await?);
+                return Ok(());
+            }
+            if command.needs_network() {
+                anyhow::bail!("no node is running on {}: start one with `communs node run`", home.root().display());
+            }
             let node = Node::open(home).await?;
-            let result = match command {
-                Command::Approve { .. }
-                | Command::Retract { .. }
-                | Command::Propose { .. }
-                | Command::Status { .. } => govern::run(&node, command, out),
-                Command::Follow { .. }
-                | Command::Unfollow { .. }
-                | Command::Mute { .. }
-                | Command::Unmute { .. }
-                | Command::Pin { .. }
-                | Command::Unpin { .. }
-                | Command::Policy => policy::run(&node, command, out),
-                command => design::run(&node, command, out).await,
-            };
+            let result = dispatch(&node, None, command, out).await;
             node.close().await.context("closing the store")?;
             result
         }
+    }
+}
+
+/// Carries out a command on an open store, with the network when the
+/// node runs one.
+pub async fn dispatch(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
+    match command {
+        Command::Approve { .. } | Command::Retract { .. } | Command::Propose { .. } | Command::Status { .. } => {
+            govern::run(node, command, out)
+        }
+        Command::Follow { .. }
+        | Command::Unfollow { .. }
+        | Command::Mute { .. }
+        | Command::Unmute { .. }
+        | Command::Pin { .. }
+        | Command::Unpin { .. }
+        | Command::Policy => policy::run(node, net, command, out).await,
+        Command::Node(_) | Command::Peers | Command::Sync { .. } => {
+            let net = net.context("this command needs a running node: start one with `communs node run`")?;
+            network::run(net, command, out).await
+        }
+        command => design::run(node, net, command, out).await,
+    }
+}
+
+impl Command {
+    fn needs_network(&self) -> bool {
+        matches!(self, Command::Node(_) | Command::Peers | Command::Sync { .. })
+    }
+
+    /// The same command with its paths made absolute, for a node whose
+    /// working directory is not ours.
+    fn absolute(self) -> anyhow::Result<Command> {
+        let abs = |p: std::path::PathBuf| std::path::absolute(&p).with_context(|| format!("{}", p.display()));
+        Ok(match self {
+            Command::Publish { dir, message, design, license, maintainers, threshold } => {
+                Command::Publish { dir: abs(dir)?, message, design, license, maintainers, threshold }
+            }
+            Command::Get { target, dir, force } => Command::Get { target, dir: abs(dir)?, force },
+            Command::Bundle(crate::BundleCommand::Export { design, file }) => {
+                Command::Bundle(crate::BundleCommand::Export { design, file: abs(file)? })
+            }
+            Command::Bundle(crate::BundleCommand::Import { file }) => {
+                Command::Bundle(crate::BundleCommand::Import { file: abs(file)? })
+            }
+            other => other,
+        })
     }
 }
 

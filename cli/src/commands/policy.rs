@@ -1,6 +1,7 @@
 //! The node's local policy: follow, mute, pin, and the log of it.
 
 use communs_node::Node;
+use communs_node::net::Network;
 use communs_node::policy::{PolicyAction, PolicyEntry};
 use serde_json::{Value, json};
 
@@ -8,7 +9,7 @@ use super::{format_time, now_ms};
 use crate::Command;
 use crate::output::Output;
 
-pub fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
+pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
     let (action, reason) = match command {
         Command::Follow { design, reason } => (PolicyAction::Follow(design), reason),
         Command::Unfollow { design, reason } => (PolicyAction::Unfollow(design), reason),
@@ -45,6 +46,27 @@ pub fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
         _ => unreachable!("dispatched to another module"),
     };
     let entry = node.set_policy(action, &reason, now_ms())?;
+    // With a network, following a design also fetches it.
+    if let (Some(net), PolicyAction::Follow(design)) = (net, &entry.action) {
+        let caught_up = net.follow(*design).await?;
+        let present = node.has_design(design)?;
+        let mut value = entry_json(&entry);
+        value["present"] = json!(present);
+        value["catch_up"] = serde_json::to_value(&caught_up)?;
+        out.print(value, || {
+            let state = if present {
+                format!("{} new events from {} peers; its files are being fetched", caught_up.added, caught_up.peers)
+            } else {
+                format!("no peer has it yet ({} asked); it will be fetched when one does", caught_up.peers)
+            };
+            format!(
+                "Recorded: {}
+{state}",
+                entry_line(&entry)
+            )
+        });
+        return Ok(());
+    }
     out.print(entry_json(&entry), || format!("Recorded: {}", entry_line(&entry)));
     Ok(())
 }

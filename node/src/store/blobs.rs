@@ -141,6 +141,12 @@ impl BlobStore {
         Ok(BlobStore { store, paths: PathOptions::new(dir), root: dir.to_owned() })
     }
 
+    /// The iroh-blobs store, for the network to serve and fetch blobs
+    /// through its verified streaming.
+    pub fn store(&self) -> &iroh_blobs::api::Store {
+        &self.store
+    }
+
     /// Imports a file (copied into the store, hashed once). Returns the
     /// hash and size of what was imported, which is what counts if the file
     /// changed since it was listed.

@@ -7,12 +7,15 @@
 use std::path::Path;
 
 use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 /// Event id -> signed encoding.
 const EVENTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("events");
 /// (design id, event id) -> clock: a design's log, scanned by prefix.
 const DESIGN_EVENTS: TableDefinition<(&[u8; 32], &[u8; 32]), u64> = TableDefinition::new("design_events");
+/// (design id, event id) -> the event's advisory time: the items of a
+/// catch-up reconciliation, read without decoding every event.
+const SYNC_ITEMS: TableDefinition<(&[u8; 32], &[u8; 32]), u64> = TableDefinition::new("sync_items");
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventStoreError {
@@ -41,6 +44,9 @@ db_error!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::S
 
 pub struct EventStore {
     db: Database,
+    /// Every event inserted, as it is committed: the network gossips the
+    /// ones this node signs and fetches the files of new revisions.
+    inserted: tokio::sync::broadcast::Sender<SignedEvent>,
 }
 
 impl EventStore {
@@ -50,9 +56,38 @@ impl EventStore {
         let tx = db.begin_write()?;
         tx.open_table(EVENTS)?;
         tx.open_table(DESIGN_EVENTS)?;
+        tx.open_table(SYNC_ITEMS)?;
         tx.commit()?;
         super::policy::create(&db)?;
-        Ok(EventStore { db })
+        backfill_sync_items(&db)?;
+        Ok(EventStore { db, inserted: tokio::sync::broadcast::channel(1024).0 })
+    }
+
+    /// Events as they are stored (a receiver that lags misses some and
+    /// learns it from the channel; catch-up repairs the rest).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SignedEvent> {
+        self.inserted.subscribe()
+    }
+
+    /// (time, id) of every event of these designs, for reconciliation.
+    pub fn sync_items(&self, designs: &[DesignId]) -> Result<Vec<(u64, EventId)>, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(SYNC_ITEMS)?;
+        let mut items = Vec::new();
+        for design in designs {
+            for row in table.range((design.as_bytes(), &[0u8; 32])..=(design.as_bytes(), &[0xffu8; 32]))? {
+                let (key, time) = row?;
+                items.push((time.value(), EventId::from_hash(communs_protocol::Hash::from_bytes(*key.value().1))));
+            }
+        }
+        Ok(items)
+    }
+
+    /// The stored bytes of an event, as signed (for a peer asking for it).
+    pub fn raw(&self, id: &EventId) -> Result<Option<Vec<u8>>, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(EVENTS)?;
+        Ok(table.get(id.as_bytes())?.map(|b| b.value().to_vec()))
     }
 
     pub fn get(&self, id: &EventId) -> Result<Option<SignedEvent>, EventStoreError> {
@@ -72,10 +107,11 @@ impl EventStore {
     /// them). All or nothing; returns how many were new.
     pub fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
         let tx = self.db.begin_write()?;
-        let mut added = 0;
+        let mut added = Vec::new();
         {
             let mut table = tx.open_table(EVENTS)?;
             let mut index = tx.open_table(DESIGN_EVENTS)?;
+            let mut items = tx.open_table(SYNC_ITEMS)?;
             for event in events {
                 let id = event.id();
                 if table.get(id.as_bytes())?.is_some() {
@@ -92,11 +128,16 @@ impl EventStore {
                 event.check_parents(&parent_refs).map_err(|source| EventStoreError::Invalid { event: id, source })?;
                 table.insert(id.as_bytes(), event.bytes())?;
                 index.insert((event.design().as_bytes(), id.as_bytes()), event.clock())?;
-                added += 1;
+                items.insert((event.design().as_bytes(), id.as_bytes()), event.event().time)?;
+                added.push(event);
             }
         }
         tx.commit()?;
-        Ok(added)
+        for event in &added {
+            // No receiver (no network running) is not an error.
+            let _ = self.inserted.send((*event).clone());
+        }
+        Ok(added.len())
     }
 
     /// Every event of a design, in clock order (ties by id).
@@ -154,6 +195,30 @@ impl EventStore {
         }
         Ok(out)
     }
+}
+
+/// Stores written before the sync-item index existed get it built once,
+/// from the events themselves.
+fn backfill_sync_items(db: &Database) -> Result<(), EventStoreError> {
+    let tx = db.begin_write()?;
+    {
+        let index = tx.open_table(DESIGN_EVENTS)?;
+        let mut items = tx.open_table(SYNC_ITEMS)?;
+        if items.len()? == index.len()? {
+            return Ok(());
+        }
+        let events = tx.open_table(EVENTS)?;
+        for row in index.iter()? {
+            let (key, _) = row?;
+            let (design, id) = key.value();
+            let id = EventId::from_hash(communs_protocol::Hash::from_bytes(*id));
+            let bytes = events.get(id.as_bytes())?.ok_or(EventStoreError::MissingParent { event: id, parent: id })?;
+            let event = decode(id, bytes.value())?;
+            items.insert((design, id.as_bytes()), event.event().time)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Stored events were verified on insert; decoding re-verifies anyway, so a

@@ -41,6 +41,9 @@ pub struct PolicyEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     pub followed: BTreeSet<DesignId>,
+    /// Designs whose last follow action was an unfollow: kept in the
+    /// store, but no longer caught up, fetched or seeded.
+    pub unfollowed: BTreeSet<DesignId>,
     pub muted: BTreeSet<AuthorId>,
     pub pins: BTreeMap<DesignId, EventId>,
 }
@@ -52,9 +55,11 @@ impl Policy {
             match entry.action {
                 PolicyAction::Follow(d) => {
                     policy.followed.insert(d);
+                    policy.unfollowed.remove(&d);
                 }
                 PolicyAction::Unfollow(d) => {
                     policy.followed.remove(&d);
+                    policy.unfollowed.insert(d);
                 }
                 PolicyAction::Mute(a) => {
                     policy.muted.insert(a);

@@ -1,0 +1,84 @@
+//! The commands that need the running node's network.
+
+use communs_node::net::{FetchReport, Network};
+use communs_protocol::wire::Scope;
+use serde_json::json;
+
+use crate::output::Output;
+use crate::{Command, NodeCommand};
+
+pub async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Result<()> {
+    match command {
+        Command::Node(NodeCommand::Status) => {
+            let status = communs_node::api::ApiState::status_of(net).await?;
+            out.print(serde_json::to_value(&status)?, || {
+                let mut lines = vec![
+                    format!("Node {} (author {})", status.peer_id, status.author),
+                    format!("  listening on {}", status.listen.join(", ")),
+                    format!("  API on http://{}", status.api),
+                    format!("  {} peers, {} designs kept", status.peers.len(), status.followed.len()),
+                ];
+                if status.seed_all {
+                    lines.push("  seeding every design it hears of".to_owned());
+                }
+                if status.pending_events > 0 {
+                    lines.push(format!("  {} events wait for their parents", status.pending_events));
+                }
+                lines.join("\n")
+            });
+        }
+        Command::Peers => {
+            let peers = net.status().await?.peers;
+            out.print(serde_json::to_value(&peers)?, || {
+                if peers.is_empty() {
+                    return "No peers connected.".to_owned();
+                }
+                peers
+                    .iter()
+                    .map(|p| {
+                        let score = p.score.map(|s| format!("  score {s:.1}")).unwrap_or_default();
+                        format!("{}  {}{score}", p.peer_id, p.addresses.join(" "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Sync { design } => {
+            let scope = match design {
+                Some(design) => Scope::Designs(vec![design]),
+                None => net.own_scope()?,
+            };
+            let report = net.catch_up_all(&scope).await;
+            let designs = match &scope {
+                Scope::Designs(designs) => designs.clone(),
+                Scope::All => net.node().kept_designs()?,
+            };
+            let mut files: Vec<FetchReport> = Vec::new();
+            let mut errors = Vec::new();
+            for design in designs {
+                if !net.node().has_design(&design)? {
+                    continue;
+                }
+                match net.fetch_files(design, None).await {
+                    Ok(fetched) => files.push(fetched),
+                    Err(e) => errors.push(format!("{design}: {e}")),
+                }
+            }
+            for error in &errors {
+                out.warn(error);
+            }
+            let fetched: usize = files.iter().map(|f| f.fetched).sum();
+            out.print(json!({ "catch_up": report, "files": files, "errors": errors }), || {
+                format!(
+                    "Caught up with {} peers: {} new events in {} round trips; {} blobs fetched",
+                    report.peers - report.failed_peers,
+                    report.added,
+                    report.rounds,
+                    fetched
+                )
+            });
+        }
+        _ => unreachable!("dispatched to another module"),
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! `communs node run`: the node on the network, with its local API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use communs_node::api::{self, ApiState};
+use communs_node::net::{Address, Network};
+use communs_node::{Home, Node};
+use serde_json::json;
+
+use crate::Command;
+use crate::client::Running;
+use crate::output::Output;
+
+#[derive(clap::Args, Debug, Default)]
+pub struct RunArgs {
+    /// Listen on this address (repeatable; replaces the config's; default /ip4/0.0.0.0/tcp/4517).
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<Address>,
+    /// Connect to this peer at start (repeatable; added to the config's).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<Address>,
+    /// Be reachable through this relay (repeatable): /ip4/.../tcp/.../p2p/PEER.
+    #[arg(long, value_name = "MULTIADDR")]
+    relay: Vec<Address>,
+    /// Where the local API listens (loopback only; default 127.0.0.1:4518; port 0 picks a free one).
+    #[arg(long, value_name = "HOST:PORT")]
+    api: Option<SocketAddr>,
+    /// Do not look for peers on the local network.
+    #[arg(long)]
+    no_mdns: bool,
+    /// Keep and seed every design this node hears of (a tiers-lieu's always-on node).
+    #[arg(long)]
+    seed_all: bool,
+    /// Relay connections for peers behind a NAT (a node with a public address).
+    #[arg(long)]
+    relay_server: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct RunRequest {
+    #[serde(default)]
+    json: bool,
+    command: Command,
+}
+
+pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+
+    let config = home.read_config()?;
+    let mut net = config.network;
+    if !args.listen.is_empty() {
+        net.listen = args.listen;
+    }
+    net.bootstrap.extend(args.bootstrap);
+    net.relays.extend(args.relay);
+    net.mdns &= !args.no_mdns;
+    net.seed_all |= args.seed_all;
+    net.relay_server |= args.relay_server;
+    let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);
+
+    let node = Arc::new(Node::open(home.clone()).await?);
+    let listener = api::bind(api_addr).await?;
+    let api_addr = listener.local_addr()?;
+    let network = Network::start(node.clone(), &net).await?;
+    let token = api::create_token(&home)?;
+    let running = Running { api: api_addr, pid: std::process::id(), peer_id: network.peer_id().to_string() };
+    let api_path = home.api_path();
+    communs_node::atomic::write_atomically(&api_path, serde_json::to_string(&running)?.as_bytes(), 0o644)
+        .with_context(|| format!("writing {}", api_path.display()))?;
+
+    let state = ApiState { network: network.clone(), token: token.into(), addr: api_addr };
+    let status = state.status().await.map_err(anyhow::Error::msg)?;
+    out.print(json!({ "peer_id": status.peer_id, "listen": status.listen, "api": status.api }), || {
+        format!(
+            "Node {} running\n  listening on {}\n  API on http://{}\nStop it with Ctrl-C.",
+            status.peer_id,
+            status.listen.join(", "),
+            status.api
+        )
+    });
+    let router = api::router(state, Router::new().route("/v1/run", post(run_command)));
+    let served = axum::serve(listener, router).with_graceful_shutdown(stop_signal()).await;
+
+    // Stopping: the API has answered what it accepted; every write it
+    // acknowledged is committed. Stop the swarm, then close the store.
+    tracing::info!("stopping");
+    network.shutdown().await;
+    drop(network);
+    let _ = std::fs::remove_file(&api_path);
+    close(node).await?;
+    served.context("serving the API")
+}
+
+/// Closes the store once the tasks that still use it have ended (a
+/// fetch or a catch-up in flight ends when the swarm stops).
+async fn close(mut node: Arc<Node>) -> anyhow::Result<()> {
+    for _ in 0..50 {
+        match Arc::try_unwrap(node) {
+            Ok(node) => return node.close().await.context("closing the store"),
+            Err(shared) => node = shared,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node.flush().await.context("flushing the store")
+}
+
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// `POST /v1/run`: a CLI command, carried out by this node as it would be
+/// in the CLI, with what it prints sent back.
+async fn run_command(State(state): State<ApiState>, Json(request): Json<RunRequest>) -> Response {
+    let out = Output::capture(request.json);
+    let node = state.network.node().clone();
+    match crate::commands::dispatch(&node, Some(&state.network), request.command, &out).await {
+        Ok(()) => Json(out.into_captured()).into_response(),
+        Err(e) => {
+            let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+            api::error_response(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), &causes)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Events that arrive from peers, in whatever order they come.
+
+use std::collections::HashSet;
+
+use communs_protocol::{EventId, SignedEvent};
+
+use crate::Node;
+use crate::store::EventStoreError;
+
+/// What [`Node::ingest`] did with a batch.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// Stored now.
+    pub added: Vec<SignedEvent>,
+    /// Not stored: a parent is neither in the store nor in the batch.
+    pub waiting: Vec<SignedEvent>,
+    /// Not stored: invalid against their parents (a clock that does not
+    /// follow them, a design that differs). The sender is broken or hostile.
+    pub rejected: Vec<(EventId, EventStoreError)>,
+}
+
+impl Node {
+    /// Stores verified events from a peer: parents first, everything that
+    /// can be stored in one durable transaction. Events stored already are
+    /// skipped.
+    pub fn ingest(&self, events: Vec<SignedEvent>) -> Result<Ingested, EventStoreError> {
+        let mut seen = HashSet::new();
+        let mut fresh = Vec::new();
+        for event in events {
+            if seen.insert(event.id()) && !self.events.contains(&event.id())? {
+                fresh.push(event);
+            }
+        }
+        // A valid event's clock is above its parents', so clock order puts
+        // parents first; an event that lies about its clock fails below.
+        fresh.sort_by_key(|e| (e.clock(), e.id()));
+        let mut ready = Vec::new();
+        let mut ready_ids = HashSet::new();
+        let mut out = Ingested::default();
+        for event in fresh {
+            let mut connected = true;
+            for parent in event.parents() {
+                if !ready_ids.contains(parent) && !self.events.contains(parent)? {
+                    connected = false;
+                    break;
+                }
+            }
+            if connected {
+                ready_ids.insert(event.id());
+                ready.push(event);
+            } else {
+                out.waiting.push(event);
+            }
+        }
+        if ready.is_empty() {
+            return Ok(out);
+        }
+        match self.events.insert(&ready) {
+            Ok(_) => out.added = ready,
+            Err(EventStoreError::Db(e)) => return Err(EventStoreError::Db(e)),
+            // One bad event spoils the batch: store the rest one by one.
+            Err(_) => {
+                for event in ready {
+                    match self.events.insert(std::slice::from_ref(&event)) {
+                        Ok(_) => out.added.push(event),
+                        Err(EventStoreError::MissingParent { .. }) => out.waiting.push(event),
+                        Err(EventStoreError::Db(e)) => return Err(EventStoreError::Db(e)),
+                        Err(e) => out.rejected.push((event.id(), e)),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,135 @@
+//! The libp2p protocols a node speaks, in one behaviour, and how they are
+//! tuned.
+
+use std::time::Duration;
+
+use communs_protocol::limits::{GOSSIP_SHARDS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER, MAX_GOSSIP_MESSAGE_BYTES};
+use communs_protocol::wire::{self, CATCHUP_PROTOCOL, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
+use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
+use libp2p::kad::{self, store::MemoryStore};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{
+    StreamProtocol, connection_limits, dcutr, identify, identity::Keypair, mdns, ping, relay, request_response,
+};
+
+use super::codec::CatchupCodec;
+
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    pub limits: connection_limits::Behaviour,
+    pub gossipsub: gossipsub::Behaviour,
+    pub catchup: request_response::Behaviour<CatchupCodec>,
+    pub blobs: libp2p_stream::Behaviour,
+    pub kad: kad::Behaviour<MemoryStore>,
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    pub relay_client: relay::client::Behaviour,
+    pub relay: Toggle<relay::Behaviour>,
+    pub dcutr: dcutr::Behaviour,
+}
+
+pub struct Options {
+    pub mdns: bool,
+    pub relay_server: bool,
+}
+
+/// The message id is the event id: BLAKE3 of the message bytes, which are
+/// the signed event. Two copies of one event are one message, whoever
+/// signs the gossipsub envelope.
+fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
+    gossipsub::MessageId::from(blake3::hash(&message.data).as_bytes().to_vec())
+}
+
+fn gossipsub(key: &Keypair) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Strict)
+        // Nothing is forwarded before the node has checked it.
+        .validate_messages()
+        .message_id_fn(message_id)
+        .max_transmit_size(MAX_GOSSIP_MESSAGE_BYTES)
+        .heartbeat_interval(Duration::from_millis(500))
+        .build()?;
+    let mut behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)?;
+    behaviour.with_peer_score(score_params(), score_thresholds())?;
+    Ok(behaviour)
+}
+
+/// Scoring that punishes what a hostile peer does (invalid messages) and
+/// nothing an honest one does on a LAN: many peers share one address there
+/// (no IP colocation penalty), and a design's shard may stay quiet for
+/// weeks (no penalty for missing mesh deliveries).
+fn score_params() -> gossipsub::PeerScoreParams {
+    let mut params = gossipsub::PeerScoreParams { ip_colocation_factor_weight: 0.0, ..Default::default() };
+    let topic = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        first_message_deliveries_weight: 1.0,
+        first_message_deliveries_decay: 0.5,
+        first_message_deliveries_cap: 100.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        // One invalid event is enough to fall below the graylist threshold.
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..Default::default()
+    };
+    for topic_name in all_topics() {
+        params.topics.insert(topic_name.hash(), topic.clone());
+    }
+    params
+}
+
+fn score_thresholds() -> gossipsub::PeerScoreThresholds {
+    gossipsub::PeerScoreThresholds {
+        gossip_threshold: -10.0,
+        publish_threshold: -50.0,
+        graylist_threshold: -80.0,
+        accept_px_threshold: 10.0,
+        opportunistic_graft_threshold: 5.0,
+    }
+}
+
+pub fn all_topics() -> impl Iterator<Item = IdentTopic> {
+    (0..GOSSIP_SHARDS)
+        .map(|s| IdentTopic::new(wire::shard_topic(s)))
+        .chain(std::iter::once(IdentTopic::new(wire::ANNOUNCE_TOPIC)))
+}
+
+impl Behaviour {
+    pub fn new(
+        key: &Keypair,
+        relay_client: relay::client::Behaviour,
+        options: &Options,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let peer_id = key.public().to_peer_id();
+        let mdns =
+            if options.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?) } else { None };
+        let mut kad = kad::Behaviour::with_config(
+            peer_id,
+            MemoryStore::new(peer_id),
+            kad::Config::new(StreamProtocol::new(KAD_PROTOCOL)),
+        );
+        kad.set_mode(Some(kad::Mode::Server));
+        let limits = connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(MAX_CONNECTIONS))
+            .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER));
+        Ok(Behaviour {
+            limits: connection_limits::Behaviour::new(limits),
+            gossipsub: gossipsub(key)?,
+            catchup: request_response::Behaviour::with_codec(
+                CatchupCodec,
+                [(StreamProtocol::new(CATCHUP_PROTOCOL), request_response::ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+            ),
+            blobs: libp2p_stream::Behaviour::new(),
+            kad,
+            identify: identify::Behaviour::new(identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public())),
+            ping: ping::Behaviour::default(),
+            mdns: mdns.into(),
+            relay_client,
+            relay: options.relay_server.then(|| relay::Behaviour::new(peer_id, relay::Config::default())).into(),
+            dcutr: dcutr::Behaviour::new(peer_id),
+        })
+    }
+}

@@ -1,0 +1,169 @@
+//! Files between nodes: the iroh-blobs protocol, unchanged, on libp2p
+//! streams.
+//!
+//! iroh-blobs streams a blob with its BLAKE3 tree interleaved (bao), and
+//! the receiving store checks every 16 KiB group against the hash before it
+//! writes it: nothing unverified reaches the store, and a transfer that
+//! stops half way resumes from the ranges already stored. The protocol is
+//! written against abstract send/receive streams; this module gives it the
+//! two halves of a libp2p stream (protocol `wire::BLOBS_PROTOCOL`), so
+//! files travel on the same connection as gossip and catch-up.
+//!
+//! A node serves `Get` and `GetMany` requests for blobs it holds and
+//! refuses the rest (`Push` would let any peer write into its store).
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use communs_protocol::BlobHash;
+use communs_protocol::wire::BLOBS_PROTOCOL;
+use futures::io::{ReadHalf, WriteHalf};
+use futures::{AsyncReadExt, StreamExt};
+use iroh::endpoint::VarInt;
+use iroh_blobs::api::Store;
+use iroh_blobs::protocol::Request;
+use iroh_blobs::provider::events::EventSender;
+use iroh_blobs::util::{
+    AsyncReadRecvStream, AsyncReadRecvStreamExtra, AsyncWriteSendStream, AsyncWriteSendStreamExtra,
+};
+use libp2p::{PeerId, StreamProtocol};
+use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt, FuturesAsyncWriteCompatExt};
+
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new(BLOBS_PROTOCOL);
+
+static STREAM_IDS: AtomicU64 = AtomicU64::new(0);
+
+/// The reading half of a libp2p stream, as iroh-blobs wants it.
+pub struct Reader {
+    inner: Compat<ReadHalf<libp2p::Stream>>,
+    id: u64,
+}
+
+/// The writing half. Dropping it closes it (a yamux half-close), as
+/// finishing a QUIC stream does: iroh-blobs drops the writer after its
+/// request or its last chunk, and the other side waits for that end.
+pub struct Writer {
+    inner: Option<Compat<WriteHalf<libp2p::Stream>>>,
+    id: u64,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(mut inner) = self.inner.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = tokio::io::AsyncWriteExt::shutdown(&mut inner).await;
+            });
+        }
+    }
+}
+
+impl AsyncReadRecvStreamExtra for Reader {
+    fn inner(&mut self) -> &mut (impl tokio::io::AsyncRead + Unpin + Send) {
+        &mut self.inner
+    }
+
+    /// Yamux has no stop codes: dropping the half is how a stream is
+    /// abandoned.
+    fn stop(&mut self, _code: VarInt) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl AsyncWriteSendStreamExtra for Writer {
+    fn inner(&mut self) -> &mut (impl tokio::io::AsyncWrite + Unpin + Send) {
+        self.inner.as_mut().expect("the writer is only taken when dropped")
+    }
+
+    fn reset(&mut self, _code: VarInt) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Only a push handler waits for this, and pushes are refused.
+    async fn stopped(&mut self) -> io::Result<Option<VarInt>> {
+        std::future::pending().await
+    }
+
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+pub type RecvHalf = AsyncReadRecvStream<Reader>;
+pub type SendHalf = AsyncWriteSendStream<Writer>;
+
+fn split(stream: libp2p::Stream) -> (RecvHalf, SendHalf) {
+    let id = STREAM_IDS.fetch_add(1, Ordering::Relaxed);
+    let (read, write) = stream.split();
+    (
+        AsyncReadRecvStream::new(Reader { inner: read.compat(), id }),
+        AsyncWriteSendStream::new(Writer { inner: Some(write.compat_write()), id }),
+    )
+}
+
+/// Answers blob requests from peers until the swarm stops.
+pub async fn serve(mut control: libp2p_stream::Control, store: Store) {
+    let mut incoming = match control.accept(PROTOCOL) {
+        Ok(incoming) => incoming,
+        Err(e) => {
+            tracing::error!("cannot serve blobs: {e}");
+            return;
+        }
+    };
+    while let Some((peer, stream)) = incoming.next().await {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (recv, send) = split(stream);
+            let mut pair = iroh_blobs::provider::StreamPair::new(0, recv, send, EventSender::DEFAULT);
+            let result = match pair.read_request().await {
+                Ok(Request::Get(request)) => iroh_blobs::provider::handle_get(pair, store, request).await,
+                Ok(Request::GetMany(request)) => iroh_blobs::provider::handle_get_many(pair, store, request).await,
+                Ok(other) => {
+                    tracing::debug!(%peer, "refused blob request {other:?}");
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, "malformed blob request: {e}");
+                    return;
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, "blob request failed: {e}");
+            }
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot open a blob stream to {peer}: {reason}")]
+    Open { peer: PeerId, reason: String },
+    #[error("fetching blob {hash} from {peer}: {reason}")]
+    Transfer { peer: PeerId, hash: BlobHash, reason: String },
+}
+
+/// Fetches one blob (the ranges this store lacks) from `peer`, verified
+/// as it arrives.
+pub async fn fetch(
+    control: &mut libp2p_stream::Control,
+    store: &Store,
+    peer: PeerId,
+    hash: BlobHash,
+) -> Result<u64, FetchError> {
+    let stream =
+        control.open_stream(peer, PROTOCOL).await.map_err(|e| FetchError::Open { peer, reason: e.to_string() })?;
+    let (recv, send) = split(stream);
+    let pair = iroh_blobs::get::StreamPair::new(0, recv, send);
+    let content = iroh_blobs::HashAndFormat::raw(iroh_blobs::Hash::from_bytes(*hash.as_bytes()));
+    let stats = store.remote().fetch(pair, content).complete().await.map_err(|e| FetchError::Transfer {
+        peer,
+        hash,
+        reason: e.to_string(),
+    })?;
+    Ok(stats.payload_bytes_read)
+}

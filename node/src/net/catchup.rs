@@ -1,0 +1,239 @@
+//! Catch-up: after being apart, two nodes find and exchange the events one
+//! lacks (spec/catchup.md).
+//!
+//! Each side pulls: when a connection opens, both sides start a session
+//! as initiator over their own scope, so each ends with what it keeps.
+//! The responder is stateless but for a cache of the item set it built for
+//! a session, so that later messages of the session need not name the
+//! scope again.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use communs_protocol::limits::{MAX_FETCH_IDS, MAX_SESSIONS_PER_PEER};
+use communs_protocol::sync::{Initiator, Responder, SyncError};
+use communs_protocol::wire::{Refusal, Request, Response, Scope, events_response};
+use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
+use libp2p::PeerId;
+use serde::Serialize;
+
+use super::{NetError, Network};
+use crate::store::EventStoreError;
+
+/// A session not continued within this time is dropped.
+const SESSION_TTL: Duration = Duration::from_secs(60);
+
+/// Most round trips of one reconciliation before it is abandoned (a peer
+/// that never converges is broken or hostile).
+const MAX_ROUNDS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatchupError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Store(#[from] EventStoreError),
+    #[error("reconciliation with {peer}: {source}")]
+    Sync { peer: PeerId, source: SyncError },
+    #[error("{peer} refused: {refusal}")]
+    Refused { peer: PeerId, refusal: Refusal },
+    #[error("{peer} answered with the wrong kind of message")]
+    Protocol { peer: PeerId },
+    #[error("{peer} sent an invalid event: {source}")]
+    BadEvent { peer: PeerId, source: EventError },
+    #[error("{peer} sent event {got}, which was not asked for")]
+    Unasked { peer: PeerId, got: EventId },
+    #[error("reconciliation with {peer} did not converge in {MAX_ROUNDS} round trips")]
+    TooManyRounds { peer: PeerId },
+}
+
+/// What catching up brought, for `communs sync`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CatchupReport {
+    pub peers: usize,
+    pub failed_peers: usize,
+    /// Round trips of reconciliation (fetches not counted).
+    pub rounds: usize,
+    /// Events the peers had and this node lacked.
+    pub needed: usize,
+    /// Events stored.
+    pub added: usize,
+    /// Bytes of the reconciliation and fetch messages received.
+    pub bytes_received: usize,
+    /// Bytes sent.
+    pub bytes_sent: usize,
+}
+
+impl CatchupReport {
+    pub fn merge(&mut self, other: CatchupReport) {
+        self.peers += other.peers;
+        self.failed_peers += other.failed_peers;
+        self.rounds += other.rounds;
+        self.needed += other.needed;
+        self.added += other.added;
+        self.bytes_received += other.bytes_received;
+        self.bytes_sent += other.bytes_sent;
+    }
+}
+
+/// The responder's open sessions, oldest first per peer.
+#[derive(Default)]
+pub struct Sessions {
+    open: HashMap<PeerId, VecDeque<(u64, Instant, Responder)>>,
+}
+
+impl Sessions {
+    fn take(&mut self, peer: &PeerId, session: u64) -> Option<Responder> {
+        let sessions = self.open.get_mut(peer)?;
+        sessions.retain(|(_, at, _)| at.elapsed() < SESSION_TTL);
+        let index = sessions.iter().position(|(id, _, _)| *id == session)?;
+        sessions.remove(index).map(|(_, _, responder)| responder)
+    }
+
+    fn put(&mut self, peer: PeerId, session: u64, responder: Responder) {
+        let sessions = self.open.entry(peer).or_default();
+        while sessions.len() >= MAX_SESSIONS_PER_PEER {
+            sessions.pop_front();
+        }
+        sessions.push_back((session, Instant::now(), responder));
+    }
+}
+
+impl Network {
+    /// The designs a scope covers on this node.
+    fn designs_in(&self, scope: &Scope) -> Result<Vec<DesignId>, EventStoreError> {
+        match scope {
+            Scope::All => self.shared.node.events.designs(),
+            Scope::Designs(designs) => Ok(designs.clone()),
+        }
+    }
+
+    /// Answers one catch-up request of `peer`.
+    pub(super) async fn answer(&self, peer: PeerId, request: Request) -> Response {
+        let network = self.clone();
+        let answered = tokio::task::spawn_blocking(move || network.answer_blocking(peer, request)).await;
+        answered.unwrap_or(Response::Refused(Refusal::Busy))
+    }
+
+    fn answer_blocking(&self, peer: PeerId, request: Request) -> Response {
+        match request {
+            Request::Reconcile { session, scope, message } => {
+                let responder = match scope {
+                    Some(scope) => {
+                        let items = self.designs_in(&scope).and_then(|d| self.shared.node.events.sync_items(&d));
+                        match items.map(Responder::new) {
+                            Ok(Ok(responder)) => Some(responder),
+                            _ => return Response::Refused(Refusal::BadRequest),
+                        }
+                    }
+                    None => self.shared.sessions.lock().ok().and_then(|mut s| s.take(&peer, session)),
+                };
+                let Some(mut responder) = responder else {
+                    return Response::Refused(Refusal::UnknownSession);
+                };
+                match responder.receive(&message) {
+                    Ok(reply) => {
+                        if let Ok(mut sessions) = self.shared.sessions.lock() {
+                            sessions.put(peer, session, responder);
+                        }
+                        Response::Reconcile { message: reply }
+                    }
+                    Err(_) => Response::Refused(Refusal::BadRequest),
+                }
+            }
+            Request::Fetch { ids } => {
+                let events: Vec<Vec<u8>> =
+                    ids.iter().filter_map(|id| self.shared.node.events.raw(id).ok().flatten()).collect();
+                events_response(events.iter().map(Vec::as_slice))
+            }
+        }
+    }
+
+    /// Reconciles `scope` with `peer`, fetches what this node lacks and
+    /// stores it.
+    pub async fn catch_up(&self, peer: PeerId, scope: Scope) -> Result<CatchupReport, CatchupError> {
+        let mut report = CatchupReport { peers: 1, ..Default::default() };
+        let designs = self.designs_in(&scope)?;
+        let node = self.shared.node.clone();
+        let items = tokio::task::spawn_blocking(move || node.events.sync_items(&designs))
+            .await
+            .map_err(|_| NetError::Stopped)??;
+        let sync = |source| CatchupError::Sync { peer, source };
+        let (mut initiator, mut message) = Initiator::start(items).map_err(sync)?;
+        let session: u64 = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+        let mut scope = Some(scope);
+        let mut need = Vec::new();
+        loop {
+            if report.rounds == MAX_ROUNDS {
+                return Err(CatchupError::TooManyRounds { peer });
+            }
+            report.rounds += 1;
+            let request = Request::Reconcile { session, scope: scope.take(), message };
+            report.bytes_sent += request.encode().len();
+            let response = self.request(peer, request).await?;
+            report.bytes_received += response.encode().len();
+            let reply = match response {
+                Response::Reconcile { message } => message,
+                Response::Refused(refusal) => return Err(CatchupError::Refused { peer, refusal }),
+                Response::Events { .. } => return Err(CatchupError::Protocol { peer }),
+            };
+            let learned = initiator.receive(&reply).map_err(sync)?;
+            need.extend(learned.need);
+            match learned.next {
+                Some(next) => message = next,
+                None => break,
+            }
+        }
+        report.needed = need.len();
+        let events = self.fetch_events(peer, need, &mut report).await?;
+        let node = self.shared.node.clone();
+        let ingested =
+            tokio::task::spawn_blocking(move || node.ingest(events)).await.map_err(|_| NetError::Stopped)??;
+        report.added = ingested.added.len();
+        if let Some((id, e)) = ingested.rejected.into_iter().next() {
+            tracing::info!(%peer, "sent event {id}, invalid against its parents: {e}");
+        }
+        self.hold(ingested.waiting);
+        if report.added > 0 {
+            self.release_pending().await;
+        }
+        Ok(report)
+    }
+
+    /// Fetches events by id, in batches, checking each is one asked for.
+    async fn fetch_events(
+        &self,
+        peer: PeerId,
+        need: Vec<EventId>,
+        report: &mut CatchupReport,
+    ) -> Result<Vec<SignedEvent>, CatchupError> {
+        let mut events = Vec::with_capacity(need.len());
+        for batch in need.chunks(MAX_FETCH_IDS) {
+            let mut wanted: std::collections::BTreeSet<EventId> = batch.iter().copied().collect();
+            while !wanted.is_empty() {
+                let request = Request::Fetch { ids: wanted.iter().copied().collect() };
+                report.bytes_sent += request.encode().len();
+                let response = self.request(peer, request).await?;
+                report.bytes_received += response.encode().len();
+                let got = match response {
+                    Response::Events { events } => events,
+                    Response::Refused(refusal) => return Err(CatchupError::Refused { peer, refusal }),
+                    Response::Reconcile { .. } => return Err(CatchupError::Protocol { peer }),
+                };
+                if got.is_empty() {
+                    // The peer no longer has them (or lied about having them).
+                    break;
+                }
+                for bytes in got {
+                    let event =
+                        SignedEvent::decode(&bytes).map_err(|source| CatchupError::BadEvent { peer, source })?;
+                    if !wanted.remove(&event.id()) {
+                        return Err(CatchupError::Unasked { peer, got: event.id() });
+                    }
+                    events.push(event);
+                }
+            }
+        }
+        Ok(events)
+    }
+}

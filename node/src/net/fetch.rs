@@ -1,0 +1,138 @@
+//! Fetching a revision's files from the peers that have them.
+
+use communs_protocol::limits::MAX_TREE_BYTES;
+use communs_protocol::{BlobHash, DesignId, EventId, Tree};
+use futures::StreamExt;
+use libp2p::PeerId;
+use serde::Serialize;
+
+use super::{NetError, Network, blobs};
+use crate::NodeError;
+
+/// Blobs fetched at once, spread over the peers.
+const FETCH_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FetchReport {
+    pub design: String,
+    pub revision: String,
+    /// Blobs of the revision (tree and files, without duplicates).
+    pub blobs: usize,
+    /// Blobs that were missing and are now stored.
+    pub fetched: usize,
+    /// Bytes of file content received.
+    pub bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("no peer is connected to fetch the files from")]
+    NoPeers,
+    #[error("no connected peer could send blob {hash} ({tried} tried); last error: {last}")]
+    Unavailable { hash: BlobHash, tried: usize, last: String },
+}
+
+impl Network {
+    /// Fetches, in the background, the files of the revision this node
+    /// would check out of `design`: a node keeps the files of what it
+    /// keeps, so that it can check them out offline and seed them.
+    pub(super) fn spawn_fetch(&self, design: DesignId) {
+        let Ok(mut fetching) = self.shared.fetching.lock() else { return };
+        if !fetching.insert(design) {
+            return;
+        }
+        let network = self.clone();
+        tokio::spawn(async move {
+            match network.fetch_files(design, None).await {
+                Ok(report) if report.fetched > 0 => {
+                    tracing::info!("fetched {} blobs ({} bytes) of {design}", report.fetched, report.bytes);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("files of {design} not fetched: {e}"),
+            }
+            if let Ok(mut fetching) = network.shared.fetching.lock() {
+                fetching.remove(&design);
+            }
+        });
+    }
+
+    /// Makes sure the store holds the tree and every file of a revision
+    /// (`None`: the one this node checks out), fetching what is missing
+    /// from connected peers, several blobs at once, each verified as it
+    /// arrives.
+    pub async fn fetch_files(&self, design: DesignId, revision: Option<EventId>) -> Result<FetchReport, FilesError> {
+        let node = &self.shared.node;
+        let (revision, tree_hash) = node.revision_tree(&design, revision)?;
+        let mut report =
+            FetchReport { design: design.to_string(), revision: revision.to_string(), ..Default::default() };
+        let mut peers: Option<Vec<PeerId>> = None;
+        if !node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
+            let found = self.connected_peers().await?;
+            report.bytes += self.fetch_blob(tree_hash, &found, 0).await?;
+            report.fetched += 1;
+            peers = Some(found);
+        }
+        let bytes = node.blobs.read(&tree_hash, MAX_TREE_BYTES as u64).await.map_err(NodeError::from)?;
+        let tree = Tree::decode(&bytes).map_err(NodeError::from)?;
+        let mut wanted: Vec<BlobHash> = tree.entries().iter().map(|e| e.blob).collect();
+        wanted.sort();
+        wanted.dedup();
+        report.blobs = wanted.len() + 1;
+        let mut missing = Vec::new();
+        for hash in wanted {
+            if node.blobs.size(&hash).await.map_err(NodeError::from)?.is_none() {
+                missing.push(hash);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(report);
+        }
+        let peers = match peers {
+            Some(peers) => peers,
+            None => self.connected_peers().await?,
+        };
+        let peers = &peers;
+        let results: Vec<Result<u64, FilesError>> = futures::stream::iter(missing.into_iter().enumerate())
+            .map(|(i, hash)| self.fetch_blob(hash, peers, i))
+            .buffer_unordered(FETCH_CONCURRENCY)
+            .collect()
+            .await;
+        for result in results {
+            report.bytes += result?;
+            report.fetched += 1;
+        }
+        node.blobs.sync().await.map_err(NodeError::from)?;
+        Ok(report)
+    }
+
+    /// Fetches one blob, trying the peers in turn from `start` (so that
+    /// concurrent fetches spread over them).
+    async fn fetch_blob(&self, hash: BlobHash, peers: &[PeerId], start: usize) -> Result<u64, FilesError> {
+        if peers.is_empty() {
+            return Err(FilesError::NoPeers);
+        }
+        let store = self.shared.node.blobs.store();
+        let mut last = String::new();
+        for k in 0..peers.len() {
+            let peer = peers[(start + k) % peers.len()];
+            let mut control = self.shared.control.clone();
+            match blobs::fetch(&mut control, store, peer, hash).await {
+                Ok(bytes) => {
+                    if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
+                        return Ok(bytes);
+                    }
+                    last = format!("{peer} sent only part of it");
+                }
+                Err(e) => {
+                    tracing::debug!("{e}");
+                    last = e.to_string();
+                }
+            }
+        }
+        Err(FilesError::Unavailable { hash, tried: peers.len(), last })
+    }
+}

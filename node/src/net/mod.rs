@@ -1,0 +1,554 @@
+//! The network: one libp2p swarm carrying gossip, catch-up and files.
+//!
+//! One task owns the swarm and does nothing slow: it routes swarm events
+//! to tasks (validating a gossiped event, answering a catch-up request,
+//! fetching files) and carries out the [`Command`]s those tasks and the API
+//! send back. Everything that reads or writes the store runs in those
+//! tasks, so a slow disk never stalls gossip.
+
+mod behaviour;
+pub mod blobs;
+mod catchup;
+mod codec;
+mod fetch;
+mod gossip;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use communs_protocol::wire::{self, Request, Response, Scope};
+use communs_protocol::{DesignId, SignedEvent};
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
+use libp2p::kad;
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, tcp, yamux};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Node;
+use behaviour::{Behaviour, BehaviourEvent};
+
+pub use catchup::{CatchupError, CatchupReport};
+pub use fetch::{FetchReport, FilesError};
+pub use libp2p::Multiaddr as Address;
+
+/// How the node joins the network (the `[network]` table of config.toml,
+/// each field overridable by a flag of `communs node run`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    /// Addresses to listen on (default: all interfaces, TCP port 4517).
+    #[serde(default)]
+    pub listen: Vec<Multiaddr>,
+    /// Peers to connect to at start and to keep in the DHT.
+    #[serde(default)]
+    pub bootstrap: Vec<Multiaddr>,
+    /// Relays (tiers-lieux with a public address) to be reachable through
+    /// from behind a NAT: `/ip4/.../tcp/.../p2p/RELAY`.
+    #[serde(default)]
+    pub relays: Vec<Multiaddr>,
+    /// Find peers on the local network with mDNS.
+    #[serde(default = "yes")]
+    pub mdns: bool,
+    /// Keep and seed every design the node hears of, not only those it keeps.
+    #[serde(default)]
+    pub seed_all: bool,
+    /// Serve as a circuit relay for others.
+    #[serde(default)]
+    pub relay_server: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            listen: Vec::new(),
+            bootstrap: Vec::new(),
+            relays: Vec::new(),
+            mdns: true,
+            seed_all: false,
+            relay_server: false,
+        }
+    }
+}
+
+pub const DEFAULT_PORT: u16 = 4517;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("starting the network: {0}")]
+    Start(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: Multiaddr, reason: String },
+    #[error("the network has stopped")]
+    Stopped,
+    #[error("request to {peer} failed: {reason}")]
+    Request { peer: PeerId, reason: String },
+    #[error(transparent)]
+    Node(#[from] crate::NodeError),
+}
+
+/// A peer as `communs peers` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    pub addresses: Vec<String>,
+    /// The gossipsub score this node gives the peer; below -80 its
+    /// messages are ignored.
+    pub score: Option<f64>,
+    pub agent: Option<String>,
+}
+
+/// What `communs node status` shows of the network.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetStatus {
+    pub peer_id: String,
+    pub listen: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+    pub seed_all: bool,
+    pub pending_events: usize,
+}
+
+enum Command {
+    Request { peer: PeerId, request: Request, reply: oneshot::Sender<Result<Response, String>> },
+    Respond { channel: ResponseChannel<Response>, response: Response },
+    Validated { id: gossipsub::MessageId, source: PeerId, acceptance: MessageAcceptance },
+    Publish(Box<SignedEvent>),
+    Keep(Vec<DesignId>),
+    FindProviders { design: DesignId, reply: oneshot::Sender<Vec<PeerId>> },
+    Dial(Multiaddr),
+    Status(oneshot::Sender<NetStatus>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A handle on the running network, cheap to clone.
+#[derive(Clone)]
+pub struct Network {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    node: Arc<Node>,
+    peer_id: PeerId,
+    seed_all: bool,
+    commands: mpsc::Sender<Command>,
+    control: libp2p_stream::Control,
+    /// Events whose parents have not arrived, by id (bounded).
+    pending: Mutex<BTreeMap<communs_protocol::EventId, SignedEvent>>,
+    sessions: Mutex<catchup::Sessions>,
+    /// Designs whose files are being fetched, so that one fetch runs per
+    /// design at a time.
+    fetching: Mutex<HashSet<DesignId>>,
+    /// Set when the swarm stops, so that the tasks that watch the store end
+    /// and the store can close.
+    stopped: tokio::sync::watch::Sender<bool>,
+}
+
+impl Network {
+    /// Starts the swarm on `node`'s identity and waits until it listens on
+    /// every address of `config`.
+    pub async fn start(node: Arc<Node>, config: &NetConfig) -> Result<Network, NetError> {
+        let key = libp2p::identity::Keypair::ed25519_from_bytes(node.key.to_bytes())
+            .map_err(|e| NetError::Start(e.to_string()))?;
+        let options = behaviour::Options { mdns: config.mdns, relay_server: config.relay_server };
+        let start = |e: &dyn std::fmt::Display| NetError::Start(e.to_string());
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+            .map_err(|e| start(&e))?
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| start(&e))?
+            .with_behaviour(|key, relay_client| Behaviour::new(key, relay_client, &options))
+            .map_err(|e| start(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+            .build();
+        let listen = if config.listen.is_empty() {
+            vec![format!("/ip4/0.0.0.0/tcp/{DEFAULT_PORT}").parse().map_err(|e| start(&e))?]
+        } else {
+            config.listen.clone()
+        };
+        for addr in &listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
+        }
+        // Wait for the real addresses (port 0 becomes a port) so that
+        // `node status` right after start shows them.
+        let mut listening = Vec::new();
+        while listening.len() < listen.len() {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => listening.push(address),
+                SwarmEvent::ListenerError { error, .. } | SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
+                    return Err(NetError::Listen { addr: listen[listening.len()].clone(), reason: error.to_string() });
+                }
+                _ => {}
+            }
+        }
+        for relay in &config.relays {
+            let circuit = relay.clone().with(Protocol::P2pCircuit);
+            if let Err(e) = swarm.listen_on(circuit) {
+                tracing::warn!("cannot listen through relay {relay}: {e}");
+            }
+        }
+        for addr in config.bootstrap.iter().chain(&config.relays) {
+            if let Some(Protocol::P2p(peer)) = addr.iter().last() {
+                swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            }
+            if let Err(e) = swarm.dial(addr.clone()) {
+                tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
+            }
+        }
+        let (commands, receiver) = mpsc::channel(1024);
+        let shared = Arc::new(Shared {
+            peer_id: *swarm.local_peer_id(),
+            node,
+            seed_all: config.seed_all,
+            commands,
+            control: swarm.behaviour().blobs.new_control(),
+            pending: Mutex::new(BTreeMap::new()),
+            sessions: Mutex::new(catchup::Sessions::default()),
+            fetching: Mutex::new(HashSet::new()),
+            stopped: tokio::sync::watch::Sender::new(false),
+        });
+        let network = Network { shared };
+        network.subscribe_kept(&mut swarm)?;
+        tokio::spawn(blobs::serve(network.shared.control.clone(), network.shared.node.blobs.store().clone()));
+        tokio::spawn(network.clone().watch_store());
+        let driver = Driver { network: network.clone(), swarm, requests: HashMap::new(), providers: HashMap::new() };
+        tokio::spawn(driver.run(receiver));
+        Ok(network)
+    }
+
+    pub fn node(&self) -> &Arc<Node> {
+        &self.shared.node
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.shared.peer_id
+    }
+
+    fn subscribe_kept(&self, swarm: &mut Swarm<Behaviour>) -> Result<(), NetError> {
+        let gossipsub = &mut swarm.behaviour_mut().gossipsub;
+        if self.shared.seed_all {
+            for topic in behaviour::all_topics() {
+                gossipsub.subscribe(&topic).map_err(|e| NetError::Start(e.to_string()))?;
+            }
+        }
+        let kept = self.shared.node.kept_designs()?;
+        keep(swarm, &kept);
+        Ok(())
+    }
+
+    async fn send(&self, command: Command) -> Result<(), NetError> {
+        self.shared.commands.send(command).await.map_err(|_| NetError::Stopped)
+    }
+
+    /// One catch-up request and its response.
+    pub(crate) async fn request(&self, peer: PeerId, request: Request) -> Result<Response, NetError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Request { peer, request, reply }).await?;
+        response.await.map_err(|_| NetError::Stopped)?.map_err(|reason| NetError::Request { peer, reason })
+    }
+
+    pub async fn status(&self) -> Result<NetStatus, NetError> {
+        let (reply, status) = oneshot::channel();
+        self.send(Command::Status(reply)).await?;
+        status.await.map_err(|_| NetError::Stopped)
+    }
+
+    pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        Ok(self.status().await?.peers.iter().filter_map(|p| p.peer_id.parse().ok()).collect())
+    }
+
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
+        self.send(Command::Dial(addr)).await
+    }
+
+    /// Starts keeping `design`: gossip on its shard, a provider record, and
+    /// a catch-up of it with every connected peer (and with the providers
+    /// the DHT knows, if no connected peer had it). Then fetches the files
+    /// of the revision this node would check out.
+    pub async fn follow(&self, design: DesignId) -> Result<CatchupReport, NetError> {
+        self.send(Command::Keep(vec![design])).await?;
+        let scope = Scope::Designs(vec![design]);
+        let mut report = self.catch_up_all(&scope).await;
+        if !self.shared.node.has_design(&design)? {
+            let (reply, providers) = oneshot::channel();
+            self.send(Command::FindProviders { design, reply }).await?;
+            let providers = tokio::time::timeout(Duration::from_secs(10), providers).await.ok().and_then(Result::ok);
+            for peer in providers.unwrap_or_default() {
+                if let Ok(r) = self.catch_up(peer, scope.clone()).await {
+                    report.merge(r);
+                }
+            }
+        }
+        if self.shared.node.has_design(&design)? {
+            self.spawn_fetch(design);
+        }
+        Ok(report)
+    }
+
+    /// Catches up `scope` with every connected peer, one after the other.
+    pub async fn catch_up_all(&self, scope: &Scope) -> CatchupReport {
+        let mut report = CatchupReport::default();
+        for peer in self.connected_peers().await.unwrap_or_default() {
+            match self.catch_up(peer, scope.clone()).await {
+                Ok(r) => report.merge(r),
+                Err(e) => {
+                    tracing::debug!(%peer, "catch-up failed: {e}");
+                    report.failed_peers += 1;
+                }
+            }
+        }
+        report
+    }
+
+    /// The scope this node catches up: everything when it seeds
+    /// everything, else the designs it keeps.
+    pub fn own_scope(&self) -> Result<Scope, NetError> {
+        if self.shared.seed_all {
+            return Ok(Scope::All);
+        }
+        Ok(Scope::Designs(self.shared.node.kept_designs()?))
+    }
+
+    /// Gossips an event this node stored.
+    async fn publish(&self, event: SignedEvent) {
+        let _ = self.send(Command::Publish(Box::new(event))).await;
+    }
+
+    /// Gossips what this node signs, and fetches the files of designs it
+    /// keeps when their head moves.
+    async fn watch_store(self) {
+        let mut inserted = self.shared.node.events.subscribe();
+        let mut stopped = self.shared.stopped.subscribe();
+        let me = self.shared.node.author();
+        loop {
+            let received = tokio::select! {
+                received = inserted.recv() => received,
+                _ = stopped.wait_for(|stopped| *stopped) => return,
+            };
+            match received {
+                Ok(event) => {
+                    let design = event.design();
+                    if event.author() == me {
+                        self.publish(event).await;
+                    }
+                    if matches!(self.shared.node.kept_designs().map(|k| k.contains(&design)), Ok(true))
+                        || self.shared.seed_all
+                    {
+                        if let Ok(kept) = self.shared.node.kept_designs() {
+                            let _ = self.send(Command::Keep(kept)).await;
+                        }
+                        self.spawn_fetch(design);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Stops the swarm; in-flight tasks end with [`NetError::Stopped`].
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.send(Command::Shutdown(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+/// Subscribes to the shards of `designs` and announces this node as their
+/// provider.
+fn keep(swarm: &mut Swarm<Behaviour>, designs: &[DesignId]) {
+    let behaviour = swarm.behaviour_mut();
+    for design in designs {
+        let topic = IdentTopic::new(wire::shard_topic(wire::shard(design)));
+        if let Err(e) = behaviour.gossipsub.subscribe(&topic) {
+            tracing::warn!("cannot subscribe to {topic}: {e}");
+        }
+        let key = kad::RecordKey::new(design.as_bytes());
+        if let Err(e) = behaviour.kad.start_providing(key) {
+            tracing::debug!("cannot record {design} as provided: {e}");
+        }
+    }
+}
+
+struct Driver {
+    network: Network,
+    swarm: Swarm<Behaviour>,
+    requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
+    providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
+}
+
+impl Driver {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown(done)) => {
+                        self.network.shared.stopped.send_replace(true);
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => return,
+                },
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        let behaviour = self.swarm.behaviour_mut();
+        match command {
+            Command::Request { peer, request, reply } => {
+                let id = behaviour.catchup.send_request(&peer, request);
+                self.requests.insert(id, reply);
+            }
+            Command::Respond { channel, response } => {
+                let _ = behaviour.catchup.send_response(channel, response);
+            }
+            Command::Validated { id, source, acceptance } => {
+                behaviour.gossipsub.report_message_validation_result(&id, &source, acceptance);
+            }
+            Command::Publish(event) => {
+                let topic = IdentTopic::new(wire::topic_of(&event));
+                if let Err(e) = behaviour.gossipsub.publish(topic, event.bytes().to_vec()) {
+                    // No peer on the topic yet: catch-up brings it to them.
+                    tracing::debug!("event {} not gossiped: {e}", event.id());
+                }
+            }
+            Command::Keep(designs) => keep(&mut self.swarm, &designs),
+            Command::FindProviders { design, reply } => {
+                let id = behaviour.kad.get_providers(kad::RecordKey::new(design.as_bytes()));
+                self.providers.insert(id, (reply, HashSet::new()));
+            }
+            Command::Dial(addr) => {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    tracing::warn!("cannot dial {addr}: {e}");
+                }
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    fn status(&self) -> NetStatus {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let peers = self
+            .swarm
+            .connected_peers()
+            .map(|peer| PeerInfo {
+                peer_id: peer.to_string(),
+                addresses: Vec::new(),
+                score: gossipsub.peer_score(peer),
+                agent: None,
+            })
+            .collect();
+        NetStatus {
+            peer_id: self.swarm.local_peer_id().to_string(),
+            listen: self.swarm.listeners().map(ToString::to_string).collect(),
+            peers,
+            seed_all: self.network.shared.seed_all,
+            pending_events: self.network.shared.pending.lock().map(|p| p.len()).unwrap_or(0),
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } if num_established.get() == 1 => {
+                tracing::info!(%peer_id, "connected");
+                let network = self.network.clone();
+                tokio::spawn(async move {
+                    let Ok(scope) = network.own_scope() else { return };
+                    match network.catch_up(peer_id, scope).await {
+                        Ok(report) if report.added > 0 => {
+                            tracing::info!(%peer_id, "caught up {} events", report.added);
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!(%peer_id, "catch-up failed: {e}"),
+                    }
+                });
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                tracing::info!(%peer_id, "disconnected");
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
+                let network = self.network.clone();
+                tokio::spawn(async move {
+                    let acceptance = network.validate_gossip(propagation_source, &message).await;
+                    let _ = network
+                        .send(Command::Validated { id: message_id, source: propagation_source, acceptance })
+                        .await;
+                });
+            }
+            BehaviourEvent::Catchup(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let network = self.network.clone();
+                    tokio::spawn(async move {
+                        let response = network.answer(peer, request).await;
+                        let _ = network.send(Command::Respond { channel, response }).await;
+                    });
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.requests.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            BehaviourEvent::Catchup(request_response::Event::OutboundFailure { request_id, error, .. }) => {
+                if let Some(reply) = self.requests.remove(&request_id) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, addr) in found {
+                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                    if !self.swarm.is_connected(&peer) {
+                        let _ = self.swarm.dial(addr);
+                    }
+                }
+            }
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetProviders(result),
+                step,
+                ..
+            }) => {
+                if let Some((_, found)) = self.providers.get_mut(&id)
+                    && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = result
+                {
+                    found.extend(providers);
+                }
+                if step.last
+                    && let Some((reply, found)) = self.providers.remove(&id)
+                {
+                    let _ = reply.send(found.into_iter().collect());
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! What nodes say to each other: where gossip goes, and the catch-up
+//! messages.
+//!
+//! Gossip carries one signed event per message, its bytes exactly as
+//! signed, so the message id is the event id and the receiver validates it
+//! with [`SignedEvent::decode`] like any other event. A genesis goes to the
+//! announce topic (a new design: nodes that seed everything want it); every
+//! other event to its design's shard topic.
+//!
+//! Catch-up is request-response over the project's strict CBOR (spec/catchup.md):
+//! a `Reconcile` session of negentropy messages (see [`crate::sync`]) finds
+//! the ids this side lacks, then `Fetch` brings those events, in batches.
+//! The answering side keeps the session (the item set it built for the
+//! scope) so that only the first message names the scope.
+
+use crate::cbor::{self, DecodeError, Value, bytes_n, list, nullable, sorted_set, uint, uint_value};
+use crate::hash::{DesignId, EventId, Hash};
+use crate::limits::{
+    GOSSIP_SHARDS, MAX_CATCHUP_MESSAGE_BYTES, MAX_EVENT_BYTES, MAX_FETCH_IDS, MAX_RECONCILE_MESSAGE_BYTES,
+    MAX_SCOPE_DESIGNS,
+};
+use crate::{Body, SignedEvent};
+
+/// The libp2p protocol of catch-up requests.
+pub const CATCHUP_PROTOCOL: &str = "/communs/catchup/1";
+/// The libp2p protocol of blob transfer (the iroh-blobs protocol, unchanged,
+/// on a libp2p stream).
+pub const BLOBS_PROTOCOL: &str = "/communs/blobs/1";
+/// The gossip topic of new designs (their genesis events).
+pub const ANNOUNCE_TOPIC: &str = "communs/1/announce";
+/// The prefix of the shard topics, followed by the shard number in decimal.
+pub const SHARD_TOPIC_PREFIX: &str = "communs/1/shard/";
+/// The Kademlia and identify protocol names, so that communs nodes form
+/// their own DHT rather than joining IPFS's.
+pub const KAD_PROTOCOL: &str = "/communs/kad/1";
+pub const IDENTIFY_PROTOCOL: &str = "/communs/id/1";
+
+/// The shard of a design: its id's first two bytes, little-endian, modulo
+/// [`GOSSIP_SHARDS`]. Ids are hashes, so designs spread evenly.
+pub fn shard(design: &DesignId) -> u16 {
+    let bytes = design.as_bytes();
+    u16::from_le_bytes([bytes[0], bytes[1]]) % GOSSIP_SHARDS
+}
+
+pub fn shard_topic(shard: u16) -> String {
+    format!("{SHARD_TOPIC_PREFIX}{shard}")
+}
+
+/// The topic an event is gossiped on.
+pub fn topic_of(event: &SignedEvent) -> String {
+    match event.body() {
+        Body::Genesis(_) => ANNOUNCE_TOPIC.to_owned(),
+        _ => shard_topic(shard(&event.design())),
+    }
+}
+
+/// Whether `topic` is one an event may arrive on: a gossiped event on any
+/// other topic is refused, so a peer cannot push events of designs into
+/// shards whose subscribers did not ask for them.
+pub fn topic_matches(event: &SignedEvent, topic: &str) -> bool {
+    topic_of(event) == topic
+}
+
+/// Which designs a reconciliation covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every design the answering side holds (a node that seeds everything).
+    All,
+    /// These designs, sorted and unique.
+    Designs(Vec<DesignId>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// One step of a reconciliation session. The first message of a session
+    /// carries its scope; later ones `None`.
+    Reconcile { session: u64, scope: Option<Scope>, message: Vec<u8> },
+    /// The events with these ids (at most [`MAX_FETCH_IDS`]).
+    Fetch { ids: Vec<EventId> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// The answer to a `Reconcile` step.
+    Reconcile { message: Vec<u8> },
+    /// Events asked for, each as signed, in the order asked, omitting those
+    /// this side lacks and stopping before the message would exceed
+    /// [`MAX_CATCHUP_MESSAGE_BYTES`].
+    Events { events: Vec<Vec<u8>> },
+    /// The request was not served.
+    Refused(Refusal),
+}
+
+/// Why a request was not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A `Reconcile` without a scope for a session this side does not hold
+    /// (expired, or dropped for a newer one): start again.
+    #[error("unknown reconciliation session")]
+    UnknownSession,
+    /// A well-formed request this side cannot answer (e.g. a malformed
+    /// negentropy message).
+    #[error("bad request")]
+    BadRequest,
+    /// Too many requests from this peer at once.
+    #[error("busy")]
+    Busy,
+}
+
+impl Refusal {
+    fn code(self) -> u64 {
+        match self {
+            Refusal::UnknownSession => 0,
+            Refusal::BadRequest => 1,
+            Refusal::Busy => 2,
+        }
+    }
+
+    fn from_code(code: u64) -> Result<Self, DecodeError> {
+        Ok(match code {
+            0 => Refusal::UnknownSession,
+            1 => Refusal::BadRequest,
+            2 => Refusal::Busy,
+            kind => return Err(DecodeError::UnknownKind { field: "refusal", kind }),
+        })
+    }
+}
+
+fn id_value(hash: &[u8; 32]) -> Value {
+    Value::Bytes(hash.to_vec())
+}
+
+fn hash(value: &Value, field: &'static str) -> Result<Hash, DecodeError> {
+    Ok(Hash::from_bytes(bytes_n(value, field)?))
+}
+
+fn byte_string(value: &Value, field: &'static str, max: usize) -> Result<Vec<u8>, DecodeError> {
+    match value {
+        Value::Bytes(b) if b.len() > max => Err(DecodeError::TooLong { field, len: b.len(), max }),
+        Value::Bytes(b) => Ok(b.clone()),
+        _ => Err(DecodeError::Shape { field, expected: "a byte string" }),
+    }
+}
+
+/// `[kind, ...]`: the first item of every message says which it is.
+fn split_kind<'a>(value: &'a Value, field: &'static str) -> Result<(u64, &'a [Value]), DecodeError> {
+    match value {
+        Value::Array(items) if !items.is_empty() => Ok((uint(&items[0], field)?, &items[1..])),
+        _ => Err(DecodeError::Shape { field, expected: "a non-empty array" }),
+    }
+}
+
+fn rest<'a, const N: usize>(items: &'a [Value], field: &'static str) -> Result<&'a [Value; N], DecodeError> {
+    items.try_into().map_err(|_| DecodeError::Shape { field, expected: "an array of the right length" })
+}
+
+impl Scope {
+    fn to_value(&self) -> Value {
+        match self {
+            Scope::All => Value::Array(vec![uint_value(0)]),
+            Scope::Designs(designs) => Value::Array(vec![
+                uint_value(1),
+                Value::Array(designs.iter().map(|d| id_value(d.as_bytes())).collect()),
+            ]),
+        }
+    }
+
+    fn from_value(value: &Value) -> Result<Self, DecodeError> {
+        match split_kind(value, "scope")? {
+            (0, []) => Ok(Scope::All),
+            (1, [designs]) => Ok(Scope::Designs(sorted_set(designs, "scope.designs", MAX_SCOPE_DESIGNS, |v| {
+                Ok(DesignId::from_hash(hash(v, "scope.design")?))
+            })?)),
+            (0 | 1, _) => Err(DecodeError::Shape { field: "scope", expected: "an array of the right length" }),
+            (kind, _) => Err(DecodeError::UnknownKind { field: "scope", kind }),
+        }
+    }
+}
+
+impl Request {
+    /// `[0, session, scope | null, message]` or `[1, [id, ...]]`.
+    pub fn encode(&self) -> Vec<u8> {
+        let value = match self {
+            Request::Reconcile { session, scope, message } => Value::Array(vec![
+                uint_value(0),
+                uint_value(*session),
+                scope.as_ref().map_or(Value::Null, Scope::to_value),
+                Value::Bytes(message.clone()),
+            ]),
+            Request::Fetch { ids } => {
+                Value::Array(vec![uint_value(1), Value::Array(ids.iter().map(|id| id_value(id.as_bytes())).collect())])
+            }
+        };
+        cbor::encode(&value)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let value = cbor::decode(bytes, MAX_CATCHUP_MESSAGE_BYTES)?;
+        match split_kind(&value, "request")? {
+            (0, items) => {
+                let [session, scope, message] = rest(items, "request.reconcile")?;
+                Ok(Request::Reconcile {
+                    session: uint(session, "request.session")?,
+                    scope: nullable(scope).map(Scope::from_value).transpose()?,
+                    message: byte_string(message, "request.message", MAX_RECONCILE_MESSAGE_BYTES)?,
+                })
+            }
+            (1, items) => {
+                let [ids] = rest(items, "request.fetch")?;
+                let ids = list(ids, "request.ids", MAX_FETCH_IDS, |v| Ok(EventId::from_hash(hash(v, "request.id")?)))?;
+                Ok(Request::Fetch { ids })
+            }
+            (kind, _) => Err(DecodeError::UnknownKind { field: "request", kind }),
+        }
+    }
+}
+
+impl Response {
+    /// `[0, message]`, `[1, [event, ...]]` or `[2, refusal]`.
+    pub fn encode(&self) -> Vec<u8> {
+        let value = match self {
+            Response::Reconcile { message } => Value::Array(vec![uint_value(0), Value::Bytes(message.clone())]),
+            Response::Events { events } => Value::Array(vec![
+                uint_value(1),
+                Value::Array(events.iter().map(|e| Value::Bytes(e.clone())).collect()),
+            ]),
+            Response::Refused(refusal) => Value::Array(vec![uint_value(2), uint_value(refusal.code())]),
+        };
+        cbor::encode(&value)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let value = cbor::decode(bytes, MAX_CATCHUP_MESSAGE_BYTES)?;
+        match split_kind(&value, "response")? {
+            (0, items) => {
+                let [message] = rest(items, "response.reconcile")?;
+                Ok(Response::Reconcile {
+                    message: byte_string(message, "response.message", MAX_RECONCILE_MESSAGE_BYTES)?,
+                })
+            }
+            (1, items) => {
+                let [events] = rest(items, "response.events")?;
+                let events = list(events, "response.events", MAX_FETCH_IDS, |v| {
+                    byte_string(v, "response.event", MAX_EVENT_BYTES)
+                })?;
+                Ok(Response::Events { events })
+            }
+            (2, items) => {
+                let [code] = rest(items, "response.refused")?;
+                Ok(Response::Refused(Refusal::from_code(uint(code, "response.refusal")?)?))
+            }
+            (kind, _) => Err(DecodeError::UnknownKind { field: "response", kind }),
+        }
+    }
+}
+
+/// Fills an `Events` response with the first events of `events` that fit
+/// in one message.
+pub fn events_response<'a>(events: impl IntoIterator<Item = &'a [u8]>) -> Response {
+    // Per event: its bytes plus a byte-string head of at most 5 bytes;
+    // the array head and kind take at most 6 more.
+    let mut budget = MAX_CATCHUP_MESSAGE_BYTES - 6;
+    let mut out = Vec::new();
+    for event in events.into_iter().take(MAX_FETCH_IDS) {
+        let cost = event.len() + 5;
+        if cost > budget {
+            break;
+        }
+        budget -= cost;
+        out.push(event.to_vec());
+    }
+    Response::Events { events: out }
+}
