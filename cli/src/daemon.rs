@@ -36,6 +36,9 @@ pub struct RunArgs {
     /// Do not look for peers on the local network.
     #[arg(long)]
     no_mdns: bool,
+    /// Do not use the Kademlia DHT: talk only to the peers given and those mDNS finds.
+    #[arg(long)]
+    no_dht: bool,
     /// Keep and seed every design this node hears of (a tiers-lieu's always-on node).
     #[arg(long)]
     seed_all: bool,
@@ -64,6 +67,7 @@ pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> 
     net.bootstrap.extend(args.bootstrap);
     net.relays.extend(args.relay);
     net.mdns &= !args.no_mdns;
+    net.dht &= !args.no_dht;
     net.seed_all |= args.seed_all;
     net.relay_server |= args.relay_server;
     let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);

@@ -21,7 +21,7 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub catchup: request_response::Behaviour<CatchupCodec>,
     pub blobs: libp2p_stream::Behaviour,
-    pub kad: kad::Behaviour<MemoryStore>,
+    pub kad: Toggle<kad::Behaviour<MemoryStore>>,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
@@ -32,6 +32,7 @@ pub struct Behaviour {
 
 pub struct Options {
     pub mdns: bool,
+    pub dht: bool,
     pub relay_server: bool,
 }
 
@@ -111,6 +112,7 @@ impl Behaviour {
             kad::Config::new(StreamProtocol::new(KAD_PROTOCOL)),
         );
         kad.set_mode(Some(kad::Mode::Server));
+        let kad = options.dht.then_some(kad);
         let limits = connection_limits::ConnectionLimits::default()
             .with_max_established(Some(MAX_CONNECTIONS))
             .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER));
@@ -123,8 +125,11 @@ impl Behaviour {
                 request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
             ),
             blobs: libp2p_stream::Behaviour::new(),
-            kad,
-            identify: identify::Behaviour::new(identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public())),
+            kad: kad.into(),
+            identify: identify::Behaviour::new(
+                identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public())
+                    .with_agent_version(format!("communs/{}", env!("CARGO_PKG_VERSION"))),
+            ),
             ping: ping::Behaviour::default(),
             mdns: mdns.into(),
             relay_client,

@@ -54,6 +54,10 @@ pub struct NetConfig {
     /// Find peers on the local network with mDNS.
     #[serde(default = "yes")]
     pub mdns: bool,
+    /// Find peers and providers through the Kademlia DHT. Off, the node
+    /// talks only to the peers it is given and those mDNS finds.
+    #[serde(default = "yes")]
+    pub dht: bool,
     /// Keep and seed every design the node hears of, not only those it keeps.
     #[serde(default)]
     pub seed_all: bool,
@@ -73,6 +77,7 @@ impl Default for NetConfig {
             bootstrap: Vec::new(),
             relays: Vec::new(),
             mdns: true,
+            dht: true,
             seed_all: false,
             relay_server: false,
         }
@@ -157,7 +162,7 @@ impl Network {
     pub async fn start(node: Arc<Node>, config: &NetConfig) -> Result<Network, NetError> {
         let key = libp2p::identity::Keypair::ed25519_from_bytes(node.key.to_bytes())
             .map_err(|e| NetError::Start(e.to_string()))?;
-        let options = behaviour::Options { mdns: config.mdns, relay_server: config.relay_server };
+        let options = behaviour::Options { mdns: config.mdns, dht: config.dht, relay_server: config.relay_server };
         let start = |e: &dyn std::fmt::Display| NetError::Start(e.to_string());
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
@@ -198,8 +203,10 @@ impl Network {
             }
         }
         for addr in config.bootstrap.iter().chain(&config.relays) {
-            if let Some(Protocol::P2p(peer)) = addr.iter().last() {
-                swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            if let Some(Protocol::P2p(peer)) = addr.iter().last()
+                && let Some(kad) = swarm.behaviour_mut().kad.as_mut()
+            {
+                kad.add_address(&peer, addr.clone());
             }
             if let Err(e) = swarm.dial(addr.clone()) {
                 tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
@@ -221,7 +228,13 @@ impl Network {
         network.subscribe_kept(&mut swarm)?;
         tokio::spawn(blobs::serve(network.shared.control.clone(), network.shared.node.blobs.store().clone()));
         tokio::spawn(network.clone().watch_store());
-        let driver = Driver { network: network.clone(), swarm, requests: HashMap::new(), providers: HashMap::new() };
+        let driver = Driver {
+            network: network.clone(),
+            swarm,
+            known: HashMap::new(),
+            requests: HashMap::new(),
+            providers: HashMap::new(),
+        };
         tokio::spawn(driver.run(receiver));
         Ok(network)
     }
@@ -374,16 +387,25 @@ fn keep(swarm: &mut Swarm<Behaviour>, designs: &[DesignId]) {
         if let Err(e) = behaviour.gossipsub.subscribe(&topic) {
             tracing::warn!("cannot subscribe to {topic}: {e}");
         }
-        let key = kad::RecordKey::new(design.as_bytes());
-        if let Err(e) = behaviour.kad.start_providing(key) {
+        if let Some(kad) = behaviour.kad.as_mut()
+            && let Err(e) = kad.start_providing(kad::RecordKey::new(design.as_bytes()))
+        {
             tracing::debug!("cannot record {design} as provided: {e}");
         }
     }
 }
 
+/// What the driver knows of a connected peer.
+#[derive(Default)]
+struct Known {
+    addresses: Vec<Multiaddr>,
+    agent: Option<String>,
+}
+
 struct Driver {
     network: Network,
     swarm: Swarm<Behaviour>,
+    known: HashMap<PeerId, Known>,
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
 }
@@ -427,10 +449,15 @@ impl Driver {
                 }
             }
             Command::Keep(designs) => keep(&mut self.swarm, &designs),
-            Command::FindProviders { design, reply } => {
-                let id = behaviour.kad.get_providers(kad::RecordKey::new(design.as_bytes()));
-                self.providers.insert(id, (reply, HashSet::new()));
-            }
+            Command::FindProviders { design, reply } => match behaviour.kad.as_mut() {
+                Some(kad) => {
+                    let id = kad.get_providers(kad::RecordKey::new(design.as_bytes()));
+                    self.providers.insert(id, (reply, HashSet::new()));
+                }
+                None => {
+                    let _ = reply.send(Vec::new());
+                }
+            },
             Command::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::warn!("cannot dial {addr}: {e}");
@@ -448,11 +475,14 @@ impl Driver {
         let peers = self
             .swarm
             .connected_peers()
-            .map(|peer| PeerInfo {
-                peer_id: peer.to_string(),
-                addresses: Vec::new(),
-                score: gossipsub.peer_score(peer),
-                agent: None,
+            .map(|peer| {
+                let known = self.known.get(peer);
+                PeerInfo {
+                    peer_id: peer.to_string(),
+                    addresses: known.map(|k| k.addresses.iter().map(ToString::to_string).collect()).unwrap_or_default(),
+                    score: gossipsub.peer_score(peer),
+                    agent: known.and_then(|k| k.agent.clone()),
+                }
             })
             .collect();
         NetStatus {
@@ -466,7 +496,15 @@ impl Driver {
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } if num_established.get() == 1 => {
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
+                let known = self.known.entry(peer_id).or_default();
+                let address = endpoint.get_remote_address().clone();
+                if !known.addresses.contains(&address) {
+                    known.addresses.push(address);
+                }
+                if num_established.get() > 1 {
+                    return;
+                }
                 tracing::info!(%peer_id, "connected");
                 let network = self.network.clone();
                 tokio::spawn(async move {
@@ -481,6 +519,7 @@ impl Driver {
                 });
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.known.remove(&peer_id);
                 tracing::info!(%peer_id, "disconnected");
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
@@ -520,15 +559,27 @@ impl Driver {
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
-                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                    if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                        kad.add_address(&peer, addr.clone());
+                    }
                     if !self.swarm.is_connected(&peer) {
                         let _ = self.swarm.dial(addr);
                     }
                 }
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                for addr in info.listen_addrs {
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                if let Some(known) = self.known.get_mut(&peer_id) {
+                    known.agent = Some(info.agent_version.clone());
+                }
+                // Only peers that speak our DHT go into its routing table
+                // (one started with --no-dht asked not to be found).
+                let speaks_kad = info.protocols.iter().any(|p| p.as_ref() == wire::KAD_PROTOCOL);
+                if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+                    && speaks_kad
+                {
+                    for addr in info.listen_addrs {
+                        kad.add_address(&peer_id, addr);
+                    }
                 }
             }
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {

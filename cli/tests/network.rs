@@ -1,0 +1,312 @@
+//! Nodes on a network: real `communs node run` processes on loopback, each
+//! with its own store, driven through the CLI (which talks to each running
+//! node through its local API).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Node, small_design, snapshot, write_files};
+
+/// A running `communs node run`; stopped with SIGTERM when dropped.
+struct Daemon {
+    node: Node,
+    child: Child,
+    /// Its listen address with its peer id: what others bootstrap from.
+    addr: String,
+}
+
+impl Daemon {
+    #[track_caller]
+    fn start(node: &Node, extra: &[&str]) -> Daemon {
+        let _ = std::fs::remove_file(node.home.join("api.json"));
+        let mut args = vec!["node", "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0", "--no-mdns"];
+        args.extend_from_slice(extra);
+        let child = node
+            .command(&args)
+            .env("RUST_LOG", "info,communs_node=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(node.home.with_extension("log")).expect("log file"))
+            .spawn()
+            .expect("communs node run starts");
+        let node = Node { home: node.home.clone() };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !node.home.join("api.json").exists() {
+            assert!(Instant::now() < deadline, "the node did not start: {}", log(&node));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let status = node.json(&["node", "status"]);
+        let addr = format!(
+            "{}/p2p/{}",
+            status["listen"][0].as_str().expect("listen"),
+            status["peer_id"].as_str().expect("id")
+        );
+        Daemon { node, child, addr }
+    }
+
+    fn peers(&self) -> Vec<String> {
+        let peers = self.node.json(&["peers"]);
+        peers.as_array().expect("peers").iter().map(|p| p["peer_id"].as_str().expect("id").to_owned()).collect()
+    }
+
+    fn peer_id(&self) -> String {
+        self.addr.rsplit('/').next().expect("peer id").to_owned()
+    }
+
+    /// Stops the node as Ctrl-C would, and waits for it.
+    fn stop(mut self) -> Node {
+        self.terminate();
+        Node { home: self.node.home.clone() }
+    }
+
+    fn terminate(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "the node exited with {status}: {}", log(&self.node));
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the node did not stop within 20 s of SIGTERM: {}", log(&self.node));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn log(node: &Node) -> String {
+    std::fs::read_to_string(node.home.with_extension("log")).unwrap_or_default()
+}
+
+/// Polls `check` until it holds, for up to `secs` seconds.
+#[track_caller]
+fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn status(node: &Node, design: &str) -> Value {
+    node.json(&["status", design])
+}
+
+fn canonical(node: &Node, design: &str) -> Option<String> {
+    let run = node.run(&["--json", "status", design]);
+    if run.code != 0 {
+        return None;
+    }
+    run.json()["canonical"].as_str().map(str::to_owned)
+}
+
+fn log_len(node: &Node, design: &str) -> usize {
+    let run = node.run(&["--json", "log", design]);
+    if run.code != 0 {
+        return 0;
+    }
+    run.json().as_array().map_or(0, Vec::len)
+}
+
+/// Copies an example design into `to` (files only).
+fn example(name: &str, to: &Path) -> std::path::PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/designs").join(name);
+    let folder = to.join(name);
+    for (path, contents) in snapshot(&source) {
+        write_files(&folder, &[(&path, &contents)]);
+    }
+    folder
+}
+
+#[test]
+fn a_design_travels_from_a_to_b_and_a_later_revision_reaches_c_through_b() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = Daemon::start(&Node::init(dir.path(), "a"), &[]);
+    let folder = example("face-shield-headband", dir.path());
+    // While a node runs, the CLI publishes through it.
+    let (design, _) = a.node.publish(&folder, &["-m", "First version"]);
+
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &a.addr]);
+    eventually(10, "b is connected to a", || b.peers().contains(&a.peer_id()));
+    let followed = b.node.json(&["follow", &design]);
+    assert_eq!(followed["present"], true, "{followed}");
+    let out = dir.path().join("b-checkout");
+    b.node.json(&["get", &design, out.to_str().expect("utf-8")]);
+    assert_eq!(snapshot(&out), snapshot(&folder), "b's checkout differs from a's folder");
+
+    // C knows only B (no DHT, so it does not find A by itself).
+    let c = Daemon::start(&Node::init(dir.path(), "c"), &["--bootstrap", &b.addr, "--no-dht"]);
+    eventually(10, "c is connected to b", || c.peers().contains(&b.peer_id()));
+    c.node.json(&["follow", &design]);
+    assert_eq!(c.peers(), vec![b.peer_id()], "c must be connected to b only");
+
+    // A later revision on A reaches C through B's gossip.
+    write_files(&folder, &[("README.md", b"# Face shield headband\n\nSecond version: wider band.\n")]);
+    let (_, second) = a.node.publish(&folder, &["-m", "Wider band"]);
+    eventually(10, "c sees a's second revision as canonical", || {
+        canonical(&c.node, &design).as_deref() == Some(&second)
+    });
+    assert_eq!(c.peers(), vec![b.peer_id()], "c got it through b, not from a directly");
+    assert_eq!(status(&c.node, &design)["canonical"], status(&a.node, &design)["canonical"]);
+    // And its files, from B (which fetched them as a follower) or A.
+    let c_out = dir.path().join("c-checkout");
+    c.node.json(&["get", &design, c_out.to_str().expect("utf-8")]);
+    assert_eq!(snapshot(&c_out), snapshot(&folder));
+}
+
+#[test]
+fn a_node_that_was_offline_catches_up_200_events_without_a_new_publish() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = Daemon::start(&Node::init(dir.path(), "a"), &["--no-dht"]);
+    let folder = small_design(dir.path(), "Spool holder");
+    let (design, _) = a.node.publish(&folder, &["-m", "v1"]);
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &a.addr, "--no-dht"]);
+    b.node.json(&["follow", &design]);
+    assert_eq!(log_len(&b.node, &design), 2);
+    let b_home = b.stop();
+
+    // 200 events while B is away: revisions, and retractions and
+    // approvals of them.
+    let mut revisions = Vec::new();
+    for i in 0..180 {
+        write_files(&folder, &[("cad/part.scad", format!("cube([10, 20, {i}]);\n").as_bytes())]);
+        let (_, revision) = a.node.publish(&folder, &["-m", &format!("v{}", i + 2)]);
+        revisions.push(revision);
+    }
+    for revision in revisions.iter().rev().take(10) {
+        a.node.json(&["retract", &design, revision]);
+        a.node.json(&["approve", &design, revision]);
+    }
+    let expected = log_len(&a.node, &design);
+    assert_eq!(expected, 202);
+
+    let b = Daemon::start(&b_home, &["--bootstrap", &a.addr, "--no-dht"]);
+    eventually(30, "b has every event of a", || log_len(&b.node, &design) == expected);
+    assert_eq!(status(&b.node, &design), status(&a.node, &design));
+    assert_eq!(b.node.json(&["log", &design]), a.node.json(&["log", &design]));
+}
+
+#[test]
+fn two_partitions_that_decided_differently_converge_when_they_reconnect() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = (Node::init(dir.path(), "a"), Node::init(dir.path(), "b"));
+    let b_author = b.json(&["id"])["author"].as_str().expect("author").to_owned();
+    let a_author = a.json(&["id"])["author"].as_str().expect("author").to_owned();
+    let folder = small_design(dir.path(), "Bench vice");
+    let (design, _) = a.publish(&folder, &["--maintainer", &b_author, "-m", "v1"]);
+
+    // Everyone gets the design while connected.
+    let a = Daemon::start(&a, &["--no-dht"]);
+    let b = Daemon::start(&b, &["--bootstrap", &a.addr, "--no-dht"]);
+    let c = Daemon::start(&Node::init(dir.path(), "c"), &["--bootstrap", &a.addr, "--no-dht"]);
+    let d = Daemon::start(&Node::init(dir.path(), "d"), &["--bootstrap", &b.addr, "--no-dht"]);
+    for node in [&b, &c, &d] {
+        node.node.json(&["follow", &design]);
+    }
+    let (a, b, c, d) = (a.stop(), b.stop(), c.stop(), d.stop());
+
+    // Partition: {A, C} and {B, D}. Each maintainer removes the other and
+    // publishes a revision of their own.
+    let a = Daemon::start(&a, &["--no-dht"]);
+    let c = Daemon::start(&c, &["--bootstrap", &a.addr, "--no-dht"]);
+    let b = Daemon::start(&b, &["--no-dht"]);
+    let d = Daemon::start(&d, &["--bootstrap", &b.addr, "--no-dht"]);
+    a.node.json(&["propose", &design, "remove-maintainer", &b_author]);
+    b.node.json(&["propose", &design, "remove-maintainer", &a_author]);
+    write_files(&folder, &[("cad/part.scad", b"cube([12, 20, 3]);\n")]);
+    a.node.json(&["publish", folder.to_str().expect("utf-8"), "--design", &design, "-m", "A's way"]);
+    let b_folder = small_design(&dir.path().join("b-side"), "Bench vice");
+    write_files(&b_folder, &[("cad/part.scad", b"cube([10, 25, 3]);\n")]);
+    b.node.json(&["publish", b_folder.to_str().expect("utf-8"), "--design", &design, "-m", "B's way"]);
+    eventually(10, "c has a's decisions", || log_len(&c.node, &design) == log_len(&a.node, &design));
+    eventually(10, "d has b's decisions", || log_len(&d.node, &design) == log_len(&b.node, &design));
+    assert_ne!(status(&a.node, &design), status(&b.node, &design), "the partitions disagree");
+
+    // Reconnect: B dials A. Everyone converges to one state.
+    let b = Daemon::start(&b.stop(), &["--bootstrap", &a.addr, "--bootstrap", &c.addr, "--no-dht"]);
+    let d = Daemon::start(&d.stop(), &["--bootstrap", &b.addr, "--bootstrap", &a.addr, "--no-dht"]);
+    let total = 2 + 2 + 2; // genesis, v1, two proposals, two revisions
+    for node in [&a, &b, &c, &d] {
+        eventually(20, "every node has every event", || log_len(&node.node, &design) == total);
+        node.node.json(&["sync", &design]);
+    }
+    let expected = status(&a.node, &design);
+    for node in [&b, &c, &d] {
+        assert_eq!(status(&node.node, &design), expected);
+    }
+}
+
+#[test]
+fn a_second_node_on_the_same_store_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = Node::init(dir.path(), "a");
+    let running = Daemon::start(&node, &[]);
+    let second = node.run(&["node", "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0", "--no-mdns"]);
+    let second = second.fails_with(1, "in use by process");
+    assert!(second.stderr.contains(&running.child.id().to_string()), "the error names the running node: {second:?}");
+    // The running node is unaffected.
+    assert!(running.node.json(&["node", "status"])["peer_id"].is_string());
+}
+
+#[test]
+fn the_api_refuses_writes_without_the_token_and_from_web_pages() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let daemon = Daemon::start(&Node::init(dir.path(), "a"), &[]);
+    let running: Value =
+        serde_json::from_str(&std::fs::read_to_string(daemon.node.home.join("api.json")).expect("api.json"))
+            .expect("json");
+    let api = running["api"].as_str().expect("api").to_owned();
+    let token = std::fs::read_to_string(daemon.node.home.join("api-token")).expect("token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(daemon.node.home.join("api-token")).expect("token").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let body = r#"{"command":{"command":"list"}}"#;
+    let request = |headers: &str| {
+        http(
+            &api,
+            &format!(
+                "POST /v1/run HTTP/1.1\r\nHost: {api}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    assert!(request("").starts_with("HTTP/1.1 401"), "no token");
+    assert!(request("Authorization: Bearer wrong\r\n").starts_with("HTTP/1.1 401"), "wrong token");
+    let from_page = request(&format!("Authorization: Bearer {token}\r\nOrigin: http://evil.example\r\n"));
+    assert!(from_page.starts_with("HTTP/1.1 403"), "browser origin: {from_page}");
+    let ok = request(&format!("Authorization: Bearer {token}\r\n"));
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    // Reads need no token; a foreign Host name (DNS rebinding) is refused.
+    let read = http(&api, &format!("GET /v1/node HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n"));
+    assert!(read.starts_with("HTTP/1.1 200") && read.contains("peer_id"), "{read}");
+    let rebound = http(&api, "GET /v1/node HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+}
+
+/// One raw HTTP/1.1 exchange.
+fn http(addr: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
