@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use communs_node::Home;
 use http_body_util::{BodyExt, Full};
@@ -46,14 +46,34 @@ impl Remote {
         Ok(Some(Remote { addr: running.api, token: token.trim().to_owned() }))
     }
 
-    /// Runs a command in the node.
-    pub async fn run(&self, command: &Command, json: bool) -> anyhow::Result<Captured> {
+    /// Runs a command in the node; what it printed comes back, with the
+    /// error if it failed.
+    pub async fn run(&self, command: &Command, json: bool) -> (Captured, anyhow::Result<()>) {
         let body = json!({ "json": json, "command": command });
-        let value = self.call("POST", "/v1/run", Some(body)).await?;
-        serde_json::from_value(value).context("reading the node's answer")
+        match self.call("POST", "/v1/run", Some(body)).await {
+            Ok(value) => match serde_json::from_value(value) {
+                Ok(captured) => (captured, Ok(())),
+                Err(e) => (Captured::default(), Err(anyhow::Error::new(e).context("reading the node's answer"))),
+            },
+            Err((printed, error)) => (printed, Err(error)),
+        }
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, (Captured, anyhow::Error)> {
+        self.exchange(method, path, body).await.map_err(|e| (Captured::default(), e))?.map_err(|(value, status)| {
+            let printed = serde_json::from_value(value.clone()).unwrap_or_default();
+            (printed, remote_error(&value, status))
+        })
+    }
+
+    /// One request; `Err((body, status))` when the node answered with an
+    /// error status.
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Result<Value, (Value, hyper::StatusCode)>> {
         let stream = tokio::net::TcpStream::connect(self.addr)
             .await
             .with_context(|| format!("connecting to the node's API at {}", self.addr))?;
@@ -72,18 +92,21 @@ impl Remote {
         let bytes = response.into_body().collect().await?.to_bytes();
         let value: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("the node answered {status} with something that is not JSON"))?;
-        if status.is_success() {
-            return Ok(value);
-        }
-        // The node's error, with its causes, as if it had happened here.
-        let error = value.get("error").and_then(Value::as_str).unwrap_or("the node refused the request");
-        let causes: Vec<&str> =
-            value.get("causes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        let Some((last, rest)) = causes.split_last() else { bail!("{error}") };
-        let mut chained = anyhow!("{last}");
-        for cause in rest.iter().rev() {
-            chained = chained.context(cause.to_string());
-        }
-        Err(chained.context(error.to_owned()))
+        if status.is_success() { Ok(Ok(value)) } else { Ok(Err((value, status))) }
     }
+}
+
+/// The node's error, with its causes, as if it had happened here.
+fn remote_error(value: &Value, status: hyper::StatusCode) -> anyhow::Error {
+    let Some(error) = value.get("error").and_then(Value::as_str) else {
+        return anyhow!("the node refused the request ({status})");
+    };
+    let causes: Vec<&str> =
+        value.get("causes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let Some((last, rest)) = causes.split_last() else { return anyhow!("{error}") };
+    let mut chained = anyhow!("{last}");
+    for cause in rest.iter().rev() {
+        chained = chained.context(cause.to_string());
+    }
+    chained.context(error.to_owned())
 }

@@ -145,9 +145,18 @@ async fn run_command(State(state): State<ApiState>, Json(request): Json<RunReque
     let node = state.network.node().clone();
     match crate::commands::dispatch(&node, Some(&state.network), request.command, &out).await {
         Ok(()) => Json(out.into_captured()).into_response(),
+        // What the command printed before failing (fsck's report) goes
+        // back with the error, as it would reach the terminal.
         Err(e) => {
             let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
-            api::error_response(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), &causes)
+            let captured = out.into_captured();
+            let body = json!({
+                "error": e.to_string(),
+                "causes": causes,
+                "stdout": captured.stdout,
+                "warnings": captured.warnings,
+            });
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
         }
     }
 }

@@ -15,6 +15,7 @@ pub struct Output {
 
 /// What a command run inside a node would have printed.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Captured {
     pub stdout: String,
     pub warnings: Vec<String>,

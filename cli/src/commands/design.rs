@@ -223,7 +223,15 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
                 .map(|p| json!({ "kind": p.kind, "subject": p.subject, "detail": p.detail }))
                 .collect();
             out.print(
-                json!({ "ok": report.is_clean(), "events": report.events, "blobs": report.blobs, "bytes": report.bytes, "problems": problems }),
+                json!({
+                    "ok": report.is_clean(),
+                    "events": report.events,
+                    "blobs": report.blobs,
+                    "bytes": report.bytes,
+                    "partial_blobs": report.partial_blobs,
+                    "absent_blobs": report.absent_blobs,
+                    "problems": problems,
+                }),
                 || {
                     let mut lines = vec![format!(
                         "Checked {} events and {} blobs ({})",

@@ -32,8 +32,9 @@ pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
         command => {
             if let Some(remote) = Remote::find(&home).await? {
                 let command = command.absolute()?;
-                out.replay(remote.run(&command, out.is_json()).await?);
-                return Ok(());
+                let (printed, result) = remote.run(&command, out.is_json()).await;
+                out.replay(printed);
+                return result;
             }
             if command.needs_network() {
                 anyhow::bail!("no node is running on {}: start one with `communs node run`", home.root().display());

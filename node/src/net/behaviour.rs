@@ -65,13 +65,20 @@ fn score_params() -> gossipsub::PeerScoreParams {
     let mut params = gossipsub::PeerScoreParams { ip_colocation_factor_weight: 0.0, ..Default::default() };
     let topic = gossipsub::TopicScoreParams {
         topic_weight: 1.0,
+        // Time in the mesh earns little (at most +10): the defaults count
+        // it in milliseconds, and a well-connected hostile peer would bank
+        // enough credit to spend on invalid messages.
+        time_in_mesh_weight: 0.1,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 100.0,
         first_message_deliveries_weight: 1.0,
         first_message_deliveries_decay: 0.5,
         first_message_deliveries_cap: 100.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
-        // One invalid event is enough to fall below the graylist threshold.
-        invalid_message_deliveries_weight: -100.0,
+        // One invalid event outweighs any credit (at most +110) and
+        // drops the sender below the graylist threshold.
+        invalid_message_deliveries_weight: -1000.0,
         invalid_message_deliveries_decay: 0.9,
         ..Default::default()
     };

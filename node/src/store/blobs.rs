@@ -315,7 +315,7 @@ impl BlobStore {
         Ok(total)
     }
 
-    /// Every complete blob in the store.
+    /// Every blob in the store, complete or partial (see [`BlobStore::size`]).
     pub async fn list(&self) -> Result<Vec<BlobHash>, BlobError> {
         let hashes = self.store.blobs().list().hashes().await.map_err(store_error)?;
         Ok(hashes.into_iter().map(from_iroh).collect())

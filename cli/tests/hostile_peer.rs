@@ -1,0 +1,200 @@
+//! A hostile peer against real nodes: a libp2p swarm in this process that
+//! gossips a forged event, malformed bytes, an oversized message and an
+//! event that lies about its clock; and a node whose stored file was
+//! altered, so that it serves bytes that do not match their hash.
+
+mod support;
+
+use std::time::Duration;
+
+use communs_protocol::wire::{shard, shard_topic};
+use communs_protocol::{Body, DesignId, EventId, SecretKey, UnsignedEvent};
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, noise, tcp, yamux};
+use serde_json::Value;
+use support::daemon::{Daemon, eventually};
+use support::{Node, blob_data_file, small_design, snapshot, write_files};
+
+fn log_ids(node: &Node, design: &str) -> Vec<String> {
+    let log = node.json(&["log", design]);
+    log.as_array().expect("log").iter().map(|e| e["id"].as_str().expect("id").to_owned()).collect()
+}
+
+/// The head of a design's log as (id, clock).
+fn head(node: &Node, design: &str) -> (EventId, u64) {
+    let log = node.json(&["log", design]);
+    let newest = &log.as_array().expect("log")[0];
+    (newest["id"].as_str().expect("id").parse().expect("event id"), newest["clock"].as_u64().expect("clock"))
+}
+
+/// Messages the hostile peer gossips, in order.
+fn hostile_messages(design: DesignId, head: EventId, clock: u64) -> Vec<(&'static str, Vec<u8>)> {
+    let key = SecretKey::from_bytes(&[7; 32]);
+    let approve = |clock: u64| {
+        UnsignedEvent {
+            design: Some(design),
+            author: key.author(),
+            parents: vec![head],
+            clock,
+            time: 1,
+            body: Body::Approve { target: head },
+        }
+        .sign(&key)
+        .expect("sign")
+    };
+    let mut forged = approve(clock + 1).bytes().to_vec();
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01; // a bit of the signature
+    vec![
+        ("a forged event", forged),
+        ("malformed bytes", b"\xa1\x01\x02 this is not an event".to_vec()),
+        ("an event that lies about its clock", approve(clock + 40).bytes().to_vec()),
+        // Last: the receiver drops the stream it arrives on.
+        ("an oversized message", vec![0x42; 200 * 1024]),
+    ]
+}
+
+/// Connects to `target`, waits until it subscribes to `topic` and gossips
+/// the messages. Returns the swarm, still connected.
+async fn gossip_as_hostile_peer(
+    target: Multiaddr,
+    topic: IdentTopic,
+    messages: Vec<(&'static str, Vec<u8>)>,
+) -> libp2p::Swarm<gossipsub::Behaviour<gossipsub::IdentityTransform, gossipsub::AllowAllSubscriptionFilter>> {
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .expect("tcp")
+        .with_behaviour(|key| {
+            let config = gossipsub::ConfigBuilder::default()
+                .validation_mode(ValidationMode::Strict)
+                .max_transmit_size(1 << 20)
+                .build()
+                .expect("config");
+            gossipsub::Behaviour::<gossipsub::IdentityTransform, gossipsub::AllowAllSubscriptionFilter>::new(
+                MessageAuthenticity::Signed(key.clone()),
+                config,
+            )
+            .expect("gossipsub")
+        })
+        .expect("behaviour")
+        .build();
+    swarm.behaviour_mut().subscribe(&topic).expect("subscribe");
+    swarm.dial(target).expect("dial");
+    let subscribed = async {
+        loop {
+            if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { topic: t, .. }) = swarm.select_next_some().await
+                && t == topic.hash()
+            {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), subscribed).await.expect("the node subscribes to the shard");
+    // One message at a time, each in its own frame: an oversized frame
+    // makes the receiver drop the whole frame.
+    for (what, bytes) in messages {
+        if let Err(e) = swarm.behaviour_mut().publish(topic.clone(), bytes) {
+            panic!("cannot gossip {what}: {e}");
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            loop {
+                swarm.select_next_some().await;
+            }
+        })
+        .await;
+    }
+    swarm
+}
+
+#[test]
+fn hostile_gossip_is_rejected_not_forwarded_and_its_sender_penalised() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = Daemon::start(&Node::init(dir.path(), "a"), &["--no-dht"]);
+    let (design, _) = a.node.publish(&small_design(dir.path(), "Lamp"), &["-m", "v1"]);
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &a.addr, "--no-dht"]);
+    b.node.json(&["follow", &design]);
+    let before = log_ids(&a.node, &design);
+    assert_eq!(log_ids(&b.node, &design), before);
+
+    let design_id: DesignId = design.parse().expect("design id");
+    let (head_id, clock) = head(&a.node, &design);
+    let topic = IdentTopic::new(shard_topic(shard(&design_id)));
+    let target: Multiaddr = a.addr.parse().expect("multiaddr");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // One hostile identity per message: after its first invalid message a
+    // sender is graylisted, and A ignores everything else it sends.
+    for (what, bytes) in hostile_messages(design_id, head_id, clock) {
+        let swarm = runtime.block_on(gossip_as_hostile_peer(target.clone(), topic.clone(), vec![(what, bytes)]));
+        let hostile = swarm.local_peer_id().to_string();
+        // Nothing was stored, on A or (since nothing was forwarded) on B.
+        assert_eq!(log_ids(&a.node, &design), before, "after {what}");
+        assert_eq!(log_ids(&b.node, &design), before, "after {what}");
+        // A penalised the sender, unless the message never got past the
+        // framing (an oversized one is dropped before validation).
+        if what != "an oversized message" {
+            let peers = a.node.json(&["peers"]);
+            let score = peers
+                .as_array()
+                .expect("peers")
+                .iter()
+                .find(|p| p["peer_id"] == hostile.as_str())
+                .and_then(|p| p["score"].as_f64());
+            assert!(score.is_none_or(|s| s < -80.0), "after {what}, the sender keeps a score of {score:?}");
+        }
+    }
+    let log = support::daemon::log(&a.node);
+    for reason in ["rejected a gossiped message", "rejected event"] {
+        assert!(log.contains(reason), "a's log lacks {reason:?}:\n{log}");
+    }
+
+    // The honest nodes are unaffected.
+    let folder = small_design(&dir.path().join("v2"), "Lamp");
+    write_files(&folder, &[("cad/part.scad", b"cylinder(r = 20, h = 3);\n")]);
+    let (_, second) = a.node.publish(&folder, &["--design", &design, "-m", "v2"]);
+    eventually(10, "b gets a's next revision", || {
+        b.node.json(&["status", &design])["canonical"] == Value::String(second.clone())
+    });
+}
+
+#[test]
+fn a_peer_serving_bytes_that_do_not_match_is_refused_and_another_serves_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A publishes a design with a file large enough to live in a data file.
+    let a_node = Node::init(dir.path(), "a");
+    let folder = small_design(dir.path(), "Shelf");
+    let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    write_files(&folder, &[("cad/shelf.stl", &big)]);
+    let (design, _) = a_node.publish(&folder, &["-m", "v1"]);
+    let blob = blake3::hash(&big).to_hex().to_string();
+
+    // H holds the same design, then its copy of the file is damaged on disk.
+    let h_node = Node::init(dir.path(), "h");
+    let bundle = dir.path().join("shelf.communs");
+    a_node.json(&["bundle", "export", &design, bundle.to_str().expect("utf-8")]);
+    h_node.json(&["bundle", "import", bundle.to_str().expect("utf-8")]);
+    let data = blob_data_file(&h_node.home, &blob);
+    let mut damaged = std::fs::read(&data).expect("read");
+    damaged[500_000] ^= 0xff;
+    std::fs::write(&data, damaged).expect("write");
+
+    // B knows only H: the transfer fails, naming the blob, and stores nothing.
+    let h = Daemon::start(&h_node, &["--no-dht"]);
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &h.addr, "--no-dht"]);
+    b.node.json(&["follow", &design]);
+    let out = dir.path().join("b-checkout");
+    let failed = b.node.run(&["get", &design, out.to_str().expect("utf-8")]);
+    let failed = failed.fails_with(1, &blob);
+    assert!(!out.join("cad/shelf.stl").exists(), "{failed:?}");
+    let fsck = b.node.run(&["--json", "fsck"]);
+    assert_eq!(fsck.code, 0, "b's store is sound: {fsck:?}");
+
+    // With an honest peer too, B gets the file, verified.
+    let a = Daemon::start(&a_node, &["--no-dht"]);
+    let b = Daemon::start(&b.stop(), &["--bootstrap", &a.addr, "--bootstrap", &h.addr, "--no-dht"]);
+    eventually(10, "b is connected to a and h", || b.peers().len() == 2);
+    b.node.json(&["get", &design, out.to_str().expect("utf-8"), "--force"]);
+    assert_eq!(snapshot(&out), snapshot(&folder));
+}
