@@ -193,7 +193,13 @@ enum BundleCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output::new(cli.json);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // A running node serves the network, its API and store work at once:
+    // it gets every core. Other commands are short and single-threaded.
+    let builder = match &cli.command {
+        Command::Node(NodeCommand::Run(_)) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match { builder }.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             out.error(&anyhow::Error::new(e).context("starting the async runtime"));

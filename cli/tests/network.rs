@@ -204,8 +204,20 @@ fn the_api_refuses_writes_without_the_token_and_from_web_pages() {
     // Reads need no token; a foreign Host name (DNS rebinding) is refused.
     let read = http(&api, &format!("GET /v1/node HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n"));
     assert!(read.starts_with("HTTP/1.1 200") && read.contains("peer_id"), "{read}");
-    let rebound = http(&api, "GET /v1/node HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
-    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    for host in ["evil.example", "127.evil.example", "localhost.evil.example"] {
+        let rebound = http(&api, &format!("GET /v1/node HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+        assert!(rebound.starts_with("HTTP/1.1 403"), "{host}: {rebound}");
+    }
+    // Commands that only make sense in the CLI are refused, not a crash.
+    let body = r#"{"command":{"command":"id"}}"#;
+    let id = http(
+        &api,
+        &format!(
+            "POST /v1/run HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(id.starts_with("HTTP/1.1 422") && id.contains("runs in the CLI"), "{id}");
 }
 
 /// One raw HTTP/1.1 exchange.

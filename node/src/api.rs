@@ -56,6 +56,9 @@ pub struct NodeStatus {
     pub followed: Vec<String>,
     /// Events held until their parents arrive.
     pub pending_events: usize,
+    pub gossip: crate::net::GossipCounts,
+    /// The last catch-up with each peer.
+    pub sync: Vec<crate::net::PeerSync>,
 }
 
 impl ApiState {
@@ -67,7 +70,7 @@ impl ApiState {
 
     /// The status, with the API address read from the running node's file.
     pub async fn status_of(network: &Network) -> Result<NodeStatus, crate::net::NetError> {
-        let NetStatus { peer_id, listen, peers, seed_all, pending_events } = network.status().await?;
+        let NetStatus { peer_id, listen, peers, seed_all, pending_events, gossip, sync } = network.status().await?;
         let node = network.node();
         let api = std::fs::read_to_string(node.home().api_path())
             .ok()
@@ -84,6 +87,8 @@ impl ApiState {
             seed_all,
             followed,
             pending_events,
+            gossip,
+            sync,
         })
     }
 }
@@ -128,7 +133,8 @@ fn is_loopback_host(headers: &HeaderMap) -> bool {
         Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
         _ => host,
     };
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]") || name.starts_with("127.")
+    let ip = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost" || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {

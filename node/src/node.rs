@@ -93,6 +93,12 @@ impl Node {
         self.events.insert(events)
     }
 
+    /// Every event as it is stored, from any source (a receiver that lags
+    /// misses some and is told so).
+    pub fn watch_events(&self) -> tokio::sync::broadcast::Receiver<communs_protocol::SignedEvent> {
+        self.events.subscribe()
+    }
+
     /// Stores bytes as a blob (durably) and returns their hash.
     pub async fn add_blob(&self, bytes: Vec<u8>) -> Result<communs_protocol::BlobHash, BlobError> {
         let hash = self.blobs.add_bytes(bytes).await?;

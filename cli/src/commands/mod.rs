@@ -65,6 +65,9 @@ pub async fn dispatch(node: &Node, net: Option<&Network>, command: Command, out:
             let net = net.context("this command needs a running node: start one with `communs node run`")?;
             network::run(net, command, out).await
         }
+        Command::Init { .. } | Command::Id | Command::Completions { .. } => {
+            anyhow::bail!("this command runs in the CLI, not in a node")
+        }
         command => design::run(node, net, command, out).await,
     }
 }

@@ -67,6 +67,9 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
         });
         return Ok(());
     }
+    if let (Some(net), PolicyAction::Unfollow(_)) = (net, &entry.action) {
+        net.refresh_kept().await?;
+    }
     out.print(entry_json(&entry), || format!("Recorded: {}", entry_line(&entry)));
     Ok(())
 }

@@ -43,7 +43,10 @@ fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
     gossipsub::MessageId::from(blake3::hash(&message.data).as_bytes().to_vec())
 }
 
-fn gossipsub(key: &Keypair) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+fn gossipsub(
+    key: &Keypair,
+    registry: &mut prometheus_client::registry::Registry,
+) -> Result<gossipsub::Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let config = gossipsub::ConfigBuilder::default()
         .validation_mode(ValidationMode::Strict)
         // Nothing is forwarded before the node has checked it.
@@ -52,7 +55,10 @@ fn gossipsub(key: &Keypair) -> Result<gossipsub::Behaviour, Box<dyn std::error::
         .max_transmit_size(MAX_GOSSIP_MESSAGE_BYTES)
         .heartbeat_interval(Duration::from_millis(500))
         .build()?;
-    let mut behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)?;
+    let behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)?;
+    // Counters of messages received, first copies and duplicates (see
+    // `GossipCounts`).
+    let mut behaviour = behaviour.with_metrics(registry, gossipsub::MetricsConfig::default());
     behaviour.with_peer_score(score_params(), score_thresholds())?;
     Ok(behaviour)
 }
@@ -109,6 +115,7 @@ impl Behaviour {
         key: &Keypair,
         relay_client: relay::client::Behaviour,
         options: &Options,
+        registry: &mut prometheus_client::registry::Registry,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let peer_id = key.public().to_peer_id();
         let mdns =
@@ -125,7 +132,7 @@ impl Behaviour {
             .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER));
         Ok(Behaviour {
             limits: connection_limits::Behaviour::new(limits),
-            gossipsub: gossipsub(key)?,
+            gossipsub: gossipsub(key, registry)?,
             catchup: request_response::Behaviour::with_codec(
                 CatchupCodec,
                 [(StreamProtocol::new(CATCHUP_PROTOCOL), request_response::ProtocolSupport::Full)],

@@ -197,6 +197,13 @@ impl Network {
         if report.added > 0 {
             self.release_pending().await;
         }
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        if let Ok(mut synced) = self.shared.synced.lock() {
+            synced.insert(peer, super::PeerSync { peer_id: peer.to_string(), at_ms, report: report.clone() });
+        }
         Ok(report)
     }
 

@@ -89,6 +89,9 @@ impl Network {
             }
         }
         if missing.is_empty() {
+            if report.fetched > 0 {
+                node.blobs.sync().await.map_err(NodeError::from)?;
+            }
             return Ok(report);
         }
         let peers = match peers {

@@ -31,8 +31,7 @@ impl Network {
             return MessageAcceptance::Reject;
         }
         let design = event.design();
-        let kept = self.shared.seed_all || self.shared.node.kept_designs().is_ok_and(|k| k.contains(&design));
-        if !kept {
+        if !self.keeps(&design) {
             // Valid as far as this node can tell without the design's log;
             // forwarded for the peers that keep it.
             return MessageAcceptance::Accept;

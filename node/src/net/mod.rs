@@ -119,6 +119,29 @@ pub struct NetStatus {
     pub peers: Vec<PeerInfo>,
     pub seed_all: bool,
     pub pending_events: usize,
+    pub gossip: GossipCounts,
+    /// The last catch-up with each peer met since start.
+    pub sync: Vec<PeerSync>,
+}
+
+/// Gossip messages received since start, over every topic.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct GossipCounts {
+    /// Every copy received, duplicates included.
+    pub received: u64,
+    /// First copies (each message once).
+    pub delivered: u64,
+}
+
+impl GossipCounts {
+    /// Copies received for each message delivered, minus one.
+    pub fn duplicate_ratio(&self) -> f64 {
+        if self.delivered == 0 {
+            0.0
+        } else {
+            self.received.saturating_sub(self.delivered) as f64 / self.delivered as f64
+        }
+    }
 }
 
 enum Command {
@@ -154,6 +177,24 @@ struct Shared {
     /// Set when the swarm stops, so that the tasks that watch the store end
     /// and the store can close.
     stopped: tokio::sync::watch::Sender<bool>,
+    /// Gossipsub's counters.
+    metrics: prometheus_client::registry::Registry,
+    /// The last catch-up with each peer, for `node status`.
+    synced: Mutex<BTreeMap<PeerId, PeerSync>>,
+    /// The designs this node keeps ([`Node::kept_designs`]), cached so that
+    /// checking a gossiped event needs no store read; refreshed when a
+    /// design arrives and when the follow policy changes.
+    kept: std::sync::RwLock<std::collections::BTreeSet<DesignId>>,
+}
+
+/// The last catch-up with one peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerSync {
+    pub peer_id: String,
+    /// When it ended, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub report: CatchupReport,
 }
 
 impl Network {
@@ -164,13 +205,14 @@ impl Network {
             .map_err(|e| NetError::Start(e.to_string()))?;
         let options = behaviour::Options { mdns: config.mdns, dht: config.dht, relay_server: config.relay_server };
         let start = |e: &dyn std::fmt::Display| NetError::Start(e.to_string());
+        let mut registry = prometheus_client::registry::Registry::default();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
             .map_err(|e| start(&e))?
             .with_relay_client(noise::Config::new, yamux::Config::default)
             .map_err(|e| start(&e))?
-            .with_behaviour(|key, relay_client| Behaviour::new(key, relay_client, &options))
+            .with_behaviour(|key, relay_client| Behaviour::new(key, relay_client, &options, &mut registry))
             .map_err(|e| start(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
             .build();
@@ -223,6 +265,9 @@ impl Network {
             sessions: Mutex::new(catchup::Sessions::default()),
             fetching: Mutex::new(HashSet::new()),
             stopped: tokio::sync::watch::Sender::new(false),
+            metrics: registry,
+            synced: Mutex::new(BTreeMap::new()),
+            kept: std::sync::RwLock::new(std::collections::BTreeSet::new()),
         });
         let network = Network { shared };
         network.subscribe_kept(&mut swarm)?;
@@ -256,6 +301,35 @@ impl Network {
         }
         let kept = self.shared.node.kept_designs()?;
         keep(swarm, &kept);
+        if let Ok(mut cached) = self.shared.kept.write() {
+            cached.extend(kept);
+        }
+        Ok(())
+    }
+
+    /// Whether this node keeps (stores, catches up, seeds) `design`.
+    pub fn keeps(&self, design: &DesignId) -> bool {
+        self.shared.seed_all || self.shared.kept.read().is_ok_and(|kept| kept.contains(design))
+    }
+
+    /// Re-reads which designs this node keeps (after a policy change or a
+    /// new design): subscribes to the shards and announces the designs
+    /// newly kept.
+    pub async fn refresh_kept(&self) -> Result<(), NetError> {
+        let node = self.shared.node.clone();
+        let kept = tokio::task::spawn_blocking(move || node.kept_designs()).await.map_err(|_| NetError::Stopped)??;
+        let kept: std::collections::BTreeSet<DesignId> = kept.into_iter().collect();
+        let new: Vec<DesignId> = match self.shared.kept.write() {
+            Ok(mut cached) => {
+                let new = kept.difference(&cached).copied().collect();
+                *cached = kept;
+                new
+            }
+            Err(_) => Vec::new(),
+        };
+        if !new.is_empty() {
+            self.send(Command::Keep(new)).await?;
+        }
         Ok(())
     }
 
@@ -289,7 +363,7 @@ impl Network {
     /// the DHT knows, if no connected peer had it). Then fetches the files
     /// of the revision this node would check out.
     pub async fn follow(&self, design: DesignId) -> Result<CatchupReport, NetError> {
-        self.send(Command::Keep(vec![design])).await?;
+        self.refresh_kept().await?;
         let scope = Scope::Designs(vec![design]);
         let mut report = self.catch_up_all(&scope).await;
         if !self.shared.node.has_design(&design)? {
@@ -329,7 +403,7 @@ impl Network {
         if self.shared.seed_all {
             return Ok(Scope::All);
         }
-        Ok(Scope::Designs(self.shared.node.kept_designs()?))
+        Ok(Scope::Designs(self.shared.kept.read().map(|k| k.iter().copied().collect()).unwrap_or_default()))
     }
 
     /// Gossips an event this node stored.
@@ -351,15 +425,16 @@ impl Network {
             match received {
                 Ok(event) => {
                     let design = event.design();
+                    let genesis = matches!(event.body(), communs_protocol::Body::Genesis(_));
                     if event.author() == me {
                         self.publish(event).await;
                     }
-                    if matches!(self.shared.node.kept_designs().map(|k| k.contains(&design)), Ok(true))
-                        || self.shared.seed_all
-                    {
-                        if let Ok(kept) = self.shared.node.kept_designs() {
-                            let _ = self.send(Command::Keep(kept)).await;
-                        }
+                    // A genesis is a design new to this store: kept, unless
+                    // this node unfollowed it before it arrived.
+                    if genesis && let Err(e) = self.refresh_kept().await {
+                        tracing::warn!("cannot update the designs kept: {e}");
+                    }
+                    if self.keeps(&design) {
                         self.spawn_fetch(design);
                     }
                 }
@@ -367,6 +442,26 @@ impl Network {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
+    }
+
+    /// Sums gossipsub's per-topic receive counters (read from its metrics
+    /// registry, the only place it keeps them).
+    pub fn gossip_counts(&self) -> GossipCounts {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.shared.metrics).is_err() {
+            return GossipCounts::default();
+        }
+        let mut counts = GossipCounts::default();
+        for line in text.lines() {
+            let Some((name, value)) = line.split_once(' ') else { continue };
+            let value: u64 = value.trim().parse::<f64>().map(|v| v as u64).unwrap_or(0);
+            if name.starts_with("topic_msg_recv_counts_unfiltered_total") {
+                counts.received += value;
+            } else if name.starts_with("topic_msg_recv_counts_total") {
+                counts.delivered += value;
+            }
+        }
+        counts
     }
 
     /// Stops the swarm; in-flight tasks end with [`NetError::Stopped`].
@@ -491,6 +586,8 @@ impl Driver {
             peers,
             seed_all: self.network.shared.seed_all,
             pending_events: self.network.shared.pending.lock().map(|p| p.len()).unwrap_or(0),
+            gossip: self.network.gossip_counts(),
+            sync: self.network.shared.synced.lock().map(|s| s.values().cloned().collect()).unwrap_or_default(),
         }
     }
 
