@@ -1,6 +1,7 @@
 //! Propagation: 50 nodes in this process, each with its own store and swarm
 //! on loopback, connected in a random graph (each dials 4 earlier nodes).
-//! Node 0 signs an event; we time its arrival in every other store.
+//! Node 0 publishes a design (every node seeds everything, so all take
+//! it), then signs events on it; we time their arrival in every store.
 //!
 //! Reported: p50, p99 and max of the arrival latencies over all rounds and
 //! nodes, events that never arrived, and gossipsub's duplicate-delivery
@@ -36,19 +37,6 @@ async fn run() {
     for i in 0..NODES {
         nodes.push(open(dir.path(), &format!("n{i}")).await);
     }
-    let folder = dir.path().join("design");
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    std::fs::write(
-        folder.join("okh.toml"),
-        "okhv = \"OKH-LOSHv1.0\"\nname = \"Visor clip\"\nlicense = \"CERN-OHL-S-2.0\"\n",
-    )
-    .expect("write");
-    std::fs::write(folder.join("clip.scad"), "cube([10, 4, 2]);\n").expect("write");
-    let published = nodes[0]
-        .publish(PublishRequest { folder, now_ms: now_ms(), ..PublishRequest::default() }, &NoProgress)
-        .await
-        .expect("publish");
-
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = move |n: usize| {
         rng ^= rng << 13;
@@ -70,8 +58,23 @@ async fn run() {
         networks.push(network);
         addrs.push(addr);
     }
-    // Every node catches the design up on connection; then let the gossip
-    // meshes form (a few heartbeats).
+    // Let the gossip meshes form (a few heartbeats), then node 0 publishes
+    // a design: its genesis goes out on the announce topic, its first
+    // revision on the design's shard.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let folder = dir.path().join("design");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::write(
+        folder.join("okh.toml"),
+        "okhv = \"OKH-LOSHv1.0\"\nname = \"Visor clip\"\nlicense = \"CERN-OHL-S-2.0\"\n",
+    )
+    .expect("write");
+    std::fs::write(folder.join("clip.scad"), "cube([10, 4, 2]);\n").expect("write");
+    let published = nodes[0]
+        .publish(PublishRequest { folder, now_ms: now_ms(), ..PublishRequest::default() }, &NoProgress)
+        .await
+        .expect("publish");
+
     let deadline = Instant::now() + Duration::from_secs(60);
     while !nodes.iter().all(|n| n.has_design(&published.design).unwrap_or(false)) {
         assert!(Instant::now() < deadline, "the design did not reach every node");

@@ -14,7 +14,7 @@
 //! scope) so that only the first message names the scope.
 
 use crate::cbor::{self, DecodeError, Value, bytes_n, list, nullable, sorted_set, uint, uint_value};
-use crate::hash::{DesignId, EventId, Hash};
+use crate::hash::DesignId;
 use crate::limits::{
     GOSSIP_SHARDS, MAX_CATCHUP_MESSAGE_BYTES, MAX_EVENT_BYTES, MAX_FETCH_IDS, MAX_RECONCILE_MESSAGE_BYTES,
     MAX_SCOPE_DESIGNS,
@@ -61,13 +61,56 @@ pub fn topic_matches(event: &SignedEvent, topic: &str) -> bool {
     topic_of(event) == topic
 }
 
+/// Bytes of an [`IdPrefix`].
+pub const ID_PREFIX_BYTES: usize = 8;
+
+/// The first 8 bytes of an event or design id. Catch-up names what it asks
+/// for by prefix: the asking side knows the full ids and checks every event
+/// it receives against them, so a prefix that matched two events (about one
+/// chance in 2^64 by accident) costs a few extra bytes, never a wrong event,
+/// and asking by prefix takes a quarter of the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IdPrefix(pub [u8; ID_PREFIX_BYTES]);
+
+impl IdPrefix {
+    /// The prefix of a full id.
+    pub fn of(id: &[u8; 32]) -> IdPrefix {
+        let mut prefix = [0u8; ID_PREFIX_BYTES];
+        prefix.copy_from_slice(&id[..ID_PREFIX_BYTES]);
+        IdPrefix(prefix)
+    }
+
+    /// Whether `id` starts with this prefix.
+    pub fn matches(&self, id: &[u8; 32]) -> bool {
+        id[..ID_PREFIX_BYTES] == self.0
+    }
+}
+
 /// Which designs a reconciliation covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Every design the answering side holds (a node that seeds everything).
     All,
-    /// These designs, sorted and unique.
-    Designs(Vec<DesignId>),
+    /// The designs whose ids start with these prefixes, sorted and unique.
+    Designs(Vec<IdPrefix>),
+}
+
+impl Scope {
+    /// The scope of these designs.
+    pub fn designs(designs: impl IntoIterator<Item = DesignId>) -> Scope {
+        let prefixes: std::collections::BTreeSet<IdPrefix> =
+            designs.into_iter().map(|d| IdPrefix::of(d.as_bytes())).collect();
+        Scope::Designs(prefixes.into_iter().collect())
+    }
+
+    /// Whether the scope covers `design` (the prefixes must be sorted, as
+    /// [`Scope::designs`] and decoding make them).
+    pub fn covers(&self, design: &DesignId) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Designs(prefixes) => prefixes.binary_search(&IdPrefix::of(design.as_bytes())).is_ok(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +118,9 @@ pub enum Request {
     /// One step of a reconciliation session. The first message of a session
     /// carries its scope; later ones `None`.
     Reconcile { session: u64, scope: Option<Scope>, message: Vec<u8> },
-    /// The events with these ids (at most [`MAX_FETCH_IDS`]).
-    Fetch { ids: Vec<EventId> },
+    /// The events whose ids start with these prefixes (at most
+    /// [`MAX_FETCH_IDS`]).
+    Fetch { ids: Vec<IdPrefix> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +128,9 @@ pub enum Response {
     /// The answer to a `Reconcile` step.
     Reconcile { message: Vec<u8> },
     /// Events asked for, each as signed, in the order asked, omitting those
-    /// this side lacks and stopping before the message would exceed
-    /// [`MAX_CATCHUP_MESSAGE_BYTES`].
+    /// this side lacks (and including every event a prefix matches),
+    /// stopping before the message would exceed [`MAX_CATCHUP_MESSAGE_BYTES`]
+    /// or [`MAX_FETCH_IDS`] events.
     Events { events: Vec<Vec<u8>> },
     /// The request was not served.
     Refused(Refusal),
@@ -126,12 +171,12 @@ impl Refusal {
     }
 }
 
-fn id_value(hash: &[u8; 32]) -> Value {
+fn id_value(hash: &[u8]) -> Value {
     Value::Bytes(hash.to_vec())
 }
 
-fn hash(value: &Value, field: &'static str) -> Result<Hash, DecodeError> {
-    Ok(Hash::from_bytes(bytes_n(value, field)?))
+fn prefix(value: &Value, field: &'static str) -> Result<IdPrefix, DecodeError> {
+    Ok(IdPrefix(bytes_n(value, field)?))
 }
 
 fn byte_string(value: &Value, field: &'static str, max: usize) -> Result<Vec<u8>, DecodeError> {
@@ -158,10 +203,9 @@ impl Scope {
     fn to_value(&self) -> Value {
         match self {
             Scope::All => Value::Array(vec![uint_value(0)]),
-            Scope::Designs(designs) => Value::Array(vec![
-                uint_value(1),
-                Value::Array(designs.iter().map(|d| id_value(d.as_bytes())).collect()),
-            ]),
+            Scope::Designs(designs) => {
+                Value::Array(vec![uint_value(1), Value::Array(designs.iter().map(|d| id_value(&d.0)).collect())])
+            }
         }
     }
 
@@ -169,7 +213,7 @@ impl Scope {
         match split_kind(value, "scope")? {
             (0, []) => Ok(Scope::All),
             (1, [designs]) => Ok(Scope::Designs(sorted_set(designs, "scope.designs", MAX_SCOPE_DESIGNS, |v| {
-                Ok(DesignId::from_hash(hash(v, "scope.design")?))
+                prefix(v, "scope.design")
             })?)),
             (0 | 1, _) => Err(DecodeError::Shape { field: "scope", expected: "an array of the right length" }),
             (kind, _) => Err(DecodeError::UnknownKind { field: "scope", kind }),
@@ -178,7 +222,7 @@ impl Scope {
 }
 
 impl Request {
-    /// `[0, session, scope | null, message]` or `[1, [id, ...]]`.
+    /// `[0, session, scope | null, message]` or `[1, [prefix, ...]]`.
     pub fn encode(&self) -> Vec<u8> {
         let value = match self {
             Request::Reconcile { session, scope, message } => Value::Array(vec![
@@ -188,7 +232,7 @@ impl Request {
                 Value::Bytes(message.clone()),
             ]),
             Request::Fetch { ids } => {
-                Value::Array(vec![uint_value(1), Value::Array(ids.iter().map(|id| id_value(id.as_bytes())).collect())])
+                Value::Array(vec![uint_value(1), Value::Array(ids.iter().map(|id| id_value(&id.0)).collect())])
             }
         };
         cbor::encode(&value)
@@ -207,7 +251,7 @@ impl Request {
             }
             (1, items) => {
                 let [ids] = rest(items, "request.fetch")?;
-                let ids = list(ids, "request.ids", MAX_FETCH_IDS, |v| Ok(EventId::from_hash(hash(v, "request.id")?)))?;
+                let ids = list(ids, "request.ids", MAX_FETCH_IDS, |v| prefix(v, "request.id"))?;
                 Ok(Request::Fetch { ids })
             }
             (kind, _) => Err(DecodeError::UnknownKind { field: "request", kind }),

@@ -164,7 +164,7 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
                 // What this store lacks comes from peers first: the
                 // design's events, then the revision's files.
                 if !node.has_design(&target.design)? {
-                    let scope = communs_protocol::wire::Scope::Designs(vec![target.design]);
+                    let scope = communs_node::net::Interest::designs([target.design]);
                     net.catch_up_all(&scope).await;
                 }
                 net.fetch_files(target.design, target.revision).await?;

@@ -1,7 +1,6 @@
 //! The commands that need the running node's network.
 
-use communs_node::net::{FetchReport, Network};
-use communs_protocol::wire::Scope;
+use communs_node::net::{FetchReport, Interest, Network};
 use serde_json::json;
 
 use crate::output::Output;
@@ -45,13 +44,13 @@ pub async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Resul
         }
         Command::Sync { design } => {
             let scope = match design {
-                Some(design) => Scope::Designs(vec![design]),
+                Some(design) => Interest::designs([design]),
                 None => net.own_scope()?,
             };
             let report = net.catch_up_all(&scope).await;
-            let designs = match &scope {
-                Scope::Designs(designs) => designs.clone(),
-                Scope::All => net.node().kept_designs()?,
+            let designs = match design {
+                Some(design) => vec![design],
+                None => net.node().kept_designs()?,
             };
             let mut files: Vec<FetchReport> = Vec::new();
             let mut errors = Vec::new();

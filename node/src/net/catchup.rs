@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use communs_protocol::limits::{MAX_FETCH_IDS, MAX_SESSIONS_PER_PEER};
 use communs_protocol::sync::{Initiator, Responder, SyncError};
-use communs_protocol::wire::{Refusal, Request, Response, Scope, events_response};
+use communs_protocol::wire::{IdPrefix, Refusal, Request, Response, Scope, events_response};
 use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
 use libp2p::PeerId;
 use serde::Serialize;
@@ -76,6 +76,35 @@ impl CatchupReport {
     }
 }
 
+/// What a node catches up: everything, or some designs. On the wire the
+/// designs travel as id prefixes ([`Scope`]); the full ids stay here to
+/// keep only the events of designs meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interest {
+    All,
+    Designs(std::collections::BTreeSet<DesignId>),
+}
+
+impl Interest {
+    pub fn designs(designs: impl IntoIterator<Item = DesignId>) -> Interest {
+        Interest::Designs(designs.into_iter().collect())
+    }
+
+    pub fn scope(&self) -> Scope {
+        match self {
+            Interest::All => Scope::All,
+            Interest::Designs(designs) => Scope::designs(designs.iter().copied()),
+        }
+    }
+
+    pub fn wants(&self, design: &DesignId) -> bool {
+        match self {
+            Interest::All => true,
+            Interest::Designs(designs) => designs.contains(design),
+        }
+    }
+}
+
 /// The responder's open sessions, oldest first per peer.
 #[derive(Default)]
 pub struct Sessions {
@@ -100,11 +129,16 @@ impl Sessions {
 }
 
 impl Network {
-    /// The designs a scope covers on this node.
-    fn designs_in(&self, scope: &Scope) -> Result<Vec<DesignId>, EventStoreError> {
+    /// The reconciliation items of this store a scope covers (the same
+    /// rule on both sides of a session, so that both reconcile the same
+    /// sets).
+    fn items_in(&self, scope: &Scope) -> Result<Vec<(u64, EventId)>, EventStoreError> {
         match scope {
-            Scope::All => self.shared.node.events.designs(),
-            Scope::Designs(designs) => Ok(designs.clone()),
+            Scope::All => self.shared.node.events.sync_items_by_prefix(None),
+            Scope::Designs(prefixes) => {
+                let prefixes: Vec<[u8; 8]> = prefixes.iter().map(|p| p.0).collect();
+                self.shared.node.events.sync_items_by_prefix(Some(&prefixes))
+            }
         }
     }
 
@@ -119,13 +153,10 @@ impl Network {
         match request {
             Request::Reconcile { session, scope, message } => {
                 let responder = match scope {
-                    Some(scope) => {
-                        let items = self.designs_in(&scope).and_then(|d| self.shared.node.events.sync_items(&d));
-                        match items.map(Responder::new) {
-                            Ok(Ok(responder)) => Some(responder),
-                            _ => return Response::Refused(Refusal::BadRequest),
-                        }
-                    }
+                    Some(scope) => match self.items_in(&scope).map(Responder::new) {
+                        Ok(Ok(responder)) => Some(responder),
+                        _ => return Response::Refused(Refusal::BadRequest),
+                    },
                     None => self.shared.sessions.lock().ok().and_then(|mut s| s.take(&peer, session)),
                 };
                 let Some(mut responder) = responder else {
@@ -142,8 +173,14 @@ impl Network {
                 }
             }
             Request::Fetch { ids } => {
-                let events: Vec<Vec<u8>> =
-                    ids.iter().filter_map(|id| self.shared.node.events.raw(id).ok().flatten()).collect();
+                let mut events: Vec<Vec<u8>> = Vec::new();
+                for prefix in &ids {
+                    let room = MAX_FETCH_IDS.saturating_sub(events.len());
+                    if room == 0 {
+                        break;
+                    }
+                    events.extend(self.shared.node.events.raw_by_prefix(&prefix.0, room).unwrap_or_default());
+                }
                 events_response(events.iter().map(Vec::as_slice))
             }
         }
@@ -151,11 +188,12 @@ impl Network {
 
     /// Reconciles `scope` with `peer`, fetches what this node lacks and
     /// stores it.
-    pub async fn catch_up(&self, peer: PeerId, scope: Scope) -> Result<CatchupReport, CatchupError> {
+    pub async fn catch_up(&self, peer: PeerId, interest: Interest) -> Result<CatchupReport, CatchupError> {
         let mut report = CatchupReport { peers: 1, ..Default::default() };
-        let designs = self.designs_in(&scope)?;
-        let node = self.shared.node.clone();
-        let items = tokio::task::spawn_blocking(move || node.events.sync_items(&designs))
+        let network = self.clone();
+        let scope = interest.scope();
+        let wire_scope = scope.clone();
+        let items = tokio::task::spawn_blocking(move || network.items_in(&wire_scope))
             .await
             .map_err(|_| NetError::Stopped)??;
         let sync = |source| CatchupError::Sync { peer, source };
@@ -185,7 +223,10 @@ impl Network {
             }
         }
         report.needed = need.len();
-        let events = self.fetch_events(peer, need, &mut report).await?;
+        let mut events = self.fetch_events(peer, need, &mut report).await?;
+        // A design that only shares a prefix with one asked for is not
+        // wanted (it takes some 2^64 hashes to make one on purpose).
+        events.retain(|e| interest.wants(&e.design()));
         let node = self.shared.node.clone();
         let ingested =
             tokio::task::spawn_blocking(move || node.ingest(events)).await.map_err(|_| NetError::Stopped)??;
@@ -218,7 +259,8 @@ impl Network {
         for batch in need.chunks(MAX_FETCH_IDS) {
             let mut wanted: std::collections::BTreeSet<EventId> = batch.iter().copied().collect();
             while !wanted.is_empty() {
-                let request = Request::Fetch { ids: wanted.iter().copied().collect() };
+                let asked: Vec<IdPrefix> = wanted.iter().map(|id| IdPrefix::of(id.as_bytes())).collect();
+                let request = Request::Fetch { ids: asked.clone() };
                 report.bytes_sent += request.encode().len();
                 let response = self.request(peer, request).await?;
                 report.bytes_received += response.encode().len();
@@ -227,17 +269,22 @@ impl Network {
                     Response::Refused(refusal) => return Err(CatchupError::Refused { peer, refusal }),
                     Response::Reconcile { .. } => return Err(CatchupError::Protocol { peer }),
                 };
-                if got.is_empty() {
-                    // The peer no longer has them (or lied about having them).
-                    break;
-                }
+                let mut progressed = false;
                 for bytes in got {
                     let event =
                         SignedEvent::decode(&bytes).map_err(|source| CatchupError::BadEvent { peer, source })?;
-                    if !wanted.remove(&event.id()) {
-                        return Err(CatchupError::Unasked { peer, got: event.id() });
+                    let id = event.id();
+                    if wanted.remove(&id) {
+                        events.push(event);
+                        progressed = true;
+                    } else if asked.binary_search(&IdPrefix::of(id.as_bytes())).is_err() {
+                        return Err(CatchupError::Unasked { peer, got: id });
                     }
-                    events.push(event);
+                    // Else another event under a prefix asked for: skipped.
+                }
+                if !progressed {
+                    // The peer no longer has them (or lied about having them).
+                    break;
                 }
             }
         }

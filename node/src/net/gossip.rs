@@ -5,8 +5,8 @@ use communs_protocol::{SignedEvent, limits::MAX_PENDING_EVENTS};
 use libp2p::PeerId;
 use libp2p::gossipsub::{Message, MessageAcceptance};
 
+use super::Interest;
 use super::Network;
-use communs_protocol::wire::Scope;
 
 impl Network {
     /// The verdict on one gossiped message:
@@ -53,7 +53,7 @@ impl Network {
             self.hold(ingested.waiting);
             let network = self.clone();
             tokio::spawn(async move {
-                if let Err(e) = network.catch_up(source, Scope::Designs(vec![design])).await {
+                if let Err(e) = network.catch_up(source, Interest::designs([design])).await {
                     tracing::debug!(%source, "catch-up after a gap failed: {e}");
                 }
             });

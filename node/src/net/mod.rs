@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use communs_protocol::wire::{self, Request, Response, Scope};
+use communs_protocol::wire::{self, Request, Response};
 use communs_protocol::{DesignId, SignedEvent};
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::Node;
 use behaviour::{Behaviour, BehaviourEvent};
 
-pub use catchup::{CatchupError, CatchupReport};
+pub use catchup::{CatchupError, CatchupReport, Interest};
 pub use fetch::{FetchReport, FilesError};
 pub use libp2p::Multiaddr as Address;
 
@@ -85,6 +85,11 @@ impl Default for NetConfig {
 }
 
 pub const DEFAULT_PORT: u16 = 4517;
+
+/// How often a node catches up with one of its peers (in turn) besides
+/// when it connects: gossip is lossy, and a peer may learn events after
+/// the catch-up made when the connection opened.
+pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -364,7 +369,7 @@ impl Network {
     /// of the revision this node would check out.
     pub async fn follow(&self, design: DesignId) -> Result<CatchupReport, NetError> {
         self.refresh_kept().await?;
-        let scope = Scope::Designs(vec![design]);
+        let scope = Interest::designs([design]);
         let mut report = self.catch_up_all(&scope).await;
         if !self.shared.node.has_design(&design)? {
             let (reply, providers) = oneshot::channel();
@@ -383,7 +388,7 @@ impl Network {
     }
 
     /// Catches up `scope` with every connected peer, one after the other.
-    pub async fn catch_up_all(&self, scope: &Scope) -> CatchupReport {
+    pub async fn catch_up_all(&self, scope: &Interest) -> CatchupReport {
         let mut report = CatchupReport::default();
         for peer in self.connected_peers().await.unwrap_or_default() {
             match self.catch_up(peer, scope.clone()).await {
@@ -399,11 +404,13 @@ impl Network {
 
     /// The scope this node catches up: everything when it seeds
     /// everything, else the designs it keeps.
-    pub fn own_scope(&self) -> Result<Scope, NetError> {
+    pub fn own_scope(&self) -> Result<Interest, NetError> {
         if self.shared.seed_all {
-            return Ok(Scope::All);
+            return Ok(Interest::All);
         }
-        Ok(Scope::Designs(self.shared.kept.read().map(|k| k.iter().copied().collect()).unwrap_or_default()))
+        Ok(Interest::designs(
+            self.shared.kept.read().map(|k| k.iter().copied().collect::<Vec<_>>()).unwrap_or_default(),
+        ))
     }
 
     /// Gossips an event this node stored.
@@ -507,9 +514,30 @@ struct Driver {
 
 impl Driver {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
+        anti_entropy.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        anti_entropy.tick().await;
+        let mut turn = 0usize;
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = anti_entropy.tick() => {
+                    // One peer per tick, in turn: what gossip lost or a
+                    // peer learnt by its own catch-up after ours reaches
+                    // us within a few ticks.
+                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                    if !peers.is_empty() {
+                        turn = turn.wrapping_add(1);
+                        let peer = peers[turn % peers.len()];
+                        let network = self.network.clone();
+                        tokio::spawn(async move {
+                            let Ok(scope) = network.own_scope() else { return };
+                            if let Err(e) = network.catch_up(peer, scope).await {
+                                tracing::debug!(%peer, "periodic catch-up failed: {e}");
+                            }
+                        });
+                    }
+                }
                 command = commands.recv() => match command {
                     Some(Command::Shutdown(done)) => {
                         self.network.shared.stopped.send_replace(true);

@@ -69,6 +69,33 @@ impl EventStore {
         self.inserted.subscribe()
     }
 
+    /// (time, id) of every event of the designs whose ids start with one
+    /// of `prefixes` (all designs for `None`), for reconciliation.
+    pub fn sync_items_by_prefix(&self, prefixes: Option<&[[u8; 8]]>) -> Result<Vec<(u64, EventId)>, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(SYNC_ITEMS)?;
+        let mut items = Vec::new();
+        let ranges: Vec<([u8; 32], [u8; 32])> = match prefixes {
+            None => vec![([0u8; 32], [0xffu8; 32])],
+            Some(prefixes) => prefixes
+                .iter()
+                .map(|prefix| {
+                    let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
+                    low[..8].copy_from_slice(prefix);
+                    high[..8].copy_from_slice(prefix);
+                    (low, high)
+                })
+                .collect(),
+        };
+        for (low, high) in &ranges {
+            for row in table.range((low, &[0u8; 32])..=(high, &[0xffu8; 32]))? {
+                let (key, time) = row?;
+                items.push((time.value(), EventId::from_hash(communs_protocol::Hash::from_bytes(*key.value().1))));
+            }
+        }
+        Ok(items)
+    }
+
     /// (time, id) of every event of these designs, for reconciliation.
     pub fn sync_items(&self, designs: &[DesignId]) -> Result<Vec<(u64, EventId)>, EventStoreError> {
         let tx = self.db.begin_read()?;
@@ -81,6 +108,21 @@ impl EventStore {
             }
         }
         Ok(items)
+    }
+
+    /// Every stored event whose id starts with `prefix`, as signed (a peer
+    /// asks by prefix; usually one, never more than `max`).
+    pub fn raw_by_prefix(&self, prefix: &[u8], max: usize) -> Result<Vec<Vec<u8>>, EventStoreError> {
+        let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
+        low[..prefix.len()].copy_from_slice(prefix);
+        high[..prefix.len()].copy_from_slice(prefix);
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        for row in table.range::<&[u8; 32]>(&low..=&high)?.take(max) {
+            out.push(row?.1.value().to_vec());
+        }
+        Ok(out)
     }
 
     /// The stored bytes of an event, as signed (for a peer asking for it).

@@ -1,0 +1,321 @@
+//! Issue 5's process benchmarks, with the release `communs` binary:
+//!
+//! - `transfer`: a 1 GiB design (the offline benchmark's) from one running
+//!   node to another on loopback, side by side in each round with
+//!   `sendme` moving the same folder (`sendme send DIR --relay disabled
+//!   --ticket-type addresses`, `sendme receive TICKET --relay disabled`).
+//!   Timed: `communs get` on the receiving node, which has nothing of the
+//!   design (its events, tree and files come from the peer, verified, then
+//!   are written out), against `sendme receive`, which also writes the
+//!   files out. Reported: medians, the median of per-round throughput
+//!   ratios (communs over sendme), and each process's peak memory.
+//! - `idle`: a node started on a fresh store: time from spawning
+//!   `communs node run` until it listens and answers its API (its
+//!   `api.json` appears), and its resident memory after 5 s idle.
+//!
+//! ```sh
+//! cargo bench -p communs-cli --bench network            # both
+//! cargo bench -p communs-cli --bench network -- idle
+//! COMMUNS_BENCH_MIB=256 COMMUNS_BENCH_ROUNDS=2 cargo bench -p communs-cli --bench network -- transfer
+//! ```
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use common::{Dataset, MIB, WorkDir, env_number, lock_data_dir, median, remove, timed};
+
+const DEFAULT_MIB: u64 = 1024;
+const DEFAULT_ROUNDS: usize = 3;
+const IDLE_STARTS: usize = 10;
+
+/// The goals of issue 5.
+const GOAL_THROUGHPUT_OVER_SENDME: f64 = 2.0;
+const GOAL_PEAK_MB: f64 = 200.0;
+const GOAL_IDLE_MB: f64 = 60.0;
+const GOAL_START_MS: f64 = 300.0;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--bench") {
+        eprintln!("network: skipped (run it with `cargo bench -p communs-cli --bench network`)");
+        return ExitCode::SUCCESS;
+    }
+    let only: Vec<&str> = args.iter().skip(1).map(String::as_str).filter(|a| !a.starts_with("--")).collect();
+    let wants = |name: &str| only.is_empty() || only.contains(&name);
+    let mut result = Ok(());
+    if wants("idle") {
+        result = result.and_then(|()| idle());
+    }
+    if wants("transfer") {
+        result = result.and_then(|()| transfer());
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_communs"))
+}
+
+fn data_dir() -> anyhow::Result<PathBuf> {
+    let target = binary().parent().and_then(Path::parent).context("locating the target directory")?;
+    Ok(target.join("bench-data"))
+}
+
+fn communs(home: &Path) -> Command {
+    let mut command = Command::new(binary());
+    command.arg("--home").arg(home).env_remove("COMMUNS_HOME");
+    command
+}
+
+/// A `communs node run` on loopback; killed when dropped.
+struct Daemon {
+    child: Child,
+    home: PathBuf,
+    addr: String,
+}
+
+impl Daemon {
+    fn start(home: &Path, extra: &[&str]) -> anyhow::Result<(Daemon, Duration)> {
+        let _ = std::fs::remove_file(home.join("api.json"));
+        let started = Instant::now();
+        let child = communs(home)
+            .args(["node", "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0", "--no-mdns", "--no-dht"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting communs node run")?;
+        while !home.join("api.json").exists() {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("the node on {} did not start", home.display());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let up = started.elapsed();
+        let status = communs(home).args(["--json", "node", "status"]).output()?;
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).context("node status")?;
+        let addr = format!(
+            "{}/p2p/{}",
+            status["listen"][0].as_str().context("listen")?,
+            status["peer_id"].as_str().context("peer id")?
+        );
+        Ok((Daemon { child, home: home.to_owned(), addr }, up))
+    }
+
+    /// Peak and current resident memory, in KiB (Linux).
+    fn memory_kib(&self) -> (Option<u64>, Option<u64>) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+
+    fn stop(mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = &self.home;
+    }
+}
+
+fn init(home: &Path) -> anyhow::Result<()> {
+    let status = communs(home).args(["init"]).stdout(Stdio::null()).status()?;
+    if !status.success() {
+        bail!("communs init failed on {}", home.display());
+    }
+    Ok(())
+}
+
+fn idle() -> anyhow::Result<()> {
+    let work = WorkDir::create(std::env::temp_dir().join(format!("communs-idle-{}", std::process::id())))?;
+    let mut starts = Vec::new();
+    let mut last = None;
+    for i in 0..IDLE_STARTS {
+        let home = work.0.join(format!("node-{i}"));
+        init(&home)?;
+        let (daemon, up) = Daemon::start(&home, &[])?;
+        starts.push(up.as_secs_f64() * 1000.0);
+        if let Some(previous) = last.replace(daemon) {
+            previous.stop();
+        }
+    }
+    let daemon = last.context("a node")?;
+    std::thread::sleep(Duration::from_secs(5));
+    let (_, rss) = daemon.memory_kib();
+    daemon.stop();
+    let rss_mb = rss.map(|kib| kib as f64 * 1024.0 / 1e6);
+    let start_ms = median(starts.clone());
+    starts.sort_by(f64::total_cmp);
+    println!(
+        "idle node: start-up to listening median {start_ms:.0} ms (min {:.0}, max {:.0}; goal < {GOAL_START_MS:.0}) \
+         over {IDLE_STARTS} starts; resident memory after 5 s {} (goal < {GOAL_IDLE_MB:.0} MB)",
+        starts[0],
+        starts[starts.len() - 1],
+        rss_mb.map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB")),
+    );
+    Ok(())
+}
+
+/// `sendme send DIR` running, and the ticket it printed.
+struct Sender {
+    child: Child,
+    ticket: String,
+}
+
+impl Sender {
+    fn start(folder: &Path, cwd: &Path) -> anyhow::Result<Sender> {
+        let mut child = Command::new("sendme")
+            .args(["send", "--relay", "disabled", "--ticket-type", "addresses", "--no-progress"])
+            .arg(folder)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting `sendme send` (install it with `cargo install sendme`)")?;
+        let stdout = child.stdout.take().context("sendme's stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ticket = loop {
+            let line = lines.next().context("sendme send exited without a ticket")??;
+            if let Some(ticket) = line.trim().strip_prefix("sendme receive ") {
+                break ticket.to_owned();
+            }
+        };
+        // Keep reading so that sendme never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Sender { child, ticket })
+    }
+
+    fn peak_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn transfer() -> anyhow::Result<()> {
+    let mib = env_number("COMMUNS_BENCH_MIB", DEFAULT_MIB)?;
+    let rounds = usize::try_from(env_number("COMMUNS_BENCH_ROUNDS", DEFAULT_ROUNDS as u64)?)?.max(1);
+    let data_dir = data_dir()?;
+    let _lock = lock_data_dir(&data_dir)?;
+    let design = Dataset::prepare(&data_dir, mib)?;
+    let work = WorkDir::create(data_dir.join(format!("run-{}", std::process::id())))?;
+    eprintln!(
+        "design: {} ({:.0} MiB, {} files); {rounds} rounds",
+        design.root.display(),
+        design.bytes as f64 / MIB as f64,
+        design.files.len()
+    );
+
+    // The sending node publishes the design (untimed) and runs.
+    let sender_home = work.0.join("sender");
+    init(&sender_home)?;
+    let folder = work.0.join("folder");
+    copy_folder(&design.root, &folder)?;
+    let published = communs(&sender_home).args(["--json", "publish"]).arg(&folder).output()?;
+    if !published.status.success() {
+        bail!("publish failed: {}", String::from_utf8_lossy(&published.stderr));
+    }
+    let published: serde_json::Value = serde_json::from_slice(&published.stdout)?;
+    let design_id = published["design"].as_str().context("design id")?.to_owned();
+    let (sender, _) = Daemon::start(&sender_home, &[])?;
+    let sendme_dir = work.0.join("sendme-send");
+    std::fs::create_dir_all(&sendme_dir)?;
+    let sendme = Sender::start(&design.root, &sendme_dir)?;
+
+    let (mut ours, mut theirs, mut ratios, mut receiver_peaks, mut sendme_receive_peaks) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let home = work.0.join(format!("receiver-{round}"));
+        init(&home)?;
+        let (receiver, _) = Daemon::start(&home, &["--bootstrap", &sender.addr])?;
+        let out = work.0.join(format!("out-{round}"));
+        let got = timed(communs(&home).args(["--json", "get", &design_id]).arg(&out))?;
+        receiver_peaks.push(receiver.memory_kib().0);
+        receiver.stop();
+        remove(&out)?;
+        remove(&home)?;
+
+        let cwd = work.0.join(format!("sendme-receive-{round}"));
+        std::fs::create_dir_all(&cwd)?;
+        let received = timed(
+            Command::new("sendme")
+                .args(["receive", "--relay", "disabled", "--no-progress", &sendme.ticket])
+                .current_dir(&cwd),
+        )?;
+        sendme_receive_peaks.push(received.max_rss_kib);
+        remove(&cwd)?;
+
+        let throughput = |secs: f64| design.bytes as f64 / MIB as f64 / secs;
+        eprintln!(
+            "round {}/{rounds}: communs get {:.2}s ({:.0} MiB/s)  sendme receive {:.2}s ({:.0} MiB/s)",
+            round + 1,
+            got.secs,
+            throughput(got.secs),
+            received.secs,
+            throughput(received.secs)
+        );
+        ratios.push(received.secs / got.secs);
+        ours.push(got.secs);
+        theirs.push(received.secs);
+    }
+    let peak = |v: &[Option<u64>]| v.iter().flatten().max().map(|kib| *kib as f64 * 1024.0 / 1e6);
+    let mb = |v: Option<f64>| v.map_or("unknown".to_owned(), |mb| format!("{mb:.0} MB"));
+    let throughput = |secs: f64| design.bytes as f64 / MIB as f64 / secs;
+    let (ours, theirs, ratio) = (median(ours), median(theirs), median(ratios));
+    println!(
+        "transfer of {:.0} MiB on loopback: communs get {ours:.2}s ({:.0} MiB/s), sendme receive {theirs:.2}s \
+         ({:.0} MiB/s); throughput ratio communs/sendme {ratio:.2}x (median of rounds; goal >= {GOAL_THROUGHPUT_OVER_SENDME}x)",
+        design.bytes as f64 / MIB as f64,
+        throughput(ours),
+        throughput(theirs),
+    );
+    println!(
+        "peak memory: sending node {}, receiving node {} (goal < {GOAL_PEAK_MB:.0} MB each); sendme send {}, sendme receive {}",
+        mb(peak(&[sender.memory_kib().0])),
+        mb(peak(&receiver_peaks)),
+        mb(peak(&[sendme.peak_kib()])),
+        mb(peak(&sendme_receive_peaks)),
+    );
+    Ok(())
+}
+
+/// `cp -r` without the `cp`: the sender publishes its own copy so that its
+/// `.communs` marker never lands in the shared generated design.
+fn copy_folder(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let status = Command::new("cp").arg("-r").arg(from).arg(to).status()?;
+    if !status.success() {
+        bail!("cp -r {} {} failed", from.display(), to.display());
+    }
+    Ok(())
+}
