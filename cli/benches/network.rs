@@ -242,6 +242,8 @@ fn transfer() -> anyhow::Result<()> {
     init(&sender_home)?;
     let folder = work.0.join("folder");
     copy_folder(&design.root, &folder)?;
+    // The offline benchmark's publish leaves its marker in the shared design.
+    let _ = std::fs::remove_file(folder.join(".communs"));
     let published = communs(&sender_home).args(["--json", "publish"]).arg(&folder).output()?;
     if !published.status.success() {
         bail!("publish failed: {}", String::from_utf8_lossy(&published.stderr));

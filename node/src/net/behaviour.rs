@@ -104,6 +104,18 @@ fn score_thresholds() -> gossipsub::PeerScoreThresholds {
     }
 }
 
+/// A tiers-lieu relays for the laptops of its makers: circuits long and
+/// large enough to catch up and fetch a design through it when hole
+/// punching fails (libp2p's defaults, 2 minutes and 128 KiB, only suffice
+/// to set up a direct connection).
+fn relay_config() -> relay::Config {
+    relay::Config {
+        max_circuit_duration: Duration::from_secs(30 * 60),
+        max_circuit_bytes: 1 << 30,
+        ..relay::Config::default()
+    }
+}
+
 pub fn all_topics() -> impl Iterator<Item = IdentTopic> {
     (0..GOSSIP_SHARDS)
         .map(|s| IdentTopic::new(wire::shard_topic(s)))
@@ -147,7 +159,7 @@ impl Behaviour {
             ping: ping::Behaviour::default(),
             mdns: mdns.into(),
             relay_client,
-            relay: options.relay_server.then(|| relay::Behaviour::new(peer_id, relay::Config::default())).into(),
+            relay: options.relay_server.then(|| relay::Behaviour::new(peer_id, relay_config())).into(),
             dcutr: dcutr::Behaviour::new(peer_id),
         })
     }

@@ -5,12 +5,16 @@ use communs_protocol::{BlobHash, DesignId, EventId, Tree};
 use futures::StreamExt;
 use libp2p::PeerId;
 use serde::Serialize;
+use std::sync::Arc;
 
 use super::{NetError, Network, blobs};
 use crate::NodeError;
 
 /// Blobs fetched at once, spread over the peers.
 const FETCH_CONCURRENCY: usize = 8;
+
+/// Tries of one blob from one peer before the next peer.
+const ATTEMPTS: u32 = 4;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FetchReport {
@@ -41,8 +45,8 @@ impl Network {
     /// would check out of `design`: a node keeps the files of what it
     /// keeps, so that it can check them out offline and seed them.
     pub(super) fn spawn_fetch(&self, design: DesignId) {
-        let Ok(mut fetching) = self.shared.fetching.lock() else { return };
-        if !fetching.insert(design) {
+        let busy = self.design_lock(design).try_lock().is_err();
+        if busy {
             return;
         }
         let network = self.clone();
@@ -54,10 +58,17 @@ impl Network {
                 Ok(_) => {}
                 Err(e) => tracing::debug!("files of {design} not fetched: {e}"),
             }
-            if let Ok(mut fetching) = network.shared.fetching.lock() {
-                fetching.remove(&design);
-            }
         });
+    }
+
+    fn design_lock(&self, design: DesignId) -> Arc<tokio::sync::Mutex<()>> {
+        match self.shared.fetching.lock() {
+            Ok(mut locks) => {
+                locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+                locks.entry(design).or_default().clone()
+            }
+            Err(_) => Arc::default(),
+        }
     }
 
     /// Makes sure the store holds the tree and every file of a revision
@@ -65,6 +76,8 @@ impl Network {
     /// from connected peers, several blobs at once, each verified as it
     /// arrives.
     pub async fn fetch_files(&self, design: DesignId, revision: Option<EventId>) -> Result<FetchReport, FilesError> {
+        let lock = self.design_lock(design);
+        let _one_at_a_time = lock.lock().await;
         let node = &self.shared.node;
         let (revision, tree_hash) = node.revision_tree(&design, revision)?;
         let mut report =
@@ -113,7 +126,10 @@ impl Network {
     }
 
     /// Fetches one blob, trying the peers in turn from `start` (so that
-    /// concurrent fetches spread over them).
+    /// concurrent fetches spread over them), each up to [`ATTEMPTS`] times:
+    /// libp2p-stream hands a node's inbound streams over one at a time and
+    /// drops one that arrives while the previous is still being taken, so
+    /// under load a stream can fail before carrying anything.
     async fn fetch_blob(&self, hash: BlobHash, peers: &[PeerId], start: usize) -> Result<u64, FilesError> {
         if peers.is_empty() {
             return Err(FilesError::NoPeers);
@@ -122,17 +138,22 @@ impl Network {
         let mut last = String::new();
         for k in 0..peers.len() {
             let peer = peers[(start + k) % peers.len()];
-            let mut control = self.shared.control.clone();
-            match blobs::fetch(&mut control, store, peer, hash).await {
-                Ok(bytes) => {
-                    if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
-                        return Ok(bytes);
-                    }
-                    last = format!("{peer} sent only part of it");
+            for attempt in 0..ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                 }
-                Err(e) => {
-                    tracing::debug!("{e}");
-                    last = e.to_string();
+                let mut control = self.shared.control.clone();
+                match blobs::fetch(&mut control, store, peer, hash).await {
+                    Ok(bytes) => {
+                        if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
+                            return Ok(bytes);
+                        }
+                        last = format!("{peer} sent only part of it");
+                    }
+                    Err(e) => {
+                        tracing::debug!("attempt {}: {e}", attempt + 1);
+                        last = e.to_string();
+                    }
                 }
             }
         }

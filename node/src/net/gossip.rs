@@ -6,6 +6,11 @@ use libp2p::PeerId;
 use libp2p::gossipsub::{Message, MessageAcceptance};
 
 use super::Interest;
+
+/// How long the verdict on an event whose parents are missing waits for a
+/// catch-up to bring them: less than gossipsub keeps a message it has not
+/// validated (5 heartbeats of 500 ms).
+const GAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 use super::Network;
 
 impl Network {
@@ -13,9 +18,10 @@ impl Network {
     /// - `Reject` (the sender is penalised) for bytes that are not a valid
     ///   signed event, an event on the wrong topic, or one that contradicts
     ///   its parents;
-    /// - `Ignore` (dropped, not forwarded, no penalty) for an event whose
-    ///   parents this node lacks: it is held and a catch-up with the sender
-    ///   brings the rest;
+    /// - for an event whose parents this node lacks, a catch-up with the
+    ///   sender first (up to [`GAP_WAIT`]): `Accept` if the event then
+    ///   connects, else `Ignore` (dropped, not forwarded, no penalty; it is
+    ///   held until its parents come);
     /// - `Accept` otherwise: stored if this node keeps the design, and
     ///   forwarded.
     pub(super) async fn validate_gossip(&self, source: PeerId, message: &Message) -> MessageAcceptance {
@@ -31,6 +37,7 @@ impl Network {
             return MessageAcceptance::Reject;
         }
         let design = event.design();
+        let id = event.id();
         if !self.keeps(&design) {
             // Valid as far as this node can tell without the design's log;
             // forwarded for the peers that keep it.
@@ -50,14 +57,21 @@ impl Network {
             return MessageAcceptance::Reject;
         }
         if !ingested.waiting.is_empty() {
+            // The sender accepted this event, so it holds its parents: the
+            // verdict waits while a catch-up with it brings them, and the
+            // event is forwarded if it then connects. Past the wait, gossip
+            // would have dropped the message anyway.
             self.hold(ingested.waiting);
-            let network = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = network.catch_up(source, Interest::designs([design])).await {
-                    tracing::debug!(%source, "catch-up after a gap failed: {e}");
-                }
-            });
-            return MessageAcceptance::Ignore;
+            let caught_up = tokio::time::timeout(GAP_WAIT, self.catch_up(source, Interest::designs([design]))).await;
+            if let Ok(Err(e)) = caught_up {
+                tracing::debug!(%source, "catch-up after a gap failed: {e}");
+            }
+            let node = self.shared.node.clone();
+            let stored = tokio::task::spawn_blocking(move || node.events.contains(&id)).await;
+            return match stored {
+                Ok(Ok(true)) => MessageAcceptance::Accept,
+                _ => MessageAcceptance::Ignore,
+            };
         }
         self.release_pending().await;
         MessageAcceptance::Accept

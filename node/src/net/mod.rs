@@ -176,9 +176,11 @@ struct Shared {
     /// Events whose parents have not arrived, by id (bounded).
     pending: Mutex<BTreeMap<communs_protocol::EventId, SignedEvent>>,
     sessions: Mutex<catchup::Sessions>,
-    /// Designs whose files are being fetched, so that one fetch runs per
-    /// design at a time.
-    fetching: Mutex<HashSet<DesignId>>,
+    /// One lock per design whose files are being fetched: two fetches of
+    /// the same blobs at once (a follower's background fetch and a `get`)
+    /// would each open streams for them, and the second finds them present
+    /// only after the first is done.
+    fetching: Mutex<HashMap<DesignId, Arc<tokio::sync::Mutex<()>>>>,
     /// Set when the swarm stops, so that the tasks that watch the store end
     /// and the store can close.
     stopped: tokio::sync::watch::Sender<bool>,
@@ -268,7 +270,7 @@ impl Network {
             control: swarm.behaviour().blobs.new_control(),
             pending: Mutex::new(BTreeMap::new()),
             sessions: Mutex::new(catchup::Sessions::default()),
-            fetching: Mutex::new(HashSet::new()),
+            fetching: Mutex::new(HashMap::new()),
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
             synced: Mutex::new(BTreeMap::new()),
