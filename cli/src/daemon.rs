@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Relay connections for peers behind a NAT (a node with a public address).
     #[arg(long)]
     relay_server: bool,
+    /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
+    #[arg(long, value_name = "MULTIADDR")]
+    external: Vec<Address>,
 }
 
 #[derive(serde::Deserialize)]
@@ -70,6 +73,7 @@ pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> 
     net.dht &= !args.no_dht;
     net.seed_all |= args.seed_all;
     net.relay_server |= args.relay_server;
+    net.external.extend(args.external);
     let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);
 
     let node = Arc::new(Node::open(home.clone()).await?);

@@ -229,3 +229,29 @@ fn http(addr: &str, request: &str) -> String {
     stream.read_to_string(&mut response).expect("read");
     response
 }
+
+#[test]
+fn a_laptop_reachable_only_through_a_relay_is_reached_and_its_design_fetched() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let relay = Daemon::start(&Node::init(dir.path(), "relay"), &["--relay-server", "--no-dht"]);
+    let laptop = Daemon::start(&Node::init(dir.path(), "laptop"), &["--relay", &relay.addr, "--no-dht"]);
+    eventually(20, "the laptop holds a reservation on the relay", || {
+        let status = laptop.node.json(&["node", "status"]);
+        status["listen"]
+            .as_array()
+            .expect("listen")
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| a.contains("/p2p-circuit")))
+    });
+    let (design, _) = laptop.node.publish(&small_design(dir.path(), "Tool rack"), &["-m", "v1"]);
+
+    // C knows the laptop only by its address through the relay.
+    let through_relay = format!("{}/p2p-circuit/p2p/{}", relay.addr, laptop.peer_id());
+    let c = Daemon::start(&Node::init(dir.path(), "c"), &["--bootstrap", &through_relay, "--no-dht"]);
+    eventually(20, "c is connected to the laptop", || c.peers().contains(&laptop.peer_id()));
+    let followed = c.node.json(&["follow", &design]);
+    assert_eq!(followed["present"], true, "{followed}");
+    let out = dir.path().join("c-checkout");
+    c.node.json(&["get", &design, out.to_str().expect("utf-8")]);
+    assert_eq!(snapshot(&out), snapshot(&dir.path().join("Tool rack")));
+}

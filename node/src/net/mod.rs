@@ -64,6 +64,11 @@ pub struct NetConfig {
     /// Serve as a circuit relay for others.
     #[serde(default)]
     pub relay_server: bool,
+    /// Addresses at which others reach this node (a tiers-lieu's public
+    /// address). A relay serves only when it has one; without any, a relay
+    /// server takes its listen addresses.
+    #[serde(default)]
+    pub external: Vec<Multiaddr>,
 }
 
 fn yes() -> bool {
@@ -80,6 +85,7 @@ impl Default for NetConfig {
             dht: true,
             seed_all: false,
             relay_server: false,
+            external: Vec::new(),
         }
     }
 }
@@ -245,12 +251,24 @@ impl Network {
                 _ => {}
             }
         }
-        for relay in &config.relays {
-            let circuit = relay.clone().with(Protocol::P2pCircuit);
-            if let Err(e) = swarm.listen_on(circuit) {
-                tracing::warn!("cannot listen through relay {relay}: {e}");
-            }
+        let external = if config.external.is_empty() && config.relay_server { &listening } else { &config.external };
+        for addr in external {
+            swarm.add_external_address(addr.clone());
         }
+        // Listening through a relay waits for the connection to it (see
+        // `Driver::on_swarm_event`): asked before, the relay transport
+        // closes the listener at once.
+        let relays: HashMap<PeerId, Multiaddr> = config
+            .relays
+            .iter()
+            .filter_map(|addr| match addr.iter().last() {
+                Some(Protocol::P2p(peer)) => Some((peer, addr.clone())),
+                _ => {
+                    tracing::warn!("relay address {addr} does not end in /p2p/PEER; ignored");
+                    None
+                }
+            })
+            .collect();
         for addr in config.bootstrap.iter().chain(&config.relays) {
             if let Some(Protocol::P2p(peer)) = addr.iter().last()
                 && let Some(kad) = swarm.behaviour_mut().kad.as_mut()
@@ -283,6 +301,7 @@ impl Network {
         let driver = Driver {
             network: network.clone(),
             swarm,
+            relays,
             known: HashMap::new(),
             requests: HashMap::new(),
             providers: HashMap::new(),
@@ -509,6 +528,8 @@ struct Known {
 struct Driver {
     network: Network,
     swarm: Swarm<Behaviour>,
+    /// Relays to listen through, by peer id, once connected to them.
+    relays: HashMap<PeerId, Multiaddr>,
     known: HashMap<PeerId, Known>,
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
@@ -633,6 +654,12 @@ impl Driver {
                     return;
                 }
                 tracing::info!(%peer_id, "connected");
+                if let Some(relay) = self.relays.get(&peer_id) {
+                    let circuit = relay.clone().with(Protocol::P2pCircuit);
+                    if let Err(e) = self.swarm.listen_on(circuit) {
+                        tracing::warn!("cannot listen through relay {relay}: {e}");
+                    }
+                }
                 let network = self.network.clone();
                 tokio::spawn(async move {
                     let Ok(scope) = network.own_scope() else { return };
