@@ -141,6 +141,10 @@ pub const MAX_SCOPE_DESIGNS: usize = 10_000;
 /// dropped and that peer starts again.
 pub const MAX_SESSIONS_PER_PEER: usize = 4;
 
+/// Catch-up requests of one peer a node answers at once; beyond, it
+/// answers `Busy` at once. Honest nodes send one request per session.
+pub const MAX_REQUESTS_PER_PEER: usize = 8;
+
 /// Number of gossip shard topics. Designs are spread over a fixed set of
 /// topics because per-design topics do not scale to a node seeding ten
 /// thousand designs; 64 keeps a laptop that follows a handful of designs

@@ -189,6 +189,16 @@ impl Network {
     /// Reconciles `scope` with `peer`, fetches what this node lacks and
     /// stores it.
     pub async fn catch_up(&self, peer: PeerId, interest: Interest) -> Result<CatchupReport, CatchupError> {
+        match self.catch_up_once(peer, &interest).await {
+            // The peer dropped our session for newer ones: start again, once.
+            Err(CatchupError::Refused { refusal: Refusal::UnknownSession, .. }) => {
+                self.catch_up_once(peer, &interest).await
+            }
+            other => other,
+        }
+    }
+
+    async fn catch_up_once(&self, peer: PeerId, interest: &Interest) -> Result<CatchupReport, CatchupError> {
         let mut report = CatchupReport { peers: 1, ..Default::default() };
         let network = self.clone();
         let scope = interest.scope();

@@ -194,6 +194,8 @@ struct Shared {
     metrics: prometheus_client::registry::Registry,
     /// The last catch-up with each peer, for `node status`.
     synced: Mutex<BTreeMap<PeerId, PeerSync>>,
+    /// Catch-up requests being answered, per peer.
+    inflight: Mutex<HashMap<PeerId, usize>>,
     /// The designs this node keeps ([`Node::kept_designs`]), cached so that
     /// checking a gossiped event needs no store read; refreshed when a
     /// design arrives and when the follow policy changes.
@@ -292,6 +294,7 @@ impl Network {
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
             synced: Mutex::new(BTreeMap::new()),
+            inflight: Mutex::new(HashMap::new()),
             kept: std::sync::RwLock::new(std::collections::BTreeSet::new()),
         });
         let network = Network { shared };
@@ -518,6 +521,38 @@ fn keep(swarm: &mut Swarm<Behaviour>, designs: &[DesignId]) {
     }
 }
 
+/// One of a peer's [`MAX_REQUESTS_PER_PEER`] catch-up requests in flight;
+/// given back when dropped.
+struct RequestSlot {
+    network: Network,
+    peer: PeerId,
+}
+
+impl RequestSlot {
+    fn take(network: &Network, peer: PeerId) -> Option<RequestSlot> {
+        let mut inflight = network.shared.inflight.lock().ok()?;
+        let count = inflight.entry(peer).or_default();
+        if *count >= communs_protocol::limits::MAX_REQUESTS_PER_PEER {
+            return None;
+        }
+        *count += 1;
+        Some(RequestSlot { network: network.clone(), peer })
+    }
+}
+
+impl Drop for RequestSlot {
+    fn drop(&mut self) {
+        if let Ok(mut inflight) = self.network.shared.inflight.lock()
+            && let Some(count) = inflight.get_mut(&self.peer)
+        {
+            *count -= 1;
+            if *count == 0 {
+                inflight.remove(&self.peer);
+            }
+        }
+    }
+}
+
 /// What the driver knows of a connected peer.
 #[derive(Default)]
 struct Known {
@@ -694,9 +729,15 @@ impl Driver {
             }
             BehaviourEvent::Catchup(request_response::Event::Message { peer, message, .. }) => match message {
                 request_response::Message::Request { request, channel, .. } => {
+                    let Some(slot) = RequestSlot::take(&self.network, peer) else {
+                        let refused = wire::Response::Refused(wire::Refusal::Busy);
+                        let _ = self.swarm.behaviour_mut().catchup.send_response(channel, refused);
+                        return;
+                    };
                     let network = self.network.clone();
                     tokio::spawn(async move {
                         let response = network.answer(peer, request).await;
+                        drop(slot);
                         let _ = network.send(Command::Respond { channel, response }).await;
                     });
                 }
