@@ -255,3 +255,23 @@ fn a_laptop_reachable_only_through_a_relay_is_reached_and_its_design_fetched() {
     c.node.json(&["get", &design, out.to_str().expect("utf-8")]);
     assert_eq!(snapshot(&out), snapshot(&dir.path().join("Tool rack")));
 }
+
+#[test]
+fn follow_finds_through_the_dht_a_design_no_configured_peer_has() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = Daemon::start(&Node::init(dir.path(), "a"), &[]);
+    let (design, _) = a.node.publish(&small_design(dir.path(), "Cable comb"), &["-m", "v1"]);
+    // B knows A; C knows only B, which does not keep the design.
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &a.addr]);
+    let c = Daemon::start(&Node::init(dir.path(), "c"), &["--bootstrap", &b.addr]);
+    eventually(10, "c is connected to b", || c.peers().contains(&b.peer_id()));
+    let mut present = false;
+    eventually(30, "c finds and fetches the design", || {
+        present = c.node.json(&["follow", &design])["present"] == true;
+        present
+    });
+    let out = dir.path().join("c-checkout");
+    c.node.json(&["get", &design, out.to_str().expect("utf-8")]);
+    assert_eq!(snapshot(&out), snapshot(&dir.path().join("Cable comb")));
+    assert!(log_len(&b.node, &design) == 0, "b never kept it");
+}

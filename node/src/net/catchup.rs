@@ -245,9 +245,7 @@ impl Network {
             tracing::info!(%peer, "sent event {id}, invalid against its parents: {e}");
         }
         self.hold(ingested.waiting);
-        if report.added > 0 {
-            self.release_pending().await;
-        }
+        self.release_pending(ingested.added.iter().map(SignedEvent::id).collect()).await;
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)

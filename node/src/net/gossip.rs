@@ -1,7 +1,9 @@
 //! Checking a gossiped event before it is accepted or forwarded.
 
 use communs_protocol::wire;
-use communs_protocol::{SignedEvent, limits::MAX_PENDING_EVENTS};
+use std::collections::{BTreeMap, HashMap};
+
+use communs_protocol::{EventId, SignedEvent, limits::MAX_PENDING_EVENTS};
 use libp2p::PeerId;
 use libp2p::gossipsub::{Message, MessageAcceptance};
 
@@ -73,7 +75,7 @@ impl Network {
                 _ => MessageAcceptance::Ignore,
             };
         }
-        self.release_pending().await;
+        self.release_pending(vec![id]).await;
         MessageAcceptance::Accept
     }
 
@@ -86,19 +88,111 @@ impl Network {
                 tracing::warn!("{MAX_PENDING_EVENTS} events wait for their parents; dropping the rest");
                 return;
             }
-            pending.insert(event.id(), event);
+            pending.insert(event);
         }
     }
 
-    /// Stores the held events whose parents have arrived since.
-    pub(super) async fn release_pending(&self) {
-        let held: Vec<SignedEvent> = match self.shared.pending.lock() {
-            Ok(mut pending) if !pending.is_empty() => std::mem::take(&mut *pending).into_values().collect(),
-            _ => return,
-        };
-        let node = self.shared.node.clone();
-        if let Ok(Ok(ingested)) = tokio::task::spawn_blocking(move || node.ingest(held)).await {
+    /// Stores the held events that wait for one of `arrived` (and, through
+    /// them, those that wait for them in turn). Only those are looked at:
+    /// a peer that filled the pending set with events that never connect
+    /// costs nothing to the events that do.
+    pub(super) async fn release_pending(&self, arrived: Vec<EventId>) {
+        let mut arrived = arrived;
+        while !arrived.is_empty() {
+            let waiting = match self.shared.pending.lock() {
+                Ok(mut pending) => pending.take_children(&arrived),
+                Err(_) => return,
+            };
+            if waiting.is_empty() {
+                return;
+            }
+            let node = self.shared.node.clone();
+            let Ok(Ok(ingested)) = tokio::task::spawn_blocking(move || node.ingest(waiting)).await else { return };
+            arrived = ingested.added.iter().map(SignedEvent::id).collect();
             self.hold(ingested.waiting);
         }
+    }
+}
+
+/// Events held until their parents arrive, indexed by parent.
+#[derive(Default)]
+pub(super) struct Pending {
+    events: BTreeMap<EventId, SignedEvent>,
+    by_parent: HashMap<EventId, Vec<EventId>>,
+}
+
+impl Pending {
+    pub(super) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    fn insert(&mut self, event: SignedEvent) {
+        let id = event.id();
+        if self.events.contains_key(&id) {
+            return;
+        }
+        for parent in event.parents() {
+            self.by_parent.entry(*parent).or_default().push(id);
+        }
+        self.events.insert(id, event);
+    }
+
+    /// Removes and returns the events that name one of `parents`.
+    fn take_children(&mut self, parents: &[EventId]) -> Vec<SignedEvent> {
+        let mut out = Vec::new();
+        for parent in parents {
+            for child in self.by_parent.remove(parent).unwrap_or_default() {
+                if let Some(event) = self.events.remove(&child) {
+                    for other in event.parents() {
+                        if let Some(siblings) = self.by_parent.get_mut(other) {
+                            siblings.retain(|c| *c != child);
+                        }
+                    }
+                    out.push(event);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use communs_protocol::{Body, DesignId, EventId, Hash, SecretKey, SignedEvent, UnsignedEvent};
+
+    use super::Pending;
+
+    fn approval(key: &SecretKey, parent: EventId, clock: u64) -> SignedEvent {
+        UnsignedEvent {
+            design: Some(DesignId::from_hash(Hash::from_bytes([1; 32]))),
+            author: key.author(),
+            parents: vec![parent],
+            clock,
+            time: clock,
+            body: Body::Approve { target: parent },
+        }
+        .sign(key)
+        .expect("sign")
+    }
+
+    #[test]
+    fn held_events_come_back_only_when_their_parent_arrives() {
+        let key = SecretKey::from_bytes(&[9; 32]);
+        let root = EventId::from_hash(Hash::from_bytes([2; 32]));
+        let first = approval(&key, root, 1);
+        let second = approval(&key, first.id(), 2);
+        let stranger = approval(&key, EventId::from_hash(Hash::from_bytes([3; 32])), 1);
+        let mut pending = Pending::default();
+        for event in [second.clone(), first.clone(), stranger.clone(), first.clone()] {
+            pending.insert(event);
+        }
+        assert_eq!(pending.len(), 3);
+        assert!(pending.take_children(&[second.id()]).is_empty());
+        assert_eq!(pending.take_children(&[root]).iter().map(SignedEvent::id).collect::<Vec<_>>(), vec![first.id()]);
+        assert_eq!(
+            pending.take_children(&[first.id()]).iter().map(SignedEvent::id).collect::<Vec<_>>(),
+            vec![second.id()]
+        );
+        assert_eq!(pending.len(), 1, "the event whose parent never came stays");
     }
 }

@@ -180,7 +180,7 @@ struct Shared {
     commands: mpsc::Sender<Command>,
     control: libp2p_stream::Control,
     /// Events whose parents have not arrived, by id (bounded).
-    pending: Mutex<BTreeMap<communs_protocol::EventId, SignedEvent>>,
+    pending: Mutex<gossip::Pending>,
     sessions: Mutex<catchup::Sessions>,
     /// One lock per design whose files are being fetched: two fetches of
     /// the same blobs at once (a follower's background fetch and a `get`)
@@ -288,7 +288,7 @@ impl Network {
             seed_all: config.seed_all,
             commands,
             control: swarm.behaviour().blobs.new_control(),
-            pending: Mutex::new(BTreeMap::new()),
+            pending: Mutex::new(gossip::Pending::default()),
             sessions: Mutex::new(catchup::Sessions::default()),
             fetching: Mutex::new(HashMap::new()),
             stopped: tokio::sync::watch::Sender::new(false),
