@@ -42,6 +42,25 @@ impl Node {
         force: bool,
         progress: &dyn Progress,
     ) -> Result<CheckedOut, NodeError> {
+        self.get_with(design, revision, dir, force, progress, |_, _| async { Ok(()) }).await
+    }
+
+    /// [`Node::get`], calling `ensure(i, blob)` before writing file `i` out:
+    /// the network fetches a missing blob there, so that the files already
+    /// here are written while the others arrive.
+    pub async fn get_with<F, Fut>(
+        &self,
+        design: &DesignId,
+        revision: Option<EventId>,
+        dir: &Path,
+        force: bool,
+        progress: &dyn Progress,
+        ensure: F,
+    ) -> Result<CheckedOut, NodeError>
+    where
+        F: Fn(usize, communs_protocol::BlobHash) -> Fut + Sync,
+        Fut: std::future::Future<Output = Result<(), NodeError>> + Send,
+    {
         let view = self.show(design, revision).await?;
         prepare_folder(dir, force)?;
         // The blob store writes to absolute paths only.
@@ -55,9 +74,12 @@ impl Node {
             .map(|entry| target_path(dir, &entry.path).map(|target| (entry, target)))
             .collect::<Result<Vec<_>, NodeError>>()?;
         // Collected first, as in `publish::import_files` (rust-lang/rust#102211).
+        let ensure = &ensure;
         let writes: Vec<_> = targets
             .into_iter()
-            .map(|(entry, target)| async move {
+            .enumerate()
+            .map(|(i, (entry, target))| async move {
+                ensure(i, entry.blob).await?;
                 self.blobs
                     .export(&entry.blob, entry.size, &target)
                     .await

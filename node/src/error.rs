@@ -34,6 +34,8 @@ pub enum NodeError {
          commons. Pass --license SPDX-EXPRESSION (for example --license CERN-OHL-S-2.0), or add an okh.toml"
     )]
     NoLicense { folder: PathBuf },
+    #[error("{path}: {reason}")]
+    Unavailable { path: String, reason: String },
     #[error("design {0} is not in this store (see `communs list`)")]
     UnknownDesign(DesignId),
     #[error(

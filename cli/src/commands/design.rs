@@ -160,17 +160,20 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
             });
         }
         Command::Get { target, dir, force } => {
-            if let Some(net) = net {
-                // What this store lacks comes from peers first: the
-                // design's events, then the revision's files.
-                if !node.has_design(&target.design)? {
-                    let scope = communs_node::net::Interest::designs([target.design]);
-                    net.catch_up_all(&scope).await;
-                }
-                net.fetch_files(target.design, target.revision).await?;
-            }
             let bar = progress::for_work("getting", out.quiet());
-            let done = node.get(&target.design, target.revision, &dir, force, bar.as_ref()).await?;
+            let done = match net {
+                // What this store lacks comes from peers: the design's
+                // events first, then each file as it is written out.
+                Some(net) => {
+                    let _claim = net.claim_design(target.design);
+                    if !node.has_design(&target.design)? {
+                        let scope = communs_node::net::Interest::designs([target.design]);
+                        net.catch_up_all(&scope).await;
+                    }
+                    net.get(target.design, target.revision, &dir, force, bar.as_ref()).await?
+                }
+                None => node.get(&target.design, target.revision, &dir, force, bar.as_ref()).await?,
+            };
             out.print(
                 json!({
                     "design": done.design.to_string(),

@@ -16,6 +16,23 @@ const FETCH_CONCURRENCY: usize = 8;
 /// Tries of one blob from one peer before the next peer.
 const ATTEMPTS: u32 = 4;
 
+/// See [`Network::claim_design`].
+pub struct DesignClaim {
+    network: Network,
+    design: DesignId,
+    claimed: bool,
+}
+
+impl Drop for DesignClaim {
+    fn drop(&mut self) {
+        if self.claimed
+            && let Ok(mut fetching) = self.network.shared.fetching.lock()
+        {
+            fetching.remove(&self.design);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FetchReport {
     pub design: String,
@@ -45,8 +62,8 @@ impl Network {
     /// would check out of `design`: a node keeps the files of what it
     /// keeps, so that it can check them out offline and seed them.
     pub(super) fn spawn_fetch(&self, design: DesignId) {
-        let busy = self.design_lock(design).try_lock().is_err();
-        if busy {
+        let started = self.shared.fetching.lock().map(|mut fetching| fetching.insert(design));
+        if !matches!(started, Ok(true)) {
             return;
         }
         let network = self.clone();
@@ -58,17 +75,66 @@ impl Network {
                 Ok(_) => {}
                 Err(e) => tracing::debug!("files of {design} not fetched: {e}"),
             }
+            if let Ok(mut fetching) = network.shared.fetching.lock() {
+                fetching.remove(&design);
+            }
         });
     }
 
-    fn design_lock(&self, design: DesignId) -> Arc<tokio::sync::Mutex<()>> {
-        match self.shared.fetching.lock() {
+    /// Keeps a background fetch of `design` from starting while the
+    /// returned guard lives (a `get` fetches the files itself, in the order
+    /// it writes them; two fetchers would only compete for the same link).
+    pub fn claim_design(&self, design: DesignId) -> DesignClaim {
+        let claimed = self.shared.fetching.lock().map(|mut fetching| fetching.insert(design)).unwrap_or(false);
+        DesignClaim { network: self.clone(), design, claimed }
+    }
+
+    /// The lock that makes one fetch of `hash` run at a time: a follower's
+    /// background fetch and a `get` of the same design each take the blobs
+    /// no one is fetching, and wait for the others.
+    fn blob_lock(&self, hash: BlobHash) -> Arc<tokio::sync::Mutex<()>> {
+        match self.shared.in_flight.lock() {
             Ok(mut locks) => {
                 locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-                locks.entry(design).or_default().clone()
+                locks.entry(hash).or_default().clone()
             }
             Err(_) => Arc::default(),
         }
+    }
+
+    /// Checks a revision out into `dir` (as [`crate::Node::get`]), fetching
+    /// what the store lacks from connected peers while the files already
+    /// here are written: the tree first, then each missing file just
+    /// before it is written, several at once.
+    pub async fn get(
+        &self,
+        design: DesignId,
+        revision: Option<EventId>,
+        dir: &std::path::Path,
+        force: bool,
+        progress: &dyn crate::progress::Progress,
+    ) -> Result<crate::checkout::CheckedOut, FilesError> {
+        let node = &self.shared.node;
+        let _no_background_fetch = self.claim_design(design);
+        let (revision, tree_hash) = node.revision_tree(&design, revision)?;
+        let peers = self.connected_peers().await?;
+        if !node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
+            self.fetch_blob(tree_hash, &peers, 0).await?;
+        }
+        let peers = &peers;
+        let checked_out = node
+            .get_with(&design, Some(revision), dir, force, progress, |i, hash| async move {
+                if node.blobs.size(&hash).await?.is_some() {
+                    return Ok(());
+                }
+                self.fetch_blob(hash, peers, i)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| NodeError::Unavailable { path: hash.to_string(), reason: e.to_string() })
+            })
+            .await?;
+        node.blobs.sync().await.map_err(NodeError::from)?;
+        Ok(checked_out)
     }
 
     /// Makes sure the store holds the tree and every file of a revision
@@ -76,8 +142,6 @@ impl Network {
     /// from connected peers, several blobs at once, each verified as it
     /// arrives.
     pub async fn fetch_files(&self, design: DesignId, revision: Option<EventId>) -> Result<FetchReport, FilesError> {
-        let lock = self.design_lock(design);
-        let _one_at_a_time = lock.lock().await;
         let node = &self.shared.node;
         let (revision, tree_hash) = node.revision_tree(&design, revision)?;
         let mut report =
@@ -133,6 +197,11 @@ impl Network {
     async fn fetch_blob(&self, hash: BlobHash, peers: &[PeerId], start: usize) -> Result<u64, FilesError> {
         if peers.is_empty() {
             return Err(FilesError::NoPeers);
+        }
+        let lock = self.blob_lock(hash);
+        let _one_fetch_at_a_time = lock.lock().await;
+        if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
+            return Ok(0);
         }
         let store = self.shared.node.blobs.store();
         let mut last = String::new();

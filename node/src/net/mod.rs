@@ -182,11 +182,11 @@ struct Shared {
     /// Events whose parents have not arrived, by id (bounded).
     pending: Mutex<gossip::Pending>,
     sessions: Mutex<catchup::Sessions>,
-    /// One lock per design whose files are being fetched: two fetches of
-    /// the same blobs at once (a follower's background fetch and a `get`)
-    /// would each open streams for them, and the second finds them present
-    /// only after the first is done.
-    fetching: Mutex<HashMap<DesignId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Designs whose files a background task is fetching (one at a time).
+    fetching: Mutex<HashSet<DesignId>>,
+    /// One lock per blob being fetched, so that no two fetches of the same
+    /// blob run at once.
+    in_flight: Mutex<HashMap<communs_protocol::BlobHash, Arc<tokio::sync::Mutex<()>>>>,
     /// Set when the swarm stops, so that the tasks that watch the store end
     /// and the store can close.
     stopped: tokio::sync::watch::Sender<bool>,
@@ -290,7 +290,8 @@ impl Network {
             control: swarm.behaviour().blobs.new_control(),
             pending: Mutex::new(gossip::Pending::default()),
             sessions: Mutex::new(catchup::Sessions::default()),
-            fetching: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(HashMap::new()),
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
             synced: Mutex::new(BTreeMap::new()),
