@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Relay connections for peers behind a NAT (a node with a public address).
     #[arg(long)]
     relay_server: bool,
+    /// Keep at most this many connections (default 128).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<u32>,
     /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
     #[arg(long, value_name = "MULTIADDR")]
     external: Vec<Address>,
@@ -74,6 +77,9 @@ pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> 
     net.seed_all |= args.seed_all;
     net.relay_server |= args.relay_server;
     net.external.extend(args.external);
+    if let Some(max) = args.max_connections {
+        net.max_connections = max;
+    }
     let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);
 
     let node = Arc::new(Node::open(home.clone()).await?);

@@ -120,3 +120,33 @@ impl Home {
         crate::atomic::write_atomically(&path, text.as_bytes(), 0o644).map_err(io_error(&path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    /// The example of spec/network.md, and a file with no `[network]`.
+    #[test]
+    fn the_network_table_reads_with_defaults_for_what_it_omits() {
+        let text = r#"
+name = "Fablab des Communs"
+api = "127.0.0.1:4518"
+
+[network]
+listen = ["/ip4/0.0.0.0/tcp/4517"]
+bootstrap = ["/ip4/192.0.2.10/tcp/4517/p2p/12D3KooWJbZPA3qAk1oLRWMLkmF1krSrHdqvv9kR1atrhzVfWGbD"]
+seed_all = true
+relay_server = true
+external = ["/ip4/192.0.2.20/tcp/4517"]
+max_connections = 512
+"#;
+        let config: Config = toml::from_str(text).expect("valid config");
+        assert!(config.network.seed_all && config.network.relay_server && config.network.mdns && config.network.dht);
+        assert_eq!(config.network.max_connections, 512);
+        assert_eq!(config.network.max_connections_per_peer, communs_protocol::limits::MAX_CONNECTIONS_PER_PEER);
+        assert_eq!(config.network.bootstrap.len(), 1);
+        let bare: Config = toml::from_str("name = \"Ada\"\n").expect("valid config");
+        assert_eq!(bare.network, crate::net::NetConfig::default());
+        assert!(toml::from_str::<Config>("[network]\nseeds_all = true\n").is_err(), "a misspelt key is an error");
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use communs_protocol::limits::{GOSSIP_SHARDS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER, MAX_GOSSIP_MESSAGE_BYTES};
+use communs_protocol::limits::{GOSSIP_SHARDS, MAX_GOSSIP_MESSAGE_BYTES};
 use communs_protocol::wire::{self, CATCHUP_PROTOCOL, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::kad::{self, store::MemoryStore};
@@ -33,6 +33,8 @@ pub struct Behaviour {
 pub struct Options {
     pub mdns: bool,
     pub dht: bool,
+    pub max_connections: u32,
+    pub max_connections_per_peer: u32,
     pub relay_server: bool,
 }
 
@@ -140,8 +142,8 @@ impl Behaviour {
         kad.set_mode(Some(kad::Mode::Server));
         let kad = options.dht.then_some(kad);
         let limits = connection_limits::ConnectionLimits::default()
-            .with_max_established(Some(MAX_CONNECTIONS))
-            .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER));
+            .with_max_established(Some(options.max_connections))
+            .with_max_established_per_peer(Some(options.max_connections_per_peer));
         Ok(Behaviour {
             limits: connection_limits::Behaviour::new(limits),
             gossipsub: gossipsub(key, registry)?,

@@ -69,6 +69,20 @@ pub struct NetConfig {
     /// server takes its listen addresses.
     #[serde(default)]
     pub external: Vec<Multiaddr>,
+    /// Connections the node keeps at most (a tiers-lieu may allow more).
+    #[serde(default = "max_connections")]
+    pub max_connections: u32,
+    /// Connections to one peer at most.
+    #[serde(default = "max_connections_per_peer")]
+    pub max_connections_per_peer: u32,
+}
+
+fn max_connections() -> u32 {
+    communs_protocol::limits::MAX_CONNECTIONS
+}
+
+fn max_connections_per_peer() -> u32 {
+    communs_protocol::limits::MAX_CONNECTIONS_PER_PEER
 }
 
 fn yes() -> bool {
@@ -86,6 +100,8 @@ impl Default for NetConfig {
             seed_all: false,
             relay_server: false,
             external: Vec::new(),
+            max_connections: max_connections(),
+            max_connections_per_peer: max_connections_per_peer(),
         }
     }
 }
@@ -218,7 +234,13 @@ impl Network {
     pub async fn start(node: Arc<Node>, config: &NetConfig) -> Result<Network, NetError> {
         let key = libp2p::identity::Keypair::ed25519_from_bytes(node.key.to_bytes())
             .map_err(|e| NetError::Start(e.to_string()))?;
-        let options = behaviour::Options { mdns: config.mdns, dht: config.dht, relay_server: config.relay_server };
+        let options = behaviour::Options {
+            mdns: config.mdns,
+            dht: config.dht,
+            relay_server: config.relay_server,
+            max_connections: config.max_connections,
+            max_connections_per_peer: config.max_connections_per_peer,
+        };
         let start = |e: &dyn std::fmt::Display| NetError::Start(e.to_string());
         let mut registry = prometheus_client::registry::Registry::default();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
