@@ -217,13 +217,8 @@ impl Network {
             }
             report.rounds += 1;
             let request = Request::Reconcile { session, scope: scope.take(), message };
-            report.bytes_sent += request.encode().len();
-            let response = self.request(peer, request).await?;
-            report.bytes_received += response.encode().len();
-            let reply = match response {
-                Response::Reconcile { message } => message,
-                Response::Refused(refusal) => return Err(CatchupError::Refused { peer, refusal }),
-                Response::Events { .. } => return Err(CatchupError::Protocol { peer }),
+            let Response::Reconcile { message: reply } = self.exchange(peer, request, &mut report).await? else {
+                return Err(CatchupError::Protocol { peer });
             };
             let learned = initiator.receive(&reply).map_err(sync)?;
             need.extend(learned.need);
@@ -256,6 +251,23 @@ impl Network {
         Ok(report)
     }
 
+    /// One request and its response, counted in `report`; a refusal is an
+    /// error.
+    async fn exchange(
+        &self,
+        peer: PeerId,
+        request: Request,
+        report: &mut CatchupReport,
+    ) -> Result<Response, CatchupError> {
+        report.bytes_sent += request.encode().len();
+        let response = self.request(peer, request).await?;
+        report.bytes_received += response.encode().len();
+        match response {
+            Response::Refused(refusal) => Err(CatchupError::Refused { peer, refusal }),
+            response => Ok(response),
+        }
+    }
+
     /// Fetches events by id, in batches, checking each is one asked for.
     async fn fetch_events(
         &self,
@@ -269,13 +281,8 @@ impl Network {
             while !wanted.is_empty() {
                 let asked: Vec<IdPrefix> = wanted.iter().map(|id| IdPrefix::of(id.as_bytes())).collect();
                 let request = Request::Fetch { ids: asked.clone() };
-                report.bytes_sent += request.encode().len();
-                let response = self.request(peer, request).await?;
-                report.bytes_received += response.encode().len();
-                let got = match response {
-                    Response::Events { events } => events,
-                    Response::Refused(refusal) => return Err(CatchupError::Refused { peer, refusal }),
-                    Response::Reconcile { .. } => return Err(CatchupError::Protocol { peer }),
+                let Response::Events { events: got } = self.exchange(peer, request, report).await? else {
+                    return Err(CatchupError::Protocol { peer });
                 };
                 let mut progressed = false;
                 for bytes in got {
