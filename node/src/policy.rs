@@ -1,5 +1,7 @@
 //! `follow`, `unfollow`, `mute`, `unmute`, `pin`, `unpin`, `policy`.
 
+use std::collections::BTreeSet;
+
 use communs_protocol::{AuthorId, Body, DesignId, EventId};
 
 pub use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
@@ -37,10 +39,18 @@ impl Node {
     /// and every design in its store that it has not unfollowed (what it
     /// published, forked, imported or fetched).
     pub fn kept_designs(&self) -> Result<Vec<DesignId>, NodeError> {
+        Ok(self.kept_and_present()?.0.into_iter().collect())
+    }
+
+    /// The designs this node keeps, and those of them its store holds (a
+    /// followed design may not have arrived yet).
+    pub fn kept_and_present(&self) -> Result<(BTreeSet<DesignId>, BTreeSet<DesignId>), NodeError> {
         let policy = self.policy()?;
-        let mut kept: std::collections::BTreeSet<DesignId> = policy.followed.clone();
-        kept.extend(self.events.designs()?.into_iter().filter(|d| !policy.unfollowed.contains(d)));
-        Ok(kept.into_iter().collect())
+        let present: BTreeSet<DesignId> =
+            self.events.designs()?.into_iter().filter(|d| !policy.unfollowed.contains(d)).collect();
+        let mut kept = policy.followed.clone();
+        kept.extend(present.iter().copied());
+        Ok((kept, present))
     }
 
     /// The revision this node checks out by default: its pin, else the

@@ -13,7 +13,7 @@ mod codec;
 mod fetch;
 mod gossip;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -176,7 +176,7 @@ enum Command {
     Respond { channel: ResponseChannel<Response>, response: Response },
     Validated { id: gossipsub::MessageId, source: PeerId, acceptance: MessageAcceptance },
     Publish(Box<SignedEvent>),
-    Keep(Vec<DesignId>),
+    Keep(KeepChange),
     FindProviders { design: DesignId, reply: oneshot::Sender<Vec<PeerId>> },
     Dial(Multiaddr),
     Status(oneshot::Sender<NetStatus>),
@@ -215,7 +215,9 @@ struct Shared {
     /// The designs this node keeps ([`Node::kept_designs`]), cached so that
     /// checking a gossiped event needs no store read; refreshed when a
     /// design arrives and when the follow policy changes.
-    kept: std::sync::RwLock<std::collections::BTreeSet<DesignId>>,
+    kept: std::sync::RwLock<BTreeSet<DesignId>>,
+    /// The kept designs present in the store: those announced in the DHT.
+    provided: Mutex<BTreeSet<DesignId>>,
 }
 
 /// The last catch-up with one peer.
@@ -318,7 +320,8 @@ impl Network {
             metrics: registry,
             synced: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(HashMap::new()),
-            kept: std::sync::RwLock::new(std::collections::BTreeSet::new()),
+            kept: std::sync::RwLock::new(BTreeSet::new()),
+            provided: Mutex::new(BTreeSet::new()),
         });
         let network = Network { shared };
         network.subscribe_kept(&mut swarm)?;
@@ -351,12 +354,30 @@ impl Network {
                 gossipsub.subscribe(&topic).map_err(|e| NetError::Start(e.to_string()))?;
             }
         }
-        let kept = self.shared.node.kept_designs()?;
-        keep(swarm, &kept);
-        if let Ok(mut cached) = self.shared.kept.write() {
-            cached.extend(kept);
-        }
+        let (kept, present) = self.shared.node.kept_and_present()?;
+        apply_keep(swarm, self.keep_change(kept, present));
         Ok(())
+    }
+
+    /// What the swarm must change so that it subscribes to the shards of
+    /// the kept designs and announces the present ones, and records the
+    /// new sets.
+    fn keep_change(&self, kept: BTreeSet<DesignId>, present: BTreeSet<DesignId>) -> KeepChange {
+        let (Ok(mut cached), Ok(mut provided)) = (self.shared.kept.write(), self.shared.provided.lock()) else {
+            return KeepChange::default();
+        };
+        let shards = |designs: &BTreeSet<DesignId>| designs.iter().map(wire::shard).collect::<BTreeSet<u16>>();
+        let (before, after) = (shards(&cached), shards(&kept));
+        let change = KeepChange {
+            subscribe: after.difference(&before).copied().collect(),
+            // A node that seeds everything stays on every shard.
+            unsubscribe: if self.shared.seed_all { Vec::new() } else { before.difference(&after).copied().collect() },
+            provide: present.difference(&provided).copied().collect(),
+            unprovide: provided.difference(&present).copied().collect(),
+        };
+        *cached = kept;
+        *provided = present;
+        change
     }
 
     /// Whether this node keeps (stores, catches up, seeds) `design`.
@@ -369,18 +390,11 @@ impl Network {
     /// newly kept.
     pub async fn refresh_kept(&self) -> Result<(), NetError> {
         let node = self.shared.node.clone();
-        let kept = tokio::task::spawn_blocking(move || node.kept_designs()).await.map_err(|_| NetError::Stopped)??;
-        let kept: std::collections::BTreeSet<DesignId> = kept.into_iter().collect();
-        let new: Vec<DesignId> = match self.shared.kept.write() {
-            Ok(mut cached) => {
-                let new = kept.difference(&cached).copied().collect();
-                *cached = kept;
-                new
-            }
-            Err(_) => Vec::new(),
-        };
-        if !new.is_empty() {
-            self.send(Command::Keep(new)).await?;
+        let (kept, present) =
+            tokio::task::spawn_blocking(move || node.kept_and_present()).await.map_err(|_| NetError::Stopped)??;
+        let change = self.keep_change(kept, present);
+        if !change.is_empty() {
+            self.send(Command::Keep(change)).await?;
         }
         Ok(())
     }
@@ -527,20 +541,42 @@ impl Network {
     }
 }
 
-/// Subscribes to the shards of `designs` and announces this node as their
-/// provider.
-fn keep(swarm: &mut Swarm<Behaviour>, designs: &[DesignId]) {
+/// A change in the shards a node listens to and the designs it announces
+/// in the DHT: a followed design is announced once it is here, and an
+/// unfollowed one no longer.
+#[derive(Debug, Default)]
+struct KeepChange {
+    subscribe: Vec<u16>,
+    unsubscribe: Vec<u16>,
+    provide: Vec<DesignId>,
+    unprovide: Vec<DesignId>,
+}
+
+impl KeepChange {
+    fn is_empty(&self) -> bool {
+        self.subscribe.is_empty() && self.unsubscribe.is_empty() && self.provide.is_empty() && self.unprovide.is_empty()
+    }
+}
+
+fn apply_keep(swarm: &mut Swarm<Behaviour>, change: KeepChange) {
     let behaviour = swarm.behaviour_mut();
-    for design in designs {
-        let topic = IdentTopic::new(wire::shard_topic(wire::shard(design)));
+    for shard in change.subscribe {
+        let topic = IdentTopic::new(wire::shard_topic(shard));
         if let Err(e) = behaviour.gossipsub.subscribe(&topic) {
             tracing::warn!("cannot subscribe to {topic}: {e}");
         }
-        if let Some(kad) = behaviour.kad.as_mut()
-            && let Err(e) = kad.start_providing(kad::RecordKey::new(design.as_bytes()))
-        {
+    }
+    for shard in change.unsubscribe {
+        behaviour.gossipsub.unsubscribe(&IdentTopic::new(wire::shard_topic(shard)));
+    }
+    let Some(kad) = behaviour.kad.as_mut() else { return };
+    for design in change.provide {
+        if let Err(e) = kad.start_providing(kad::RecordKey::new(design.as_bytes())) {
             tracing::debug!("cannot record {design} as provided: {e}");
         }
+    }
+    for design in change.unprovide {
+        kad.stop_providing(&kad::RecordKey::new(design.as_bytes()));
     }
 }
 
@@ -652,7 +688,7 @@ impl Driver {
                     tracing::debug!("event {} not gossiped: {e}", event.id());
                 }
             }
-            Command::Keep(designs) => keep(&mut self.swarm, &designs),
+            Command::Keep(change) => apply_keep(&mut self.swarm, change),
             Command::FindProviders { design, reply } => match behaviour.kad.as_mut() {
                 Some(kad) => {
                     let id = kad.get_providers(kad::RecordKey::new(design.as_bytes()));
