@@ -173,15 +173,11 @@ impl Network {
                 }
             }
             Request::Fetch { ids } => {
-                let mut events: Vec<Vec<u8>> = Vec::new();
-                for prefix in &ids {
-                    let room = MAX_FETCH_IDS.saturating_sub(events.len());
-                    if room == 0 {
-                        break;
-                    }
-                    events.extend(self.shared.node.events.raw_by_prefix(&prefix.0, room).unwrap_or_default());
+                let prefixes: Vec<[u8; 8]> = ids.iter().map(|p| p.0).collect();
+                match self.shared.node.events.raw_by_prefixes(&prefixes, MAX_FETCH_IDS) {
+                    Ok(events) => events_response(events.iter().map(Vec::as_slice)),
+                    Err(_) => Response::Refused(Refusal::Busy),
                 }
-                events_response(events.iter().map(Vec::as_slice))
             }
         }
     }

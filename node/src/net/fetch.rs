@@ -24,11 +24,15 @@ pub struct DesignClaim {
 }
 
 impl Drop for DesignClaim {
+    /// Releases the design, and runs the background fetch asked for while
+    /// the claim held (a newer head may have arrived).
     fn drop(&mut self) {
-        if self.claimed
-            && let Ok(mut fetching) = self.network.shared.fetching.lock()
-        {
-            fetching.remove(&self.design);
+        if !self.claimed {
+            return;
+        }
+        let asked_again = self.network.shared.fetching.lock().ok().and_then(|mut f| f.remove(&self.design));
+        if asked_again == Some(true) {
+            self.network.spawn_fetch(self.design);
         }
     }
 }
@@ -61,31 +65,63 @@ impl Network {
     /// Fetches, in the background, the files of the revision this node
     /// would check out of `design`: a node keeps the files of what it
     /// keeps, so that it can check them out offline and seed them.
+    ///
+    /// One fetch per design runs at a time; a request while one runs (a
+    /// newer head arrived) makes it run once more when it ends, so the
+    /// files of the latest head are fetched.
     pub(super) fn spawn_fetch(&self, design: DesignId) {
-        let started = self.shared.fetching.lock().map(|mut fetching| fetching.insert(design));
-        if !matches!(started, Ok(true)) {
-            return;
+        {
+            let Ok(mut fetching) = self.shared.fetching.lock() else { return };
+            if let Some(again) = fetching.get_mut(&design) {
+                *again = true;
+                return;
+            }
+            fetching.insert(design, false);
         }
         let network = self.clone();
         tokio::spawn(async move {
-            match network.fetch_files(design, None).await {
-                Ok(report) if report.fetched > 0 => {
-                    tracing::info!("fetched {} blobs ({} bytes) of {design}", report.fetched, report.bytes);
+            loop {
+                match network.fetch_files(design, None).await {
+                    Ok(report) if report.fetched > 0 => {
+                        tracing::info!("fetched {} blobs ({} bytes) of {design}", report.fetched, report.bytes);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!("files of {design} not fetched: {e}"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::debug!("files of {design} not fetched: {e}"),
-            }
-            if let Ok(mut fetching) = network.shared.fetching.lock() {
-                fetching.remove(&design);
+                if !network.finish_fetch(design) {
+                    return;
+                }
             }
         });
+    }
+
+    /// Ends a fetch of `design`: `true` if another was asked for
+    /// meanwhile (the caller runs it), else the design is released.
+    fn finish_fetch(&self, design: DesignId) -> bool {
+        let Ok(mut fetching) = self.shared.fetching.lock() else { return false };
+        match fetching.get_mut(&design) {
+            Some(again) if *again => {
+                *again = false;
+                true
+            }
+            _ => {
+                fetching.remove(&design);
+                false
+            }
+        }
     }
 
     /// Keeps a background fetch of `design` from starting while the
     /// returned guard lives (a `get` fetches the files itself, in the order
     /// it writes them; two fetchers would only compete for the same link).
     pub fn claim_design(&self, design: DesignId) -> DesignClaim {
-        let claimed = self.shared.fetching.lock().map(|mut fetching| fetching.insert(design)).unwrap_or(false);
+        let claimed = match self.shared.fetching.lock() {
+            Ok(mut fetching) if !fetching.contains_key(&design) => {
+                fetching.insert(design, false);
+                true
+            }
+            _ => false,
+        };
         DesignClaim { network: self.clone(), design, claimed }
     }
 
@@ -116,11 +152,7 @@ impl Network {
     ) -> Result<crate::checkout::CheckedOut, FilesError> {
         let node = &self.shared.node;
         let _no_background_fetch = self.claim_design(design);
-        let (revision, tree_hash) = node.revision_tree(&design, revision)?;
-        let peers = self.connected_peers().await?;
-        if !node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
-            self.fetch_blob(tree_hash, &peers, 0).await?;
-        }
+        let (revision, _, peers, _) = self.revision_with_tree(design, revision).await?;
         let peers = &peers;
         let checked_out = node
             .get_with(&design, Some(revision), dir, force, progress, |i, hash| async move {
@@ -137,21 +169,36 @@ impl Network {
         Ok(checked_out)
     }
 
+    /// A revision (`None`: the one this node checks out) and its tree
+    /// hash, with the tree fetched if the store lacked it (its size then),
+    /// and the peers to fetch from.
+    async fn revision_with_tree(
+        &self,
+        design: DesignId,
+        revision: Option<EventId>,
+    ) -> Result<(EventId, BlobHash, Vec<PeerId>, Option<u64>), FilesError> {
+        let node = &self.shared.node;
+        let (revision, tree_hash) = node.revision_tree(&design, revision)?;
+        let peers = self.connected_peers().await?;
+        let fetched = match node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
+            true => None,
+            false => Some(self.fetch_blob(tree_hash, &peers, 0).await?),
+        };
+        Ok((revision, tree_hash, peers, fetched))
+    }
+
     /// Makes sure the store holds the tree and every file of a revision
     /// (`None`: the one this node checks out), fetching what is missing
     /// from connected peers, several blobs at once, each verified as it
     /// arrives.
     pub async fn fetch_files(&self, design: DesignId, revision: Option<EventId>) -> Result<FetchReport, FilesError> {
         let node = &self.shared.node;
-        let (revision, tree_hash) = node.revision_tree(&design, revision)?;
+        let (revision, tree_hash, peers, tree_bytes) = self.revision_with_tree(design, revision).await?;
         let mut report =
             FetchReport { design: design.to_string(), revision: revision.to_string(), ..Default::default() };
-        let mut peers: Option<Vec<PeerId>> = None;
-        if !node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
-            let found = self.connected_peers().await?;
-            report.bytes += self.fetch_blob(tree_hash, &found, 0).await?;
+        if let Some(bytes) = tree_bytes {
+            report.bytes += bytes;
             report.fetched += 1;
-            peers = Some(found);
         }
         let bytes = node.blobs.read(&tree_hash, MAX_TREE_BYTES as u64).await.map_err(NodeError::from)?;
         let tree = Tree::decode(&bytes).map_err(NodeError::from)?;
@@ -171,10 +218,6 @@ impl Network {
             }
             return Ok(report);
         }
-        let peers = match peers {
-            Some(peers) => peers,
-            None => self.connected_peers().await?,
-        };
         let peers = &peers;
         let results: Vec<Result<u64, FilesError>> = futures::stream::iter(missing.into_iter().enumerate())
             .map(|(i, hash)| self.fetch_blob(hash, peers, i))

@@ -180,6 +180,7 @@ enum Command {
     FindProviders { design: DesignId, reply: oneshot::Sender<Vec<PeerId>> },
     Dial(Multiaddr),
     Status(oneshot::Sender<NetStatus>),
+    Peers(oneshot::Sender<Vec<PeerId>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -198,8 +199,9 @@ struct Shared {
     /// Events whose parents have not arrived, by id (bounded).
     pending: Mutex<gossip::Pending>,
     sessions: Mutex<catchup::Sessions>,
-    /// Designs whose files a background task is fetching (one at a time).
-    fetching: Mutex<HashSet<DesignId>>,
+    /// Designs whose files are being fetched (by a background task, or a
+    /// `get`), each with whether another fetch was asked for meanwhile.
+    fetching: Mutex<HashMap<DesignId, bool>>,
     /// One lock per blob being fetched, so that no two fetches of the same
     /// blob run at once.
     in_flight: Mutex<HashMap<communs_protocol::BlobHash, Arc<tokio::sync::Mutex<()>>>>,
@@ -314,7 +316,7 @@ impl Network {
             control: swarm.behaviour().blobs.new_control(),
             pending: Mutex::new(gossip::Pending::default()),
             sessions: Mutex::new(catchup::Sessions::default()),
-            fetching: Mutex::new(HashSet::new()),
+            fetching: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
@@ -417,7 +419,9 @@ impl Network {
     }
 
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
-        Ok(self.status().await?.peers.iter().filter_map(|p| p.peer_id.parse().ok()).collect())
+        let (reply, peers) = oneshot::channel();
+        self.send(Command::Peers(reply)).await?;
+        peers.await.map_err(|_| NetError::Stopped)
     }
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
@@ -702,6 +706,9 @@ impl Driver {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::warn!("cannot dial {addr}: {e}");
                 }
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
