@@ -164,7 +164,7 @@ fn the_local_policy_log_pins_mutes_and_follows_with_reasons() {
 
 /// Copies an example design into `to` (files only).
 fn example(name: &str, to: &std::path::Path) -> std::path::PathBuf {
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/designs").join(name);
+    let source = support::examples_dir().join(name);
     let folder = to.join(name);
     for (path, contents) in support::snapshot(&source) {
         write_files(&folder, &[(path.as_str(), contents.as_slice())]);

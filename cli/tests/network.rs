@@ -32,7 +32,7 @@ fn log_len(node: &Node, design: &str) -> usize {
 
 /// Copies an example design into `to` (files only).
 fn example(name: &str, to: &Path) -> std::path::PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/designs").join(name);
+    let source = support::examples_dir().join(name);
     let folder = to.join(name);
     for (path, contents) in snapshot(&source) {
         write_files(&folder, &[(&path, &contents)]);

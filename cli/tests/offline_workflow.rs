@@ -428,7 +428,7 @@ fn copy_folder(from: &Path, to: &Path) {
 
 #[test]
 fn the_example_designs_publish_and_check_out_byte_for_byte() {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/designs");
+    let examples = support::examples_dir();
     let dir = tmp();
     let node = Node::init(dir.path(), "home");
     let mut names = Vec::new();

@@ -7,6 +7,18 @@ pub mod daemon;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The example designs of this checkout (see [`package_dir`]).
+pub fn examples_dir() -> PathBuf {
+    package_dir().join("../examples/designs")
+}
+
+/// The package's folder as cargo names it when it runs the test, rather
+/// than when it built it: checkouts that share one target folder can be
+/// handed a test binary another checkout built.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 pub struct Node {
     pub home: PathBuf,
 }
