@@ -160,27 +160,44 @@ fn hostile_gossip_is_rejected_not_forwarded_and_its_sender_penalised() {
 }
 
 #[test]
-fn a_peer_serving_bytes_that_do_not_match_is_refused_and_another_serves_them() {
+fn a_peer_serving_a_large_file_whose_bytes_do_not_match_is_refused_and_another_serves_it() {
+    // Large enough for a stream of its own.
+    refused_then_served(800_000, &[]);
+}
+
+#[test]
+fn a_peer_serving_a_small_file_whose_bytes_do_not_match_is_refused_and_another_serves_it() {
+    // Small files travel several to a stream: the damaged one among others.
+    let others: Vec<(String, Vec<u8>)> =
+        (0..5u8).map(|i| (format!("parts/part-{i}.stl"), vec![i; 20_000 + usize::from(i)])).collect();
+    refused_then_served(100_000, &others);
+}
+
+/// A publishes a design whose file `cad/shelf.stl` has `size` bytes (beside
+/// `others`); H holds the same design with that file damaged on disk. B,
+/// knowing only H, fails naming the blob and stores nothing; knowing A too,
+/// it gets every file, verified.
+fn refused_then_served(size: u32, others: &[(String, Vec<u8>)]) {
     let dir = tempfile::tempdir().expect("tmp");
-    // A publishes a design with a file large enough to live in a data file.
     let a_node = Node::init(dir.path(), "a");
     let folder = small_design(dir.path(), "Shelf");
-    let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
-    write_files(&folder, &[("cad/shelf.stl", &big)]);
+    // Larger than the store keeps inline, so it lives in a data file.
+    let big: Vec<u8> = (0..size / 4).flat_map(|i| i.to_le_bytes()).collect();
+    let mut files: Vec<(&str, &[u8])> = vec![("cad/shelf.stl", &big)];
+    files.extend(others.iter().map(|(path, bytes)| (path.as_str(), bytes.as_slice())));
+    write_files(&folder, &files);
     let (design, _) = a_node.publish(&folder, &["-m", "v1"]);
     let blob = blake3::hash(&big).to_hex().to_string();
 
-    // H holds the same design, then its copy of the file is damaged on disk.
     let h_node = Node::init(dir.path(), "h");
     let bundle = dir.path().join("shelf.communs");
     a_node.json(&["bundle", "export", &design, bundle.to_str().expect("utf-8")]);
     h_node.json(&["bundle", "import", bundle.to_str().expect("utf-8")]);
     let data = blob_data_file(&h_node.home, &blob);
     let mut damaged = std::fs::read(&data).expect("read");
-    damaged[500_000] ^= 0xff;
+    damaged[size as usize / 2] ^= 0xff;
     std::fs::write(&data, damaged).expect("write");
 
-    // B knows only H: the transfer fails, naming the blob, and stores nothing.
     let h = Daemon::start(&h_node, &["--no-dht"]);
     let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &h.addr, "--no-dht"]);
     b.node.json(&["follow", &design]);
@@ -191,7 +208,6 @@ fn a_peer_serving_bytes_that_do_not_match_is_refused_and_another_serves_them() {
     let fsck = b.node.run(&["--json", "fsck"]);
     assert_eq!(fsck.code, 0, "b's store is sound: {fsck:?}");
 
-    // With an honest peer too, B gets the file, verified.
     let a = Daemon::start(&a_node, &["--no-dht"]);
     let b = Daemon::start(&b.stop(), &["--bootstrap", &a.addr, "--bootstrap", &h.addr, "--no-dht"]);
     eventually(10, "b is connected to a and h", || b.peers().len() == 2);

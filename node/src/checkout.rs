@@ -25,6 +25,17 @@ pub struct CheckedOut {
     pub bytes: u64,
 }
 
+/// How a file's blob is in the store when a checkout writes it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// It was there before: it is hashed again as it is written, so that
+    /// damage on disk since it was stored is caught.
+    Stored,
+    /// It was fetched for this checkout and verified chunk by chunk as it
+    /// arrived: written out without a second hash.
+    JustVerified,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CheckoutError {
     #[error("{0} is not empty; use --force to write into it anyway")]
@@ -42,7 +53,7 @@ impl Node {
         force: bool,
         progress: &dyn Progress,
     ) -> Result<CheckedOut, NodeError> {
-        self.get_with(design, revision, dir, force, progress, |_, _| async { Ok(()) }).await
+        self.get_with(design, revision, dir, force, progress, |_, _| async { Ok(Arrival::Stored) }).await
     }
 
     /// [`Node::get`], calling `ensure(i, blob)` before writing file `i` out:
@@ -59,7 +70,7 @@ impl Node {
     ) -> Result<CheckedOut, NodeError>
     where
         F: Fn(usize, communs_protocol::BlobHash) -> Fut + Sync,
-        Fut: std::future::Future<Output = Result<(), NodeError>> + Send,
+        Fut: std::future::Future<Output = Result<Arrival, NodeError>> + Send,
     {
         let view = self.show(design, revision).await?;
         prepare_folder(dir, force)?;
@@ -79,11 +90,11 @@ impl Node {
             .into_iter()
             .enumerate()
             .map(|(i, (entry, target))| async move {
-                ensure(i, entry.blob).await?;
-                self.blobs
-                    .export(&entry.blob, entry.size, &target)
-                    .await
-                    .map_err(|source| NodeError::File { path: entry.path.to_string(), source })?;
+                let exported = match ensure(i, entry.blob).await? {
+                    Arrival::Stored => self.blobs.export(&entry.blob, entry.size, &target).await,
+                    Arrival::JustVerified => self.blobs.export_just_verified(&entry.blob, entry.size, &target).await,
+                };
+                exported.map_err(|source| NodeError::File { path: entry.path.to_string(), source })?;
                 // A copy takes the store file's mode (not executable); only an
                 // executable file needs another.
                 if entry.executable {

@@ -2,16 +2,29 @@
 
 use communs_protocol::limits::MAX_TREE_BYTES;
 use communs_protocol::{BlobHash, DesignId, EventId, Tree};
-use futures::StreamExt;
+use futures::future::FusedFuture;
+use futures::{FutureExt, StreamExt};
 use libp2p::PeerId;
 use serde::Serialize;
 use std::sync::Arc;
 
 use super::{NetError, Network, blobs};
 use crate::NodeError;
+use crate::checkout::Arrival;
 
-/// Blobs fetched at once, spread over the peers.
+/// Fetches (a large blob, or a batch of small ones) run at once, spread
+/// over the peers.
 const FETCH_CONCURRENCY: usize = 8;
+
+/// Blobs up to this size are fetched in batches, several on one stream.
+const SMALL_BLOB: u64 = 256 * 1024;
+
+/// A batch holds at most this many blobs...
+const BATCH_BLOBS: usize = 64;
+
+/// ...and at most this many bytes: enough batches for the fetches to run
+/// side by side, few enough that streams stay rare.
+const BATCH_BYTES: u64 = 2 << 20;
 
 /// Tries of one blob from one peer before the next peer.
 const ATTEMPTS: u32 = 4;
@@ -140,8 +153,9 @@ impl Network {
 
     /// Checks a revision out into `dir` (as [`crate::Node::get`]), fetching
     /// what the store lacks from connected peers while the files already
-    /// here are written: the tree first, then each missing file just
-    /// before it is written, several at once.
+    /// here are written: the tree first, then the missing files in the
+    /// order they are written, several fetches at once, each file written
+    /// as soon as its blob is here.
     pub async fn get(
         &self,
         design: DesignId,
@@ -152,21 +166,66 @@ impl Network {
     ) -> Result<crate::checkout::CheckedOut, FilesError> {
         let node = &self.shared.node;
         let _no_background_fetch = self.claim_design(design);
-        let (revision, _, peers, _) = self.revision_with_tree(design, revision).await?;
+        let (revision, tree_hash, peers, _) = self.revision_with_tree(design, revision).await?;
+        let batches = batches(self.missing_blobs(&self.read_tree(tree_hash).await?).await?);
+        // Each batch tells the files waiting for it how its fetch ended.
+        let mut arrived = std::collections::HashMap::new();
+        let mut fetches = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let (done, waiting) = futures::channel::oneshot::channel::<Result<(), String>>();
+            let waiting = waiting.shared();
+            for (hash, _) in &batch {
+                arrived.insert(*hash, waiting.clone());
+            }
+            fetches.push((batch, done));
+        }
         let peers = &peers;
-        let checked_out = node
-            .get_with(&design, Some(revision), dir, force, progress, |i, hash| async move {
-                if node.blobs.size(&hash).await?.is_some() {
-                    return Ok(());
-                }
-                self.fetch_blob(hash, peers, i)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| NodeError::Unavailable { path: hash.to_string(), reason: e.to_string() })
+        let fetcher = futures::stream::iter(fetches.into_iter().enumerate())
+            .map(|(i, (batch, done))| async move {
+                let result = self.fetch_batch(&batch, peers, i).await.map(|_| ()).map_err(|e| e.to_string());
+                let _ = done.send(result);
             })
-            .await?;
+            .buffer_unordered(FETCH_CONCURRENCY)
+            .collect::<()>();
+        let arrived = &arrived;
+        let checkout = node.get_with(&design, Some(revision), dir, force, progress, |_, hash| async move {
+            let Some(waiting) = arrived.get(&hash) else { return Ok(Arrival::Stored) };
+            match waiting.clone().await {
+                Ok(Ok(())) => Ok(Arrival::JustVerified),
+                Ok(Err(reason)) => Err(NodeError::Unavailable { path: hash.to_string(), reason }),
+                Err(_) => Err(NodeError::Unavailable { path: hash.to_string(), reason: "fetch abandoned".into() }),
+            }
+        });
+        // The checkout waits on the fetches; if it stops first (an error),
+        // the fetches still running are dropped with it.
+        let (mut fetcher, mut checkout) = (std::pin::pin!(fetcher.fuse()), std::pin::pin!(checkout));
+        let checked_out = loop {
+            tokio::select! {
+                done = &mut checkout => break done?,
+                () = &mut fetcher, if !fetcher.is_terminated() => {}
+            }
+        };
         node.blobs.sync().await.map_err(NodeError::from)?;
         Ok(checked_out)
+    }
+
+    async fn read_tree(&self, tree_hash: BlobHash) -> Result<Tree, FilesError> {
+        let bytes = self.shared.node.blobs.read(&tree_hash, MAX_TREE_BYTES as u64).await.map_err(NodeError::from)?;
+        Ok(Tree::decode(&bytes).map_err(NodeError::from)?)
+    }
+
+    /// The blobs of a tree the store lacks (absent or partial), with their
+    /// sizes, in the tree's order and without duplicates.
+    async fn missing_blobs(&self, tree: &Tree) -> Result<Vec<(BlobHash, u64)>, FilesError> {
+        let blobs = &self.shared.node.blobs;
+        let mut seen = std::collections::HashSet::new();
+        let mut missing = Vec::new();
+        for entry in tree.entries() {
+            if seen.insert(entry.blob) && blobs.size(&entry.blob).await.map_err(NodeError::from)?.is_none() {
+                missing.push((entry.blob, entry.size));
+            }
+        }
+        Ok(missing)
     }
 
     /// A revision (`None`: the one this node checks out) and its tree
@@ -189,8 +248,8 @@ impl Network {
 
     /// Makes sure the store holds the tree and every file of a revision
     /// (`None`: the one this node checks out), fetching what is missing
-    /// from connected peers, several blobs at once, each verified as it
-    /// arrives.
+    /// from connected peers, several fetches at once, each blob verified as
+    /// it arrives.
     pub async fn fetch_files(&self, design: DesignId, revision: Option<EventId>) -> Result<FetchReport, FilesError> {
         let node = &self.shared.node;
         let (revision, tree_hash, peers, tree_bytes) = self.revision_with_tree(design, revision).await?;
@@ -200,36 +259,88 @@ impl Network {
             report.bytes += bytes;
             report.fetched += 1;
         }
-        let bytes = node.blobs.read(&tree_hash, MAX_TREE_BYTES as u64).await.map_err(NodeError::from)?;
-        let tree = Tree::decode(&bytes).map_err(NodeError::from)?;
-        let mut wanted: Vec<BlobHash> = tree.entries().iter().map(|e| e.blob).collect();
-        wanted.sort();
-        wanted.dedup();
-        report.blobs = wanted.len() + 1;
-        let mut missing = Vec::new();
-        for hash in wanted {
-            if node.blobs.size(&hash).await.map_err(NodeError::from)?.is_none() {
-                missing.push(hash);
-            }
-        }
-        if missing.is_empty() {
-            if report.fetched > 0 {
-                node.blobs.sync().await.map_err(NodeError::from)?;
-            }
-            return Ok(report);
-        }
+        let tree = self.read_tree(tree_hash).await?;
+        report.blobs = tree.entries().iter().map(|e| e.blob).collect::<std::collections::HashSet<_>>().len() + 1;
+        let missing = self.missing_blobs(&tree).await?;
         let peers = &peers;
-        let results: Vec<Result<u64, FilesError>> = futures::stream::iter(missing.into_iter().enumerate())
-            .map(|(i, hash)| self.fetch_blob(hash, peers, i))
-            .buffer_unordered(FETCH_CONCURRENCY)
-            .collect()
-            .await;
+        let results: Vec<Result<(usize, u64), FilesError>> =
+            futures::stream::iter(batches(missing).into_iter().enumerate())
+                .map(|(i, batch)| async move { self.fetch_batch(&batch, peers, i).await })
+                .buffer_unordered(FETCH_CONCURRENCY)
+                .collect()
+                .await;
         for result in results {
-            report.bytes += result?;
-            report.fetched += 1;
+            let (blobs, bytes) = result?;
+            report.fetched += blobs;
+            report.bytes += bytes;
         }
-        node.blobs.sync().await.map_err(NodeError::from)?;
+        if report.fetched > 0 {
+            node.blobs.sync().await.map_err(NodeError::from)?;
+        }
         Ok(report)
+    }
+
+    /// Fetches a batch from [`batches`]: a large blob alone (resumable,
+    /// from the ranges already stored), small ones on one stream. Returns
+    /// how many blobs and bytes were received.
+    async fn fetch_batch(
+        &self,
+        batch: &[(BlobHash, u64)],
+        peers: &[PeerId],
+        start: usize,
+    ) -> Result<(usize, u64), FilesError> {
+        if let [(hash, _)] = batch {
+            let bytes = self.fetch_blob(*hash, peers, start).await?;
+            return Ok((usize::from(bytes > 0), bytes));
+        }
+        if peers.is_empty() {
+            return Err(FilesError::NoPeers);
+        }
+        // Locks taken in hash order, as by every fetch of several blobs,
+        // so two fetches never wait on each other.
+        let mut sorted: Vec<(BlobHash, u64)> = batch.to_vec();
+        sorted.sort();
+        let locks: Vec<_> = sorted.iter().map(|(hash, _)| self.blob_lock(*hash)).collect();
+        let mut held = Vec::with_capacity(locks.len());
+        for lock in &locks {
+            held.push(lock.lock().await);
+        }
+        let wanted = self.still_missing(&sorted).await?;
+        let mut missing = wanted.clone();
+        let mut last = String::new();
+        for k in 0..peers.len() {
+            let peer = peers[(start + k) % peers.len()];
+            for attempt in 0..ATTEMPTS {
+                if missing.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+                let hashes: Vec<BlobHash> = missing.iter().map(|(hash, _)| *hash).collect();
+                let mut control = self.shared.control.clone();
+                if let Err(e) = blobs::fetch_many(&mut control, self.shared.node.blobs.store(), peer, &hashes).await {
+                    tracing::debug!("attempt {}: {e}", attempt + 1);
+                    last = e.to_string();
+                }
+                missing = self.still_missing(&missing).await?;
+            }
+        }
+        match missing.first() {
+            None => Ok((wanted.len(), wanted.iter().map(|(_, size)| size).sum())),
+            Some((hash, _)) => Err(FilesError::Unavailable { hash: *hash, tried: peers.len(), last }),
+        }
+    }
+
+    /// The blobs of `blobs` the store does not hold complete.
+    async fn still_missing(&self, blobs: &[(BlobHash, u64)]) -> Result<Vec<(BlobHash, u64)>, FilesError> {
+        let mut missing = Vec::new();
+        for (hash, size) in blobs {
+            if self.shared.node.blobs.size(hash).await.map_err(NodeError::from)?.is_none() {
+                missing.push((*hash, *size));
+            }
+        }
+        Ok(missing)
     }
 
     /// Fetches one blob, trying the peers in turn from `start` (so that
@@ -270,5 +381,63 @@ impl Network {
             }
         }
         Err(FilesError::Unavailable { hash, tried: peers.len(), last })
+    }
+}
+
+/// Groups the blobs to fetch, in order: a large blob alone (fetched on its
+/// own stream, resumable), runs of small ones in batches of at most
+/// [`BATCH_BLOBS`] blobs and [`BATCH_BYTES`] bytes.
+fn batches(blobs: Vec<(BlobHash, u64)>) -> Vec<Vec<(BlobHash, u64)>> {
+    let mut batches: Vec<Vec<(BlobHash, u64)>> = Vec::new();
+    let mut open: Vec<(BlobHash, u64)> = Vec::new();
+    let mut open_bytes = 0;
+    for (hash, size) in blobs {
+        let large = size > SMALL_BLOB;
+        if !open.is_empty() && (large || open.len() == BATCH_BLOBS || open_bytes + size > BATCH_BYTES) {
+            batches.push(std::mem::take(&mut open));
+            open_bytes = 0;
+        }
+        if large {
+            batches.push(vec![(hash, size)]);
+            continue;
+        }
+        open_bytes += size;
+        open.push((hash, size));
+    }
+    if !open.is_empty() {
+        batches.push(open);
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(n: u8, size: u64) -> (BlobHash, u64) {
+        (BlobHash(communs_protocol::Hash::from_bytes([n; 32])), size)
+    }
+
+    #[test]
+    fn large_blobs_go_alone_and_small_ones_together_in_order() {
+        let blobs = vec![blob(1, 10), blob(2, SMALL_BLOB + 1), blob(3, 20), blob(4, SMALL_BLOB)];
+        let got = batches(blobs.clone());
+        assert_eq!(got, vec![vec![blobs[0]], vec![blobs[1]], vec![blobs[2], blobs[3]]]);
+    }
+
+    #[test]
+    fn batches_are_bounded_in_blobs_and_bytes() {
+        let many: Vec<_> = (0..=BATCH_BLOBS as u8).map(|n| blob(n, 1)).collect();
+        let got = batches(many.clone());
+        assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), vec![BATCH_BLOBS, 1]);
+        let heavy: Vec<_> = (0..20).map(|n| blob(n, SMALL_BLOB)).collect();
+        for batch in batches(heavy) {
+            assert!(batch.iter().map(|(_, size)| size).sum::<u64>() <= BATCH_BYTES);
+        }
+    }
+
+    #[test]
+    fn nothing_to_fetch_is_no_batch() {
+        assert!(batches(Vec::new()).is_empty());
     }
 }

@@ -41,6 +41,13 @@ fn store_error(e: impl std::fmt::Debug) -> BlobError {
 /// the hash to use every core, small enough to keep memory flat.
 const BLOCK: usize = 4 << 20;
 
+/// The buffer for a file of `len` bytes: a checkout writes hundreds of
+/// small files, and zeroing a whole [`BLOCK`] for each cost more than
+/// copying them.
+fn block_for(len: u64) -> usize {
+    usize::try_from(len).unwrap_or(BLOCK).clamp(1, BLOCK)
+}
+
 /// BLAKE3 and length of a file.
 fn hash_file(path: &Path) -> std::io::Result<(BlobHash, u64)> {
     copy_hashing_into(std::fs::File::open(path)?, &mut std::io::sink())
@@ -70,10 +77,11 @@ fn copy_hashing(from: &Path, to: &Path) -> std::io::Result<(BlobHash, u64)> {
 
 fn copy_hashing_into(mut source: std::fs::File, out: &mut impl std::io::Write) -> std::io::Result<(BlobHash, u64)> {
     let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; BLOCK];
+    let mut buffer = vec![0u8; block_for(source.metadata()?.len())];
+    let block = buffer.len();
     loop {
         let mut filled = 0;
-        while filled < BLOCK {
+        while filled < block {
             match source.read(&mut buffer[filled..])? {
                 0 => break,
                 n => filled += n,
@@ -125,6 +133,13 @@ fn to_iroh(hash: &BlobHash) -> iroh_blobs::Hash {
 
 fn from_iroh(hash: iroh_blobs::Hash) -> BlobHash {
     BlobHash(Hash::from_bytes(*hash.as_bytes()))
+}
+
+/// Whether an export hashes the bytes it writes out.
+#[derive(Debug, Clone, Copy)]
+enum Rehash {
+    Yes,
+    No,
 }
 
 pub struct BlobStore {
@@ -198,9 +213,26 @@ impl BlobStore {
     /// Blobs the store keeps inline (small ones) are exported by the store
     /// and then hashed.
     pub async fn export(&self, hash: &BlobHash, size: u64, target: &Path) -> Result<(), BlobError> {
+        self.export_checked(hash, size, target, Rehash::Yes).await
+    }
+
+    /// [`BlobStore::export`] for a blob that was verified chunk by chunk as
+    /// it arrived moments ago, in the same operation: hashing it a second
+    /// time would check the bytes just checked, at the cost of reading them
+    /// all into memory, so only the size is checked.
+    pub async fn export_just_verified(&self, hash: &BlobHash, size: u64, target: &Path) -> Result<(), BlobError> {
+        self.export_checked(hash, size, target, Rehash::No).await
+    }
+
+    async fn export_checked(&self, hash: &BlobHash, size: u64, target: &Path, rehash: Rehash) -> Result<(), BlobError> {
         let data_file = self.paths.data_path(&to_iroh(hash));
         let (from, to) = (data_file.clone(), target.to_owned());
-        let copied = match tokio::task::spawn_blocking(move || copy_hashing(&from, &to)).await {
+        let copied = match tokio::task::spawn_blocking(move || match rehash {
+            Rehash::Yes => copy_hashing(&from, &to).map(|(hash, len)| (Some(hash), len)),
+            Rehash::No => std::fs::copy(&from, &to).map(|len| (None, len)),
+        })
+        .await
+        {
             Ok(result) => result,
             Err(e) => return Err(store_error(e)),
         };
@@ -211,9 +243,12 @@ impl BlobStore {
                 let exported = match self.store.blobs().export_with_opts(options).finish().await {
                     Ok(_) => {
                         let path = target.to_owned();
-                        let hashed =
-                            tokio::task::spawn_blocking(move || hash_file(&path)).await.map_err(store_error)?;
-                        hashed.map_err(|source| BlobError::Io { path: target.to_owned(), source })
+                        let checked = tokio::task::spawn_blocking(move || match rehash {
+                            Rehash::Yes => hash_file(&path).map(|(hash, len)| (Some(hash), len)),
+                            Rehash::No => std::fs::metadata(&path).map(|m| (None, m.len())),
+                        });
+                        let checked = checked.await.map_err(store_error)?;
+                        checked.map_err(|source| BlobError::Io { path: target.to_owned(), source })
                     }
                     Err(_) if !self.has(hash).await? => Err(BlobError::Missing(*hash)),
                     Err(e) => Err(import_error(&e, target)),
@@ -237,7 +272,7 @@ impl BlobStore {
         };
         let result = match written {
             (_, len) if len != size => Err(BlobError::WrongSize { hash: *hash, expected: size, actual: len }),
-            (actual, _) if actual != *hash => Err(BlobError::Damaged { expected: *hash, actual }),
+            (Some(actual), _) if actual != *hash => Err(BlobError::Damaged { expected: *hash, actual }),
             _ => Ok(()),
         };
         if result.is_err() {
@@ -267,7 +302,8 @@ impl BlobStore {
         // A complete blob's data file is immutable: read it in large blocks.
         if let Ok(mut file) = tokio::fs::File::open(self.paths.data_path(&to_iroh(hash))).await {
             let mut hasher = blake3::Hasher::new();
-            let mut buffer = vec![0u8; BLOCK];
+            let len = file.metadata().await.map_err(io)?.len();
+            let mut buffer = vec![0u8; block_for(len)];
             let mut total = 0u64;
             loop {
                 let n = file.read(&mut buffer).await.map_err(io)?;
