@@ -167,9 +167,11 @@ fn a_peer_serving_a_large_file_whose_bytes_do_not_match_is_refused_and_another_s
 
 #[test]
 fn a_peer_serving_a_small_file_whose_bytes_do_not_match_is_refused_and_another_serves_it() {
-    // Small files travel several to a stream: the damaged one among others.
-    let others: Vec<(String, Vec<u8>)> =
+    // Small files travel several to a stream: the damaged one among others
+    // (an empty one too, which needs no peer).
+    let mut others: Vec<(String, Vec<u8>)> =
         (0..5u8).map(|i| (format!("parts/part-{i}.stl"), vec![i; 20_000 + usize::from(i)])).collect();
+    others.push(("parts/empty.stl".to_owned(), Vec::new()));
     refused_then_served(100_000, &others);
 }
 

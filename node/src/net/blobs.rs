@@ -15,6 +15,9 @@
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bao_tree::BaoTree;
+use bao_tree::io::BaoContentItem;
+use bao_tree::io::fsm::{ResponseDecoder, ResponseDecoderNext};
 use bytes::Bytes;
 use communs_protocol::BlobHash;
 use communs_protocol::wire::BLOBS_PROTOCOL;
@@ -24,8 +27,12 @@ use iroh::endpoint::VarInt;
 use iroh_blobs::api::Store;
 use iroh_blobs::protocol::{ChunkRanges, GetManyRequest, Request};
 use iroh_blobs::provider::events::EventSender;
-use iroh_blobs::util::{AsyncWriteSendStream, AsyncWriteSendStreamExtra, RecvStream, SendStream};
+use iroh_blobs::store::IROH_BLOCK_SIZE;
+use iroh_blobs::util::{
+    AsyncWriteSendStream, AsyncWriteSendStreamExtra, RecvStream, RecvStreamAsyncStreamReader, SendStream,
+};
 use libp2p::{PeerId, StreamProtocol};
+use std::collections::HashMap;
 use tokio_util::compat::{Compat, FuturesAsyncWriteCompatExt};
 
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new(BLOBS_PROTOCOL);
@@ -197,37 +204,72 @@ pub async fn fetch(
     Ok(stats.payload_bytes_read)
 }
 
-/// Fetches several whole blobs from `peer` on one stream (an iroh-blobs
-/// `GetMany` request): a design's many small files would otherwise each
-/// cost a stream, a request and a round trip. Each blob is verified as it
-/// arrives, as in [`fetch`]; those received before a failure stay stored.
+/// Fetches several small blobs, whole, from `peer` on one stream (an
+/// iroh-blobs `GetMany` request): a design's many small files would
+/// otherwise each cost a stream, a request and a round trip. `blobs` gives
+/// each blob's size as the tree says it.
+///
+/// Each blob is verified as it arrives, chunk group by chunk group, into
+/// memory, then stored in one piece: iroh-blobs' streaming import keeps an
+/// incomplete blob in three files, which for small blobs cost more than
+/// the bytes (file creation). A peer announcing a size other than the
+/// tree's is refused before anything is allocated. The blobs received
+/// before a failure stay stored.
 pub async fn fetch_many(
     control: &mut libp2p_stream::Control,
-    store: &Store,
+    blobs: &crate::store::BlobStore,
     peer: PeerId,
-    hashes: &[BlobHash],
+    wanted: &[(BlobHash, u64)],
 ) -> Result<(), FetchError> {
-    let request: GetManyRequest = hashes.iter().map(|h| iroh_blobs::Hash::from_bytes(*h.as_bytes())).collect();
-    let transfer = |hash: iroh_blobs::Hash, reason: String| FetchError::Transfer {
-        peer,
-        hash: BlobHash(communs_protocol::Hash::from_bytes(*hash.as_bytes())),
-        reason,
-    };
+    let sizes: HashMap<iroh_blobs::Hash, u64> = wanted.iter().map(|(hash, size)| (to_iroh(hash), *size)).collect();
+    // Sorted by hash: the order the blobs come back in.
+    let request: GetManyRequest = sizes.keys().copied().collect();
+    let failed = |hash: &iroh_blobs::Hash, reason: String| FetchError::Transfer { peer, hash: from_iroh(hash), reason };
     let first = request.hashes.first().copied().unwrap_or(iroh_blobs::Hash::EMPTY);
-    let bytes = postcard::to_stdvec(&Request::GetMany(request.clone())).map_err(|e| transfer(first, e.to_string()))?;
+    let bytes = postcard::to_stdvec(&Request::GetMany(request.clone())).map_err(|e| failed(&first, e.to_string()))?;
     let stream =
         control.open_stream(peer, PROTOCOL).await.map_err(|e| FetchError::Open { peer, reason: e.to_string() })?;
     let (mut recv, mut send) = split(stream);
-    send.send_bytes(bytes.into()).await.map_err(|e| transfer(first, format!("sending the request: {e}")))?;
-    send.sync().await.map_err(|e| transfer(first, format!("sending the request: {e}")))?;
+    send.send_bytes(bytes.into()).await.map_err(|e| failed(&first, format!("sending the request: {e}")))?;
+    send.sync().await.map_err(|e| failed(&first, format!("sending the request: {e}")))?;
     // The request ends with the stream's writing half.
     drop(send);
-    for hash in request.hashes {
-        recv = store
-            .blobs()
-            .import_bao_reader(hash, ChunkRanges::all(), recv)
-            .await
-            .map_err(|e| transfer(hash, e.to_string()))?;
+    for hash in &request.hashes {
+        let expected = sizes[hash];
+        let mut announced = [0; 8];
+        recv.recv_exact(&mut announced).await.map_err(|e| failed(hash, e.to_string()))?;
+        let announced = u64::from_le_bytes(announced);
+        if announced != expected {
+            return Err(failed(hash, format!("announced {announced} bytes where the tree says {expected}")));
+        }
+        let mut data = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+        let tree = BaoTree::new(expected, IROH_BLOCK_SIZE);
+        let reader = RecvStreamAsyncStreamReader::new(recv);
+        let mut decoder = ResponseDecoder::new((*hash).into(), ChunkRanges::all(), tree, reader);
+        recv = loop {
+            match decoder.next().await {
+                ResponseDecoderNext::More((next, item)) => {
+                    if let BaoContentItem::Leaf(leaf) = item.map_err(|e| failed(hash, e.to_string()))? {
+                        data.extend_from_slice(&leaf.data);
+                    }
+                    decoder = next;
+                }
+                ResponseDecoderNext::Done(reader) => break reader.into_inner(),
+            }
+        };
+        if data.len() as u64 != expected {
+            return Err(failed(hash, format!("sent {} bytes where the tree says {expected}", data.len())));
+        }
+        let stored = blobs.add_bytes(data).await.map_err(|e| failed(hash, e.to_string()))?;
+        debug_assert_eq!(to_iroh(&stored), *hash, "verified bytes hash to what was asked");
     }
     Ok(())
+}
+
+fn to_iroh(hash: &BlobHash) -> iroh_blobs::Hash {
+    iroh_blobs::Hash::from_bytes(*hash.as_bytes())
+}
+
+fn from_iroh(hash: &iroh_blobs::Hash) -> BlobHash {
+    BlobHash(communs_protocol::Hash::from_bytes(*hash.as_bytes()))
 }

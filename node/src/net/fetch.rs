@@ -167,22 +167,22 @@ impl Network {
         let node = &self.shared.node;
         let _no_background_fetch = self.claim_design(design);
         let (revision, tree_hash, peers, _) = self.revision_with_tree(design, revision).await?;
-        let batches = batches(self.missing_blobs(&self.read_tree(tree_hash).await?).await?);
-        // Each batch tells the files waiting for it how its fetch ended.
+        let plan = plan(self.missing_blobs(&self.read_tree(tree_hash).await?).await?);
+        // Each fetch tells the files waiting for it how it ended.
         let mut arrived = std::collections::HashMap::new();
-        let mut fetches = Vec::with_capacity(batches.len());
-        for batch in batches {
+        let mut fetches = Vec::with_capacity(plan.len());
+        for fetch in plan {
             let (done, waiting) = futures::channel::oneshot::channel::<Result<(), String>>();
             let waiting = waiting.shared();
-            for (hash, _) in &batch {
-                arrived.insert(*hash, waiting.clone());
+            for hash in fetch.blobs() {
+                arrived.insert(hash, waiting.clone());
             }
-            fetches.push((batch, done));
+            fetches.push((fetch, done));
         }
         let peers = &peers;
         let fetcher = futures::stream::iter(fetches.into_iter().enumerate())
-            .map(|(i, (batch, done))| async move {
-                let result = self.fetch_batch(&batch, peers, i).await.map(|_| ()).map_err(|e| e.to_string());
+            .map(|(i, (fetch, done))| async move {
+                let result = self.run_fetch(&fetch, peers, i).await.map(|_| ()).map_err(|e| e.to_string());
                 let _ = done.send(result);
             })
             .buffer_unordered(FETCH_CONCURRENCY)
@@ -264,8 +264,8 @@ impl Network {
         let missing = self.missing_blobs(&tree).await?;
         let peers = &peers;
         let results: Vec<Result<(usize, u64), FilesError>> =
-            futures::stream::iter(batches(missing).into_iter().enumerate())
-                .map(|(i, batch)| async move { self.fetch_batch(&batch, peers, i).await })
+            futures::stream::iter(plan(missing).into_iter().enumerate())
+                .map(|(i, fetch)| async move { self.run_fetch(&fetch, peers, i).await })
                 .buffer_unordered(FETCH_CONCURRENCY)
                 .collect()
                 .await;
@@ -280,33 +280,45 @@ impl Network {
         Ok(report)
     }
 
-    /// Fetches a batch from [`batches`]: a large blob alone (resumable,
-    /// from the ranges already stored), small ones on one stream. Returns
-    /// how many blobs and bytes were received.
-    async fn fetch_batch(
+    /// Runs one fetch of [`plan`]. Returns how many blobs and bytes were
+    /// received.
+    async fn run_fetch(&self, fetch: &Fetch, peers: &[PeerId], start: usize) -> Result<(usize, u64), FilesError> {
+        match fetch {
+            Fetch::Large(hash) => {
+                let bytes = self.fetch_blob(*hash, peers, start).await?;
+                Ok((usize::from(bytes > 0), bytes))
+            }
+            Fetch::Small(blobs) => self.fetch_small(blobs, peers, start).await,
+        }
+    }
+
+    /// Fetches small blobs on one stream, asking the peers in turn from
+    /// `start`, each up to [`ATTEMPTS`] times, for the blobs still missing.
+    async fn fetch_small(
         &self,
-        batch: &[(BlobHash, u64)],
+        blobs: &[(BlobHash, u64)],
         peers: &[PeerId],
         start: usize,
     ) -> Result<(usize, u64), FilesError> {
-        if let [(hash, _)] = batch {
-            let bytes = self.fetch_blob(*hash, peers, start).await?;
-            return Ok((usize::from(bytes > 0), bytes));
-        }
-        if peers.is_empty() {
-            return Err(FilesError::NoPeers);
-        }
+        let store = &self.shared.node.blobs;
         // Locks taken in hash order, as by every fetch of several blobs,
         // so two fetches never wait on each other.
-        let mut sorted: Vec<(BlobHash, u64)> = batch.to_vec();
+        let mut sorted: Vec<(BlobHash, u64)> = blobs.to_vec();
         sorted.sort();
         let locks: Vec<_> = sorted.iter().map(|(hash, _)| self.blob_lock(*hash)).collect();
         let mut held = Vec::with_capacity(locks.len());
         for lock in &locks {
             held.push(lock.lock().await);
         }
+        // An empty file needs no peer.
+        if sorted.iter().any(|(_, size)| *size == 0) {
+            store.add_bytes(Vec::new()).await.map_err(NodeError::from)?;
+        }
         let wanted = self.still_missing(&sorted).await?;
         let mut missing = wanted.clone();
+        if !missing.is_empty() && peers.is_empty() {
+            return Err(FilesError::NoPeers);
+        }
         let mut last = String::new();
         for k in 0..peers.len() {
             let peer = peers[(start + k) % peers.len()];
@@ -317,9 +329,8 @@ impl Network {
                 if attempt > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                 }
-                let hashes: Vec<BlobHash> = missing.iter().map(|(hash, _)| *hash).collect();
                 let mut control = self.shared.control.clone();
-                if let Err(e) = blobs::fetch_many(&mut control, self.shared.node.blobs.store(), peer, &hashes).await {
+                if let Err(e) = blobs::fetch_many(&mut control, store, peer, &missing).await {
                     tracing::debug!("attempt {}: {e}", attempt + 1);
                     last = e.to_string();
                 }
@@ -384,30 +395,49 @@ impl Network {
     }
 }
 
-/// Groups the blobs to fetch, in order: a large blob alone (fetched on its
-/// own stream, resumable), runs of small ones in batches of at most
-/// [`BATCH_BLOBS`] blobs and [`BATCH_BYTES`] bytes.
-fn batches(blobs: Vec<(BlobHash, u64)>) -> Vec<Vec<(BlobHash, u64)>> {
-    let mut batches: Vec<Vec<(BlobHash, u64)>> = Vec::new();
+/// One fetch: what travels on one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fetch {
+    /// A blob over [`SMALL_BLOB`], for the ranges the store lacks (an
+    /// interrupted transfer resumes), streamed to disk.
+    Large(BlobHash),
+    /// Small blobs, with their sizes, whole, each held in memory until
+    /// verified.
+    Small(Vec<(BlobHash, u64)>),
+}
+
+impl Fetch {
+    fn blobs(&self) -> Vec<BlobHash> {
+        match self {
+            Fetch::Large(hash) => vec![*hash],
+            Fetch::Small(blobs) => blobs.iter().map(|(hash, _)| *hash).collect(),
+        }
+    }
+}
+
+/// Groups the blobs to fetch, in order: a large blob alone, runs of small
+/// ones together, at most [`BATCH_BLOBS`] blobs and [`BATCH_BYTES`] bytes.
+fn plan(blobs: Vec<(BlobHash, u64)>) -> Vec<Fetch> {
+    let mut plan = Vec::new();
     let mut open: Vec<(BlobHash, u64)> = Vec::new();
     let mut open_bytes = 0;
     for (hash, size) in blobs {
         let large = size > SMALL_BLOB;
         if !open.is_empty() && (large || open.len() == BATCH_BLOBS || open_bytes + size > BATCH_BYTES) {
-            batches.push(std::mem::take(&mut open));
+            plan.push(Fetch::Small(std::mem::take(&mut open)));
             open_bytes = 0;
         }
         if large {
-            batches.push(vec![(hash, size)]);
+            plan.push(Fetch::Large(hash));
             continue;
         }
         open_bytes += size;
         open.push((hash, size));
     }
     if !open.is_empty() {
-        batches.push(open);
+        plan.push(Fetch::Small(open));
     }
-    batches
+    plan
 }
 
 #[cfg(test)]
@@ -419,25 +449,28 @@ mod tests {
     }
 
     #[test]
-    fn large_blobs_go_alone_and_small_ones_together_in_order() {
+    fn large_blobs_go_alone_and_runs_of_small_ones_together_in_order() {
         let blobs = vec![blob(1, 10), blob(2, SMALL_BLOB + 1), blob(3, 20), blob(4, SMALL_BLOB)];
-        let got = batches(blobs.clone());
-        assert_eq!(got, vec![vec![blobs[0]], vec![blobs[1]], vec![blobs[2], blobs[3]]]);
+        assert_eq!(
+            plan(blobs.clone()),
+            vec![Fetch::Small(vec![blobs[0]]), Fetch::Large(blobs[1].0), Fetch::Small(vec![blobs[2], blobs[3]])]
+        );
     }
 
     #[test]
     fn batches_are_bounded_in_blobs_and_bytes() {
         let many: Vec<_> = (0..=BATCH_BLOBS as u8).map(|n| blob(n, 1)).collect();
-        let got = batches(many.clone());
-        assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), vec![BATCH_BLOBS, 1]);
+        let sizes: Vec<usize> = plan(many).iter().map(|f| f.blobs().len()).collect();
+        assert_eq!(sizes, vec![BATCH_BLOBS, 1]);
         let heavy: Vec<_> = (0..20).map(|n| blob(n, SMALL_BLOB)).collect();
-        for batch in batches(heavy) {
-            assert!(batch.iter().map(|(_, size)| size).sum::<u64>() <= BATCH_BYTES);
+        for fetch in plan(heavy) {
+            let Fetch::Small(blobs) = fetch else { panic!("{fetch:?} is small") };
+            assert!(blobs.iter().map(|(_, size)| size).sum::<u64>() <= BATCH_BYTES);
         }
     }
 
     #[test]
-    fn nothing_to_fetch_is_no_batch() {
-        assert!(batches(Vec::new()).is_empty());
+    fn nothing_to_fetch_is_no_fetch() {
+        assert!(plan(Vec::new()).is_empty());
     }
 }
