@@ -70,7 +70,10 @@ fn a_design_travels_from_a_to_b_and_a_later_revision_reaches_c_through_b() {
     });
     assert_eq!(c.peers(), vec![b.peer_id()], "c got it through b, not from a directly");
     assert_eq!(status(&c.node, &design)["canonical"], status(&a.node, &design)["canonical"]);
-    // And its files, from B (which fetched them as a follower) or A.
+    // And its files, from B: B's own `get` first makes sure B holds them
+    // (fetching from A what its background fetch as a follower has not yet).
+    let b_out = dir.path().join("b-checkout-2");
+    b.node.json(&["get", &design, b_out.to_str().expect("utf-8")]);
     let c_out = dir.path().join("c-checkout");
     c.node.json(&["get", &design, c_out.to_str().expect("utf-8")]);
     assert_eq!(snapshot(&c_out), snapshot(&folder));

@@ -26,8 +26,10 @@ const BATCH_BLOBS: usize = 64;
 /// side by side, few enough that streams stay rare.
 const BATCH_BYTES: u64 = 2 << 20;
 
-/// Tries of one blob from one peer before the next peer.
-const ATTEMPTS: u32 = 4;
+/// Tries of one blob from one peer before the next peer, 40 ms to 640 ms
+/// apart (1.2 s in all): a peer that has a revision's events may still be
+/// fetching its files, as a follower does right after a new revision.
+const ATTEMPTS: u32 = 6;
 
 /// See [`Network::claim_design`].
 pub struct DesignClaim {
