@@ -8,7 +8,9 @@
 //!   design (its events, tree and files come from the peer, verified, then
 //!   are written out), against `sendme receive`, which also writes the
 //!   files out. Reported: medians, the median of per-round throughput
-//!   ratios (communs over sendme), and each process's peak memory.
+//!   ratios (communs over sendme), the CPU time both ends used (the two
+//!   nodes and the CLI; `sendme send` and `sendme receive`), and each
+//!   process's peak memory.
 //! - `idle`: a node started on a fresh store: time from spawning
 //!   `communs node run` until it listens and answers its API (its
 //!   `api.json` appears), and its resident memory after 5 s idle.
@@ -27,7 +29,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use common::{Dataset, MIB, WorkDir, env_number, lock_data_dir, median, remove, timed};
+use common::{Dataset, MIB, WorkDir, cpu_secs_of, env_number, lock_data_dir, median, remove, timed};
 
 const DEFAULT_MIB: u64 = 1024;
 const DEFAULT_ROUNDS: usize = 3;
@@ -257,12 +259,20 @@ fn transfer() -> anyhow::Result<()> {
 
     let (mut ours, mut theirs, mut ratios, mut receiver_peaks, mut sendme_receive_peaks) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // CPU time of both ends of each transfer (and of the CLI): less at the
+    // mercy of a shared machine than wall time.
+    let (mut our_cpu, mut their_cpu) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let home = work.0.join(format!("receiver-{round}"));
         init(&home)?;
         let (receiver, _) = Daemon::start(&home, &["--bootstrap", &sender.addr])?;
         let out = work.0.join(format!("out-{round}"));
+        let cpu_before = cpu_secs_of(sender.child.id()).zip(cpu_secs_of(receiver.child.id()));
         let got = timed(communs(&home).args(["--json", "get", &design_id]).arg(&out))?;
+        let cpu_after = cpu_secs_of(sender.child.id()).zip(cpu_secs_of(receiver.child.id()));
+        if let (Some((s0, r0)), Some((s1, r1)), Some(cli)) = (cpu_before, cpu_after, got.cpu_secs) {
+            our_cpu.push(s1 - s0 + r1 - r0 + cli);
+        }
         receiver_peaks.push(receiver.memory_kib().0);
         receiver.stop();
         remove(&out)?;
@@ -270,12 +280,18 @@ fn transfer() -> anyhow::Result<()> {
 
         let cwd = work.0.join(format!("sendme-receive-{round}"));
         std::fs::create_dir_all(&cwd)?;
+        let sendme_before = cpu_secs_of(sendme.child.id());
         let received = timed(
             Command::new("sendme")
                 .args(["receive", "--relay", "disabled", "--no-progress", &sendme.ticket])
                 .current_dir(&cwd),
         )?;
         sendme_receive_peaks.push(received.max_rss_kib);
+        if let (Some(before), Some(after), Some(receive)) =
+            (sendme_before, cpu_secs_of(sendme.child.id()), received.cpu_secs)
+        {
+            their_cpu.push(after - before + receive);
+        }
         remove(&cwd)?;
 
         let throughput = |secs: f64| design.bytes as f64 / MIB as f64 / secs;
@@ -302,6 +318,13 @@ fn transfer() -> anyhow::Result<()> {
         throughput(ours),
         throughput(theirs),
     );
+    if !our_cpu.is_empty() && our_cpu.len() == their_cpu.len() {
+        let (ours, theirs) = (median(our_cpu), median(their_cpu));
+        println!(
+            "CPU time, both ends: communs {ours:.2}s, sendme {theirs:.2}s (medians; sendme uses {:.2}x communs')",
+            theirs / ours
+        );
+    }
     println!(
         "peak memory: sending node {}, receiving node {} (goal < {GOAL_PEAK_MB:.0} MB each); sendme send {}, sendme receive {}",
         mb(peak(&[sender.memory_kib().0])),

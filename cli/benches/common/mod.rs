@@ -200,10 +200,12 @@ pub fn sync() {
     }
 }
 
-/// A finished command: wall time, peak resident memory, what it printed.
+/// A finished command: wall time, peak resident memory, CPU time (user
+/// and system), what it printed.
 pub struct Timed {
     pub secs: f64,
     pub max_rss_kib: Option<u64>,
+    pub cpu_secs: Option<f64>,
     pub stdout: Vec<u8>,
 }
 
@@ -219,12 +221,12 @@ pub fn timed(command: &mut Command) -> anyhow::Result<Timed> {
     // Read all of stdout before waiting: a child blocked on a full pipe
     // would never exit.
     child.stdout.take().expect("piped").read_to_end(&mut stdout)?;
-    let (status, max_rss_kib) = wait_with_peak_rss(child).with_context(|| format!("waiting for {what}"))?;
+    let (status, usage) = wait_with_usage(child).with_context(|| format!("waiting for {what}"))?;
     let secs = start.elapsed().as_secs_f64();
     if !status.success() {
         bail!("{what} failed ({status}); its stdout:\n{}", String::from_utf8_lossy(&stdout));
     }
-    Ok(Timed { secs, max_rss_kib, stdout })
+    Ok(Timed { secs, max_rss_kib: usage.max_rss_kib, cpu_secs: usage.cpu_secs, stdout })
 }
 
 /// The program and its first arguments (b3sum gets a thousand).
@@ -237,11 +239,18 @@ pub fn describe(command: &Command) -> String {
     format!("`{}`", words.join(" "))
 }
 
-/// Waits for `child` and returns its peak resident memory in KiB, which
-/// only `wait4` reports for one child alone (`getrusage(RUSAGE_CHILDREN)`
-/// gives the maximum over all children so far).
+/// What a finished child used.
+#[derive(Default)]
+pub struct Usage {
+    pub max_rss_kib: Option<u64>,
+    pub cpu_secs: Option<f64>,
+}
+
+/// Waits for `child` and returns its peak resident memory in KiB and its
+/// CPU time, which only `wait4` reports for one child alone
+/// (`getrusage(RUSAGE_CHILDREN)` sums or maximises over all children).
 #[cfg(unix)]
-pub fn wait_with_peak_rss(child: std::process::Child) -> std::io::Result<(ExitStatus, Option<u64>)> {
+pub fn wait_with_usage(child: std::process::Child) -> std::io::Result<(ExitStatus, Usage)> {
     use std::os::unix::process::ExitStatusExt;
     let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
     let mut status = 0;
@@ -263,12 +272,25 @@ pub fn wait_with_peak_rss(child: std::process::Child) -> std::io::Result<(ExitSt
     // Linux reports KiB, macOS bytes.
     #[cfg(target_os = "macos")]
     let max_rss = max_rss / 1024;
-    Ok((ExitStatus::from_raw(status), Some(max_rss)))
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    Ok((ExitStatus::from_raw(status), Usage { max_rss_kib: Some(max_rss), cpu_secs: Some(cpu) }))
 }
 
 #[cfg(not(unix))]
-pub fn wait_with_peak_rss(mut child: std::process::Child) -> std::io::Result<(ExitStatus, Option<u64>)> {
-    Ok((child.wait()?, None))
+pub fn wait_with_usage(mut child: std::process::Child) -> std::io::Result<(ExitStatus, Usage)> {
+    Ok((child.wait()?, Usage::default()))
+}
+
+/// CPU time (user and system) a running process has used so far (Linux).
+pub fn cpu_secs_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from its end.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf reads a constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| ticks as f64 / per_second as f64)
 }
 
 pub fn median(mut values: Vec<f64>) -> f64 {
