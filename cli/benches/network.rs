@@ -271,6 +271,7 @@ fn transfer() -> anyhow::Result<()> {
         let got = timed(communs(&home).args(["--json", "get", &design_id]).arg(&out))?;
         let cpu_after = cpu_secs_of(sender.child.id()).zip(cpu_secs_of(receiver.child.id()));
         if let (Some((s0, r0)), Some((s1, r1)), Some(cli)) = (cpu_before, cpu_after, got.cpu_secs) {
+            eprintln!("  CPU: sending node {:.2}s, receiving node {:.2}s, CLI {cli:.2}s", s1 - s0, r1 - r0);
             our_cpu.push(s1 - s0 + r1 - r0 + cli);
         }
         receiver_peaks.push(receiver.memory_kib().0);
