@@ -30,6 +30,11 @@ pub const MAX_TREE_ENTRIES: usize = 100_000;
 /// but a size must be bounded so that totals cannot overflow.
 pub const MAX_BLOB_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 
+/// Largest blob a node's blob store keeps in its database rather than in a
+/// file of its own: a design's many small parts then cost no file creation,
+/// which on a busy file system took longer than writing their bytes.
+pub const MAX_INLINE_BYTES: u64 = 64 * 1024;
+
 /// Most parents of one event. An author merges the heads they know; more than
 /// 64 concurrent heads in one design log means something is wrong.
 pub const MAX_PARENTS: usize = 64;

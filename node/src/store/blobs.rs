@@ -7,12 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
+use communs_protocol::limits::MAX_INLINE_BYTES;
 use communs_protocol::{BlobHash, Hash};
 use iroh_blobs::BlobFormat;
 use iroh_blobs::api::blobs::{AddPathOptions, ExportMode, ExportOptions, ImportMode};
 use iroh_blobs::api::proto::ExportRangesItem;
 use iroh_blobs::store::fs::FsStore;
-use iroh_blobs::store::fs::options::PathOptions;
+use iroh_blobs::store::fs::options::{Options, PathOptions};
 use n0_future::StreamExt;
 use std::io::Read;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -152,7 +153,10 @@ pub struct BlobStore {
 impl BlobStore {
     pub async fn open(dir: &Path) -> Result<Self, BlobError> {
         clear_scratch(dir);
-        let store = FsStore::load(dir).await.map_err(store_error)?;
+        // Small blobs in the database (iroh-blobs' default is 16 KiB).
+        let mut options = Options::new(dir);
+        options.inline.max_data_inlined = MAX_INLINE_BYTES;
+        let store = FsStore::load_with_opts(dir.join("blobs.db"), options).await.map_err(store_error)?;
         Ok(BlobStore { store, paths: PathOptions::new(dir), root: dir.to_owned() })
     }
 
@@ -210,8 +214,8 @@ impl BlobStore {
     ///
     /// A complete blob's data file is immutable, so it is copied directly
     /// while being hashed: a checkout costs about a `cp`.
-    /// Blobs the store keeps inline (small ones) are exported by the store
-    /// and then hashed.
+    /// A blob the store keeps in its database (small) is read whole,
+    /// hashed, and written in one go.
     pub async fn export(&self, hash: &BlobHash, size: u64, target: &Path) -> Result<(), BlobError> {
         self.export_checked(hash, size, target, Rehash::Yes).await
     }
@@ -238,6 +242,26 @@ impl BlobStore {
         };
         let written = match copied {
             Ok(written) => written,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !data_file.exists() && size <= MAX_INLINE_BYTES => {
+                // Kept in the database: read whole, then written in one go.
+                let bytes = match self.store.blobs().get_bytes(to_iroh(hash)).await {
+                    Ok(bytes) => bytes,
+                    Err(_) if !self.has(hash).await? => return Err(BlobError::Missing(*hash)),
+                    Err(e) => return Err(store_error(e)),
+                };
+                let found = match rehash {
+                    Rehash::Yes => Some(BlobHash(Hash::from_bytes(*blake3::hash(&bytes).as_bytes()))),
+                    Rehash::No => None,
+                };
+                if let Err(source) = tokio::fs::write(target, &bytes).await {
+                    let _ = tokio::fs::remove_file(target).await;
+                    return Err(match source.kind() {
+                        std::io::ErrorKind::StorageFull => BlobError::DiskFull(target.to_owned()),
+                        _ => BlobError::Io { path: target.to_owned(), source },
+                    });
+                }
+                (found, bytes.len() as u64)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !data_file.exists() => {
                 let options = ExportOptions { hash: to_iroh(hash), mode: ExportMode::Copy, target: target.to_owned() };
                 let exported = match self.store.blobs().export_with_opts(options).finish().await {
