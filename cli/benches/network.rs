@@ -69,11 +69,6 @@ fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_communs"))
 }
 
-fn data_dir() -> anyhow::Result<PathBuf> {
-    let target = binary().parent().and_then(Path::parent).context("locating the target directory")?;
-    Ok(target.join("bench-data"))
-}
-
 fn communs(home: &Path) -> Command {
     let mut command = Command::new(binary());
     command.arg("--home").arg(home).env_remove("COMMUNS_HOME");
@@ -228,7 +223,7 @@ impl Drop for Sender {
 fn transfer() -> anyhow::Result<()> {
     let mib = env_number("COMMUNS_BENCH_MIB", DEFAULT_MIB)?;
     let rounds = usize::try_from(env_number("COMMUNS_BENCH_ROUNDS", DEFAULT_ROUNDS as u64)?)?.max(1);
-    let data_dir = data_dir()?;
+    let data_dir = common::data_dir(binary())?;
     let _lock = lock_data_dir(&data_dir)?;
     let design = Dataset::prepare(&data_dir, mib)?;
     let work = WorkDir::create(data_dir.join(format!("run-{}", std::process::id())))?;

@@ -78,9 +78,7 @@ fn run() -> anyhow::Result<()> {
     }
 
     let binary = Path::new(env!("CARGO_BIN_EXE_communs"));
-    // target/release/communs: the data goes next to the build, on its disk.
-    let target_dir = binary.parent().and_then(Path::parent).context("locating the target directory")?;
-    let data_dir = target_dir.join("bench-data");
+    let data_dir = common::data_dir(binary)?;
     let _lock = lock_data_dir(&data_dir)?;
     let design = Dataset::prepare(&data_dir, mib)?;
     eprintln!(

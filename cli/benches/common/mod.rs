@@ -19,6 +19,13 @@ const SMALL_MAX: u64 = 64 * 1024;
 /// older version of this file is regenerated rather than reused.
 const GENERATOR_VERSION: &str = "offline-v1";
 
+/// Where the benchmarks keep their generated designs and runs: next to the
+/// build (`<target>/release/communs`), on its disk.
+pub fn data_dir(binary: &Path) -> anyhow::Result<PathBuf> {
+    let target_dir = binary.parent().and_then(Path::parent).context("locating the target directory")?;
+    Ok(target_dir.join("bench-data"))
+}
+
 /// Makes this run the only one using `data_dir`, and removes what runs
 /// that were killed left behind. Two runs at once would measure each
 /// other, and each would remove the marker the other's `publish` wrote.

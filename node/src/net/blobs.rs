@@ -15,6 +15,7 @@
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::store::blobs::{from_iroh, to_iroh};
 use bao_tree::BaoTree;
 use bao_tree::io::BaoContentItem;
 use bao_tree::io::fsm::{ResponseDecoder, ResponseDecoderNext};
@@ -195,7 +196,7 @@ pub async fn fetch(
         control.open_stream(peer, PROTOCOL).await.map_err(|e| FetchError::Open { peer, reason: e.to_string() })?;
     let (recv, send) = split(stream);
     let pair = iroh_blobs::get::StreamPair::new(0, recv, send);
-    let content = iroh_blobs::HashAndFormat::raw(iroh_blobs::Hash::from_bytes(*hash.as_bytes()));
+    let content = iroh_blobs::HashAndFormat::raw(to_iroh(&hash));
     let stats = store.remote().fetch(pair, content).complete().await.map_err(|e| FetchError::Transfer {
         peer,
         hash,
@@ -224,7 +225,8 @@ pub async fn fetch_many(
     let sizes: HashMap<iroh_blobs::Hash, u64> = wanted.iter().map(|(hash, size)| (to_iroh(hash), *size)).collect();
     // Sorted by hash: the order the blobs come back in.
     let request: GetManyRequest = sizes.keys().copied().collect();
-    let failed = |hash: &iroh_blobs::Hash, reason: String| FetchError::Transfer { peer, hash: from_iroh(hash), reason };
+    let failed =
+        |hash: &iroh_blobs::Hash, reason: String| FetchError::Transfer { peer, hash: from_iroh(*hash), reason };
     let first = request.hashes.first().copied().unwrap_or(iroh_blobs::Hash::EMPTY);
     let bytes = postcard::to_stdvec(&Request::GetMany(request.clone())).map_err(|e| failed(&first, e.to_string()))?;
     let stream =
@@ -264,12 +266,4 @@ pub async fn fetch_many(
         debug_assert_eq!(to_iroh(&stored), *hash, "verified bytes hash to what was asked");
     }
     Ok(())
-}
-
-fn to_iroh(hash: &BlobHash) -> iroh_blobs::Hash {
-    iroh_blobs::Hash::from_bytes(*hash.as_bytes())
-}
-
-fn from_iroh(hash: &iroh_blobs::Hash) -> BlobHash {
-    BlobHash(communs_protocol::Hash::from_bytes(*hash.as_bytes()))
 }

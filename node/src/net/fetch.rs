@@ -322,22 +322,19 @@ impl Network {
             return Err(FilesError::NoPeers);
         }
         let mut last = String::new();
-        for k in 0..peers.len() {
-            let peer = peers[(start + k) % peers.len()];
-            for attempt in 0..ATTEMPTS {
-                if missing.is_empty() {
-                    break;
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                let mut control = self.shared.control.clone();
-                if let Err(e) = blobs::fetch_many(&mut control, store, peer, &missing).await {
-                    tracing::debug!("attempt {}: {e}", attempt + 1);
-                    last = e.to_string();
-                }
-                missing = self.still_missing(&missing).await?;
+        for (peer, pause) in tries(peers, start) {
+            if missing.is_empty() {
+                break;
             }
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            let mut control = self.shared.control.clone();
+            if let Err(e) = blobs::fetch_many(&mut control, store, peer, &missing).await {
+                tracing::debug!("{e}");
+                last = e.to_string();
+            }
+            missing = self.still_missing(&missing).await?;
         }
         match missing.first() {
             None => Ok((wanted.len(), wanted.iter().map(|(_, size)| size).sum())),
@@ -372,29 +369,38 @@ impl Network {
         }
         let store = self.shared.node.blobs.store();
         let mut last = String::new();
-        for k in 0..peers.len() {
-            let peer = peers[(start + k) % peers.len()];
-            for attempt in 0..ATTEMPTS {
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+        for (peer, pause) in tries(peers, start) {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            let mut control = self.shared.control.clone();
+            match blobs::fetch(&mut control, store, peer, hash).await {
+                Ok(bytes) => {
+                    if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
+                        return Ok(bytes);
+                    }
+                    last = format!("{peer} sent only part of it");
                 }
-                let mut control = self.shared.control.clone();
-                match blobs::fetch(&mut control, store, peer, hash).await {
-                    Ok(bytes) => {
-                        if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
-                            return Ok(bytes);
-                        }
-                        last = format!("{peer} sent only part of it");
-                    }
-                    Err(e) => {
-                        tracing::debug!("attempt {}: {e}", attempt + 1);
-                        last = e.to_string();
-                    }
+                Err(e) => {
+                    tracing::debug!("{e}");
+                    last = e.to_string();
                 }
             }
         }
         Err(FilesError::Unavailable { hash, tried: peers.len(), last })
     }
+}
+
+/// The tries of one fetch, each with the pause before it: the peers in turn
+/// from `start` (so that concurrent fetches spread over them), each
+/// [`ATTEMPTS`] times, 40 ms to 640 ms apart.
+fn tries(peers: &[PeerId], start: usize) -> impl Iterator<Item = (PeerId, std::time::Duration)> + '_ {
+    (0..peers.len()).flat_map(move |k| {
+        (0..ATTEMPTS).map(move |attempt| {
+            let pause = std::time::Duration::from_millis(if attempt == 0 { 0 } else { 20 << attempt });
+            (peers[(start + k) % peers.len()], pause)
+        })
+    })
 }
 
 /// One fetch: what travels on one stream.

@@ -117,6 +117,14 @@ fn import_error(e: &(dyn std::error::Error + 'static), path: &Path) -> BlobError
     store_error(e)
 }
 
+/// A failed write of `path`, told apart when the disk is full.
+fn write_error(path: &Path, source: std::io::Error) -> BlobError {
+    match source.kind() {
+        std::io::ErrorKind::StorageFull => BlobError::DiskFull(path.to_owned()),
+        _ => BlobError::Io { path: path.to_owned(), source },
+    }
+}
+
 /// Removes what interrupted imports left in the store's scratch folder.
 /// Only called while this process holds the store lock, so no import is
 /// in flight.
@@ -128,11 +136,12 @@ fn clear_scratch(dir: &Path) {
     }
 }
 
-fn to_iroh(hash: &BlobHash) -> iroh_blobs::Hash {
+/// Our blob hash as iroh-blobs names it (the same BLAKE3 bytes).
+pub(crate) fn to_iroh(hash: &BlobHash) -> iroh_blobs::Hash {
     iroh_blobs::Hash::from_bytes(*hash.as_bytes())
 }
 
-fn from_iroh(hash: iroh_blobs::Hash) -> BlobHash {
+pub(crate) fn from_iroh(hash: iroh_blobs::Hash) -> BlobHash {
     BlobHash(Hash::from_bytes(*hash.as_bytes()))
 }
 
@@ -242,40 +251,12 @@ impl BlobStore {
         };
         let written = match copied {
             Ok(written) => written,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !data_file.exists() && size <= MAX_INLINE_BYTES => {
-                // Kept in the database: read whole, then written in one go.
-                let bytes = match self.store.blobs().get_bytes(to_iroh(hash)).await {
-                    Ok(bytes) => bytes,
-                    Err(_) if !self.has(hash).await? => return Err(BlobError::Missing(*hash)),
-                    Err(e) => return Err(store_error(e)),
-                };
-                let found = match rehash {
-                    Rehash::Yes => Some(BlobHash(Hash::from_bytes(*blake3::hash(&bytes).as_bytes()))),
-                    Rehash::No => None,
-                };
-                if let Err(source) = tokio::fs::write(target, &bytes).await {
-                    let _ = tokio::fs::remove_file(target).await;
-                    return Err(match source.kind() {
-                        std::io::ErrorKind::StorageFull => BlobError::DiskFull(target.to_owned()),
-                        _ => BlobError::Io { path: target.to_owned(), source },
-                    });
-                }
-                (found, bytes.len() as u64)
-            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !data_file.exists() => {
-                let options = ExportOptions { hash: to_iroh(hash), mode: ExportMode::Copy, target: target.to_owned() };
-                let exported = match self.store.blobs().export_with_opts(options).finish().await {
-                    Ok(_) => {
-                        let path = target.to_owned();
-                        let checked = tokio::task::spawn_blocking(move || match rehash {
-                            Rehash::Yes => hash_file(&path).map(|(hash, len)| (Some(hash), len)),
-                            Rehash::No => std::fs::metadata(&path).map(|m| (None, m.len())),
-                        });
-                        let checked = checked.await.map_err(store_error)?;
-                        checked.map_err(|source| BlobError::Io { path: target.to_owned(), source })
-                    }
-                    Err(_) if !self.has(hash).await? => Err(BlobError::Missing(*hash)),
-                    Err(e) => Err(import_error(&e, target)),
+                // No file of its own: the store keeps it in its database.
+                let exported = if size <= MAX_INLINE_BYTES {
+                    self.write_inline(hash, target, rehash).await
+                } else {
+                    self.export_by_store(hash, target, rehash).await
                 };
                 match exported {
                     Ok(found) => found,
@@ -288,10 +269,7 @@ impl BlobStore {
             Err(source) => {
                 // A copy cut short (a full disk) leaves part of a file.
                 let _ = tokio::fs::remove_file(target).await;
-                return Err(match source.kind() {
-                    std::io::ErrorKind::StorageFull => BlobError::DiskFull(target.to_owned()),
-                    _ => BlobError::Io { path: target.to_owned(), source },
-                });
+                return Err(write_error(target, source));
             }
         };
         let result = match written {
@@ -303,6 +281,49 @@ impl BlobStore {
             let _ = tokio::fs::remove_file(target).await;
         }
         result
+    }
+
+    /// A small blob read whole from the database, hashed (if asked), and
+    /// written in one go. Returns its hash (if hashed) and length.
+    async fn write_inline(
+        &self,
+        hash: &BlobHash,
+        target: &Path,
+        rehash: Rehash,
+    ) -> Result<(Option<BlobHash>, u64), BlobError> {
+        let bytes = match self.store.blobs().get_bytes(to_iroh(hash)).await {
+            Ok(bytes) => bytes,
+            Err(_) if !self.has(hash).await? => return Err(BlobError::Missing(*hash)),
+            Err(e) => return Err(store_error(e)),
+        };
+        let found = match rehash {
+            Rehash::Yes => Some(BlobHash(Hash::from_bytes(*blake3::hash(&bytes).as_bytes()))),
+            Rehash::No => None,
+        };
+        tokio::fs::write(target, &bytes).await.map_err(|source| write_error(target, source))?;
+        Ok((found, bytes.len() as u64))
+    }
+
+    /// Any other blob without a data file: exported by the store, then
+    /// hashed (if asked) from the written file.
+    async fn export_by_store(
+        &self,
+        hash: &BlobHash,
+        target: &Path,
+        rehash: Rehash,
+    ) -> Result<(Option<BlobHash>, u64), BlobError> {
+        let options = ExportOptions { hash: to_iroh(hash), mode: ExportMode::Copy, target: target.to_owned() };
+        match self.store.blobs().export_with_opts(options).finish().await {
+            Ok(_) => {}
+            Err(_) if !self.has(hash).await? => return Err(BlobError::Missing(*hash)),
+            Err(e) => return Err(import_error(&e, target)),
+        }
+        let path = target.to_owned();
+        let checked = tokio::task::spawn_blocking(move || match rehash {
+            Rehash::Yes => hash_file(&path).map(|(hash, len)| (Some(hash), len)),
+            Rehash::No => std::fs::metadata(&path).map(|m| (None, m.len())),
+        });
+        checked.await.map_err(store_error)?.map_err(|source| BlobError::Io { path: target.to_owned(), source })
     }
 
     /// Re-hashes a stored blob; returns its size if intact.
