@@ -81,8 +81,16 @@ enum Command {
     List,
     /// Show a design at its canonical head, or at DESIGN@REVISION.
     Show { target: Target },
-    /// Show a design's events, newest first.
-    Log { design: communs_protocol::DesignId },
+    /// Show a design's events, newest first, a page at a time.
+    Log {
+        design: communs_protocol::DesignId,
+        /// Show at most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Start after this event (the last of the previous page).
+        #[arg(long, value_name = "EVENT")]
+        before: Option<communs_protocol::EventId>,
+    },
     /// Write a design's files (canonical head, or DESIGN@REVISION) into a folder.
     #[command(alias = "checkout")]
     Get {

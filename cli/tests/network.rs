@@ -23,7 +23,7 @@ fn canonical(node: &Node, design: &str) -> Option<String> {
 }
 
 fn log_len(node: &Node, design: &str) -> usize {
-    let run = node.run(&["--json", "log", design]);
+    let run = node.run(&["--json", "log", design, "--limit", "100000"]);
     if run.code != 0 {
         return 0;
     }
@@ -108,7 +108,10 @@ fn a_node_that_was_offline_catches_up_200_events_without_a_new_publish() {
     let b = Daemon::start(&b_home, &["--bootstrap", &a.addr, "--no-dht"]);
     eventually(30, "b has every event of a", || log_len(&b.node, &design) == expected);
     assert_eq!(status(&b.node, &design), status(&a.node, &design));
-    assert_eq!(b.node.json(&["log", &design]), a.node.json(&["log", &design]));
+    assert_eq!(
+        b.node.json(&["log", &design, "--limit", "100000"]),
+        a.node.json(&["log", &design, "--limit", "100000"])
+    );
 }
 
 #[test]

@@ -154,6 +154,28 @@ fn a_folder_without_okh_toml_needs_a_license_and_gets_a_warning() {
     assert_eq!(show["manifest"]["name"], "lamp");
     assert_eq!(show["manifest"]["function"], "A bike lamp bracket.");
     assert_eq!(show["manifest"]["licensor"][0], "Ada Lovelace", "the name given to init");
+
+    // The next revision keeps the design's license without --license again.
+    write_files(&folder, &[("lamp.scad", b"sphere(6);\n")]);
+    let next = node.json(&["publish", folder.to_str().expect("utf-8")]);
+    assert_eq!(next["new_design"], false, "{next}");
+    assert!(next["warnings"].to_string().contains("keeps the design's license, CERN-OHL-P-2.0"), "{next}");
+    let show = node.json(&["show", out["design"].as_str().expect("design")]);
+    assert_eq!(show["manifest"]["license"]["hardware"], "CERN-OHL-P-2.0", "{show}");
+}
+
+#[test]
+fn a_share_alike_design_keeps_its_license_across_revisions() {
+    let dir = tmp();
+    let node = Node { home: dir.path().join("home") };
+    node.run(&["init", "--name", "Ada Lovelace"]).ok();
+    let folder = dir.path().join("hinge");
+    write_files(&folder, &[("hinge.scad", b"cube(3);\n")]);
+    node.json(&["publish", folder.to_str().expect("utf-8"), "--license", "CERN-OHL-S-2.0"]);
+    write_files(&folder, &[("hinge.scad", b"cube(4);\n")]);
+    node.run(&["publish", folder.to_str().expect("utf-8"), "--license", "MIT"]).fails_with(1, "share-alike");
+    let same = node.json(&["publish", folder.to_str().expect("utf-8"), "--license", "CERN-OHL-S-2.0"]);
+    assert_eq!(same["new_design"], false, "{same}");
 }
 
 #[test]

@@ -36,6 +36,12 @@ pub enum NodeError {
     NoLicense { folder: PathBuf },
     #[error("{path}: {reason}")]
     Unavailable { path: String, reason: String },
+    #[error(
+        "the design is licensed {current}, which is share-alike ({}): its revisions keep that license, so \
+         --license {requested} is refused",
+        share_alike.join(", ")
+    )]
+    ShareAlikeLicense { current: String, share_alike: Vec<String>, requested: String },
     #[error("design {0} is not in this store (see `communs list`)")]
     UnknownDesign(DesignId),
     #[error(
@@ -45,6 +51,8 @@ pub enum NodeError {
     MarkedDesignMissing { folder: PathBuf, design: DesignId },
     #[error("design {design} has no revision {revision} (see `communs log {design}`)")]
     UnknownRevision { design: DesignId, revision: EventId },
+    #[error("design {design} has no event {event} (see `communs log {design}`)")]
+    UnknownEvent { design: DesignId, event: EventId },
     #[error("design {0} has no accepted revision yet; name one with DESIGN@REVISION (see `communs log`)")]
     NoCanonical(DesignId),
     #[error("{path}: {source}")]

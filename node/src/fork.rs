@@ -43,16 +43,13 @@ pub enum ForkError {
 
 impl Node {
     pub fn fork(&self, request: ForkRequest) -> Result<Forked, NodeError> {
-        let log = self.design_log(&request.source)?;
-        let resolution = communs_protocol::governance::resolve(&log.events);
+        let resolution = self.governance_of(&request.source)?;
         let source_revision = match request.revision {
             Some(r) => r,
             None => resolution.canonical.ok_or(NodeError::NoCanonical(request.source))?,
         };
-        let (_, source) = log
-            .revision(&source_revision)
-            .ok_or(NodeError::UnknownRevision { design: request.source, revision: source_revision })?;
-        let source_license = log.genesis().license.clone();
+        let (_, source) = self.revision_of(&request.source, &source_revision)?;
+        let source_license = self.genesis_of(&request.source)?.license;
         let mut manifest = source.manifest.clone();
         let license = match request.license {
             Some(requested) if requested != source_license => {

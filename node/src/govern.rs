@@ -5,7 +5,7 @@
 //! non-maintainer, targeting an event that is not a revision or proposal of
 //! the design) with the reason, rather than publishing noise.
 
-use communs_protocol::governance::{self, GovernanceState};
+use communs_protocol::governance::GovernanceState;
 use communs_protocol::{AuthorId, Body, Change, DesignId, EventId, SignedEvent};
 
 use crate::{Node, NodeError};
@@ -22,21 +22,24 @@ pub enum GovernError {
 
 impl Node {
     /// The governance state of a design from every event the store holds.
+    /// The design's governance state, as kept in the store: reading it
+    /// costs the same whatever the log holds.
     pub fn status(&self, design: &DesignId) -> Result<GovernanceState, NodeError> {
-        let log = self.design_log(design)?;
-        Ok(governance::resolve(&log.events))
+        self.governance_of(design)
     }
 
     pub fn approve(&self, design: &DesignId, target: EventId, now_ms: u64) -> Result<SignedEvent, NodeError> {
-        let (log, state) = self.target_of(design, target)?;
+        let state = self.target_of(design, target)?;
         if !state.maintainers.contains(&self.author()) {
             return Err(GovernError::NotMaintainer { author: self.author() }.into());
         }
-        self.append(design, &log, Body::Approve { target }, now_ms)
+        self.append(design, Body::Approve { target }, now_ms)
     }
 
     pub fn retract(&self, design: &DesignId, target: EventId, now_ms: u64) -> Result<SignedEvent, NodeError> {
-        let (log, _) = self.target_of(design, target)?;
+        self.target_of(design, target)?;
+        // A rare command: reading the log is acceptable here.
+        let log = self.design_log(design)?.events;
         let endorsed = log.iter().any(|e| {
             e.author() == self.author()
                 && (e.id() == target || matches!(e.body(), Body::Approve { target: t } if *t == target))
@@ -44,27 +47,27 @@ impl Node {
         if !endorsed {
             return Err(GovernError::NothingToRetract { target }.into());
         }
-        self.append(design, &log, Body::Retract { target }, now_ms)
+        self.append(design, Body::Retract { target }, now_ms)
     }
 
     /// Proposes a change to the current governance state.
     pub fn propose(&self, design: &DesignId, change: Change, now_ms: u64) -> Result<SignedEvent, NodeError> {
-        let log = self.design_log(design)?.events;
-        let state = governance::resolve(&log);
+        let state = self.governance_of(design)?;
         let prev = state.state.ok_or(NodeError::UnknownDesign(*design))?;
-        self.append(design, &log, Body::Propose { prev, change }, now_ms)
+        self.append(design, Body::Propose { prev, change }, now_ms)
     }
 
-    /// The design's log and state, after checking that `target` is one of
-    /// its revisions or proposals.
-    fn target_of(&self, design: &DesignId, target: EventId) -> Result<(Vec<SignedEvent>, GovernanceState), NodeError> {
-        let log = self.design_log(design)?.events;
-        let is_target =
-            log.iter().any(|e| e.id() == target && matches!(e.body(), Body::Revision(_) | Body::Propose { .. }));
+    /// The design's state, after checking that `target` is one of its
+    /// revisions or proposals.
+    fn target_of(&self, design: &DesignId, target: EventId) -> Result<GovernanceState, NodeError> {
+        let state = self.governance_of(design)?;
+        let is_target = self
+            .events
+            .get(&target)?
+            .is_some_and(|e| e.design() == *design && matches!(e.body(), Body::Revision(_) | Body::Propose { .. }));
         if !is_target {
             return Err(GovernError::NotATarget { design: *design, target }.into());
         }
-        let state = governance::resolve(&log);
-        Ok((log, state))
+        Ok(state)
     }
 }

@@ -1,6 +1,6 @@
 //! Reading what the store holds: `list`, `show`, `log`.
 
-use communs_protocol::governance::{self, GovernanceState};
+use communs_protocol::governance::GovernanceState;
 use communs_protocol::limits::MAX_TREE_BYTES;
 use communs_protocol::{Body, DesignId, EventId, Genesis, Manifest, Revision, SignedEvent, Tree};
 
@@ -14,6 +14,8 @@ pub struct DesignSummary {
     pub name: String,
     pub canonical: Option<EventId>,
     pub revisions: usize,
+    /// Events of every kind in its log.
+    pub events: u64,
     pub fork_of: Option<(DesignId, EventId)>,
 }
 
@@ -36,28 +38,9 @@ impl RevisionView {
     }
 }
 
-/// A design's log and its genesis, loaded once.
+/// A design's whole log, for what must read all of it (bundles, fsck).
 pub(crate) struct DesignLog {
     pub events: Vec<SignedEvent>,
-}
-
-impl DesignLog {
-    pub fn genesis(&self) -> &Genesis {
-        self.events
-            .iter()
-            .find_map(|e| match e.body() {
-                Body::Genesis(g) => Some(g),
-                _ => None,
-            })
-            .expect("a stored design log holds its genesis")
-    }
-
-    pub fn revision(&self, id: &EventId) -> Option<(&SignedEvent, &Revision)> {
-        self.events.iter().find(|e| e.id() == *id).and_then(|e| match e.body() {
-            Body::Revision(r) => Some((e, r)),
-            _ => None,
-        })
-    }
 }
 
 impl Node {
@@ -69,45 +52,67 @@ impl Node {
         Ok(DesignLog { events })
     }
 
-    pub fn list(&self) -> Result<Vec<DesignSummary>, NodeError> {
-        let mut out = Vec::new();
-        for design in self.events.designs()? {
-            let log = self.design_log(&design)?;
-            let resolution = governance::resolve(&log.events);
-            let genesis = log.genesis();
-            let name = resolution
-                .canonical
-                .and_then(|c| log.revision(&c).map(|(_, r)| r.manifest.name.clone()))
-                .unwrap_or_else(|| genesis.name.clone());
-            out.push(DesignSummary {
-                design,
-                name,
-                canonical: resolution.canonical,
-                revisions: log.events.iter().filter(|e| matches!(e.body(), Body::Revision(_))).count(),
-                fork_of: genesis.fork_of,
-            });
+    /// The design's governance state, as kept in the store (one row).
+    pub(crate) fn governance_of(&self, design: &DesignId) -> Result<GovernanceState, NodeError> {
+        self.events.governance(design)?.ok_or(NodeError::UnknownDesign(*design))
+    }
+
+    pub(crate) fn genesis_of(&self, design: &DesignId) -> Result<Genesis, NodeError> {
+        match self.events.get(&design.genesis())?.map(|e| e.body().clone()) {
+            Some(Body::Genesis(g)) => Ok(g),
+            _ => Err(NodeError::UnknownDesign(*design)),
         }
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.design.cmp(&b.design)));
+    }
+
+    /// A revision of `design` by id, with its body.
+    pub(crate) fn revision_of(&self, design: &DesignId, id: &EventId) -> Result<(SignedEvent, Revision), NodeError> {
+        let unknown = || NodeError::UnknownRevision { design: *design, revision: *id };
+        let event = self.events.get(id)?.filter(|e| e.design() == *design).ok_or_else(unknown)?;
+        match event.body() {
+            Body::Revision(r) => {
+                let r = r.clone();
+                Ok((event, r))
+            }
+            _ => Err(unknown()),
+        }
+    }
+
+    /// Every design, one stored row each: the cost is one row per design,
+    /// whatever their logs hold.
+    pub fn list(&self) -> Result<Vec<DesignSummary>, NodeError> {
+        let mut out: Vec<DesignSummary> = self
+            .events
+            .design_rows()?
+            .into_iter()
+            .map(|row| DesignSummary {
+                design: row.design,
+                name: row.name,
+                canonical: row.canonical,
+                revisions: row.revisions as usize,
+                events: row.events,
+                fork_of: row.fork_of,
+            })
+            .collect();
+        out.sort_by_cached_key(|d| (d.name.to_lowercase(), d.design));
         Ok(out)
     }
 
     /// The design at `revision`, or at its canonical head.
     pub async fn show(&self, design: &DesignId, revision: Option<EventId>) -> Result<RevisionView, NodeError> {
-        let log = self.design_log(design)?;
-        let resolution = governance::resolve(&log.events);
+        let resolution = self.governance_of(design)?;
         let id = match revision {
             Some(id) => id,
             None => self.default_revision(design, resolution.canonical)?.ok_or(NodeError::NoCanonical(*design))?,
         };
-        let (event, body) = log.revision(&id).ok_or(NodeError::UnknownRevision { design: *design, revision: id })?;
-        let tree = self.read_tree(body).await?;
+        let (event, body) = self.revision_of(design, &id)?;
+        let tree = self.read_tree(&body).await?;
         Ok(RevisionView {
             design: *design,
-            genesis: log.genesis().clone(),
+            genesis: self.genesis_of(design)?,
             revision: id,
-            body: body.clone(),
             author: event.author(),
             time: event.event().time,
+            body,
             tree,
             resolution,
         })
@@ -125,23 +130,33 @@ impl Node {
         design: &DesignId,
         revision: Option<EventId>,
     ) -> Result<(EventId, communs_protocol::BlobHash), NodeError> {
-        let log = self.design_log(design)?;
         let id = match revision {
             Some(id) => id,
             None => {
-                let canonical = governance::resolve(&log.events).canonical;
+                let canonical = self.governance_of(design)?.canonical;
                 self.default_revision(design, canonical)?.ok_or(NodeError::NoCanonical(*design))?
             }
         };
-        let (_, body) = log.revision(&id).ok_or(NodeError::UnknownRevision { design: *design, revision: id })?;
+        let (_, body) = self.revision_of(design, &id)?;
         Ok((id, body.tree))
     }
 
-    /// The events of a design, newest first.
-    pub fn log(&self, design: &DesignId) -> Result<Vec<SignedEvent>, NodeError> {
-        let mut events = self.design_log(design)?.events;
-        events.sort_by(|a, b| b.clock().cmp(&a.clock()).then(a.id().cmp(&b.id())));
-        Ok(events)
+    /// A page of a design's events, newest first (ties by id): at most
+    /// `limit`, older than `before` when given.
+    pub fn log(&self, design: &DesignId, before: Option<EventId>, limit: usize) -> Result<Vec<SignedEvent>, NodeError> {
+        if !self.has_design(design)? {
+            return Err(NodeError::UnknownDesign(*design));
+        }
+        let before = match before {
+            Some(id) => Some(
+                self.events
+                    .get(&id)?
+                    .filter(|e| e.design() == *design)
+                    .ok_or(NodeError::UnknownEvent { design: *design, event: id })?,
+            ),
+            None => None,
+        };
+        Ok(self.events.log_page(design, before.as_ref(), limit)?)
     }
 
     pub(crate) async fn read_tree(&self, revision: &Revision) -> Result<Tree, NodeError> {

@@ -111,16 +111,16 @@ impl Node {
     pub(crate) fn append(
         &self,
         design: &communs_protocol::DesignId,
-        log: &[communs_protocol::SignedEvent],
         body: communs_protocol::Body,
         now_ms: u64,
     ) -> Result<communs_protocol::SignedEvent, crate::NodeError> {
-        let heads = heads(log);
+        let mut heads = self.events.heads(design)?;
+        heads.sort();
         let event = self.sign(communs_protocol::UnsignedEvent {
             design: Some(*design),
             author: self.author(),
-            parents: heads.iter().map(|h| h.id()).collect(),
-            clock: 1 + heads.iter().map(|h| h.clock()).max().unwrap_or(0),
+            parents: heads.iter().map(|(id, _)| *id).collect(),
+            clock: 1 + heads.iter().map(|(_, clock)| *clock).max().unwrap_or(0),
             time: now_ms,
             body,
         })?;
@@ -139,11 +139,4 @@ impl Node {
         self.blobs.sync().await?;
         self.blobs.shutdown().await
     }
-}
-
-/// The events of a log that no other event names as a parent.
-pub(crate) fn heads(log: &[communs_protocol::SignedEvent]) -> Vec<&communs_protocol::SignedEvent> {
-    let named: std::collections::HashSet<communs_protocol::EventId> =
-        log.iter().flat_map(|e| e.parents().iter().copied()).collect();
-    log.iter().filter(|e| !named.contains(&e.id())).collect()
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use communs_protocol::{AuthorId, Body, DesignId, EventId};
+use communs_protocol::{AuthorId, DesignId, EventId};
 
 pub use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
 use crate::{Node, NodeError};
@@ -14,13 +14,11 @@ impl Node {
     pub fn set_policy(&self, action: PolicyAction, reason: &str, now_ms: u64) -> Result<PolicyEntry, NodeError> {
         match action {
             PolicyAction::Unpin(design) => {
-                self.design_log(&design)?;
+                self.governance_of(&design)?;
             }
             PolicyAction::Pin(design, revision) => {
-                let log = self.design_log(&design)?;
-                if log.revision(&revision).is_none() {
-                    return Err(NodeError::UnknownRevision { design, revision });
-                }
+                self.governance_of(&design)?;
+                self.revision_of(&design, &revision)?;
             }
             PolicyAction::Follow(_) | PolicyAction::Unfollow(_) | PolicyAction::Mute(_) | PolicyAction::Unmute(_) => {}
         }
@@ -63,21 +61,21 @@ impl Node {
         Ok(self.policy()?.pins.get(design).copied().or(canonical))
     }
 
-    /// Revisions of `design` written by authors this node mutes. Muting
-    /// hides their contributions from this node's listings; it changes no
-    /// governance result (a maintainer's approval counts whoever mutes
-    /// them).
+    /// Open contributions to `design` written by authors this node mutes.
+    /// Muting hides their contributions from this node's listings; it
+    /// changes no governance result (a maintainer's approval counts
+    /// whoever mutes them).
     pub fn muted_revisions(&self, design: &DesignId) -> Result<Vec<EventId>, NodeError> {
         let muted: std::collections::BTreeSet<AuthorId> = self.policy()?.muted;
         if muted.is_empty() {
             return Ok(Vec::new());
         }
-        let log = self.design_log(design)?;
-        Ok(log
-            .events
-            .iter()
-            .filter(|e| matches!(e.body(), Body::Revision(_)) && muted.contains(&e.author()))
-            .map(|e| e.id())
-            .collect())
+        let mut out = Vec::new();
+        for open in self.governance_of(design)?.open {
+            if self.events.get(&open.revision)?.is_some_and(|e| muted.contains(&e.author())) {
+                out.push(open.revision);
+            }
+        }
+        Ok(out)
     }
 }

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use communs_protocol::license::share_alike_licenses;
 use communs_protocol::manifest::{License, ManifestError};
 use communs_protocol::{
     AuthorId, Body, DesignId, EventId, Genesis, Manifest, Revision, SignedEvent, Tree, TreeEntry, UnsignedEvent,
-    governance,
 };
 use rand_core::{OsRng, RngCore};
 
@@ -70,14 +70,11 @@ impl Node {
         let files = folder::scan(folder)?;
         let mut warnings = Vec::new();
         let licensor = self.home.read_config()?.name;
-        let manifest = read_manifest(folder, request.license.as_deref(), licensor, &mut warnings)?;
-
         let marker = marker::read(folder)?;
         let target = request.design.or(marker.as_ref().map(|m| m.design));
         let existing = match target {
             Some(design) => {
-                let log = self.events.design_log(&design)?;
-                if log.is_empty() {
+                if !self.has_design(&design)? {
                     return Err(match &marker {
                         Some(m) if m.design == design && request.design.is_none() => {
                             NodeError::MarkedDesignMissing { folder: folder.clone(), design }
@@ -85,10 +82,30 @@ impl Node {
                         _ => NodeError::UnknownDesign(design),
                     });
                 }
-                Some((design, log))
+                Some(design)
             }
             None => None,
         };
+        // A new revision keeps its design's license unless told otherwise;
+        // a share-alike license cannot be changed (as for a remix).
+        let current_license = match existing {
+            Some(design) => Some(self.genesis_of(&design)?.license),
+            None => None,
+        };
+        if let (Some(current), Some(requested)) = (&current_license, &request.license)
+            && current != requested
+        {
+            let share_alike = share_alike_licenses(current);
+            if !share_alike.is_empty() {
+                return Err(NodeError::ShareAlikeLicense {
+                    current: current.clone(),
+                    share_alike,
+                    requested: requested.clone(),
+                });
+            }
+        }
+        let manifest =
+            read_manifest(folder, request.license.as_deref(), current_license.as_deref(), licensor, &mut warnings)?;
 
         let (entries, bytes_imported) = match self.import_files(&files, progress).await {
             Ok(imported) => imported,
@@ -122,12 +139,15 @@ impl Node {
                 self.events.insert(&[genesis.clone(), revision.clone()])?;
                 (genesis.design(), revision.id(), true)
             }
-            Some((design, log)) => {
+            Some(design) => {
                 let base = match marker.filter(|m| m.design == design) {
                     Some(m) => Some(m.revision),
-                    None => governance::resolve(&log).canonical,
+                    None => self.governance_of(&design)?.canonical,
                 };
-                let base_revision = base.and_then(|b| log.iter().find(|e| e.id() == b));
+                let base_revision = match base {
+                    Some(b) => self.events.get(&b)?.filter(|e| e.design() == design),
+                    None => None,
+                };
                 if let Some(base_event) = base_revision
                     && let Body::Revision(r) = base_event.body()
                     && r.tree == tree_hash
@@ -147,7 +167,7 @@ impl Node {
                 self.blobs.sync().await?;
                 let body =
                     Body::Revision(Revision { tree: tree_hash, manifest, base: base.into_iter().collect(), message });
-                (design, self.append(&design, &log, body, request.now_ms)?.id(), false)
+                (design, self.append(&design, body, request.now_ms)?.id(), false)
             }
         };
         marker::write(folder, &Marker { design, revision })?;
@@ -292,6 +312,7 @@ fn design_license(license: &License) -> Option<String> {
 fn read_manifest(
     folder: &Path,
     license: Option<&str>,
+    design_license: Option<&str>,
     licensor: Option<String>,
     warnings: &mut Vec<String>,
 ) -> Result<Manifest, NodeError> {
@@ -332,8 +353,13 @@ fn read_manifest(
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "design".to_owned());
-    let Some(license) = license else {
-        return Err(NodeError::NoLicense { folder: folder.to_owned() });
+    let license = match (license, design_license) {
+        (Some(license), _) => license,
+        (None, Some(license)) => {
+            warnings.push(format!("no --license given: the new revision keeps the design's license, {license}"));
+            license
+        }
+        (None, None) => return Err(NodeError::NoLicense { folder: folder.to_owned() }),
     };
     let mut manifest = Manifest::minimal(&name, License::all(license));
     manifest.function = readme_summary(folder);

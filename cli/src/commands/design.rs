@@ -64,6 +64,7 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
                         "name": d.name,
                         "canonical": d.canonical.map(|c| c.to_string()),
                         "revisions": d.revisions,
+                        "events": d.events,
                         "fork_of": d.fork_of.map(|(design, rev)| json!({ "design": design.to_string(), "revision": rev.to_string() })),
                     })
                 })
@@ -153,10 +154,17 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
                 },
             );
         }
-        Command::Log { design } => {
-            let events = node.log(&design)?;
+        Command::Log { design, limit, before } => {
+            // One more than asked, to know whether older events remain.
+            let mut events = node.log(&design, before, limit.saturating_add(1))?;
+            let more = events.len() > limit;
+            events.truncate(limit);
             out.print(Value::Array(events.iter().map(event_json).collect()), || {
-                events.iter().map(event_line).collect::<Vec<_>>().join("\n")
+                let mut lines: Vec<String> = events.iter().map(event_line).collect();
+                if let (true, Some(last)) = (more, events.last()) {
+                    lines.push(format!("(older events: communs log {design} --before {})", last.id()));
+                }
+                lines.join("\n")
             });
         }
         Command::Get { target, dir, force } => {

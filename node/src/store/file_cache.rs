@@ -53,9 +53,18 @@ impl FileStamp {
 impl FileCache {
     pub fn open(path: &Path) -> Result<Self, redb::Error> {
         let db = Database::create(path)?;
-        let tx = db.begin_write()?;
-        tx.open_table(FILES)?;
-        tx.commit()?;
+        // A write (and its fsync) only the first time: read-only commands
+        // open this file too.
+        let exists = match db.begin_read()?.open_table(FILES) {
+            Ok(_) => true,
+            Err(redb::TableError::TableDoesNotExist(_)) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !exists {
+            let tx = db.begin_write()?;
+            tx.open_table(FILES)?;
+            tx.commit()?;
+        }
         Ok(FileCache { db })
     }
 

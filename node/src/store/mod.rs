@@ -5,6 +5,8 @@ pub mod blobs;
 pub mod events;
 pub mod file_cache;
 pub mod policy;
+pub mod views;
 
 pub use blobs::{BlobError, BlobStore};
 pub use events::{EventStore, EventStoreError};
+pub use views::DesignRow;

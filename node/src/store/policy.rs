@@ -79,10 +79,8 @@ impl Policy {
     }
 }
 
-pub(crate) fn create(db: &Database) -> Result<(), redb::Error> {
-    let tx = db.begin_write()?;
+pub(crate) fn create_in(tx: &redb::WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(POLICY)?;
-    tx.commit()?;
     Ok(())
 }
 
