@@ -184,11 +184,39 @@ impl EventStore {
         Ok(added.len())
     }
 
+    /// Whether [`EventStore::insert`] would take every one of `events`,
+    /// without storing anything: for an import that must store its blobs
+    /// only if its events will go in too. Costs a copy of the touched
+    /// designs' cached resolvers.
+    pub fn check_insert(&self, events: &[SignedEvent]) -> Result<(), EventStoreError> {
+        let mut scratch = ResolverCache::default();
+        {
+            let cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for design in events.iter().map(SignedEvent::design).collect::<std::collections::BTreeSet<_>>() {
+                if let Some((resolver, count)) = cache.peek(&design) {
+                    scratch.insert(design, resolver.clone(), count);
+                }
+            }
+        }
+        self.write(&mut scratch, events, &mut BTreeMap::new(), false).map(|_| ())
+    }
+
     fn insert_locked(
         &self,
         cache: &mut ResolverCache,
         events: &[SignedEvent],
         touched: &mut BTreeMap<DesignId, Delta>,
+    ) -> Result<Vec<SignedEvent>, EventStoreError> {
+        self.write(cache, events, touched, true)
+    }
+
+    /// The insert itself, committed only if `commit`.
+    fn write(
+        &self,
+        cache: &mut ResolverCache,
+        events: &[SignedEvent],
+        touched: &mut BTreeMap<DesignId, Delta>,
+        commit: bool,
     ) -> Result<Vec<SignedEvent>, EventStoreError> {
         let tx = self.db.begin_write()?;
         let mut added = Vec::new();
@@ -237,7 +265,11 @@ impl EventStore {
                 cache.added(design, delta.events);
             }
         }
-        tx.commit()?;
+        if commit {
+            tx.commit()?;
+        } else {
+            tx.abort()?;
+        }
         Ok(added)
     }
 

@@ -98,6 +98,11 @@ impl ResolverCache {
         })
     }
 
+    /// A cached resolver and its event count, without marking it used.
+    pub fn peek(&self, design: &DesignId) -> Option<(&Resolver, u64)> {
+        self.entries.get(design).map(|(resolver, events, _)| (resolver, *events))
+    }
+
     pub fn insert(&mut self, design: DesignId, resolver: Resolver, events: u64) {
         self.tick += 1;
         self.entries.insert(design, (resolver, events, self.tick));
