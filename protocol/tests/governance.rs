@@ -4,9 +4,12 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use communs_protocol::governance::{GovernanceState, LossReason, ProposalOutcome, Resolver, VoidReason, resolve};
+use communs_protocol::governance::{
+    Applied, GovernanceState, LossReason, ProposalOutcome, Refusal, Resolution, Resolver, VoidReason, resolve,
+    resolve_with_refusals,
+};
 use communs_protocol::{AuthorId, Body, Change, EventId, Genesis, SecretKey, SignedEvent, UnsignedEvent};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -184,8 +187,11 @@ fn worked_examples_from_the_spec() {
 }
 
 /// A random but valid design log: the keys of four people (the first three
-/// start as maintainers, the fourth is a contributor), events whose parents
-/// and targets are drawn among earlier events.
+/// start as maintainers, the fourth is an outsider), events whose parents
+/// and targets are drawn among earlier events. Parents are mostly events
+/// the log admits, sometimes any (so some events build on refused ones);
+/// approvals and retractions come from anyone, target anything (revisions,
+/// proposals, the genesis, events not in their past) and repeat.
 #[derive(Debug, Clone)]
 struct LogPlan {
     threshold: u64,
@@ -213,15 +219,33 @@ fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
     let maintainers = vec![keys[0].author(), keys[1].author(), keys[2].author()];
     let genesis = support::genesis(&keys[0], &maintainers, plan.threshold);
     let mut events = vec![genesis.clone()];
+    // Which events the log admits so far, to draw parents from them.
+    let mut log = Resolver::new();
+    log.apply(genesis.clone());
+    let mut admitted = vec![0usize];
     let mut revisions: Vec<EventId> = Vec::new();
     let mut proposals: Vec<EventId> = vec![genesis.id()];
+    // The last approval or retraction, by whom: sometimes said again
+    // (on top of it, so that it is in the past of the repeat).
+    let mut last_stance: Option<(u8, Body, usize)> = None;
     for (kind, who, parents, a, b) in &plan.steps {
-        let key = &keys[*who as usize];
-        let mut picked: Vec<&SignedEvent> = parents.iter().map(|p| &events[*p as usize % events.len()]).collect();
+        let repeat = (*kind == 3 && b % 4 == 3).then(|| last_stance.clone()).flatten();
+        let who = repeat.as_ref().map_or(*who, |(w, _, _)| *w);
+        let key = &keys[who as usize];
+        let any_parent = a % 8 == 7;
+        let mut picked: Vec<&SignedEvent> = parents
+            .iter()
+            .map(|p| match (&repeat, any_parent) {
+                (Some((_, _, on)), _) => &events[*on],
+                (None, true) => &events[*p as usize % events.len()],
+                (None, false) => &events[admitted[*p as usize % admitted.len()]],
+            })
+            .collect();
         picked.sort_by_key(|e| e.id());
         picked.dedup_by_key(|e| e.id());
         let pick = |list: &[EventId], n: u16| list.get(n as usize % list.len().max(1)).copied();
         let body = match kind {
+            _ if repeat.is_some() => repeat.expect("checked").1,
             0 | 1 => {
                 let base = pick(&revisions, *a).into_iter().collect::<Vec<_>>();
                 support::revision(*b as u8, &base, "r")
@@ -250,7 +274,10 @@ fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
         match event.body() {
             Body::Revision(_) => revisions.push(event.id()),
             Body::Propose { .. } => proposals.push(event.id()),
-            _ => {}
+            stance => last_stance = Some((who, stance.clone(), events.len())),
+        }
+        if matches!(log.apply(event.clone()), Applied::Accepted { .. }) {
+            admitted.push(events.len());
         }
         events.push(event);
     }
@@ -274,25 +301,64 @@ fn cases() -> u32 {
     std::env::var("COMMUNS_GOVERNANCE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
 }
 
+/// What a resolver made of the events applied to it: every refusal it
+/// reported, by event.
+#[derive(Default)]
+struct Node {
+    resolver: Resolver,
+    refused: BTreeMap<EventId, Refusal>,
+}
+
+impl Node {
+    fn apply(&mut self, event: SignedEvent) {
+        let id = event.id();
+        match self.resolver.apply(event) {
+            Applied::Refused(why) => {
+                self.refused.insert(id, why);
+            }
+            Applied::Accepted { refused, .. } => self.refused.extend(refused),
+            Applied::PendingFull => panic!("the pending set cannot fill in a small log"),
+            Applied::Known | Applied::Pending => {}
+        }
+    }
+
+    fn check(&self, full: &Resolution) -> Result<(), TestCaseError> {
+        prop_assert_eq!(self.resolver.state(), &full.state);
+        prop_assert_eq!(&self.refused, &full.refused);
+        let pending: BTreeSet<EventId> = self.resolver.pending().copied().collect();
+        prop_assert_eq!(&pending, &full.waiting);
+        Ok(())
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn any_delivery_order_partition_and_merge_gives_the_same_state(plan in log_plan(), seed in any::<u64>(), split in any::<u64>()) {
         let events = build_log(&plan);
-        let full = resolve(&events);
-        prop_assert_eq!(&resolve(&shuffled(&events, seed)), &full);
+        let full = resolve_with_refusals(&events);
+        prop_assert_eq!(&resolve_with_refusals(&shuffled(&events, seed)), &full);
 
-        // Incremental, in a random order (out-of-order events wait).
-        let mut resolver = Resolver::new();
+        // Incremental, in a random order (out-of-order events wait; those
+        // built on refused events wait for good).
+        let mut node = Node::default();
         for e in shuffled(&events, seed.rotate_left(17)) {
-            resolver.apply(e);
+            node.apply(e);
         }
-        prop_assert_eq!(resolver.pending().count(), 0);
-        prop_assert_eq!(resolver.state(), &full);
+        node.check(&full)?;
+        // The check without a change agrees with what was applied.
+        for e in &events {
+            let expected = match full.refused.get(&e.id()) {
+                Some(why) => Err(why.clone()),
+                None if full.waiting.contains(&e.id()) => Err(node.resolver.admit(e).expect_err("waiting")),
+                None => Err(Refusal::Duplicate),
+            };
+            prop_assert_eq!(node.resolver.admit(e), expected);
+        }
 
         // Two partitions, each seeing a random part, then exchanging all.
-        let (mut a, mut b) = (Resolver::new(), Resolver::new());
+        let (mut a, mut b) = (Node::default(), Node::default());
         for (i, e) in shuffled(&events, split).into_iter().enumerate() {
             if (split >> (i % 64)) & 1 == 0 { a.apply(e); } else { b.apply(e); }
         }
@@ -300,9 +366,35 @@ proptest! {
             a.apply(e.clone());
             b.apply(e);
         }
-        prop_assert_eq!(a.state(), &full);
-        prop_assert_eq!(b.state(), &full);
+        a.check(&full)?;
+        b.check(&full)?;
     }
+}
+
+/// The random logs above do exercise every refusal: over a fixed set of
+/// plans, each reason comes up, and refused events are a minority.
+#[test]
+fn random_logs_cover_every_refusal() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let (mut total, mut refused, mut waiting) = (0, 0, 0);
+    for _ in 0..300 {
+        let plan = log_plan().new_tree(&mut runner).expect("a plan").current();
+        let events = build_log(&plan);
+        let resolution = resolve_with_refusals(&events);
+        for why in resolution.refused.values() {
+            *reasons.entry(why.reason()).or_default() += 1;
+        }
+        total += events.len();
+        refused += resolution.refused.len();
+        waiting += resolution.waiting.len();
+    }
+    for reason in ["not-maintainer", "target-not-in-past", "not-a-target", "already-endorses", "already-retracts"] {
+        assert!(reasons.get(reason).copied().unwrap_or(0) >= 5, "{reason} too rare: {reasons:?}");
+    }
+    assert!(waiting > 0, "some events build on refused ones");
+    assert!(refused * 2 < total, "most events are admitted: {refused} of {total} refused ({reasons:?})");
 }
 
 #[test]
@@ -342,7 +434,10 @@ fn events_with_missing_parents_wait_and_a_full_pending_set_refuses_more() {
     resolver.apply(g.clone());
     assert_eq!(resolver.apply(r2.clone()), communs_protocol::governance::Applied::Pending);
     assert_eq!(resolver.state().canonical, None);
-    assert_eq!(resolver.apply(r1.clone()), communs_protocol::governance::Applied::Accepted { released: 1 });
+    assert_eq!(
+        resolver.apply(r1.clone()),
+        communs_protocol::governance::Applied::Accepted { released: 1, refused: vec![] }
+    );
     assert_eq!(resolver.state(), &resolve([&g, &r1, &r2]));
     assert_eq!(resolver.state().canonical, Some(r2.id()));
 }
