@@ -158,7 +158,7 @@ fn worked_examples_from_the_spec() {
     let mut files: Vec<_> =
         std::fs::read_dir(&dir).expect("spec/vectors/governance").flatten().map(|e| e.path()).collect();
     files.sort();
-    assert!(files.len() >= 7, "the seven worked examples");
+    assert!(files.len() >= 11, "the eleven worked examples");
     for path in files {
         let scenario: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
         let mut builder = Builder::new(&scenario["authors"]);
@@ -166,22 +166,33 @@ fn worked_examples_from_the_spec() {
             builder.add(event);
         }
         let events = builder.all();
-        let state = resolve(&events);
-        let got = builder.describe(&state);
+        let resolution = resolve_with_refusals(&events);
+        let state = resolution.state.clone();
+        let mut got = builder.describe(&state);
+        // Refusals by reason, and events waiting on a refused parent; a
+        // scenario that lists none expects none.
+        got["refused"] = resolution.refused.iter().map(|(id, why)| (builder.label(id), json!(why.reason()))).collect();
+        got["waiting"] = resolution.waiting.iter().map(|id| builder.label(id)).collect();
         let expect = &scenario["expect"];
+        for key in ["refused", "waiting"] {
+            let none = if key == "refused" { json!({}) } else { json!([]) };
+            assert_eq!(&got[key], expect.get(key).unwrap_or(&none), "{}: {key}", path.display());
+        }
         for (key, value) in expect.as_object().expect("expect") {
             assert_eq!(&got[key], value, "{}: {key}\nfull state: {got:#}", path.display());
         }
-        // The same from every rotation and the reverse of the delivery order.
+        // The same from every rotation and the reverse of the delivery
+        // order, with the same refusals.
         for shift in 0..events.len() {
             let mut order = events.clone();
             order.rotate_left(shift);
             order.reverse();
-            let mut resolver = Resolver::new();
+            let mut node = Node::default();
             for e in order {
-                resolver.apply(e);
+                node.apply(e);
             }
-            assert_eq!(resolver.state(), &state, "{}: incremental, order {shift}", path.display());
+            assert_eq!(node.resolver.state(), &state, "{}: incremental, order {shift}", path.display());
+            assert_eq!(node.refused, resolution.refused, "{}: refusals, order {shift}", path.display());
         }
     }
 }
@@ -404,10 +415,97 @@ fn an_approval_by_a_non_maintainer_changes_nothing() {
     let r = support::child(&mallory, &[&g], support::revision(1, &[], "pull request"));
     let before = resolve([&g, &r]);
     let approve = support::child(&mallory, &[&r], Body::Approve { target: r.id() });
-    let after = resolve([&g, &r, &approve]);
-    assert_eq!(before, after);
-    assert_eq!(after.canonical, None);
-    assert_eq!(after.open[0].revision, r.id());
+    let after = resolve_with_refusals([&g, &r, &approve]);
+    assert_eq!(before, after.state);
+    assert_eq!(after.state.canonical, None);
+    assert_eq!(after.state.open[0].revision, r.id());
+    let refused = Refusal::NotMaintainer { author: mallory.author() };
+    assert_eq!(after.refused.get(&approve.id()), Some(&refused));
+    let mut resolver = Resolver::new();
+    resolver.apply(g);
+    resolver.apply(r);
+    assert_eq!(resolver.admit(&approve), Err(refused.clone()));
+    assert_eq!(resolver.apply(approve.clone()), Applied::Refused(refused));
+    assert!(!resolver.contains(&approve.id()), "a refused event is not kept");
+    assert_eq!(resolver.state(), &before);
+}
+
+/// A stranger who proposes to add themselves makes the check compute the
+/// state of each approval's past: still refused until a maintainer accepts
+/// the proposal in that past, taken after.
+#[test]
+fn a_stranger_proposing_to_add_themselves_is_refused_until_accepted() {
+    let (alice, bob, mallory) = (support::key(1), support::key(2), support::key(9));
+    let g = support::genesis(&alice, &[alice.author()], 1);
+    let r = support::child(&bob, &[&g], support::revision(1, &[], "pull request"));
+    let p = support::child(
+        &mallory,
+        &[&r],
+        Body::Propose { prev: g.id(), change: Change::AddMaintainer(mallory.author()) },
+    );
+    let early = support::child(&mallory, &[&p], Body::Approve { target: r.id() });
+    let yes = support::child(&alice, &[&p], Body::Approve { target: p.id() });
+    let late = support::child(&mallory, &[&yes], Body::Approve { target: r.id() });
+    // Both parents: the past holds the acceptance, through one branch.
+    let merged = support::child(&mallory, &[&early, &yes], Body::Approve { target: r.id() });
+    let resolution = resolve_with_refusals([&g, &r, &p, &early, &yes, &late, &merged]);
+    assert_eq!(resolution.refused.get(&early.id()).map(Refusal::reason), Some("not-maintainer"));
+    assert_eq!(resolution.refused.len(), 1, "{:?}", resolution.refused);
+    assert_eq!(resolution.waiting.iter().collect::<Vec<_>>(), vec![&merged.id()], "built on a refused event");
+    assert_eq!(resolution.state.maintainers.len(), 2);
+    assert_eq!(resolution.state.canonical, Some(r.id()));
+
+    let mut resolver = Resolver::new();
+    for e in [&g, &r, &p] {
+        resolver.apply(e.clone());
+    }
+    for _ in 0..3 {
+        assert_eq!(resolver.admit(&early).map_err(|r| r.reason()), Err("not-maintainer"), "and again, remembered");
+    }
+    resolver.apply(yes.clone());
+    assert_eq!(resolver.admit(&late), Ok(()));
+    assert_eq!(resolver.admit(&early).map_err(|r| r.reason()), Err("not-maintainer"), "its past has not changed");
+}
+
+#[test]
+fn the_log_refuses_another_design_a_second_genesis_and_a_wrong_clock() {
+    let alice = support::key(1);
+    let g = support::genesis(&alice, &[alice.author()], 1);
+    // The same genesis signed at another time: another design.
+    let other = UnsignedEvent {
+        design: None,
+        author: alice.author(),
+        parents: vec![],
+        clock: 0,
+        time: support::TIME + 1,
+        body: g.body().clone(),
+    }
+    .sign(&alice)
+    .expect("a genesis");
+    let elsewhere = support::child(&alice, &[&other], support::revision(1, &[], "elsewhere"));
+    let late = UnsignedEvent {
+        design: Some(g.design()),
+        author: alice.author(),
+        parents: vec![g.id()],
+        clock: 5,
+        time: support::TIME,
+        body: support::revision(2, &[], "late"),
+    }
+    .sign(&alice)
+    .expect("valid on its own");
+    let mut resolver = Resolver::new();
+    resolver.apply(g.clone());
+    assert_eq!(resolver.apply(g.clone()), Applied::Known);
+    assert_eq!(resolver.apply(other.clone()), Applied::Refused(Refusal::SecondGenesis));
+    assert!(
+        matches!(resolver.apply(elsewhere), Applied::Refused(Refusal::WrongDesign { found, .. }) if found == other.design())
+    );
+    assert_eq!(resolver.apply(late.clone()), Applied::Refused(Refusal::WrongClock { found: 5, expected: 1 }));
+    for why in [Refusal::SecondGenesis, Refusal::WrongClock { found: 5, expected: 1 }] {
+        assert!(why.is_final());
+        assert!(!why.to_string().is_empty());
+    }
+    assert_eq!(resolve_with_refusals([&g, &late]).refused[&late.id()].reason(), "wrong-clock");
 }
 
 #[test]
