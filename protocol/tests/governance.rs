@@ -4,9 +4,12 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use communs_protocol::governance::{GovernanceState, LossReason, ProposalOutcome, Resolver, VoidReason, resolve};
+use communs_protocol::governance::{
+    Applied, GovernanceState, LossReason, ProposalOutcome, Refusal, Resolution, Resolver, VoidReason, resolve,
+    resolve_with_refusals,
+};
 use communs_protocol::{AuthorId, Body, Change, EventId, Genesis, SecretKey, SignedEvent, UnsignedEvent};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -155,7 +158,7 @@ fn worked_examples_from_the_spec() {
     let mut files: Vec<_> =
         std::fs::read_dir(&dir).expect("spec/vectors/governance").flatten().map(|e| e.path()).collect();
     files.sort();
-    assert!(files.len() >= 7, "the seven worked examples");
+    assert!(files.len() >= 11, "the eleven worked examples");
     for path in files {
         let scenario: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
         let mut builder = Builder::new(&scenario["authors"]);
@@ -163,29 +166,43 @@ fn worked_examples_from_the_spec() {
             builder.add(event);
         }
         let events = builder.all();
-        let state = resolve(&events);
-        let got = builder.describe(&state);
+        let resolution = resolve_with_refusals(&events);
+        let state = resolution.state.clone();
+        let mut got = builder.describe(&state);
+        // Refusals by reason, and events waiting on a refused parent; a
+        // scenario that lists none expects none.
+        got["refused"] = resolution.refused.iter().map(|(id, why)| (builder.label(id), json!(why.reason()))).collect();
+        got["waiting"] = resolution.waiting.iter().map(|id| builder.label(id)).collect();
         let expect = &scenario["expect"];
+        for key in ["refused", "waiting"] {
+            let none = if key == "refused" { json!({}) } else { json!([]) };
+            assert_eq!(&got[key], expect.get(key).unwrap_or(&none), "{}: {key}", path.display());
+        }
         for (key, value) in expect.as_object().expect("expect") {
             assert_eq!(&got[key], value, "{}: {key}\nfull state: {got:#}", path.display());
         }
-        // The same from every rotation and the reverse of the delivery order.
+        // The same from every rotation and the reverse of the delivery
+        // order, with the same refusals.
         for shift in 0..events.len() {
             let mut order = events.clone();
             order.rotate_left(shift);
             order.reverse();
-            let mut resolver = Resolver::new();
+            let mut node = Node::default();
             for e in order {
-                resolver.apply(e);
+                node.apply(e);
             }
-            assert_eq!(resolver.state(), &state, "{}: incremental, order {shift}", path.display());
+            assert_eq!(node.resolver.state(), &state, "{}: incremental, order {shift}", path.display());
+            assert_eq!(node.refused, resolution.refused, "{}: refusals, order {shift}", path.display());
         }
     }
 }
 
 /// A random but valid design log: the keys of four people (the first three
-/// start as maintainers, the fourth is a contributor), events whose parents
-/// and targets are drawn among earlier events.
+/// start as maintainers, the fourth is an outsider), events whose parents
+/// and targets are drawn among earlier events. Parents are mostly events
+/// the log admits, sometimes any (so some events build on refused ones);
+/// approvals and retractions come from anyone, target anything (revisions,
+/// proposals, the genesis, events not in their past) and repeat.
 #[derive(Debug, Clone)]
 struct LogPlan {
     threshold: u64,
@@ -213,15 +230,33 @@ fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
     let maintainers = vec![keys[0].author(), keys[1].author(), keys[2].author()];
     let genesis = support::genesis(&keys[0], &maintainers, plan.threshold);
     let mut events = vec![genesis.clone()];
+    // Which events the log admits so far, to draw parents from them.
+    let mut log = Resolver::new();
+    log.apply(genesis.clone());
+    let mut admitted = vec![0usize];
     let mut revisions: Vec<EventId> = Vec::new();
     let mut proposals: Vec<EventId> = vec![genesis.id()];
+    // The last approval or retraction, by whom: sometimes said again
+    // (on top of it, so that it is in the past of the repeat).
+    let mut last_stance: Option<(u8, Body, usize)> = None;
     for (kind, who, parents, a, b) in &plan.steps {
-        let key = &keys[*who as usize];
-        let mut picked: Vec<&SignedEvent> = parents.iter().map(|p| &events[*p as usize % events.len()]).collect();
+        let repeat = (*kind == 3 && b % 4 == 3).then(|| last_stance.clone()).flatten();
+        let who = repeat.as_ref().map_or(*who, |(w, _, _)| *w);
+        let key = &keys[who as usize];
+        let any_parent = a % 8 == 7;
+        let mut picked: Vec<&SignedEvent> = parents
+            .iter()
+            .map(|p| match (&repeat, any_parent) {
+                (Some((_, _, on)), _) => &events[*on],
+                (None, true) => &events[*p as usize % events.len()],
+                (None, false) => &events[admitted[*p as usize % admitted.len()]],
+            })
+            .collect();
         picked.sort_by_key(|e| e.id());
         picked.dedup_by_key(|e| e.id());
         let pick = |list: &[EventId], n: u16| list.get(n as usize % list.len().max(1)).copied();
         let body = match kind {
+            _ if repeat.is_some() => repeat.expect("checked").1,
             0 | 1 => {
                 let base = pick(&revisions, *a).into_iter().collect::<Vec<_>>();
                 support::revision(*b as u8, &base, "r")
@@ -250,7 +285,10 @@ fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
         match event.body() {
             Body::Revision(_) => revisions.push(event.id()),
             Body::Propose { .. } => proposals.push(event.id()),
-            _ => {}
+            stance => last_stance = Some((who, stance.clone(), events.len())),
+        }
+        if matches!(log.apply(event.clone()), Applied::Accepted { .. }) {
+            admitted.push(events.len());
         }
         events.push(event);
     }
@@ -274,25 +312,64 @@ fn cases() -> u32 {
     std::env::var("COMMUNS_GOVERNANCE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
 }
 
+/// What a resolver made of the events applied to it: every refusal it
+/// reported, by event.
+#[derive(Default)]
+struct Node {
+    resolver: Resolver,
+    refused: BTreeMap<EventId, Refusal>,
+}
+
+impl Node {
+    fn apply(&mut self, event: SignedEvent) {
+        let id = event.id();
+        match self.resolver.apply(event) {
+            Applied::Refused(why) => {
+                self.refused.insert(id, why);
+            }
+            Applied::Accepted { refused, .. } => self.refused.extend(refused),
+            Applied::PendingFull => panic!("the pending set cannot fill in a small log"),
+            Applied::Known | Applied::Pending => {}
+        }
+    }
+
+    fn check(&self, full: &Resolution) -> Result<(), TestCaseError> {
+        prop_assert_eq!(self.resolver.state(), &full.state);
+        prop_assert_eq!(&self.refused, &full.refused);
+        let pending: BTreeSet<EventId> = self.resolver.pending().copied().collect();
+        prop_assert_eq!(&pending, &full.waiting);
+        Ok(())
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn any_delivery_order_partition_and_merge_gives_the_same_state(plan in log_plan(), seed in any::<u64>(), split in any::<u64>()) {
         let events = build_log(&plan);
-        let full = resolve(&events);
-        prop_assert_eq!(&resolve(&shuffled(&events, seed)), &full);
+        let full = resolve_with_refusals(&events);
+        prop_assert_eq!(&resolve_with_refusals(&shuffled(&events, seed)), &full);
 
-        // Incremental, in a random order (out-of-order events wait).
-        let mut resolver = Resolver::new();
+        // Incremental, in a random order (out-of-order events wait; those
+        // built on refused events wait for good).
+        let mut node = Node::default();
         for e in shuffled(&events, seed.rotate_left(17)) {
-            resolver.apply(e);
+            node.apply(e);
         }
-        prop_assert_eq!(resolver.pending().count(), 0);
-        prop_assert_eq!(resolver.state(), &full);
+        node.check(&full)?;
+        // The check without a change agrees with what was applied.
+        for e in &events {
+            let expected = match full.refused.get(&e.id()) {
+                Some(why) => Err(why.clone()),
+                None if full.waiting.contains(&e.id()) => Err(node.resolver.admit(e).expect_err("waiting")),
+                None => Err(Refusal::Duplicate),
+            };
+            prop_assert_eq!(node.resolver.admit(e), expected);
+        }
 
         // Two partitions, each seeing a random part, then exchanging all.
-        let (mut a, mut b) = (Resolver::new(), Resolver::new());
+        let (mut a, mut b) = (Node::default(), Node::default());
         for (i, e) in shuffled(&events, split).into_iter().enumerate() {
             if (split >> (i % 64)) & 1 == 0 { a.apply(e); } else { b.apply(e); }
         }
@@ -300,9 +377,35 @@ proptest! {
             a.apply(e.clone());
             b.apply(e);
         }
-        prop_assert_eq!(a.state(), &full);
-        prop_assert_eq!(b.state(), &full);
+        a.check(&full)?;
+        b.check(&full)?;
     }
+}
+
+/// The random logs above do exercise every refusal: over a fixed set of
+/// plans, each reason comes up, and refused events are a minority.
+#[test]
+fn random_logs_cover_every_refusal() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let (mut total, mut refused, mut waiting) = (0, 0, 0);
+    for _ in 0..300 {
+        let plan = log_plan().new_tree(&mut runner).expect("a plan").current();
+        let events = build_log(&plan);
+        let resolution = resolve_with_refusals(&events);
+        for why in resolution.refused.values() {
+            *reasons.entry(why.reason()).or_default() += 1;
+        }
+        total += events.len();
+        refused += resolution.refused.len();
+        waiting += resolution.waiting.len();
+    }
+    for reason in ["not-maintainer", "target-not-in-past", "not-a-target", "already-endorses", "already-retracts"] {
+        assert!(reasons.get(reason).copied().unwrap_or(0) >= 5, "{reason} too rare: {reasons:?}");
+    }
+    assert!(waiting > 0, "some events build on refused ones");
+    assert!(refused * 2 < total, "most events are admitted: {refused} of {total} refused ({reasons:?})");
 }
 
 #[test]
@@ -312,10 +415,97 @@ fn an_approval_by_a_non_maintainer_changes_nothing() {
     let r = support::child(&mallory, &[&g], support::revision(1, &[], "pull request"));
     let before = resolve([&g, &r]);
     let approve = support::child(&mallory, &[&r], Body::Approve { target: r.id() });
-    let after = resolve([&g, &r, &approve]);
-    assert_eq!(before, after);
-    assert_eq!(after.canonical, None);
-    assert_eq!(after.open[0].revision, r.id());
+    let after = resolve_with_refusals([&g, &r, &approve]);
+    assert_eq!(before, after.state);
+    assert_eq!(after.state.canonical, None);
+    assert_eq!(after.state.open[0].revision, r.id());
+    let refused = Refusal::NotMaintainer { author: mallory.author() };
+    assert_eq!(after.refused.get(&approve.id()), Some(&refused));
+    let mut resolver = Resolver::new();
+    resolver.apply(g);
+    resolver.apply(r);
+    assert_eq!(resolver.admit(&approve), Err(refused.clone()));
+    assert_eq!(resolver.apply(approve.clone()), Applied::Refused(refused));
+    assert!(!resolver.contains(&approve.id()), "a refused event is not kept");
+    assert_eq!(resolver.state(), &before);
+}
+
+/// A stranger who proposes to add themselves makes the check compute the
+/// state of each approval's past: still refused until a maintainer accepts
+/// the proposal in that past, taken after.
+#[test]
+fn a_stranger_proposing_to_add_themselves_is_refused_until_accepted() {
+    let (alice, bob, mallory) = (support::key(1), support::key(2), support::key(9));
+    let g = support::genesis(&alice, &[alice.author()], 1);
+    let r = support::child(&bob, &[&g], support::revision(1, &[], "pull request"));
+    let p = support::child(
+        &mallory,
+        &[&r],
+        Body::Propose { prev: g.id(), change: Change::AddMaintainer(mallory.author()) },
+    );
+    let early = support::child(&mallory, &[&p], Body::Approve { target: r.id() });
+    let yes = support::child(&alice, &[&p], Body::Approve { target: p.id() });
+    let late = support::child(&mallory, &[&yes], Body::Approve { target: r.id() });
+    // Both parents: the past holds the acceptance, through one branch.
+    let merged = support::child(&mallory, &[&early, &yes], Body::Approve { target: r.id() });
+    let resolution = resolve_with_refusals([&g, &r, &p, &early, &yes, &late, &merged]);
+    assert_eq!(resolution.refused.get(&early.id()).map(Refusal::reason), Some("not-maintainer"));
+    assert_eq!(resolution.refused.len(), 1, "{:?}", resolution.refused);
+    assert_eq!(resolution.waiting.iter().collect::<Vec<_>>(), vec![&merged.id()], "built on a refused event");
+    assert_eq!(resolution.state.maintainers.len(), 2);
+    assert_eq!(resolution.state.canonical, Some(r.id()));
+
+    let mut resolver = Resolver::new();
+    for e in [&g, &r, &p] {
+        resolver.apply(e.clone());
+    }
+    for _ in 0..3 {
+        assert_eq!(resolver.admit(&early).map_err(|r| r.reason()), Err("not-maintainer"), "and again, remembered");
+    }
+    resolver.apply(yes.clone());
+    assert_eq!(resolver.admit(&late), Ok(()));
+    assert_eq!(resolver.admit(&early).map_err(|r| r.reason()), Err("not-maintainer"), "its past has not changed");
+}
+
+#[test]
+fn the_log_refuses_another_design_a_second_genesis_and_a_wrong_clock() {
+    let alice = support::key(1);
+    let g = support::genesis(&alice, &[alice.author()], 1);
+    // The same genesis signed at another time: another design.
+    let other = UnsignedEvent {
+        design: None,
+        author: alice.author(),
+        parents: vec![],
+        clock: 0,
+        time: support::TIME + 1,
+        body: g.body().clone(),
+    }
+    .sign(&alice)
+    .expect("a genesis");
+    let elsewhere = support::child(&alice, &[&other], support::revision(1, &[], "elsewhere"));
+    let late = UnsignedEvent {
+        design: Some(g.design()),
+        author: alice.author(),
+        parents: vec![g.id()],
+        clock: 5,
+        time: support::TIME,
+        body: support::revision(2, &[], "late"),
+    }
+    .sign(&alice)
+    .expect("valid on its own");
+    let mut resolver = Resolver::new();
+    resolver.apply(g.clone());
+    assert_eq!(resolver.apply(g.clone()), Applied::Known);
+    assert_eq!(resolver.apply(other.clone()), Applied::Refused(Refusal::SecondGenesis));
+    assert!(
+        matches!(resolver.apply(elsewhere), Applied::Refused(Refusal::WrongDesign { found, .. }) if found == other.design())
+    );
+    assert_eq!(resolver.apply(late.clone()), Applied::Refused(Refusal::WrongClock { found: 5, expected: 1 }));
+    for why in [Refusal::SecondGenesis, Refusal::WrongClock { found: 5, expected: 1 }] {
+        assert!(why.is_final());
+        assert!(!why.to_string().is_empty());
+    }
+    assert_eq!(resolve_with_refusals([&g, &late]).refused[&late.id()].reason(), "wrong-clock");
 }
 
 #[test]
@@ -342,7 +532,10 @@ fn events_with_missing_parents_wait_and_a_full_pending_set_refuses_more() {
     resolver.apply(g.clone());
     assert_eq!(resolver.apply(r2.clone()), communs_protocol::governance::Applied::Pending);
     assert_eq!(resolver.state().canonical, None);
-    assert_eq!(resolver.apply(r1.clone()), communs_protocol::governance::Applied::Accepted { released: 1 });
+    assert_eq!(
+        resolver.apply(r1.clone()),
+        communs_protocol::governance::Applied::Accepted { released: 1, refused: vec![] }
+    );
     assert_eq!(resolver.state(), &resolve([&g, &r1, &r2]));
     assert_eq!(resolver.state().canonical, Some(r2.id()));
 }

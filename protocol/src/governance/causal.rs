@@ -28,12 +28,21 @@ impl Dag {
 
     /// Whether `ancestor` is a strict ancestor of `event`.
     pub fn precedes(&self, ancestor: &EventId, event: &EventId) -> bool {
-        let (Some(floor), Some(top)) = (self.clock(ancestor), self.clock(event)) else { return false };
-        if floor >= top {
-            return false;
-        }
+        self.clock(event).is_some() && self.precedes_any(ancestor, std::slice::from_ref(event))
+    }
+
+    /// Whether `ancestor` is one of `events` or an ancestor of one: whether
+    /// it is in the causal past of an event whose parents are `events`. One
+    /// search from all of them, so that shared ancestry is walked once.
+    pub fn in_past(&self, ancestor: &EventId, events: &[EventId]) -> bool {
+        events.contains(ancestor) || self.precedes_any(ancestor, events)
+    }
+
+    fn precedes_any(&self, ancestor: &EventId, events: &[EventId]) -> bool {
+        let Some(floor) = self.clock(ancestor) else { return false };
         let mut seen = HashSet::new();
-        let mut stack = vec![*event];
+        let mut stack: Vec<EventId> =
+            events.iter().filter(|e| self.clock(e).is_some_and(|c| c > floor)).copied().collect();
         while let Some(id) = stack.pop() {
             let Some((_, parents)) = self.nodes.get(&id) else { continue };
             for parent in parents {

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::GovernanceState;
+use super::admission::Refusal;
 use super::derived::Derived;
 use super::rules::Index;
 use crate::SignedEvent;
@@ -17,17 +18,17 @@ use crate::limits::MAX_PENDING_EVENTS;
 /// What [`Resolver::apply`] did with an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
-    /// Applied, along with this many events that were waiting on it.
-    Accepted { released: usize },
+    /// Applied, along with `released` events that were waiting on it;
+    /// `refused` are waiting events it unblocked that the log refuses.
+    Accepted { released: usize, refused: Vec<(EventId, Refusal)> },
     /// Already applied or already waiting.
     Known,
     /// Waits for parents that have not arrived.
     Pending,
-    /// Refused: the pending set is full.
+    /// Not taken: the pending set is full. The event may be offered again.
     PendingFull,
-    /// Refused: it belongs to another design, or contradicts its parents
-    /// (wrong clock), or is a second genesis.
-    Refused,
+    /// Refused for good (`spec/governance.md`, "Admission").
+    Refused(Refusal),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -48,23 +49,38 @@ impl Resolver {
         self.index.design()
     }
 
+    /// Whether [`apply`](Self::apply) would take `event` now, changing
+    /// nothing: a node checks what it received before it writes it. An
+    /// event whose parents are all applied gets its final answer; one with
+    /// a parent missing gets [`Refusal::MissingParent`], which is not
+    /// final. To check a batch whose events build on each other, apply it
+    /// in parents-first order to a resolver that holds the rest.
+    pub fn admit(&self, event: &SignedEvent) -> Result<(), Refusal> {
+        self.index.check(event)
+    }
+
+    /// Whether the event is applied (not merely waiting).
+    pub fn contains(&self, id: &EventId) -> bool {
+        self.index.dag.contains(id)
+    }
+
     pub fn apply(&mut self, event: SignedEvent) -> Applied {
         let id = event.id();
-        if self.index.dag.contains(&id) || self.pending.contains_key(&id) {
+        if self.pending.contains_key(&id) {
             return Applied::Known;
         }
-        if self.index.admits(&event) {
-            self.add(&event);
-            return Applied::Accepted { released: self.release(id) };
-        }
-        let missing: Vec<EventId> = event.parents().iter().filter(|p| !self.index.dag.contains(p)).copied().collect();
-        let belongs = match self.index.design() {
-            Some(design) => event.design() == design,
-            None => true,
+        let missing = match self.index.check(&event) {
+            Ok(()) => {
+                self.add(&event);
+                let (released, refused) = self.release(id);
+                return Applied::Accepted { released, refused };
+            }
+            Err(Refusal::Duplicate) => return Applied::Known,
+            Err(Refusal::MissingParent { .. }) => {
+                event.parents().iter().filter(|p| !self.index.dag.contains(p)).copied().collect::<Vec<_>>()
+            }
+            Err(why) => return Applied::Refused(why),
         };
-        if missing.is_empty() || !belongs {
-            return Applied::Refused;
-        }
         if self.pending.len() >= MAX_PENDING_EVENTS {
             return Applied::PendingFull;
         }
@@ -76,25 +92,34 @@ impl Resolver {
     }
 
     /// Applies, transitively, the pending events that `arrived` unblocks.
-    fn release(&mut self, arrived: EventId) -> usize {
+    fn release(&mut self, arrived: EventId) -> (usize, Vec<(EventId, Refusal)>) {
         let mut released = 0;
+        let mut refused = Vec::new();
         let mut queue = vec![arrived];
         while let Some(id) = queue.pop() {
             for waiting in self.waiting_on.remove(&id).unwrap_or_default() {
                 let Some(event) = self.pending.get(&waiting) else { continue };
-                if self.index.admits(event) {
-                    let event = self.pending.remove(&waiting).expect("present");
-                    self.add(&event);
-                    released += 1;
-                    queue.push(waiting);
-                } else if event.parents().iter().all(|p| self.index.dag.contains(p)) {
-                    // All parents are here but the event still does not fit
-                    // (a wrong clock): it never will.
-                    self.pending.remove(&waiting);
+                match self.index.check(event) {
+                    Ok(()) => {
+                        let event = self.pending.remove(&waiting).expect("present");
+                        self.add(&event);
+                        released += 1;
+                        queue.push(waiting);
+                    }
+                    // Still waits for another parent, under which it is
+                    // registered too.
+                    Err(Refusal::MissingParent { .. }) => {}
+                    Err(Refusal::Duplicate) => {
+                        self.pending.remove(&waiting);
+                    }
+                    Err(why) => {
+                        self.pending.remove(&waiting);
+                        refused.push((waiting, why));
+                    }
                 }
             }
         }
-        released
+        (released, refused)
     }
 
     fn add(&mut self, event: &SignedEvent) {

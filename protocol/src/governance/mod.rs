@@ -6,11 +6,16 @@
 //! of the log (parents) and the events' contents count. The rules are in
 //! `spec/governance.md`, each with a worked example that the tests replay.
 //!
+//! Not every signed event counts: a log admits an approval or a retraction
+//! only from a maintainer of the state its own past defines, of a target in
+//! that past, when it says something new ([`Refusal`] says why not).
+//!
 //! [`resolve`] computes the state from a whole log. [`Resolver`] takes
 //! events one at a time, holds back those whose parents have not arrived
 //! (in a bounded pending set), and gives exactly what [`resolve`] gives for
 //! the events it has accepted.
 
+mod admission;
 mod causal;
 mod derived;
 mod incremental;
@@ -22,8 +27,9 @@ use crate::event::Change;
 use crate::hash::{DesignId, EventId};
 use crate::identity::AuthorId;
 
+pub use admission::Refusal;
 pub use incremental::{Applied, Resolver};
-pub use rules::resolve;
+pub use rules::{Resolution, resolve, resolve_with_refusals};
 
 /// Everything governance decides about one design.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::admission::{Frontiers, Refusal, Scope};
 use super::causal::Dag;
 use super::{GovernanceState, Inapplicable, Proposal, ProposalOutcome, VoidReason};
 use crate::SignedEvent;
@@ -10,19 +11,50 @@ use crate::hash::{DesignId, EventId};
 use crate::identity::AuthorId;
 use crate::limits::MAX_MAINTAINERS;
 
-/// Resolves a design from its events, in any order. Events whose parents
-/// are not all in `events`, events of other designs, and everything when
-/// no genesis is present, are left out.
+/// Resolves a design from its events, in any order. Events the log does
+/// not admit (`spec/governance.md`, "Admission"), events whose parents are
+/// not all admitted, events of other designs, and everything when no
+/// genesis is present, are left out.
 pub fn resolve<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> GovernanceState {
+    resolve_with_refusals(events).state
+}
+
+/// [`resolve`], and what became of the events left out.
+pub fn resolve_with_refusals<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> Resolution {
     let mut sorted: Vec<&SignedEvent> = events.into_iter().collect();
+    // Parents before children: a parent's clock is lower. Among events of
+    // one clock, admission does not depend on the others.
     sorted.sort_by_key(|e| (e.clock(), e.id()));
     let mut index = Index::default();
+    let mut refused = BTreeMap::new();
+    let mut waiting = BTreeSet::new();
     for event in sorted {
-        if index.admits(event) {
-            index.add(event);
+        match index.check(event) {
+            Ok(()) => {
+                index.add(event);
+            }
+            Err(Refusal::Duplicate) => {}
+            Err(Refusal::MissingParent { .. }) => {
+                waiting.insert(event.id());
+            }
+            Err(why) => {
+                refused.insert(event.id(), why);
+            }
         }
     }
-    super::derived::Derived::full(&index).into_state()
+    Resolution { state: super::derived::Derived::full(&index).into_state(), refused, waiting }
+}
+
+/// The state of a log, and the events that do not count in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub state: GovernanceState,
+    /// Events the log does not admit, each with why. Final: no event to
+    /// come changes them.
+    pub refused: BTreeMap<EventId, Refusal>,
+    /// Events with a parent that is not admitted: absent, refused, or
+    /// itself waiting.
+    pub waiting: BTreeSet<EventId>,
 }
 
 /// What the rules need of a log, gathered event by event.
@@ -40,6 +72,10 @@ pub(crate) struct Index {
     /// Revision -> revisions naming it in their `base`, including ids not
     /// (yet) known: a revision may arrive after one that builds on it.
     pub(super) built_on: BTreeMap<EventId, Vec<EventId>>,
+    /// Authors some proposal adds or removes: for anyone else, the genesis
+    /// says whether they maintain the design, in every past.
+    pub(super) membership_changes: BTreeSet<AuthorId>,
+    pub(super) frontiers: Frontiers,
 }
 
 #[derive(Debug, Clone)]
@@ -82,26 +118,11 @@ impl Index {
         self.genesis.as_ref().map(|g| DesignId::from_genesis(g.id))
     }
 
-    /// Whether `event` can be added now: it is the genesis of an empty
-    /// index, or it belongs to the indexed design, its parents are in, and
-    /// its clock is one more than theirs.
-    pub fn admits(&self, event: &SignedEvent) -> bool {
-        match (&self.genesis, event.body()) {
-            (None, Body::Genesis(_)) => true,
-            (Some(g), _) => {
-                let parent_clocks: Option<Vec<u64>> = event.parents().iter().map(|p| self.dag.clock(p)).collect();
-                event.design() == DesignId::from_genesis(g.id)
-                    && !self.dag.contains(&event.id())
-                    && parent_clocks.is_some_and(|c| c.iter().max().map(|m| m + 1) == Some(event.clock()))
-            }
-            (None, _) => false,
-        }
-    }
-
-    /// Adds an event [`admits`](Self::admits) accepted.
+    /// Adds an event [`check`](Self::check) accepted.
     pub fn add(&mut self, event: &SignedEvent) -> Touched {
         let id = event.id();
         let author = event.author();
+        self.add_frontier(event);
         self.dag.insert(id, event.clock(), event.parents().to_vec());
         match event.body() {
             Body::Genesis(g) => {
@@ -136,32 +157,59 @@ impl Index {
     /// not withdrawn by a later retraction, and each of their retractions
     /// was overridden by a later endorsement.
     pub(super) fn endorses(&self, author: AuthorId, target: EventId) -> bool {
+        self.endorses_within(author, target, Scope::All)
+    }
+
+    /// Rule 1 over the events of `scope` only.
+    pub(super) fn endorses_within(&self, author: AuthorId, target: EventId, scope: Scope) -> bool {
         let Some(endorsements) = self.endorsements.get(&(author, target)) else { return false };
         let retractions = self.retractions.get(&(author, target)).map(Vec::as_slice).unwrap_or_default();
-        endorsements.iter().any(|n| !retractions.iter().any(|t| self.dag.precedes(n, t)))
-            && !self.retracts(author, target)
+        endorsements
+            .iter()
+            .filter(|n| scope.has(self, n))
+            .any(|n| !retractions.iter().filter(|t| scope.has(self, t)).any(|t| self.dag.precedes(n, t)))
+            && !self.retracts_within(author, target, scope)
     }
 
     /// `author` has a retraction of `target` that no later endorsement
     /// overrides.
     pub(super) fn retracts(&self, author: AuthorId, target: EventId) -> bool {
+        self.retracts_within(author, target, Scope::All)
+    }
+
+    pub(super) fn retracts_within(&self, author: AuthorId, target: EventId, scope: Scope) -> bool {
         let Some(retractions) = self.retractions.get(&(author, target)) else { return false };
         let endorsements = self.endorsements.get(&(author, target)).map(Vec::as_slice).unwrap_or_default();
-        retractions.iter().any(|t| !endorsements.iter().any(|n| self.dag.precedes(t, n)))
+        retractions
+            .iter()
+            .filter(|t| scope.has(self, t))
+            .any(|t| !endorsements.iter().filter(|n| scope.has(self, n)).any(|n| self.dag.precedes(t, n)))
     }
 
     /// The endorsers of `target` among `maintainers`.
     pub(super) fn votes(&self, maintainers: &[AuthorId], target: EventId) -> Vec<AuthorId> {
-        maintainers.iter().copied().filter(|m| self.endorses(*m, target)).collect()
+        self.votes_within(maintainers, target, Scope::All)
+    }
+
+    fn votes_within(&self, maintainers: &[AuthorId], target: EventId, scope: Scope) -> Vec<AuthorId> {
+        maintainers.iter().copied().filter(|m| self.endorses_within(*m, target, scope)).collect()
     }
 
     /// Rule 2: from the genesis, take at each state the accepted proposal
     /// with most approvals (then lowest id) among those amending it.
     pub(super) fn walk_chain(&self, genesis: &Genesis) -> Chain {
+        self.walk_chain_within(genesis, Scope::All)
+    }
+
+    /// Rule 2 over the events of `scope` only: the chain as an event whose
+    /// causal past is `scope` saw it.
+    pub(super) fn walk_chain_within(&self, genesis: &Genesis, scope: Scope) -> Chain {
         let mut outcomes: BTreeMap<EventId, (Vec<AuthorId>, ProposalOutcome)> = BTreeMap::new();
         let mut by_prev: BTreeMap<EventId, Vec<EventId>> = BTreeMap::new();
         for (id, p) in &self.proposals {
-            by_prev.entry(p.prev).or_default().push(*id);
+            if scope.has(self, id) {
+                by_prev.entry(p.prev).or_default().push(*id);
+            }
         }
         let mut state = genesis.id;
         let mut maintainers = genesis.maintainers.clone();
@@ -172,7 +220,7 @@ impl Index {
             let candidates = by_prev.get(&state).cloned().unwrap_or_default();
             let mut winners: Vec<(usize, EventId)> = Vec::new();
             for id in &candidates {
-                let votes = self.votes(&maintainers, *id);
+                let votes = self.votes_within(&maintainers, *id, scope);
                 let outcome = match applicable(&self.proposals[id].change, &maintainers, threshold) {
                     Err(why) => ProposalOutcome::Void(VoidReason::NotApplicable(why)),
                     Ok(_) if votes.len() as u64 >= threshold => {
@@ -206,7 +254,7 @@ impl Index {
         // pending proposal (they may be reached later), else void.
         let pending = outcomes_pending(&outcomes);
         let mut proposals = Vec::with_capacity(self.proposals.len());
-        for (id, p) in &self.proposals {
+        for (id, p) in self.proposals.iter().filter(|(id, _)| scope.has(self, id)) {
             let (approvals, outcome) = match outcomes.remove(id) {
                 Some(known) => known,
                 None => {
@@ -215,7 +263,7 @@ impl Index {
                     } else {
                         ProposalOutcome::Void(VoidReason::NotOnChain)
                     };
-                    (self.votes(&maintainers, *id), outcome)
+                    (self.votes_within(&maintainers, *id, scope), outcome)
                 }
             };
             proposals.push(Proposal { id: *id, author: p.author, prev: p.prev, change: p.change, approvals, outcome });
