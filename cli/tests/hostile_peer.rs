@@ -1,6 +1,6 @@
 //! A hostile peer against real nodes: a libp2p swarm in this process that
-//! gossips a forged event, malformed bytes, an oversized message and an
-//! event that lies about its clock; and a node whose stored file was
+//! gossips a forged event, malformed bytes, an oversized message, an event
+//! that lies about its clock and an outsider's validly signed approval; and a node whose stored file was
 //! altered, so that it serves bytes that do not match their hash.
 
 mod support;
@@ -51,6 +51,9 @@ fn hostile_messages(design: DesignId, head: EventId, clock: u64) -> Vec<(&'stati
         ("a forged event", forged),
         ("malformed bytes", b"\xa1\x01\x02 this is not an event".to_vec()),
         ("an event that lies about its clock", approve(clock + 40).bytes().to_vec()),
+        // Valid in every byte, but its author maintains nothing: the
+        // design's rules refuse it (governance.md, "Admission").
+        ("an outsider's validly signed approval", approve(clock + 1).bytes().to_vec()),
         // Last: the receiver drops the stream it arrives on.
         ("an oversized message", vec![0x42; 200 * 1024]),
     ]

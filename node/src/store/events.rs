@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use communs_protocol::governance::{Applied, GovernanceState, Resolver};
+use communs_protocol::governance::{Applied, GovernanceState, Refusal, Resolver};
 use communs_protocol::{Body, DesignId, EventError, EventId, SignedEvent};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
@@ -39,8 +39,8 @@ pub enum EventStoreError {
     MissingParent { event: EventId, parent: EventId },
     #[error("event {event} is invalid against its parents: {source}")]
     Invalid { event: EventId, source: EventError },
-    #[error("event {event} is refused by the rules of its design: {reason}")]
-    Refused { event: EventId, reason: String },
+    #[error("event {event} is refused by the rules of its design: {refusal}")]
+    Refused { event: EventId, refusal: Refusal },
     #[error(transparent)]
     State(#[from] StateDecodeError),
 }
@@ -247,11 +247,17 @@ impl EventStore {
                         cache.get_mut(&design).expect("just inserted")
                     }
                 };
+                // Parents and clock were checked above: a refusal is the
+                // design's rules (governance.md, "Admission").
+                // (A failed insert makes the cache forget this resolver.)
                 match resolver.apply(event.clone()) {
                     Applied::Accepted { .. } => {}
-                    // Parents and clock were checked above: anything else
-                    // is the design's rules refusing the event.
-                    refused => return Err(EventStoreError::Refused { event: id, reason: format!("{refused:?}") }),
+                    Applied::Refused(refusal) => return Err(EventStoreError::Refused { event: id, refusal }),
+                    Applied::Known => return Err(EventStoreError::Refused { event: id, refusal: Refusal::Duplicate }),
+                    Applied::Pending | Applied::PendingFull => {
+                        let parent = event.parents().first().copied().unwrap_or(id);
+                        return Err(EventStoreError::MissingParent { event: id, parent });
+                    }
                 }
                 tables.put(event)?;
                 let delta = touched.get_mut(&design).expect("entered above");
