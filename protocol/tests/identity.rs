@@ -2,9 +2,9 @@
 
 mod support;
 
+use bech32::{Bech32, Bech32m, Fe32, Hrp};
 use communs_protocol::text_id::IdError;
 use communs_protocol::{AuthorId, DesignId, EventId, Hash, hash::BlobHash};
-use bech32::{Bech32, Bech32m, Fe32, Hrp};
 use serde_json::json;
 use support::key;
 
