@@ -30,10 +30,10 @@ pub fn check_expression(expression: &str) -> Result<(), LicenseError> {
     if expression.trim() != expression || expression.is_empty() {
         return Err(error("empty, or surrounded by spaces".to_owned()));
     }
-    // SPDX terms and operators are ASCII; the parser would also take tabs,
-    // line breaks and every other Unicode space between them, which gives
-    // a text shown on one line control characters, and leaves validity to
-    // the Unicode version of whoever checks.
+    // SPDX terms and operators are ASCII. The parser would also take tabs,
+    // line breaks and every other Unicode space between them: control
+    // characters in a text shown on one line, and a validity that depends
+    // on the Unicode tables of whoever checks.
     if let Some(c) = expression.chars().find(|c| !matches!(c, ' '..='~')) {
         return Err(error(format!("holds {c:?}: only printable ASCII and spaces are allowed")));
     }
