@@ -145,6 +145,10 @@ pub enum EventError {
     Clock { found: u64, expected: u64 },
     #[error("the parents given do not match the event's parent list")]
     ParentsMismatch,
+    #[error("{field}: holds the control character U+{code:04X}")]
+    ControlCharacter { field: &'static str, code: u32 },
+    #[error("{field}: starts or ends with whitespace")]
+    SurroundingWhitespace { field: &'static str },
 }
 
 impl EventError {
@@ -164,6 +168,8 @@ impl EventError {
             EventError::ParentOfOtherDesign { .. } => "parent-of-other-design",
             EventError::Clock { .. } => "clock",
             EventError::ParentsMismatch => "parents-mismatch",
+            EventError::ControlCharacter { .. } => "control-character",
+            EventError::SurroundingWhitespace { .. } => "surrounding-whitespace",
         }
     }
 }
@@ -289,10 +295,7 @@ fn check_rules(event: &UnsignedEvent) -> Result<(), EventError> {
     check_set_limit("parents", event.parents.len(), MAX_PARENTS)?;
     match &event.body {
         Body::Genesis(g) => {
-            check_text("genesis.name", &g.name, MAX_NAME_BYTES)?;
-            if g.name.trim().is_empty() {
-                return Err(DecodeError::Empty { field: "genesis.name" }.into());
-            }
+            check_line("genesis.name", &g.name, MAX_NAME_BYTES)?;
             if g.maintainers.is_empty() {
                 return Err(DecodeError::Empty { field: "genesis.maintainers" }.into());
             }
@@ -338,6 +341,23 @@ fn check_set_limit(field: &'static str, count: usize, max: usize) -> Result<(), 
 fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), EventError> {
     if s.len() > max {
         return Err(DecodeError::TooLong { field, len: s.len(), max }.into());
+    }
+    Ok(())
+}
+
+/// A name shown to people on one line, under the rule of the manifest's
+/// `name` (which is where a genesis name comes from): one spelling, and
+/// no control character that could rewrite what a terminal shows.
+fn check_line(field: &'static str, s: &str, max: usize) -> Result<(), EventError> {
+    check_text(field, s, max)?;
+    if s.is_empty() {
+        return Err(DecodeError::Empty { field }.into());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(EventError::ControlCharacter { field, code: c.into() });
+    }
+    if s.trim() != s {
+        return Err(EventError::SurroundingWhitespace { field });
     }
     Ok(())
 }

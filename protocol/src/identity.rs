@@ -114,6 +114,16 @@ pub enum AuthorIdError {
     Key(#[from] KeyError),
 }
 
+impl AuthorIdError {
+    /// A short, stable name for the reason, used by the spec's test vectors.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthorIdError::Text(e) => e.reason(),
+            AuthorIdError::Key(_) => "bad-key",
+        }
+    }
+}
+
 impl FromStr for AuthorId {
     type Err = AuthorIdError;
 

@@ -11,6 +11,18 @@ use unicode_normalization::{UnicodeNormalization, is_nfc};
 
 use crate::limits::{MAX_PATH_BYTES, MAX_PATH_DEPTH, MAX_SEGMENT_BYTES};
 
+/// The Unicode version of the NFC tables paths are checked and normalised
+/// with (those of the `unicode-normalization` crate). Whether a path is
+/// NFC, and so whether a tree is valid, may depend on it for characters
+/// assigned in later versions: spec/paths.md names it, and a test holds
+/// the crate to it.
+pub const NFC_UNICODE_VERSION: (u8, u8, u8) = (18, 0, 0);
+
+/// The Unicode version of the lowercase mapping of case keys: Rust's
+/// standard library's (`char::UNICODE_VERSION`), which moves with the
+/// compiler; a test holds the compiler to it.
+pub const LOWERCASE_UNICODE_VERSION: (u8, u8, u8) = (17, 0, 0);
+
 /// Why a path cannot be part of a design.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
@@ -109,7 +121,8 @@ impl ValidatedPath {
 }
 
 /// The key under which two paths collide on a case-insensitive file
-/// system: Unicode default lowercase mapping, then NFC.
+/// system: Unicode default full lowercase mapping (with the final sigma
+/// rule, as `str::to_lowercase` applies it), then NFC.
 pub(crate) fn fold_case(s: &str) -> String {
     s.to_lowercase().nfc().collect()
 }

@@ -24,6 +24,19 @@ pub enum IdError {
     Hex,
 }
 
+impl IdError {
+    /// A short, stable name for the reason, used by the spec's test vectors.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IdError::WrongKind { .. } => "wrong-kind",
+            IdError::Checksum { .. } => "checksum",
+            IdError::Malformed { .. } => "malformed",
+            IdError::Length { .. } => "length",
+            IdError::Hex => "hex",
+        }
+    }
+}
+
 pub(crate) fn encode(kind: &'static str, bytes: &[u8; 32]) -> String {
     let hrp = Hrp::parse_unchecked(kind);
     // Only fails on strings over 1023 characters; ours are 60-65.
@@ -44,7 +57,15 @@ pub(crate) fn decode(kind: &'static str, s: &str) -> Result<[u8; 32], IdError> {
     }
     let bytes: Vec<u8> = checked.byte_iter().collect();
     let len = bytes.len();
-    bytes.try_into().map_err(|_| IdError::Length { expected: kind, len })
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| IdError::Length { expected: kind, len })?;
+    // 32 bytes take 52 characters of 5 bits: the last 4 bits are padding,
+    // which BIP-173 requires to be zero. Decoding drops them, so without
+    // this check 16 strings would name the same id.
+    let last = checked.fe32_iter::<std::iter::Empty<u8>>().last().map_or(0, |fe| fe.to_u8());
+    if last & 0b1111 != 0 {
+        return Err(IdError::Malformed { expected: kind, detail: "non-zero padding bits".to_owned() });
+    }
+    Ok(bytes)
 }
 
 /// Serializes a type as its printable form and deserializes it with its

@@ -5,7 +5,7 @@ mod support;
 
 use communs_protocol::cbor::{self, Value};
 use communs_protocol::event::{EVENT_SIGNING_DOMAIN, EventError};
-use communs_protocol::limits::MAX_EVENT_BYTES;
+use communs_protocol::limits::{MAX_EVENT_BYTES, MAX_NAME_BYTES};
 use communs_protocol::{Body, Change, DesignId, EventId, Genesis, SignedEvent, UnsignedEvent};
 use proptest::prelude::*;
 use serde_json::json;
@@ -77,7 +77,9 @@ fn rejected_vectors() -> Vec<(&'static str, Vec<u8>)> {
     let log = sample_log();
     let g = &log[0].1;
     let approve = &log[3].1;
+    let propose = &log[5].1;
     let merge = &log[8].1;
+    let name = |text: &str| mutate(g, |i| body_items(i)[1] = Value::Text(text.to_owned()));
     let mut flipped_signature = g.bytes().to_vec();
     *flipped_signature.last_mut().expect("non-empty") ^= 1;
     let mut trailing = g.bytes().to_vec();
@@ -121,6 +123,25 @@ fn rejected_vectors() -> Vec<(&'static str, Vec<u8>)> {
             }),
         ),
         ("genesis license not SPDX", mutate(g, |i| body_items(i)[4] = Value::Text("CERN OHL".into()))),
+        ("genesis name empty", name("")),
+        ("genesis name of spaces only", name("   ")),
+        ("genesis name ending with a space", name("Face shield ")),
+        ("genesis name with a line feed", name("Face\nshield")),
+        ("genesis name with a terminal escape", name("Face \u{1b}[2Jshield")),
+        ("genesis name with a C1 control (U+0085)", name("Face\u{85}shield")),
+        ("genesis name one byte over MAX_NAME_BYTES", name(&"x".repeat(MAX_NAME_BYTES + 1))),
+        (
+            "propose with unknown change kind 3",
+            mutate(propose, |i| {
+                body_items(i)[2] = Value::Array(vec![Value::Integer(3.into()), Value::Bytes(vec![1; 32])]);
+            }),
+        ),
+        (
+            "propose set-threshold 0",
+            mutate(propose, |i| {
+                body_items(i)[2] = Value::Array(vec![Value::Integer(2.into()), Value::Integer(0.into())]);
+            }),
+        ),
         ("signature of 63 bytes", mutate(g, |i| i[7] = Value::Bytes(vec![0; 63]))),
         ("event over the size limit", {
             let mut huge = g.bytes().to_vec();
@@ -143,6 +164,14 @@ fn expected_reason(name: &str) -> &'static str {
         "genesis threshold 0" | "genesis threshold above the number of maintainers" => "threshold",
         "genesis author not a maintainer" => "author-not-maintainer",
         "genesis license not SPDX" => "license",
+        "genesis name empty" => "empty-field",
+        "genesis name of spaces only" | "genesis name ending with a space" => "surrounding-whitespace",
+        "genesis name with a line feed"
+        | "genesis name with a terminal escape"
+        | "genesis name with a C1 control (U+0085)" => "control-character",
+        "genesis name one byte over MAX_NAME_BYTES" => "too-long",
+        "propose with unknown change kind 3" => "unknown-kind",
+        "propose set-threshold 0" => "threshold",
         "signature of 63 bytes" => "shape",
         "event over the size limit" => "too-large",
         other => panic!("no expected reason for {other}"),

@@ -2,6 +2,7 @@
 
 mod support;
 
+use bech32::{Bech32, Bech32m, Fe32, Hrp};
 use communs_protocol::text_id::IdError;
 use communs_protocol::{AuthorId, DesignId, EventId, Hash, hash::BlobHash};
 use serde_json::json;
@@ -20,6 +21,9 @@ fn generated() -> serde_json::Value {
         })
         .collect();
     let digest = Hash::of(b"communs");
+    let id = key(1).author().to_string();
+    let author = *key(1).author().as_bytes();
+    let author_hrp = Hrp::parse("author").expect("a valid prefix");
     json!({
         "description": "Identities and printable ids (spec/identity.md). Author, design and event ids are bech32m (BIP-350) of the 32 bytes with the kind as human-readable part; blob hashes are lowercase hex, as b3sum prints them.",
         "keys": keys,
@@ -30,13 +34,36 @@ fn generated() -> serde_json::Value {
             "design": DesignId::from_hash(digest).to_string(),
             "event": EventId::from_hash(digest).to_string(),
         },
+        "accepted_author_ids": [
+            { "input": id.to_uppercase(), "author_id": id },
+            { "input": format!(" {id}\n"), "author_id": id },
+        ],
         "rejected_author_ids": [
-            { "input": flip_char(&key(1).author().to_string(), 20), "reason": "checksum" },
+            { "input": flip_char(&id, 20), "reason": "checksum" },
+            { "input": bech32::encode::<Bech32>(author_hrp, &author).expect("encodes"), "reason": "checksum" },
             { "input": DesignId::from_hash(digest).to_string(), "reason": "wrong-kind" },
             { "input": "author1-not-an-id", "reason": "malformed" },
             { "input": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "reason": "malformed" },
+            { "input": "", "reason": "malformed" },
+            { "input": format!("{}{}", &id[..10], id[10..].to_uppercase()), "reason": "malformed" },
+            { "input": with_padding_bits(&id), "reason": "malformed" },
+            { "input": bech32::encode::<Bech32m>(author_hrp, &author[..31]).expect("encodes"), "reason": "length" },
+            { "input": bech32::encode::<Bech32m>(author_hrp, &[author.as_slice(), &[0]].concat()).expect("encodes"), "reason": "length" },
+            { "input": bech32::encode::<Bech32m>(author_hrp, &[0; 32]).expect("encodes"), "reason": "bad-key" },
         ],
     })
+}
+
+/// `id` with the 4 padding bits of its last data character set, and the
+/// checksum recomputed: the same 32 bytes, spelled a second way.
+fn with_padding_bits(id: &str) -> String {
+    use bech32::primitives::decode::CheckedHrpstring;
+    use bech32::primitives::iter::Fe32IterExt;
+    let checked = CheckedHrpstring::new::<Bech32m>(id).expect("a valid id");
+    let mut fes: Vec<Fe32> = checked.fe32_iter::<std::iter::Empty<u8>>().collect();
+    let last = fes.pop().expect("a data part");
+    fes.push(Fe32::try_from(last.to_u8() | 1).expect("5 bits"));
+    fes.into_iter().with_checksum::<Bech32m>(&checked.hrp()).chars().collect()
 }
 
 /// Replaces the character at `at` by the next one of the bech32 alphabet.
@@ -46,15 +73,6 @@ fn flip_char(s: &str, at: usize) -> String {
     let i = ALPHABET.find(chars[at]).expect("bech32 character");
     chars[at] = ALPHABET.chars().nth((i + 1) % 32).expect("in range");
     chars.into_iter().collect()
-}
-
-fn reason(e: &communs_protocol::identity::AuthorIdError) -> &'static str {
-    match e {
-        communs_protocol::identity::AuthorIdError::Text(IdError::Checksum { .. }) => "checksum",
-        communs_protocol::identity::AuthorIdError::Text(IdError::WrongKind { .. }) => "wrong-kind",
-        communs_protocol::identity::AuthorIdError::Text(_) => "malformed",
-        communs_protocol::identity::AuthorIdError::Key(_) => "bad-key",
-    }
 }
 
 #[test]
@@ -71,7 +89,11 @@ fn stored_vectors_parse() {
     }
     for r in v["rejected_author_ids"].as_array().expect("rejected") {
         let err = support::str_field(r, "input").parse::<AuthorId>().expect_err("must be rejected");
-        assert_eq!(reason(&err), support::str_field(r, "reason"), "{r}: {err}");
+        assert_eq!(err.reason(), support::str_field(r, "reason"), "{r}: {err}");
+    }
+    for a in v["accepted_author_ids"].as_array().expect("accepted") {
+        let author: AuthorId = support::str_field(a, "input").parse().unwrap_or_else(|e| panic!("{a}: {e}"));
+        assert_eq!(author.to_string(), support::str_field(a, "author_id"));
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+use communs_protocol::path::{LOWERCASE_UNICODE_VERSION, NFC_UNICODE_VERSION};
 use communs_protocol::tree::TREE_VERSION;
 use communs_protocol::{Tree, TreeEntry, ValidatedPath, cbor, cbor::Value, hash::BlobHash};
 use proptest::prelude::*;
@@ -75,6 +76,14 @@ fn generated() -> serde_json::Value {
         ("two folders differing only by case", raw_tree(&["Docs/a", "docs/b"]), "case-collision"),
         ("a file that is also a folder", raw_tree(&["cad", "cad/x.scad"]), "file-folder-conflict"),
         ("a git hook", raw_tree(&[".git/hooks/pre-commit"]), "reserved-control-folder"),
+        ("two files differing only by case outside ASCII", raw_tree(&["Ä.txt", "ä.txt"]), "case-collision"),
+        (
+            "full lowercase mapping: U+0130 lowercases to i and U+0307",
+            raw_tree(&["i\u{307}.txt", "\u{130}.txt"]),
+            "case-collision",
+        ),
+        ("final sigma: ΟΔΟΣ lowercases to οδος", raw_tree(&["ΟΔΟΣ", "οδος"]), "case-collision"),
+        ("final sigma in a folder name", raw_tree(&["ΟΔΟΣ/a", "οδος/b"]), "case-collision"),
         (
             "unknown tree version",
             {
@@ -103,6 +112,19 @@ fn generated() -> serde_json::Value {
 #[test]
 fn spec_vectors_match_the_code() {
     support::check_or_bless("tree.json", &generated());
+}
+
+#[test]
+fn the_unicode_versions_are_those_the_spec_names() {
+    // Another version may judge a path with a newly assigned character
+    // otherwise: a crate or compiler update that changes them must come
+    // with a spec change.
+    let version = |(a, b, c): (u8, u8, u8)| format!("{a}.{b}.{c}");
+    let v = support::load("paths.json");
+    assert_eq!(unicode_normalization::UNICODE_VERSION, NFC_UNICODE_VERSION, "NFC tables");
+    assert_eq!(char::UNICODE_VERSION, LOWERCASE_UNICODE_VERSION, "the standard library's lowercase mapping");
+    assert_eq!(v["unicode"]["nfc"], version(NFC_UNICODE_VERSION));
+    assert_eq!(v["unicode"]["lowercase"], version(LOWERCASE_UNICODE_VERSION));
 }
 
 #[test]
