@@ -150,10 +150,30 @@ async fn stop_signal() {
 
 /// `POST /v1/run`: a CLI command, carried out by this node as it would be
 /// in the CLI, with what it prints sent back.
+///
+/// The command runs on a blocking thread of its own (its futures driven
+/// there with `block_on`), not on the async workers: its store reads and
+/// writes are synchronous, and on those workers they would hold up the
+/// swarm and `GET /v1/node` for as long as the slowest command took. What
+/// it awaits (the network, the blob store) still runs on the workers.
 async fn run_command(State(state): State<ApiState>, Json(request): Json<RunRequest>) -> Response {
-    let out = Output::capture(request.json);
-    let node = state.network.node().clone();
-    match crate::commands::dispatch(&node, Some(&state.network), request.command, &out).await {
+    let runtime = tokio::runtime::Handle::current();
+    let network = state.network.clone();
+    let ran = tokio::task::spawn_blocking(move || {
+        let out = Output::capture(request.json);
+        let node = network.node().clone();
+        let result = runtime.block_on(crate::commands::dispatch(&node, Some(&network), request.command, &out));
+        (result, out)
+    })
+    .await;
+    let (result, out) = match ran {
+        Ok(ran) => ran,
+        Err(e) => {
+            let error = format!("the command stopped unexpectedly: {e}");
+            return api::error_response(StatusCode::INTERNAL_SERVER_ERROR, &error, &[]);
+        }
+    };
+    match result {
         Ok(()) => Json(out.into_captured()).into_response(),
         // What the command printed before failing (fsck's report) goes
         // back with the error, as it would reach the terminal.
