@@ -82,7 +82,7 @@ impl ApiState {
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("api").and_then(|a| a.as_str()).map(str::to_owned))
             .unwrap_or_default();
-        let followed = network.kept_designs().iter().map(ToString::to_string).collect();
+        let followed = network.kept_design_names().to_vec();
         Ok(NodeStatus {
             peer_id,
             author: node.author().to_string(),

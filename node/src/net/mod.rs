@@ -243,6 +243,9 @@ struct Shared {
     /// checking a gossiped event needs no store read; refreshed when a
     /// design arrives and when the follow policy changes.
     kept: std::sync::RwLock<BTreeSet<DesignId>>,
+    /// The same, printed: `GET /v1/node` shows them, and printing thousands
+    /// of ids for every status would cost more than the rest of it.
+    kept_names: std::sync::RwLock<Arc<[String]>>,
     /// The kept designs present in the store: those announced in the DHT.
     provided: Mutex<BTreeSet<DesignId>>,
     /// Designs whose files may be missing (`seed.rs`).
@@ -351,6 +354,7 @@ impl Network {
             synced: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(HashMap::new()),
             kept: std::sync::RwLock::new(BTreeSet::new()),
+            kept_names: std::sync::RwLock::new(Arc::new([])),
             provided: Mutex::new(BTreeSet::new()),
             seeds: Mutex::new(seed::SeedQueue::default()),
             seed_wake: tokio::sync::Notify::new(),
@@ -414,15 +418,21 @@ impl Network {
             provide: present.difference(&provided).copied().collect(),
             unprovide: provided.difference(&present).copied().collect(),
         };
+        if *cached != kept
+            && let Ok(mut names) = self.shared.kept_names.write()
+        {
+            *names = kept.iter().map(ToString::to_string).collect();
+        }
         *cached = kept;
         *provided = present;
         change
     }
 
-    /// The designs this node keeps, as last read from the store (see
-    /// [`Network::refresh_kept`]): what the API shows without a store read.
-    pub fn kept_designs(&self) -> Vec<DesignId> {
-        self.shared.kept.read().map(|kept| kept.iter().copied().collect()).unwrap_or_default()
+    /// The designs this node keeps, printed, as last read from the store
+    /// (see [`Network::refresh_kept`]): what the API shows without a store
+    /// read.
+    pub fn kept_design_names(&self) -> Arc<[String]> {
+        self.shared.kept_names.read().map(|names| names.clone()).unwrap_or_else(|_| Arc::new([]))
     }
 
     /// Whether this node keeps (stores, catches up, seeds) `design`.
@@ -458,7 +468,11 @@ impl Network {
     pub async fn status(&self) -> Result<NetStatus, NetError> {
         let (reply, status) = oneshot::channel();
         self.send(Command::Status(reply)).await?;
-        status.await.map_err(|_| NetError::Stopped)
+        let mut status = status.await.map_err(|_| NetError::Stopped)?;
+        // Encoding gossipsub's metrics takes a while (a family per topic):
+        // done here, not by the swarm's task.
+        status.gossip = self.gossip_counts();
+        Ok(status)
     }
 
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
@@ -849,7 +863,8 @@ impl Driver {
             peers,
             seed_all: self.network.shared.seed_all,
             pending_events: self.network.shared.pending.lock().map(|p| p.len()).unwrap_or(0),
-            gossip: self.network.gossip_counts(),
+            // Read by the caller, off the swarm's task (see `Network::status`).
+            gossip: GossipCounts::default(),
             sync: self.network.shared.synced.lock().map(|s| s.values().cloned().collect()).unwrap_or_default(),
             seeding: SeedingStatus {
                 announcing: self.announcing.len() + self.to_announce.len(),
