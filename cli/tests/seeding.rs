@@ -30,7 +30,8 @@ fn many_designs(node: &Node, n: usize) {
         let opened = communs_node::Node::open(home).await.expect("store opens");
         let store = &opened;
         let key = SecretKey::from_bytes(&[7; 32]);
-        let files: Vec<Vec<u8>> = (0..n).map(|i| format!("# Design {i}\n\nA small part, number {i}.\n").into_bytes()).collect();
+        let files: Vec<Vec<u8>> =
+            (0..n).map(|i| format!("# Design {i}\n\nA small part, number {i}.\n").into_bytes()).collect();
         let trees: Vec<Tree> = futures::stream::iter(files)
             .map(|file| async move {
                 let size = file.len() as u64;

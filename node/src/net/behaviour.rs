@@ -142,8 +142,10 @@ impl Behaviour {
         let peer_id = key.public().to_peer_id();
         let mdns =
             if options.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?) } else { None };
-        let store =
-            MemoryStore::with_config(peer_id, MemoryStoreConfig { max_provided_keys: MAX_PROVIDER_KEYS, ..Default::default() });
+        let store = MemoryStore::with_config(
+            peer_id,
+            MemoryStoreConfig { max_provided_keys: MAX_PROVIDER_KEYS, ..Default::default() },
+        );
         let mut config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
         // The driver re-announces the kept designs itself, in batches
         // (`PROVIDE_REFRESH_INTERVAL`), rather than all at once.
@@ -187,7 +189,8 @@ mod tests {
     #[test]
     fn the_dht_holds_provider_records_for_more_designs_than_libp2p_kads_default() {
         let key = Keypair::generate_ed25519();
-        let options = Options { mdns: false, dht: true, max_connections: 8, max_connections_per_peer: 1, relay_server: false };
+        let options =
+            Options { mdns: false, dht: true, max_connections: 8, max_connections_per_peer: 1, relay_server: false };
         let (relay_transport, relay_client) = relay::client::new(key.public().to_peer_id());
         drop(relay_transport);
         let mut registry = prometheus_client::registry::Registry::default();
