@@ -169,6 +169,8 @@ pub struct NetStatus {
 pub struct SeedingStatus {
     /// Designs waiting for their files to be checked and fetched.
     pub queued: usize,
+    /// Designs whose files are being checked and fetched.
+    pub fetching: usize,
     /// Designs whose files no peer could send yet; tried again after the
     /// next catch-up.
     pub waiting_for_peers: usize,
@@ -418,6 +420,10 @@ impl Network {
             provide: present.difference(&provided).copied().collect(),
             unprovide: provided.difference(&present).copied().collect(),
         };
+        // A design new to the store is queued for its files before it is
+        // shown as kept: whoever sees it kept and nothing queued knows its
+        // files are here.
+        self.seed(present.difference(&provided).copied().collect::<Vec<_>>());
         if *cached != kept
             && let Ok(mut names) = self.shared.kept_names.write()
         {
@@ -590,14 +596,16 @@ impl Network {
             if lagged {
                 tracing::info!("missed new events in a burst; checking every kept design for files");
             }
+            if lagged {
+                self.seed_everything();
+            }
+            // The designs new to the store are queued as they are read.
             if (new_design || lagged)
                 && let Err(e) = self.refresh_kept().await
             {
                 tracing::warn!("cannot update the designs kept: {e}");
             }
-            if lagged {
-                self.seed_everything();
-            } else {
+            if !lagged {
                 let kept: Vec<DesignId> = designs.into_iter().filter(|d| self.keeps(d)).collect();
                 self.seed(kept);
             }

@@ -32,6 +32,8 @@ pub(super) struct SeedQueue {
     /// after the next catch-up (a peer then has the events, and soon the
     /// files).
     failed: BTreeSet<DesignId>,
+    /// Designs being fetched.
+    active: usize,
 }
 
 impl SeedQueue {
@@ -84,9 +86,9 @@ impl Network {
     /// The queue's lengths, for `node status` (the DHT's part is the
     /// driver's).
     pub(super) fn seeding_status(&self) -> super::SeedingStatus {
-        let (queued, waiting_for_peers) =
-            self.shared.seeds.lock().map(|q| (q.queued.len(), q.failed.len())).unwrap_or_default();
-        super::SeedingStatus { queued, waiting_for_peers, announcing: 0 }
+        let (queued, fetching, waiting_for_peers) =
+            self.shared.seeds.lock().map(|q| (q.queued.len(), q.active, q.failed.len())).unwrap_or_default();
+        super::SeedingStatus { queued, fetching, waiting_for_peers, announcing: 0 }
     }
 
     /// Works through the queue, [`SEED_CONCURRENCY`] designs at a time,
@@ -96,17 +98,22 @@ impl Network {
         let mut running = FuturesUnordered::new();
         loop {
             while running.len() < SEED_CONCURRENCY {
-                let Some(design) = self.shared.seeds.lock().ok().and_then(|mut q| q.pop()) else { break };
+                let popped = self.shared.seeds.lock().ok().and_then(|mut queue| {
+                    let design = queue.pop()?;
+                    queue.active += 1;
+                    Some(design)
+                });
+                let Some(design) = popped else { break };
                 let network = self.clone();
                 running.push(async move { (design, network.seed_one(design).await) });
             }
             tokio::select! {
                 Some((design, result)) = running.next(), if !running.is_empty() => {
+                    let Ok(mut queue) = self.shared.seeds.lock() else { return };
+                    queue.active -= 1;
                     if let Err(e) = result {
                         tracing::debug!("files of {design} not fetched: {e}");
-                        if let Ok(mut queue) = self.shared.seeds.lock()
-                            && !queue.members.contains(&design)
-                        {
+                        if !queue.members.contains(&design) {
                             queue.failed.insert(design);
                         }
                     }
