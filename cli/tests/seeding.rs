@@ -14,9 +14,10 @@ use support::daemon::{Daemon, eventually, log};
 /// Designs on the seeded node: enough that one catch-up brings more events
 /// (two per design) than the store's broadcast of new events holds
 /// (1,024), so that the watcher of that broadcast lags. The issue measured
-/// 5,000; a debug build stores blobs too slowly for that many in a test
-/// of about a minute (see `many_designs`).
-const DESIGNS: usize = 1_000;
+/// 5,000 in a release build; in a debug build, on a machine shared with
+/// other builds, a seed-all node fetched 1,000 designs in 20 to 58 s, too
+/// close to the minute allowed.
+const DESIGNS: usize = 600;
 
 /// The tests of this file run one at a time: one measures how fast a node
 /// answers, and the other would load the machine meanwhile.

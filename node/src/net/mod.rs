@@ -373,12 +373,11 @@ impl Network {
             announcing: HashSet::new(),
             dht_empty: true,
         };
+        // Also queues every kept design in the store for its files: what
+        // the last run left unfetched is found again here.
         network.subscribe_kept(&mut driver)?;
         tokio::spawn(blobs::serve(network.shared.control.clone(), network.shared.node.blobs.store().clone()));
         tokio::spawn(network.clone().watch_store());
-        // What the last run left unfetched, or what arrived without its
-        // files, is found again here.
-        network.seed_everything();
         tokio::spawn(network.clone().run_seeder());
         tokio::spawn(driver.run(receiver));
         Ok(network)
