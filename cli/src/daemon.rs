@@ -150,10 +150,32 @@ async fn stop_signal() {
 
 /// `POST /v1/run`: a CLI command, carried out by this node as it would be
 /// in the CLI, with what it prints sent back.
+///
+/// The command runs on a thread of its own, below the network's priority
+/// (its futures driven there with `block_on`), not on the async workers:
+/// its store reads and writes are synchronous, and on those workers they
+/// would hold up the swarm and `GET /v1/node` for as long as the slowest
+/// command took; at the same priority, a few commands busy on every core
+/// would still slow them down. What it awaits (the network, the blob
+/// store) runs on the workers.
 async fn run_command(State(state): State<ApiState>, Json(request): Json<RunRequest>) -> Response {
-    let out = Output::capture(request.json);
-    let node = state.network.node().clone();
-    match crate::commands::dispatch(&node, Some(&state.network), request.command, &out).await {
+    let runtime = tokio::runtime::Handle::current();
+    let network = state.network.clone();
+    let (done, ran) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("command".into()).spawn(move || {
+        lower_priority();
+        let out = Output::capture(request.json);
+        let node = network.node().clone();
+        let result = runtime.block_on(crate::commands::dispatch(&node, Some(&network), request.command, &out));
+        let _ = done.send((result, out));
+    });
+    if let Err(e) = spawned {
+        return api::error_response(StatusCode::SERVICE_UNAVAILABLE, &format!("cannot start the command: {e}"), &[]);
+    }
+    let Ok((result, out)) = ran.await else {
+        return api::error_response(StatusCode::INTERNAL_SERVER_ERROR, "the command stopped unexpectedly", &[]);
+    };
+    match result {
         Ok(()) => Json(out.into_captured()).into_response(),
         // What the command printed before failing (fsck's report) goes
         // back with the error, as it would reach the terminal.
@@ -167,6 +189,25 @@ async fn run_command(State(state): State<ApiState>, Json(request): Json<RunReque
                 "warnings": captured.warnings,
             });
             (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+    }
+}
+
+/// How much lower than the network's a command's scheduling priority is
+/// (a nice value): enough that the swarm and the API's own routes take a
+/// busy core first.
+const COMMAND_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's priority by [`COMMAND_NICENESS`] (Linux sets
+/// a nice value per thread; elsewhere commands keep the node's priority).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority(2) on this thread's own id; no memory is shared.
+    unsafe {
+        let thread = libc::gettid() as libc::id_t;
+        let now = libc::getpriority(libc::PRIO_PROCESS, thread);
+        if libc::setpriority(libc::PRIO_PROCESS, thread, now.saturating_add(COMMAND_NICENESS)) != 0 {
+            tracing::debug!("cannot lower a command's priority: {}", std::io::Error::last_os_error());
         }
     }
 }

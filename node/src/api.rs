@@ -59,6 +59,8 @@ pub struct NodeStatus {
     pub gossip: crate::net::GossipCounts,
     /// The last catch-up with each peer.
     pub sync: Vec<crate::net::PeerSync>,
+    /// Files of kept designs still to fetch, and DHT announcements to make.
+    pub seeding: crate::net::SeedingStatus,
 }
 
 impl ApiState {
@@ -69,15 +71,18 @@ impl ApiState {
     }
 
     /// The status, with the API address read from the running node's file.
+    /// It reads nothing from the store (the designs kept are the network's
+    /// copy), so that it answers at once however busy the store is.
     pub async fn status_of(network: &Network) -> Result<NodeStatus, crate::net::NetError> {
-        let NetStatus { peer_id, listen, peers, seed_all, pending_events, gossip, sync } = network.status().await?;
+        let NetStatus { peer_id, listen, peers, seed_all, pending_events, gossip, sync, seeding } =
+            network.status().await?;
         let node = network.node();
         let api = std::fs::read_to_string(node.home().api_path())
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("api").and_then(|a| a.as_str()).map(str::to_owned))
             .unwrap_or_default();
-        let followed = node.kept_designs()?.iter().map(ToString::to_string).collect();
+        let followed = network.kept_design_names().to_vec();
         Ok(NodeStatus {
             peer_id,
             author: node.author().to_string(),
@@ -89,6 +94,7 @@ impl ApiState {
             pending_events,
             gossip,
             sync,
+            seeding,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use communs_protocol::limits::{GOSSIP_SHARDS, MAX_GOSSIP_MESSAGE_BYTES};
 use communs_protocol::wire::{self, CATCHUP_PROTOCOL, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
-use libp2p::kad::{self, store::MemoryStore};
+use libp2p::kad::{self, store::MemoryStore, store::MemoryStoreConfig};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
@@ -29,6 +29,14 @@ pub struct Behaviour {
     pub relay: Toggle<relay::Behaviour>,
     pub dcutr: dcutr::Behaviour,
 }
+
+/// Keys with provider records the DHT's memory store holds at most: this
+/// node's kept designs and the designs other nodes announce to it, which
+/// libp2p-kad counts together (its default, 1,024, left the designs of a
+/// tiers-lieu beyond the first thousand unannounced). 100,000 is the store
+/// size the node is built for (a tiers-lieu seeding everything); a record
+/// costs a few hundred bytes, so a full table stays within some 50 MB.
+pub const MAX_PROVIDER_KEYS: usize = 100_000;
 
 pub struct Options {
     pub mdns: bool,
@@ -134,11 +142,15 @@ impl Behaviour {
         let peer_id = key.public().to_peer_id();
         let mdns =
             if options.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?) } else { None };
-        let mut kad = kad::Behaviour::with_config(
+        let store = MemoryStore::with_config(
             peer_id,
-            MemoryStore::new(peer_id),
-            kad::Config::new(StreamProtocol::new(KAD_PROTOCOL)),
+            MemoryStoreConfig { max_provided_keys: MAX_PROVIDER_KEYS, ..Default::default() },
         );
+        let mut config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
+        // The driver re-announces the kept designs itself, in batches
+        // (`PROVIDE_REFRESH_INTERVAL`), rather than all at once.
+        config.set_provider_publication_interval(None);
+        let mut kad = kad::Behaviour::with_config(peer_id, store, config);
         kad.set_mode(Some(kad::Mode::Server));
         let kad = options.dht.then_some(kad);
         let limits = connection_limits::ConnectionLimits::default()
@@ -164,5 +176,32 @@ impl Behaviour {
             relay: options.relay_server.then(|| relay::Behaviour::new(peer_id, relay_config())).into(),
             dcutr: dcutr::Behaviour::new(peer_id),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use libp2p::kad::store::RecordStore;
+    use libp2p::kad::{self, RecordKey};
+
+    use super::*;
+
+    #[test]
+    fn the_dht_holds_provider_records_for_more_designs_than_libp2p_kads_default() {
+        let key = Keypair::generate_ed25519();
+        let options =
+            Options { mdns: false, dht: true, max_connections: 8, max_connections_per_peer: 1, relay_server: false };
+        let (relay_transport, relay_client) = relay::client::new(key.public().to_peer_id());
+        drop(relay_transport);
+        let mut registry = prometheus_client::registry::Registry::default();
+        let mut behaviour = Behaviour::new(&key, relay_client, &options, &mut registry).expect("behaviour");
+        let kad: &mut kad::Behaviour<MemoryStore> = behaviour.kad.as_mut().expect("the DHT is on");
+        for n in 0..5_000u32 {
+            let design = blake3::hash(&n.to_le_bytes());
+            if let Err(e) = kad.start_providing(RecordKey::new(design.as_bytes())) {
+                panic!("design {n} not provided: {e}");
+            }
+        }
+        assert_eq!(kad.store_mut().provided().count(), 5_000);
     }
 }

@@ -244,6 +244,9 @@ impl Network {
         if let Ok(mut synced) = self.shared.synced.lock() {
             synced.insert(peer, super::PeerSync { peer_id: peer.to_string(), at_ms, report: report.clone() });
         }
+        // A peer is here and now holds what this node holds of the scope:
+        // the files no peer could send before may come from it.
+        self.retry_seeds();
         Ok(report)
     }
 

@@ -39,15 +39,15 @@ pub struct DesignClaim {
 }
 
 impl Drop for DesignClaim {
-    /// Releases the design, and runs the background fetch asked for while
-    /// the claim held (a newer head may have arrived).
+    /// Releases the design, and queues it for the seeder if it was asked
+    /// for while the claim held (a newer head may have arrived).
     fn drop(&mut self) {
         if !self.claimed {
             return;
         }
         let asked_again = self.network.shared.fetching.lock().ok().and_then(|mut f| f.remove(&self.design));
         if asked_again == Some(true) {
-            self.network.spawn_fetch(self.design);
+            self.network.seed([self.design]);
         }
     }
 }
@@ -77,56 +77,7 @@ pub enum FilesError {
 }
 
 impl Network {
-    /// Fetches, in the background, the files of the revision this node
-    /// would check out of `design`: a node keeps the files of what it
-    /// keeps, so that it can check them out offline and seed them.
-    ///
-    /// One fetch per design runs at a time; a request while one runs (a
-    /// newer head arrived) makes it run once more when it ends, so the
-    /// files of the latest head are fetched.
-    pub(super) fn spawn_fetch(&self, design: DesignId) {
-        {
-            let Ok(mut fetching) = self.shared.fetching.lock() else { return };
-            if let Some(again) = fetching.get_mut(&design) {
-                *again = true;
-                return;
-            }
-            fetching.insert(design, false);
-        }
-        let network = self.clone();
-        tokio::spawn(async move {
-            loop {
-                match network.fetch_files(design, None).await {
-                    Ok(report) if report.fetched > 0 => {
-                        tracing::info!("fetched {} blobs ({} bytes) of {design}", report.fetched, report.bytes);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!("files of {design} not fetched: {e}"),
-                }
-                if !network.finish_fetch(design) {
-                    return;
-                }
-            }
-        });
-    }
-
-    /// Ends a fetch of `design`: `true` if another was asked for
-    /// meanwhile (the caller runs it), else the design is released.
-    fn finish_fetch(&self, design: DesignId) -> bool {
-        let Ok(mut fetching) = self.shared.fetching.lock() else { return false };
-        match fetching.get_mut(&design) {
-            Some(again) if *again => {
-                *again = false;
-                true
-            }
-            _ => {
-                fetching.remove(&design);
-                false
-            }
-        }
-    }
-
-    /// Keeps a background fetch of `design` from starting while the
+    /// Keeps the seeder (`seed.rs`) from fetching `design` while the
     /// returned guard lives (a `get` fetches the files itself, in the order
     /// it writes them; two fetchers would only compete for the same link).
     pub fn claim_design(&self, design: DesignId) -> DesignClaim {
@@ -239,7 +190,12 @@ impl Network {
         revision: Option<EventId>,
     ) -> Result<(EventId, BlobHash, Vec<PeerId>, Option<u64>), FilesError> {
         let node = &self.shared.node;
-        let (revision, tree_hash) = node.revision_tree(&design, revision)?;
+        // Reading the log and resolving it is store work: off the async
+        // workers that drive the swarm and the API.
+        let reader = node.clone();
+        let (revision, tree_hash) = tokio::task::spawn_blocking(move || reader.revision_tree(&design, revision))
+            .await
+            .map_err(|_| NetError::Stopped)??;
         let peers = self.connected_peers().await?;
         let fetched = match node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
             true => None,

@@ -12,6 +12,7 @@ mod catchup;
 mod codec;
 mod fetch;
 mod gossip;
+mod seed;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ use behaviour::{Behaviour, BehaviourEvent};
 pub use catchup::{CatchupError, CatchupReport, Interest};
 pub use fetch::{FetchReport, FilesError};
 pub use libp2p::Multiaddr as Address;
+pub use seed::SEED_CONCURRENCY;
 
 /// How the node joins the network (the `[network]` table of config.toml,
 /// each field overridable by a flag of `communs node run`).
@@ -113,6 +115,16 @@ pub const DEFAULT_PORT: u16 = 4517;
 /// the catch-up made when the connection opened.
 pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(30);
 
+/// DHT announcements (provider records) in flight at once: a node keeping
+/// thousands of designs announces them a batch at a time, not in one burst
+/// of queries.
+pub const PROVIDE_AT_ONCE: usize = 32;
+
+/// How often every kept design is announced again in the DHT. Peers keep
+/// a provider record 48 hours (libp2p-kad's default); the node, not
+/// libp2p-kad, re-announces, so that it can do so in batches.
+pub const PROVIDE_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
+
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     #[error("starting the network: {0}")]
@@ -149,6 +161,21 @@ pub struct NetStatus {
     pub gossip: GossipCounts,
     /// The last catch-up with each peer met since start.
     pub sync: Vec<PeerSync>,
+    pub seeding: SeedingStatus,
+}
+
+/// Where the fetching of kept designs' files stands.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SeedingStatus {
+    /// Designs waiting for their files to be checked and fetched.
+    pub queued: usize,
+    /// Designs whose files are being checked and fetched.
+    pub fetching: usize,
+    /// Designs whose files no peer could send yet; tried again after the
+    /// next catch-up.
+    pub waiting_for_peers: usize,
+    /// Designs being announced in the DHT, or waiting to be.
+    pub announcing: usize,
 }
 
 /// Gossip messages received since start, over every topic.
@@ -218,8 +245,14 @@ struct Shared {
     /// checking a gossiped event needs no store read; refreshed when a
     /// design arrives and when the follow policy changes.
     kept: std::sync::RwLock<BTreeSet<DesignId>>,
+    /// The same, printed: `GET /v1/node` shows them, and printing thousands
+    /// of ids for every status would cost more than the rest of it.
+    kept_names: std::sync::RwLock<Arc<[String]>>,
     /// The kept designs present in the store: those announced in the DHT.
     provided: Mutex<BTreeSet<DesignId>>,
+    /// Designs whose files may be missing (`seed.rs`).
+    seeds: Mutex<seed::SeedQueue>,
+    seed_wake: tokio::sync::Notify,
 }
 
 /// The last catch-up with one peer.
@@ -323,20 +356,29 @@ impl Network {
             synced: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(HashMap::new()),
             kept: std::sync::RwLock::new(BTreeSet::new()),
+            kept_names: std::sync::RwLock::new(Arc::new([])),
             provided: Mutex::new(BTreeSet::new()),
+            seeds: Mutex::new(seed::SeedQueue::default()),
+            seed_wake: tokio::sync::Notify::new(),
         });
         let network = Network { shared };
-        network.subscribe_kept(&mut swarm)?;
-        tokio::spawn(blobs::serve(network.shared.control.clone(), network.shared.node.blobs.store().clone()));
-        tokio::spawn(network.clone().watch_store());
-        let driver = Driver {
+        let mut driver = Driver {
             network: network.clone(),
             swarm,
             relays,
             known: HashMap::new(),
             requests: HashMap::new(),
             providers: HashMap::new(),
+            to_announce: BTreeSet::new(),
+            announcing: HashSet::new(),
+            dht_empty: true,
         };
+        // Also queues every kept design in the store for its files: what
+        // the last run left unfetched is found again here.
+        network.subscribe_kept(&mut driver)?;
+        tokio::spawn(blobs::serve(network.shared.control.clone(), network.shared.node.blobs.store().clone()));
+        tokio::spawn(network.clone().watch_store());
+        tokio::spawn(network.clone().run_seeder());
         tokio::spawn(driver.run(receiver));
         Ok(network)
     }
@@ -349,15 +391,15 @@ impl Network {
         self.shared.peer_id
     }
 
-    fn subscribe_kept(&self, swarm: &mut Swarm<Behaviour>) -> Result<(), NetError> {
-        let gossipsub = &mut swarm.behaviour_mut().gossipsub;
+    fn subscribe_kept(&self, driver: &mut Driver) -> Result<(), NetError> {
+        let gossipsub = &mut driver.swarm.behaviour_mut().gossipsub;
         if self.shared.seed_all {
             for topic in behaviour::all_topics() {
                 gossipsub.subscribe(&topic).map_err(|e| NetError::Start(e.to_string()))?;
             }
         }
         let (kept, present) = self.shared.node.kept_and_present()?;
-        apply_keep(swarm, self.keep_change(kept, present));
+        driver.keep(self.keep_change(kept, present));
         Ok(())
     }
 
@@ -377,9 +419,25 @@ impl Network {
             provide: present.difference(&provided).copied().collect(),
             unprovide: provided.difference(&present).copied().collect(),
         };
+        // A design new to the store is queued for its files before it is
+        // shown as kept: whoever sees it kept and nothing queued knows its
+        // files are here.
+        self.seed(present.difference(&provided).copied().collect::<Vec<_>>());
+        if *cached != kept
+            && let Ok(mut names) = self.shared.kept_names.write()
+        {
+            *names = kept.iter().map(ToString::to_string).collect();
+        }
         *cached = kept;
         *provided = present;
         change
+    }
+
+    /// The designs this node keeps, printed, as last read from the store
+    /// (see [`Network::refresh_kept`]): what the API shows without a store
+    /// read.
+    pub fn kept_design_names(&self) -> Arc<[String]> {
+        self.shared.kept_names.read().map(|names| names.clone()).unwrap_or_else(|_| Arc::new([]))
     }
 
     /// Whether this node keeps (stores, catches up, seeds) `design`.
@@ -415,7 +473,11 @@ impl Network {
     pub async fn status(&self) -> Result<NetStatus, NetError> {
         let (reply, status) = oneshot::channel();
         self.send(Command::Status(reply)).await?;
-        status.await.map_err(|_| NetError::Stopped)
+        let mut status = status.await.map_err(|_| NetError::Stopped)?;
+        // Encoding gossipsub's metrics takes a while (a family per topic):
+        // done here, not by the swarm's task.
+        status.gossip = self.gossip_counts();
+        Ok(status)
     }
 
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
@@ -436,7 +498,7 @@ impl Network {
         self.refresh_kept().await?;
         let scope = Interest::designs([design]);
         let mut report = self.catch_up_all(&scope).await;
-        if !self.shared.node.has_design(&design)? {
+        if !self.has_design(design).await? {
             let (reply, providers) = oneshot::channel();
             self.send(Command::FindProviders { design, reply }).await?;
             let providers = tokio::time::timeout(Duration::from_secs(10), providers).await.ok().and_then(Result::ok);
@@ -446,10 +508,15 @@ impl Network {
                 }
             }
         }
-        if self.shared.node.has_design(&design)? {
-            self.spawn_fetch(design);
+        if self.has_design(design).await? {
+            self.seed([design]);
         }
         Ok(report)
+    }
+
+    async fn has_design(&self, design: DesignId) -> Result<bool, NetError> {
+        let node = self.shared.node.clone();
+        Ok(tokio::task::spawn_blocking(move || node.has_design(&design)).await.map_err(|_| NetError::Stopped)??)
     }
 
     /// Catches up `scope` with every connected peer, one after the other.
@@ -483,35 +550,63 @@ impl Network {
         let _ = self.send(Command::Publish(Box::new(event))).await;
     }
 
-    /// Gossips what this node signs, and fetches the files of designs it
-    /// keeps when their head moves.
+    /// Gossips what this node signs, and queues the designs it keeps for
+    /// their files when their log grows. Events are taken in bursts (all
+    /// those already waiting), so that a catch-up of thousands of designs
+    /// re-reads the designs kept once, not once per design. When the
+    /// broadcast lagged, what was missed is unknown: every kept design is
+    /// queued (the seeder skips those whose files are here).
     async fn watch_store(self) {
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
         let mut inserted = self.shared.node.events.subscribe();
         let mut stopped = self.shared.stopped.subscribe();
         let me = self.shared.node.author();
         loop {
-            let received = tokio::select! {
+            let first = tokio::select! {
                 received = inserted.recv() => received,
                 _ = stopped.wait_for(|stopped| *stopped) => return,
             };
-            match received {
-                Ok(event) => {
-                    let design = event.design();
-                    let genesis = matches!(event.body(), communs_protocol::Body::Genesis(_));
-                    if event.author() == me {
-                        self.publish(event).await;
-                    }
-                    // A genesis is a design new to this store: kept, unless
-                    // this node unfollowed it before it arrived.
-                    if genesis && let Err(e) = self.refresh_kept().await {
-                        tracing::warn!("cannot update the designs kept: {e}");
-                    }
-                    if self.keeps(&design) {
-                        self.spawn_fetch(design);
-                    }
+            let mut burst = Vec::new();
+            let mut lagged = false;
+            let mut next = first.map_err(|e| match e {
+                RecvError::Lagged(_) => TryRecvError::Lagged(0),
+                RecvError::Closed => TryRecvError::Closed,
+            });
+            loop {
+                match next {
+                    Ok(event) => burst.push(event),
+                    Err(TryRecvError::Lagged(_)) => lagged = true,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Closed) => return,
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                next = inserted.try_recv();
+            }
+            let mut designs = BTreeSet::new();
+            let mut new_design = false;
+            for event in burst {
+                designs.insert(event.design());
+                // A genesis is a design new to this store: kept, unless
+                // this node unfollowed it before it arrived.
+                new_design |= matches!(event.body(), communs_protocol::Body::Genesis(_));
+                if event.author() == me {
+                    self.publish(event).await;
+                }
+            }
+            if lagged {
+                tracing::info!("missed new events in a burst; checking every kept design for files");
+            }
+            if lagged {
+                self.seed_everything();
+            }
+            // The designs new to the store are queued as they are read.
+            if (new_design || lagged)
+                && let Err(e) = self.refresh_kept().await
+            {
+                tracing::warn!("cannot update the designs kept: {e}");
+            }
+            if !lagged {
+                let kept: Vec<DesignId> = designs.into_iter().filter(|d| self.keeps(d)).collect();
+                self.seed(kept);
             }
         }
     }
@@ -562,28 +657,6 @@ impl KeepChange {
     }
 }
 
-fn apply_keep(swarm: &mut Swarm<Behaviour>, change: KeepChange) {
-    let behaviour = swarm.behaviour_mut();
-    for shard in change.subscribe {
-        let topic = IdentTopic::new(wire::shard_topic(shard));
-        if let Err(e) = behaviour.gossipsub.subscribe(&topic) {
-            tracing::warn!("cannot subscribe to {topic}: {e}");
-        }
-    }
-    for shard in change.unsubscribe {
-        behaviour.gossipsub.unsubscribe(&IdentTopic::new(wire::shard_topic(shard)));
-    }
-    let Some(kad) = behaviour.kad.as_mut() else { return };
-    for design in change.provide {
-        if let Err(e) = kad.start_providing(kad::RecordKey::new(design.as_bytes())) {
-            tracing::debug!("cannot record {design} as provided: {e}");
-        }
-    }
-    for design in change.unprovide {
-        kad.stop_providing(&kad::RecordKey::new(design.as_bytes()));
-    }
-}
-
 /// One of a peer's [`MAX_REQUESTS_PER_PEER`] catch-up requests in flight;
 /// given back when dropped.
 struct RequestSlot {
@@ -631,6 +704,13 @@ struct Driver {
     known: HashMap<PeerId, Known>,
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
+    /// Kept designs to announce in the DHT, [`PROVIDE_AT_ONCE`] at a time.
+    to_announce: BTreeSet<DesignId>,
+    /// The announcements in flight.
+    announcing: HashSet<kad::QueryId>,
+    /// No peer in the DHT's routing table yet: announcements reach no one,
+    /// and are made again when the first peer enters it.
+    dht_empty: bool,
 }
 
 impl Driver {
@@ -638,10 +718,14 @@ impl Driver {
         let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
         anti_entropy.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         anti_entropy.tick().await;
+        let mut refresh = tokio::time::interval(PROVIDE_REFRESH_INTERVAL);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        refresh.tick().await;
         let mut turn = 0usize;
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = refresh.tick() => self.announce_all(),
                 _ = anti_entropy.tick() => {
                     // One peer per tick, in turn: what gossip lost or a
                     // peer learnt by its own catch-up after ours reaches
@@ -692,7 +776,7 @@ impl Driver {
                     tracing::debug!("event {} not gossiped: {e}", event.id());
                 }
             }
-            Command::Keep(change) => apply_keep(&mut self.swarm, change),
+            Command::Keep(change) => self.keep(change),
             Command::FindProviders { design, reply } => match behaviour.kad.as_mut() {
                 Some(kad) => {
                     let id = kad.get_providers(kad::RecordKey::new(design.as_bytes()));
@@ -717,6 +801,54 @@ impl Driver {
         }
     }
 
+    /// Subscribes to the shards of the kept designs, and announces the
+    /// present ones in the DHT (in batches) or stops announcing them.
+    fn keep(&mut self, change: KeepChange) {
+        let behaviour = self.swarm.behaviour_mut();
+        for shard in change.subscribe {
+            let topic = IdentTopic::new(wire::shard_topic(shard));
+            if let Err(e) = behaviour.gossipsub.subscribe(&topic) {
+                tracing::warn!("cannot subscribe to {topic}: {e}");
+            }
+        }
+        for shard in change.unsubscribe {
+            behaviour.gossipsub.unsubscribe(&IdentTopic::new(wire::shard_topic(shard)));
+        }
+        let Some(kad) = behaviour.kad.as_mut() else { return };
+        for design in change.unprovide {
+            self.to_announce.remove(&design);
+            kad.stop_providing(&kad::RecordKey::new(design.as_bytes()));
+        }
+        self.to_announce.extend(change.provide);
+        self.announce();
+    }
+
+    /// Queues every present kept design for a new announcement.
+    fn announce_all(&mut self) {
+        if let Ok(provided) = self.network.shared.provided.lock() {
+            self.to_announce.extend(provided.iter().copied());
+        }
+        self.announce();
+    }
+
+    /// Starts announcements until [`PROVIDE_AT_ONCE`] are in flight.
+    fn announce(&mut self) {
+        let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() else {
+            self.to_announce.clear();
+            return;
+        };
+        while self.announcing.len() < PROVIDE_AT_ONCE
+            && let Some(design) = self.to_announce.pop_first()
+        {
+            match kad.start_providing(kad::RecordKey::new(design.as_bytes())) {
+                Ok(id) => {
+                    self.announcing.insert(id);
+                }
+                Err(e) => tracing::warn!("cannot announce {design} in the DHT: {e}"),
+            }
+        }
+    }
+
     fn status(&self) -> NetStatus {
         let gossipsub = &self.swarm.behaviour().gossipsub;
         let peers = self
@@ -738,8 +870,13 @@ impl Driver {
             peers,
             seed_all: self.network.shared.seed_all,
             pending_events: self.network.shared.pending.lock().map(|p| p.len()).unwrap_or(0),
-            gossip: self.network.gossip_counts(),
+            // Read by the caller, off the swarm's task (see `Network::status`).
+            gossip: GossipCounts::default(),
             sync: self.network.shared.synced.lock().map(|s| s.values().cloned().collect()).unwrap_or_default(),
+            seeding: SeedingStatus {
+                announcing: self.announcing.len() + self.to_announce.len(),
+                ..self.network.seeding_status()
+            },
         }
     }
 
@@ -859,6 +996,23 @@ impl Driver {
                 {
                     let _ = reply.send(found.into_iter().collect());
                 }
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::StartProviding(result) | kad::QueryResult::RepublishProvider(result),
+                ..
+            }) => {
+                self.announcing.remove(&id);
+                if let Err(e) = result {
+                    let key: Option<[u8; 32]> = e.key().as_ref().try_into().ok();
+                    let design = key.map(|k| DesignId::from_hash(communs_protocol::Hash::from_bytes(k)).to_string());
+                    tracing::warn!("announcing {} in the DHT failed: {e}", design.unwrap_or_default());
+                }
+                self.announce();
+            }
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated { .. }) if self.dht_empty => {
+                self.dht_empty = false;
+                self.announce_all();
             }
             _ => {}
         }

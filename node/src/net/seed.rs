@@ -1,0 +1,188 @@
+//! Keeping the files of every kept design (spec/network.md, "Seeding").
+//!
+//! Which designs may lack files is work recorded in a queue, not only a
+//! signal: the store's broadcast of new events is lossy (a receiver that
+//! lags is only told it missed some), so the queue is refilled from the
+//! store itself — every kept design at start-up and whenever the broadcast
+//! lagged — and a design whose files no peer could send yet is tried again
+//! after the next catch-up. A restart loses nothing: the start-up scan
+//! finds what the last run left unfetched.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use communs_protocol::DesignId;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use super::{FilesError, Network};
+use crate::NodeError;
+
+/// Designs whose files are fetched at once; each runs up to
+/// `FETCH_CONCURRENCY` transfers of its own. Bounded so that a burst of
+/// thousands of new designs is worked through, not started all at once.
+pub const SEED_CONCURRENCY: usize = 8;
+
+/// The designs waiting for their files to be checked and fetched, each
+/// once, oldest first.
+#[derive(Default)]
+pub(super) struct SeedQueue {
+    queued: VecDeque<DesignId>,
+    members: HashSet<DesignId>,
+    /// Designs whose last fetch found no peer with the files: tried again
+    /// after the next catch-up (a peer then has the events, and soon the
+    /// files).
+    failed: BTreeSet<DesignId>,
+    /// Designs being fetched.
+    active: usize,
+}
+
+impl SeedQueue {
+    fn push(&mut self, design: DesignId) {
+        self.failed.remove(&design);
+        if self.members.insert(design) {
+            self.queued.push_back(design);
+        }
+    }
+
+    fn pop(&mut self) -> Option<DesignId> {
+        let design = self.queued.pop_front()?;
+        self.members.remove(&design);
+        Some(design)
+    }
+}
+
+impl Network {
+    /// Queues `designs` for their files to be fetched (those already here
+    /// cost a look at the store).
+    pub(super) fn seed(&self, designs: impl IntoIterator<Item = DesignId>) {
+        let Ok(mut queue) = self.shared.seeds.lock() else { return };
+        for design in designs {
+            queue.push(design);
+        }
+        drop(queue);
+        self.shared.seed_wake.notify_one();
+    }
+
+    /// Queues every kept design the store holds: at start-up, and when
+    /// the signal of new events was lost.
+    pub(super) fn seed_everything(&self) {
+        let present: Vec<DesignId> =
+            self.shared.provided.lock().map(|p| p.iter().copied().collect()).unwrap_or_default();
+        self.seed(present);
+    }
+
+    /// Queues again the designs whose files could not be fetched.
+    pub(super) fn retry_seeds(&self) {
+        let failed = match self.shared.seeds.lock() {
+            Ok(mut queue) => std::mem::take(&mut queue.failed),
+            Err(_) => return,
+        };
+        if !failed.is_empty() {
+            tracing::debug!("trying again the files of {} designs", failed.len());
+            self.seed(failed);
+        }
+    }
+
+    /// The queue's lengths, for `node status` (the DHT's part is the
+    /// driver's).
+    pub(super) fn seeding_status(&self) -> super::SeedingStatus {
+        let (queued, fetching, waiting_for_peers) =
+            self.shared.seeds.lock().map(|q| (q.queued.len(), q.active, q.failed.len())).unwrap_or_default();
+        super::SeedingStatus { queued, fetching, waiting_for_peers, announcing: 0 }
+    }
+
+    /// Works through the queue, [`SEED_CONCURRENCY`] designs at a time,
+    /// until the network stops.
+    pub(super) async fn run_seeder(self) {
+        let mut stopped = self.shared.stopped.subscribe();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < SEED_CONCURRENCY {
+                let popped = self.shared.seeds.lock().ok().and_then(|mut queue| {
+                    let design = queue.pop()?;
+                    queue.active += 1;
+                    Some(design)
+                });
+                let Some(design) = popped else { break };
+                let network = self.clone();
+                running.push(async move { (design, network.seed_one(design).await) });
+            }
+            tokio::select! {
+                Some((design, result)) = running.next(), if !running.is_empty() => {
+                    let Ok(mut queue) = self.shared.seeds.lock() else { return };
+                    queue.active -= 1;
+                    if let Err(e) = result {
+                        tracing::debug!("files of {design} not fetched: {e}");
+                        if !queue.members.contains(&design) {
+                            queue.failed.insert(design);
+                        }
+                    }
+                }
+                () = self.shared.seed_wake.notified() => {}
+                _ = stopped.wait_for(|stopped| *stopped) => return,
+            }
+        }
+    }
+
+    /// Fetches what the store lacks of the revision this node would check
+    /// out of `design`. A design a `get` is checking out is left to it;
+    /// it is queued again when the `get` ends. An error worth trying again
+    /// later (no peer had the files) is returned; others are logged.
+    async fn seed_one(&self, design: DesignId) -> Result<(), FilesError> {
+        {
+            let Ok(mut fetching) = self.shared.fetching.lock() else { return Ok(()) };
+            if let Some(again) = fetching.get_mut(&design) {
+                *again = true;
+                return Ok(());
+            }
+            fetching.insert(design, false);
+        }
+        let result = self.fetch_files(design, None).await;
+        let again = self.shared.fetching.lock().ok().and_then(|mut f| f.remove(&design));
+        if again == Some(true) {
+            self.seed([design]);
+        }
+        match result {
+            Ok(report) => {
+                if report.fetched > 0 {
+                    tracing::info!("fetched {} blobs ({} bytes) of {design}", report.fetched, report.bytes);
+                }
+                Ok(())
+            }
+            // Nothing to fetch until the log changes (a design without a
+            // canonical revision, a tree that is not one): the next event
+            // of the design queues it again.
+            Err(FilesError::Node(e @ (NodeError::NoCanonical(_) | NodeError::UnknownRevision { .. }))) => {
+                tracing::debug!("files of {design} not fetched: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use communs_protocol::{DesignId, Hash};
+
+    use super::SeedQueue;
+
+    fn design(n: u8) -> DesignId {
+        DesignId::from_hash(Hash::from_bytes([n; 32]))
+    }
+
+    #[test]
+    fn a_design_waits_once_in_order_and_leaves_the_failed_set_when_queued_again() {
+        let mut queue = SeedQueue::default();
+        queue.failed.insert(design(2));
+        for n in [1, 2, 1, 3, 2] {
+            queue.push(design(n));
+        }
+        assert_eq!(queue.queued.len(), 3);
+        assert!(queue.failed.is_empty(), "a queued design is no longer a failed one");
+        let order: Vec<DesignId> = std::iter::from_fn(|| queue.pop()).collect();
+        assert_eq!(order, vec![design(1), design(2), design(3)]);
+        queue.push(design(1));
+        assert_eq!(queue.pop(), Some(design(1)), "a design leaves the queue when taken and may come back");
+    }
+}
