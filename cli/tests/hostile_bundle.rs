@@ -16,7 +16,7 @@ use communs_protocol::{
 use support::{Node, snapshot, write_files};
 
 /// A bundle as spec/bundle.md lays it out, with whatever records it is given.
-fn write_bundle(path: &Path, events: &[Vec<u8>], blobs: &[(BlobHash, Vec<u8>)]) {
+fn write_bundle(path: &Path, events: &[Vec<u8>], blobs: &[Blob]) {
     let mut bytes = b"communs-bundle/1\n".to_vec();
     let mut record = |kind: u8, payload: &[u8]| {
         bytes.push(kind);
@@ -36,7 +36,10 @@ fn write_bundle(path: &Path, events: &[Vec<u8>], blobs: &[(BlobHash, Vec<u8>)]) 
     std::fs::write(path, bytes).expect("write bundle");
 }
 
-fn blob(bytes: &[u8]) -> (BlobHash, Vec<u8>) {
+/// A blob: its hash and its bytes.
+type Blob = (BlobHash, Vec<u8>);
+
+fn blob(bytes: &[u8]) -> Blob {
     (BlobHash(Hash::of(bytes)), bytes.to_vec())
 }
 
@@ -54,7 +57,7 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// A tree of `(path, blob, size as the tree says)`, encoded as a blob.
-fn tree(entries: &[(&str, &(BlobHash, Vec<u8>), u64)]) -> (BlobHash, Vec<u8>) {
+fn tree(entries: &[(&str, &Blob, u64)]) -> Blob {
     let entries = entries
         .iter()
         .map(|(path, (hash, _), size)| TreeEntry {
