@@ -180,11 +180,11 @@ async fn run_command(State(state): State<ApiState>, Json(request): Json<RunReque
         // What the command printed before failing (fsck's report) goes
         // back with the error, as it would reach the terminal.
         Err(e) => {
-            let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+            let messages = crate::output::messages(&e);
             let captured = out.into_captured();
             let body = json!({
-                "error": e.to_string(),
-                "causes": causes,
+                "error": messages[0],
+                "causes": messages[1..],
                 "stdout": captured.stdout,
                 "warnings": captured.warnings,
             });

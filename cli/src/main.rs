@@ -192,14 +192,50 @@ enum ChangeArg {
 #[derive(Subcommand, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
 enum BundleCommand {
-    /// Write a design's events and files into FILE.
-    Export { design: communs_protocol::DesignId, file: PathBuf },
+    /// Write designs' events and files into one file: `export DESIGN... FILE`, or `export --all FILE`.
+    Export {
+        /// The designs to carry, then the bundle file (with --all, the file alone).
+        #[arg(value_name = "DESIGN... FILE", num_args = 1.., required = true)]
+        args: Vec<String>,
+        /// Every design in the store.
+        #[arg(long)]
+        all: bool,
+    },
     /// Verify FILE completely, then add what this store lacks.
     Import { file: PathBuf },
 }
 
+impl BundleCommand {
+    /// The designs (none: all of them) and the file of an export. clap
+    /// cannot take several designs before the file while `--all` takes none,
+    /// hence one list, split here.
+    fn export_targets(args: &[String], all: bool) -> Result<(Vec<communs_protocol::DesignId>, PathBuf), clap::Error> {
+        let usage = |message: String| {
+            <Cli as clap::CommandFactory>::command().error(clap::error::ErrorKind::ValueValidation, message)
+        };
+        let Some((file, designs)) = args.split_last() else {
+            return Err(usage("name the bundle file".to_owned()));
+        };
+        match (all, designs.is_empty()) {
+            (true, false) => return Err(usage("give either designs or --all, not both".to_owned())),
+            (false, true) => return Err(usage("name the designs to export (or --all), then the file".to_owned())),
+            _ => {}
+        }
+        let designs = designs
+            .iter()
+            .map(|d| d.parse().map_err(|e| usage(format!("invalid design id {d:?}: {e}"))))
+            .collect::<Result<_, _>>()?;
+        Ok((designs, PathBuf::from(file)))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Bundle(BundleCommand::Export { args, all }) = &cli.command
+        && let Err(usage) = BundleCommand::export_targets(args, *all)
+    {
+        usage.exit();
+    }
     let out = Output::new(cli.json);
     // A running node serves the network, its API and store work at once:
     // it gets every core. Other commands are short and single-threaded.

@@ -79,13 +79,57 @@ impl Output {
         }
     }
 
-    /// Reports an error on stderr, with its chain of causes.
+    /// Reports an error on stderr, with its chain of causes, each once.
     pub fn error(&self, error: &anyhow::Error) {
+        let messages = messages(error);
         if self.json {
-            let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
-            eprintln!("{}", json!({ "error": error.to_string(), "causes": causes }));
+            eprintln!("{}", json!({ "error": messages[0], "causes": messages[1..] }));
         } else {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", messages.join(": "));
         }
+    }
+}
+
+/// The message of an error, then those of its causes that it does not
+/// already say. Many errors end their message with their cause's (a
+/// `{source}` in a thiserror message) and also return it as their
+/// `source()`: printed whole, the chain would say it twice or more. Never
+/// empty.
+pub fn messages(error: &anyhow::Error) -> Vec<String> {
+    let mut messages: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if messages.last().is_some_and(|previous| previous.ends_with(&text)) {
+            continue;
+        }
+        messages.push(text);
+    }
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::messages;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Inner {
+        #[error("nesting deeper than 16 at byte 16")]
+        Deep,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("event 3 is invalid: {source}")]
+        Says { source: Inner },
+        #[error("event 3 is invalid")]
+        Hides(#[source] Inner),
+    }
+
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        let says = anyhow::Error::new(Outer::Says { source: Inner::Deep }).context("b.communs");
+        assert_eq!(messages(&says), ["b.communs", "event 3 is invalid: nesting deeper than 16 at byte 16"]);
+        let hides = anyhow::Error::new(Outer::Hides(Inner::Deep));
+        assert_eq!(messages(&hides), ["event 3 is invalid", "nesting deeper than 16 at byte 16"]);
     }
 }

@@ -1,18 +1,24 @@
-//! Bundles: one file with a design's events and blobs, for sneakernet.
+//! Bundles: one file with designs' events and blobs, for sneakernet.
 //!
 //! Between fablabs with no network, a USB stick carries a bundle like a git
-//! bundle. The format is in `spec/bundle.md`. Import reads the whole file
-//! once to verify every signature, every hash and every parent before it
-//! stores anything; then reads it again to store, re-checking each blob's
-//! hash as the store computes it, and inserts the events last, in one
-//! transaction. Importing the same bundle twice changes nothing.
+//! bundle. The format is in `spec/bundle.md`. Import is all or nothing:
+//! it reads the whole file once, hashing every blob and keeping only the
+//! events and where each blob lies; then verifies every signature (on every
+//! core), orders the events by their parents, checks every parent, clock,
+//! tree and file size, and that every blob is one a tree names. Only then
+//! does it store: the blobs the store lacks, read again from where they
+//! lie straight into the blob store (which hashes them once more), made
+//! durable, and the events last, in one transaction. Importing the same
+//! bundle twice changes nothing.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::SeekFrom;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use communs_protocol::limits::{MAX_BLOB_BYTES, MAX_EVENT_BYTES, MAX_TREE_BYTES};
-use communs_protocol::{BlobHash, Body, DesignId, EventId, Hash, SignedEvent, Tree};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use communs_protocol::{BlobHash, Body, DesignId, EventId, Hash, SignedEvent, Tree, TreeError};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter};
 
 use crate::progress::Progress;
 use crate::{Node, NodeError};
@@ -25,6 +31,13 @@ mod kind {
     pub const EVENT: u8 = 1;
     pub const BLOB: u8 = 2;
 }
+
+/// Blobs up to this size are read into memory, checked, and handed to the
+/// blob store whole; larger ones are streamed into it from the bundle.
+const IN_MEMORY_BLOB: u64 = 4 << 20;
+
+/// Read size when hashing or streaming a blob record.
+const BLOCK: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -43,7 +56,20 @@ pub enum BundleError {
     #[error("{path}: revision {revision} needs blob {blob}, which neither the bundle nor this store holds")]
     MissingBlob { path: PathBuf, revision: EventId, blob: BlobHash },
     #[error("{path}: the tree of revision {revision} is invalid: {source}")]
-    BadTree { path: PathBuf, revision: EventId, source: communs_protocol::TreeError },
+    BadTree { path: PathBuf, revision: EventId, source: TreeError },
+    #[error(
+        "{path}: the tree of revision {revision} says {file} is {listed} bytes, but its blob {blob} is {actual} bytes"
+    )]
+    WrongSize { path: PathBuf, revision: EventId, file: String, blob: BlobHash, listed: u64, actual: u64 },
+    #[error(
+        "{path}: blob {blob} is named by no tree of the bundle's revisions (a bundle carries only its revisions' \
+         trees and their files)"
+    )]
+    UnnamedBlob { path: PathBuf, blob: BlobHash },
+    #[error(
+        "{path}: the file changed while it was imported (blob {blob} no longer hashes to its name); import it again"
+    )]
+    Changed { path: PathBuf, blob: BlobHash },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -65,18 +91,55 @@ impl Node {
         file: &Path,
         progress: &dyn Progress,
     ) -> Result<BundleSummary, NodeError> {
-        let log = self.design_log(design)?;
+        self.bundle_export_many(std::slice::from_ref(design), file, progress).await
+    }
+
+    /// [`Node::bundle_export_many`] of every design in the store.
+    pub async fn bundle_export_all(&self, file: &Path, progress: &dyn Progress) -> Result<BundleSummary, NodeError> {
+        let designs = self.events.designs()?;
+        self.bundle_export_many(&designs, file, progress).await
+    }
+
+    /// Writes the events of `designs`, design after design, then every blob
+    /// their revisions need, each once, to `file` (replaced atomically).
+    /// Refuses a revision whose tree disagrees with a stored blob's size:
+    /// import would refuse the bundle.
+    pub async fn bundle_export_many(
+        &self,
+        designs: &[DesignId],
+        file: &Path,
+        progress: &dyn Progress,
+    ) -> Result<BundleSummary, NodeError> {
+        let mut logs = Vec::with_capacity(designs.len());
+        let mut unique = HashSet::new();
+        for design in designs {
+            if unique.insert(*design) {
+                logs.push(self.design_log(design)?.events);
+            }
+        }
         let mut blobs: Vec<(BlobHash, u64)> = Vec::new();
         let mut seen = HashSet::new();
-        for event in &log.events {
+        for event in logs.iter().flatten() {
             let Body::Revision(revision) = event.body() else { continue };
-            let tree_size = self.blobs.size(&revision.tree).await?.unwrap_or_default();
-            if seen.insert(revision.tree) {
-                blobs.push((revision.tree, tree_size));
+            if !seen.insert(revision.tree) {
+                continue;
             }
+            blobs.push((revision.tree, self.stored_size(&revision.tree).await?));
             for entry in self.read_tree(revision).await?.entries() {
+                let size = self.stored_size(&entry.blob).await?;
+                if size != entry.size {
+                    return Err(BundleError::WrongSize {
+                        path: file.to_owned(),
+                        revision: event.id(),
+                        file: entry.path.to_string(),
+                        blob: entry.blob,
+                        listed: entry.size,
+                        actual: size,
+                    }
+                    .into());
+                }
                 if seen.insert(entry.blob) {
-                    blobs.push((entry.blob, entry.size));
+                    blobs.push((entry.blob, size));
                 }
             }
         }
@@ -85,9 +148,9 @@ impl Node {
 
         let tmp = file.with_extension("communs-tmp");
         let handle = tokio::fs::File::create(&tmp).await.map_err(NodeError::io(&tmp))?;
-        let mut out = HashingWriter { inner: BufWriter::with_capacity(1 << 20, handle), hasher: blake3::Hasher::new() };
+        let mut out = HashingWriter { inner: BufWriter::with_capacity(BLOCK, handle), hasher: blake3::Hasher::new() };
         out.write(MAGIC).await.map_err(NodeError::io(&tmp))?;
-        for event in &log.events {
+        for event in logs.iter().flatten() {
             out.record(kind::EVENT, event.bytes().len() as u64).await.map_err(NodeError::io(&tmp))?;
             out.write(event.bytes()).await.map_err(NodeError::io(&tmp))?;
         }
@@ -95,7 +158,11 @@ impl Node {
             out.record(kind::BLOB, 32 + size).await.map_err(NodeError::io(&tmp))?;
             out.write(hash.as_bytes()).await.map_err(NodeError::io(&tmp))?;
             let mut sink = HashingSink { out: &mut out };
-            self.blobs.copy_verified(hash, *size, &mut sink).await?;
+            let copied = self.blobs.copy_verified(hash, *size, &mut sink).await?;
+            if copied != *size {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(crate::store::BlobError::WrongSize { hash: *hash, expected: *size, actual: copied }.into());
+            }
             progress.advance(*size);
         }
         let digest = *out.hasher.finalize().as_bytes();
@@ -106,33 +173,108 @@ impl Node {
         out.inner.get_ref().sync_all().await.map_err(NodeError::io(&tmp))?;
         tokio::fs::rename(&tmp, file).await.map_err(NodeError::io(file))?;
         progress.finish();
+        let mut exported: Vec<DesignId> = unique.into_iter().collect();
+        exported.sort();
         Ok(BundleSummary {
-            designs: vec![*design],
-            events: log.events.len(),
+            designs: exported,
+            events: logs.iter().map(Vec::len).sum(),
             blobs: blobs.len(),
             bytes: total,
             ..BundleSummary::default()
         })
     }
 
-    /// Verifies a bundle completely, then stores what is new.
+    /// The size of a complete stored blob, or an error naming it.
+    async fn stored_size(&self, hash: &BlobHash) -> Result<u64, NodeError> {
+        Ok(self.blobs.size(hash).await?.ok_or(crate::store::BlobError::Missing(*hash))?)
+    }
+
+    /// Verifies a bundle completely, then stores what is new: everything
+    /// or, on any error, nothing.
     pub async fn bundle_import(&self, file: &Path, progress: &dyn Progress) -> Result<BundleSummary, NodeError> {
-        let contents = self.read_bundle(file, None).await?;
-        // Every event: signed (checked while reading), parents known, clock right.
-        let by_id: HashMap<EventId, &SignedEvent> = contents.events.iter().map(|e| (e.id(), e)).collect();
-        let mut stored_parents = HashMap::new();
-        for parent in contents.events.iter().flat_map(|e| e.parents()) {
-            if !by_id.contains_key(parent)
-                && !stored_parents.contains_key(parent)
-                && let Some(p) = self.events.get(parent)?
-            {
-                stored_parents.insert(*parent, p);
+        let scan = scan(file).await?;
+        let events = self.verify_events(file, scan.events).await?;
+        let named = self.check_trees(file, &events, &scan.blobs).await?;
+        // Every blob is one a tree names (a tree, or a file of a tree).
+        let mut carried: Vec<&BlobHash> = scan.blobs.keys().collect();
+        carried.sort();
+        if let Some(blob) = carried.into_iter().find(|hash| !named.contains(*hash)) {
+            return Err(BundleError::UnnamedBlob { path: file.to_owned(), blob: *blob }.into());
+        }
+
+        // Verified: now store, blobs first, in the order they lie in the file.
+        let mut missing: Vec<(BlobHash, BlobRecord)> = Vec::new();
+        for (hash, record) in &scan.blobs {
+            if self.blobs.size(hash).await?.is_none() {
+                missing.push((*hash, *record));
             }
         }
-        for event in &contents.events {
-            let mut parents = Vec::new();
+        missing.sort_by_key(|(_, record)| record.offset);
+        progress.start(missing.iter().map(|(_, r)| r.size).sum(), missing.len());
+        let mut input = tokio::fs::File::open(file).await.map_err(NodeError::io(file))?;
+        for (hash, record) in &missing {
+            let stored = if record.size <= IN_MEMORY_BLOB {
+                let bytes = read_record(&mut input, record).await.map_err(NodeError::io(file))?;
+                if BlobHash(Hash::of(&bytes)) != *hash {
+                    return Err(BundleError::Changed { path: file.to_owned(), blob: *hash }.into());
+                }
+                self.blobs.add_bytes(bytes).await?
+            } else {
+                self.blobs.add_file_range(file, record.offset, record.size).await?
+            };
+            if stored != *hash {
+                return Err(BundleError::Changed { path: file.to_owned(), blob: *hash }.into());
+            }
+            progress.advance(record.size);
+        }
+        self.blobs.sync().await?;
+        let new_events = self.events.insert(&events)?;
+        progress.finish();
+        let designs: BTreeSet<DesignId> = events.iter().map(SignedEvent::design).collect();
+        Ok(BundleSummary {
+            designs: designs.into_iter().collect(),
+            events: events.len(),
+            blobs: scan.blobs.len(),
+            bytes: scan.blobs.values().map(|r| r.size).sum(),
+            new_events,
+            new_blobs: missing.len(),
+        })
+    }
+
+    /// Decodes the bundle's events, verifying their signatures on every
+    /// core, and returns them ordered by their parents (each after all of
+    /// its parents), each checked against its parents.
+    async fn verify_events(&self, file: &Path, records: Vec<Vec<u8>>) -> Result<Vec<SignedEvent>, NodeError> {
+        let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+        // Off the async threads: a running node keeps serving meanwhile.
+        let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
+            .await
+            .map_err(|e| NodeError::Io { path: file.to_owned(), source: std::io::Error::other(e) })?;
+        let mut events = Vec::with_capacity(decoded.len());
+        for (index, result) in decoded.into_iter().enumerate() {
+            let event = result.map_err(|source| BundleError::BadEvent { path: file.to_owned(), index, source })?;
+            events.push(event);
+        }
+        // (clock, id) order: once every event's clock is checked to be one
+        // more than its largest parent's (below), every parent comes before
+        // its children, whatever order the file had. A parent cycle cannot
+        // pass that check (a clock would have to exceed itself).
+        events.sort_by_key(|e| (e.clock(), e.id()));
+        events.dedup_by_key(|e| e.id());
+        let by_id: HashMap<EventId, &SignedEvent> = events.iter().map(|e| (e.id(), e)).collect();
+        let mut stored = HashMap::new();
+        for parent in events.iter().flat_map(|e| e.parents()) {
+            if !by_id.contains_key(parent)
+                && !stored.contains_key(parent)
+                && let Some(p) = self.events.get(parent)?
+            {
+                stored.insert(*parent, p);
+            }
+        }
+        for event in &events {
+            let mut parents = Vec::with_capacity(event.parents().len());
             for parent in event.parents() {
-                match by_id.get(parent).copied().or_else(|| stored_parents.get(parent)) {
+                match by_id.get(parent).copied().or_else(|| stored.get(parent)) {
                     Some(p) => parents.push(p),
                     None => {
                         let path = file.to_owned();
@@ -146,13 +288,43 @@ impl Node {
                 source,
             })?;
         }
-        // Every revision: its tree and files in the bundle or the store.
-        let available = |hash: &BlobHash| contents.blobs.contains_key(hash);
-        for event in &contents.events {
+        Ok(events)
+    }
+
+    /// Checks every revision's tree (valid, in the bundle or the store)
+    /// and every file it names (there, and exactly the size the tree says).
+    /// Returns every blob the trees name, trees included.
+    async fn check_trees(
+        &self,
+        file: &Path,
+        events: &[SignedEvent],
+        carried: &HashMap<BlobHash, BlobRecord>,
+    ) -> Result<HashSet<BlobHash>, NodeError> {
+        let mut named = HashSet::new();
+        let mut input = None;
+        for event in events {
             let Body::Revision(revision) = event.body() else { continue };
-            let tree = match contents.trees.get(&revision.tree) {
-                Some(tree) => tree.clone(),
-                None if self.blobs.has(&revision.tree).await? => self.read_tree(revision).await?,
+            if !named.insert(revision.tree) {
+                continue;
+            }
+            let bad_tree = |source| BundleError::BadTree { path: file.to_owned(), revision: event.id(), source };
+            let tree = match carried.get(&revision.tree) {
+                Some(record) if record.size > MAX_TREE_BYTES as u64 => {
+                    let len = usize::try_from(record.size).unwrap_or(usize::MAX);
+                    return Err(bad_tree(TreeError::TooLarge { len, max: MAX_TREE_BYTES }).into());
+                }
+                Some(record) => {
+                    if input.is_none() {
+                        input = Some(tokio::fs::File::open(file).await.map_err(NodeError::io(file))?);
+                    }
+                    let input = input.as_mut().expect("opened above");
+                    let bytes = read_record(input, record).await.map_err(NodeError::io(file))?;
+                    if BlobHash(Hash::of(&bytes)) != revision.tree {
+                        return Err(BundleError::Changed { path: file.to_owned(), blob: revision.tree }.into());
+                    }
+                    Tree::decode(&bytes).map_err(bad_tree)?
+                }
+                None if self.blobs.size(&revision.tree).await?.is_some() => self.read_tree(revision).await?,
                 None => {
                     return Err(BundleError::MissingBlob {
                         path: file.to_owned(),
@@ -163,188 +335,135 @@ impl Node {
                 }
             };
             for entry in tree.entries() {
-                if !available(&entry.blob) && !self.blobs.has(&entry.blob).await? {
-                    return Err(BundleError::MissingBlob {
+                let actual = match carried.get(&entry.blob) {
+                    Some(record) => record.size,
+                    None => match self.blobs.size(&entry.blob).await? {
+                        Some(size) => size,
+                        None => {
+                            return Err(BundleError::MissingBlob {
+                                path: file.to_owned(),
+                                revision: event.id(),
+                                blob: entry.blob,
+                            }
+                            .into());
+                        }
+                    },
+                };
+                if actual != entry.size {
+                    return Err(BundleError::WrongSize {
                         path: file.to_owned(),
                         revision: event.id(),
+                        file: entry.path.to_string(),
                         blob: entry.blob,
+                        listed: entry.size,
+                        actual,
                     }
                     .into());
                 }
+                named.insert(entry.blob);
             }
         }
-        // Verified: now store, blobs first.
-        let missing: BTreeSet<BlobHash> = {
-            let mut missing = BTreeSet::new();
-            for hash in contents.blobs.keys() {
-                if !self.blobs.has(hash).await? {
-                    missing.insert(*hash);
-                }
-            }
-            missing
-        };
-        let total: u64 = missing.iter().map(|h| contents.blobs[h]).sum();
-        progress.start(total, missing.len());
-        let staged = self.home.store_dir().join("bundle-staging");
-        tokio::fs::create_dir_all(&staged).await.map_err(NodeError::io(&staged))?;
-        let result = self.read_bundle(file, Some((&missing, &staged, progress))).await;
-        let _ = tokio::fs::remove_dir_all(&staged).await;
-        result?;
-        self.blobs.sync().await?;
-        let new_events = self.events.insert(&contents.events)?;
-        progress.finish();
-        let designs: BTreeSet<DesignId> = contents.events.iter().map(SignedEvent::design).collect();
-        Ok(BundleSummary {
-            designs: designs.into_iter().collect(),
-            events: contents.events.len(),
-            blobs: contents.blobs.len(),
-            bytes: contents.blobs.values().sum(),
-            new_events,
-            new_blobs: missing.len(),
-        })
-    }
-
-    /// Reads a bundle from start to end, verifying everything. With
-    /// `store`, also imports the listed blobs (each through a staging file,
-    /// re-hashed by the blob store on the way in).
-    async fn read_bundle(
-        &self,
-        file: &Path,
-        store: Option<(&BTreeSet<BlobHash>, &Path, &dyn Progress)>,
-    ) -> Result<BundleContents, NodeError> {
-        let handle = tokio::fs::File::open(file).await.map_err(NodeError::io(file))?;
-        let mut input =
-            HashingReader { inner: BufReader::with_capacity(1 << 20, handle), hasher: blake3::Hasher::new() };
-        let damaged = |detail: &str| BundleError::Damaged { path: file.to_owned(), detail: detail.to_owned() };
-        let mut magic = vec![0u8; MAGIC.len()];
-        if input.read_exact(&mut magic).await.is_err() || magic != MAGIC {
-            return Err(BundleError::NotABundle { path: file.to_owned() }.into());
-        }
-        let mut contents = BundleContents::default();
-        let mut tree_hashes = HashSet::new();
-        loop {
-            let expected_digest = *input.hasher.finalize().as_bytes();
-            let mut head = [0u8; 9];
-            input.inner.read_exact(&mut head).await.map_err(|_| damaged("it ends before its end record"))?;
-            let kind = head[0];
-            let len = u64::from_be_bytes(head[1..].try_into().expect("8 bytes"));
-            if kind == kind::END {
-                let mut digest = [0u8; 32];
-                if len != 32 || input.inner.read_exact(&mut digest).await.is_err() || digest != expected_digest {
-                    return Err(damaged("the end record does not match the contents").into());
-                }
-                if input.inner.read(&mut [0u8; 1]).await.map_err(NodeError::io(file))? != 0 {
-                    return Err(damaged("bytes after the end record").into());
-                }
-                return Ok(contents);
-            }
-            input.hasher.update(&head);
-            match kind {
-                kind::EVENT => {
-                    if len > MAX_EVENT_BYTES as u64 {
-                        return Err(damaged("an event record is over the event size limit").into());
-                    }
-                    let mut bytes = vec![0u8; len as usize];
-                    input.read_exact(&mut bytes).await.map_err(|_| damaged("an event record is cut short"))?;
-                    let index = contents.events.len();
-                    let event = SignedEvent::decode(&bytes).map_err(|source| BundleError::BadEvent {
-                        path: file.to_owned(),
-                        index,
-                        source,
-                    })?;
-                    if let Body::Revision(r) = event.body() {
-                        tree_hashes.insert(r.tree);
-                    }
-                    contents.events.push(event);
-                }
-                kind::BLOB => {
-                    if !(32..=32 + MAX_BLOB_BYTES).contains(&len) {
-                        return Err(damaged("a blob record has an impossible length").into());
-                    }
-                    let mut hash = [0u8; 32];
-                    input.read_exact(&mut hash).await.map_err(|_| damaged("a blob record is cut short"))?;
-                    let hash = BlobHash(Hash::from_bytes(hash));
-                    let size = len - 32;
-                    let keep_tree = tree_hashes.contains(&hash) && size <= MAX_TREE_BYTES as u64;
-                    let staging = match store {
-                        Some((wanted, dir, _)) if wanted.contains(&hash) => Some(dir.join(hash.to_string())),
-                        _ => None,
-                    };
-                    let (actual, kept) = copy_blob(&mut input, size, keep_tree, staging.as_deref())
-                        .await
-                        .map_err(|_| damaged("a blob record is cut short"))?;
-                    if actual != hash {
-                        return Err(BundleError::BadBlob { path: file.to_owned(), hash }.into());
-                    }
-                    if let (Some(path), Some((_, _, progress))) = (&staging, store) {
-                        let (stored, _) = self.blobs.add_file(path).await?;
-                        let _ = tokio::fs::remove_file(path).await;
-                        if stored != hash {
-                            return Err(BundleError::BadBlob { path: file.to_owned(), hash }.into());
-                        }
-                        progress.advance(size);
-                    }
-                    if let Some(bytes) = kept {
-                        let tree = Tree::decode(&bytes).map_err(|source| BundleError::BadTree {
-                            path: file.to_owned(),
-                            revision: contents.revision_of(&hash).unwrap_or(EventId::from_hash(hash.0)),
-                            source,
-                        })?;
-                        contents.trees.insert(hash, tree);
-                    }
-                    contents.blobs.insert(hash, size);
-                }
-                _ => return Err(damaged("unknown record kind").into()),
-            }
-        }
+        Ok(named)
     }
 }
 
-#[derive(Default)]
-struct BundleContents {
-    events: Vec<SignedEvent>,
-    blobs: HashMap<BlobHash, u64>,
-    trees: HashMap<BlobHash, Tree>,
-}
-
-impl BundleContents {
-    fn revision_of(&self, tree: &BlobHash) -> Option<EventId> {
-        self.events.iter().find(|e| matches!(e.body(), Body::Revision(r) if r.tree == *tree)).map(SignedEvent::id)
-    }
-}
-
-/// Reads `size` bytes of a blob record, hashing them; keeps them in memory
-/// if `keep`, writes them to `staging` if given.
-async fn copy_blob(
-    input: &mut HashingReader,
+/// Where a blob's bytes lie in the bundle file.
+#[derive(Debug, Clone, Copy)]
+struct BlobRecord {
+    offset: u64,
     size: u64,
-    keep: bool,
-    staging: Option<&Path>,
-) -> std::io::Result<(BlobHash, Option<Vec<u8>>)> {
+}
+
+/// What one read of a bundle finds: the events' bytes, unverified, and
+/// every blob, hashed, by where it lies.
+struct Scan {
+    events: Vec<Vec<u8>>,
+    blobs: HashMap<BlobHash, BlobRecord>,
+}
+
+/// Reads a bundle from start to end: its framing, its limits, its end
+/// record, and every blob's hash. Keeps no blob in memory.
+async fn scan(file: &Path) -> Result<Scan, NodeError> {
+    let handle = tokio::fs::File::open(file).await.map_err(NodeError::io(file))?;
+    let mut input =
+        HashingReader { inner: BufReader::with_capacity(BLOCK, handle), hasher: blake3::Hasher::new(), offset: 0 };
+    let damaged = |detail: &str| BundleError::Damaged { path: file.to_owned(), detail: detail.to_owned() };
+    let mut magic = vec![0u8; MAGIC.len()];
+    if input.read_exact(&mut magic).await.is_err() || magic != MAGIC {
+        return Err(BundleError::NotABundle { path: file.to_owned() }.into());
+    }
+    let mut scan = Scan { events: Vec::new(), blobs: HashMap::new() };
+    let mut buffer = vec![0u8; BLOCK];
+    loop {
+        let expected_digest = *input.hasher.finalize().as_bytes();
+        let mut head = [0u8; 9];
+        input.read_exact_unhashed(&mut head).await.map_err(|_| damaged("it ends before its end record"))?;
+        let kind = head[0];
+        let len = u64::from_be_bytes(head[1..].try_into().expect("8 bytes"));
+        if kind == kind::END {
+            let mut digest = [0u8; 32];
+            if len != 32 || input.read_exact_unhashed(&mut digest).await.is_err() || digest != expected_digest {
+                return Err(damaged("the end record does not match the contents").into());
+            }
+            if input.inner.read(&mut [0u8; 1]).await.map_err(NodeError::io(file))? != 0 {
+                return Err(damaged("bytes after the end record").into());
+            }
+            return Ok(scan);
+        }
+        input.hasher.update(&head);
+        match kind {
+            kind::EVENT => {
+                if len > MAX_EVENT_BYTES as u64 {
+                    return Err(damaged("an event record is over the event size limit").into());
+                }
+                let mut bytes = vec![0u8; len as usize];
+                input.read_exact(&mut bytes).await.map_err(|_| damaged("an event record is cut short"))?;
+                scan.events.push(bytes);
+            }
+            kind::BLOB => {
+                if !(32..=32 + MAX_BLOB_BYTES).contains(&len) {
+                    return Err(damaged("a blob record has an impossible length").into());
+                }
+                let mut hash = [0u8; 32];
+                input.read_exact(&mut hash).await.map_err(|_| damaged("a blob record is cut short"))?;
+                let hash = BlobHash(Hash::from_bytes(hash));
+                let record = BlobRecord { offset: input.offset, size: len - 32 };
+                let actual = hash_blob(&mut input, record.size, &mut buffer)
+                    .await
+                    .map_err(|_| damaged("a blob record is cut short"))?;
+                if actual != hash {
+                    return Err(BundleError::BadBlob { path: file.to_owned(), hash }.into());
+                }
+                scan.blobs.entry(hash).or_insert(record);
+            }
+            _ => return Err(damaged("unknown record kind").into()),
+        }
+    }
+}
+
+/// Reads `size` bytes of a blob record and returns their BLAKE3 hash.
+async fn hash_blob(input: &mut HashingReader, size: u64, buffer: &mut [u8]) -> std::io::Result<BlobHash> {
     let mut hasher = blake3::Hasher::new();
-    let mut kept = keep.then(Vec::new);
-    let mut file = match staging {
-        Some(path) => Some(BufWriter::new(tokio::fs::File::create(path).await?)),
-        None => None,
-    };
-    let mut buffer = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
         let n = left.min(buffer.len() as u64) as usize;
         input.read_exact(&mut buffer[..n]).await?;
-        hasher.update(&buffer[..n]);
-        if let Some(kept) = &mut kept {
-            kept.extend_from_slice(&buffer[..n]);
-        }
-        if let Some(file) = &mut file {
-            file.write_all(&buffer[..n]).await?;
+        if n >= 256 * 1024 {
+            hasher.update_rayon(&buffer[..n]);
+        } else {
+            hasher.update(&buffer[..n]);
         }
         left -= n as u64;
     }
-    if let Some(mut file) = file {
-        file.flush().await?;
-    }
-    Ok((BlobHash(Hash::from_bytes(*hasher.finalize().as_bytes())), kept))
+    Ok(BlobHash(Hash::from_bytes(*hasher.finalize().as_bytes())))
+}
+
+/// The bytes of one blob record, read again from the bundle.
+async fn read_record(input: &mut tokio::fs::File, record: &BlobRecord) -> std::io::Result<Vec<u8>> {
+    input.seek(SeekFrom::Start(record.offset)).await?;
+    let mut bytes = vec![0u8; usize::try_from(record.size).map_err(std::io::Error::other)?];
+    input.read_exact(&mut bytes).await?;
+    Ok(bytes)
 }
 
 /// Writes while hashing everything written, for the end record.
@@ -399,16 +518,26 @@ impl tokio::io::AsyncWrite for HashingSink<'_> {
     }
 }
 
-/// Reads while hashing everything read, to check the end record.
+/// Reads while hashing everything read, to check the end record, and
+/// counting it, to know where each blob lies.
 struct HashingReader {
     inner: BufReader<tokio::fs::File>,
     hasher: blake3::Hasher,
+    offset: u64,
 }
 
 impl HashingReader {
     async fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        self.inner.read_exact(buf).await?;
+        self.read_exact_unhashed(buf).await?;
         self.hasher.update(buf);
+        Ok(())
+    }
+
+    /// A record head, hashed by the caller once it knows it is not the end
+    /// record's.
+    async fn read_exact_unhashed(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read_exact(buf).await?;
+        self.offset += buf.len() as u64;
         Ok(())
     }
 }

@@ -50,7 +50,10 @@ pub struct Config {
 
 impl Home {
     /// Resolves the data directory (explicit, then environment, then the
-    /// platform default). Does not create it.
+    /// platform default). Does not create it. A relative path is made
+    /// absolute here, against the working directory, so that every path
+    /// built from the home (the store, its scratch folders, the ones handed
+    /// to the blob store) is absolute, whatever the command.
     pub fn locate(explicit: Option<&Path>) -> Result<Home, HomeError> {
         let root = match explicit {
             Some(path) => path.to_owned(),
@@ -59,6 +62,7 @@ impl Home {
                 _ => dirs::data_dir().ok_or(HomeError::NoDataDir)?.join("communs"),
             },
         };
+        let root = std::path::absolute(&root).map_err(io_error(&root))?;
         Ok(Home { root })
     }
 
@@ -123,7 +127,15 @@ impl Home {
 
 #[cfg(test)]
 mod tests {
-    use super::Config;
+    use super::{Config, Home};
+
+    #[test]
+    fn a_relative_home_is_made_absolute_against_the_working_directory() {
+        let home = Home::locate(Some(std::path::Path::new("some/relative/home"))).expect("home");
+        assert!(home.root().is_absolute(), "{}", home.root().display());
+        assert_eq!(home.root(), std::env::current_dir().expect("cwd").join("some/relative/home"));
+        assert!(home.store_dir().is_absolute());
+    }
 
     /// The example of spec/network.md, and a file with no `[network]`.
     #[test]

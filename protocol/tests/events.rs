@@ -371,3 +371,19 @@ proptest! {
         let _ = SignedEvent::decode(&bytes);
     }
 }
+
+#[test]
+fn decoding_many_on_several_threads_gives_what_decoding_one_by_one_gives_in_order() {
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    // Enough records for every thread to get some, valid and not mixed.
+    for round in 0..40 {
+        records.extend(sample_log().into_iter().map(|(_, e)| e.bytes().to_vec()));
+        records.extend(rejected_vectors().into_iter().skip(round % 3).map(|(_, bytes)| bytes));
+    }
+    let one_by_one: Vec<_> = records.iter().map(|bytes| SignedEvent::decode(bytes)).collect();
+    for threads in [1, 2, 3, 8] {
+        let many = SignedEvent::decode_many(&records, std::num::NonZeroUsize::new(threads).expect("non-zero"));
+        assert_eq!(many, one_by_one, "{threads} threads");
+    }
+    assert!(SignedEvent::decode_many(&[], std::num::NonZeroUsize::MIN).is_empty());
+}

@@ -261,12 +261,21 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
                 anyhow::bail!("fsck found {} problem(s)", report.problems.len());
             }
         }
-        Command::Bundle(BundleCommand::Export { design, file }) => {
+        Command::Bundle(BundleCommand::Export { args, all }) => {
+            let (designs, file) = BundleCommand::export_targets(&args, all)?;
             let bar = progress::for_work("exporting", out.quiet());
-            let summary = node.bundle_export(&design, &file, bar.as_ref()).await?;
+            let summary = match all {
+                true => node.bundle_export_all(&file, bar.as_ref()).await?,
+                false => node.bundle_export_many(&designs, &file, bar.as_ref()).await?,
+            };
+            let ids: Vec<String> = summary.designs.iter().map(ToString::to_string).collect();
+            let of = match ids.as_slice() {
+                [one] => one.clone(),
+                many => format!("{} designs", many.len()),
+            };
             out.print(
-                json!({ "design": design.to_string(), "file": file.display().to_string(), "events": summary.events, "blobs": summary.blobs, "bytes": summary.bytes }),
-                || format!("Wrote {} events and {} blobs ({}) of {} to {}", summary.events, summary.blobs, HumanBytes(summary.bytes), design, file.display()),
+                json!({ "designs": ids, "file": file.display().to_string(), "events": summary.events, "blobs": summary.blobs, "bytes": summary.bytes }),
+                || format!("Wrote {} events and {} blobs ({}) of {} to {}", summary.events, summary.blobs, HumanBytes(summary.bytes), of, file.display()),
             );
         }
         Command::Bundle(BundleCommand::Import { file }) => {

@@ -86,8 +86,11 @@ impl Command {
                 Command::Publish { dir: abs(dir)?, message, design, license, maintainers, threshold }
             }
             Command::Get { target, dir, force } => Command::Get { target, dir: abs(dir)?, force },
-            Command::Bundle(crate::BundleCommand::Export { design, file }) => {
-                Command::Bundle(crate::BundleCommand::Export { design, file: abs(file)? })
+            Command::Bundle(crate::BundleCommand::Export { mut args, all }) => {
+                if let Some(file) = args.pop() {
+                    args.push(abs(file.into())?.display().to_string());
+                }
+                Command::Bundle(crate::BundleCommand::Export { args, all })
             }
             Command::Bundle(crate::BundleCommand::Import { file }) => {
                 Command::Bundle(crate::BundleCommand::Import { file: abs(file)? })

@@ -13,6 +13,7 @@
 //! refuses the rest (`Push` would let any peer write into its store).
 
 use std::io;
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::store::blobs::{from_iroh, to_iroh};
@@ -26,6 +27,7 @@ use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncReadExt, StreamExt};
 use iroh::endpoint::VarInt;
 use iroh_blobs::api::Store;
+use iroh_blobs::get::fsm::{AtConnected, BlobContentNext, ConnectedNext, EndBlobNext};
 use iroh_blobs::protocol::{ChunkRanges, GetManyRequest, Request};
 use iroh_blobs::provider::events::EventSender;
 use iroh_blobs::store::IROH_BLOCK_SIZE;
@@ -33,6 +35,7 @@ use iroh_blobs::util::{
     AsyncWriteSendStream, AsyncWriteSendStreamExtra, RecvStream, RecvStreamAsyncStreamReader, SendStream,
 };
 use libp2p::{PeerId, StreamProtocol};
+use n0_future::time::Instant;
 use std::collections::HashMap;
 use tokio_util::compat::{Compat, FuturesAsyncWriteCompatExt};
 
@@ -185,23 +188,60 @@ pub enum FetchError {
 }
 
 /// Fetches one blob (the ranges this store lacks) from `peer`, verified
-/// as it arrives.
+/// as it arrives. With `expected` (the size a tree gives the file), a peer
+/// announcing another size is refused before anything is stored: the
+/// size comes first in the response, and the verified stream then proves
+/// it (its last chunk cannot verify under another length).
 pub async fn fetch(
     control: &mut libp2p_stream::Control,
     store: &Store,
     peer: PeerId,
     hash: BlobHash,
+    expected: Option<u64>,
 ) -> Result<u64, FetchError> {
+    let failed = |reason: String| FetchError::Transfer { peer, hash, reason };
+    let content = iroh_blobs::HashAndFormat::raw(to_iroh(&hash));
+    let local = store.remote().local(content).await.map_err(|e| failed(e.to_string()))?;
+    if local.is_complete() {
+        return Ok(0);
+    }
     let stream =
         control.open_stream(peer, PROTOCOL).await.map_err(|e| FetchError::Open { peer, reason: e.to_string() })?;
     let (recv, send) = split(stream);
-    let pair = iroh_blobs::get::StreamPair::new(0, recv, send);
-    let content = iroh_blobs::HashAndFormat::raw(to_iroh(&hash));
-    let stats = store.remote().fetch(pair, content).complete().await.map_err(|e| FetchError::Transfer {
-        peer,
-        hash,
-        reason: e.to_string(),
-    })?;
+    let connected = AtConnected::new(Instant::now(), recv, send, local.missing(), Default::default());
+    let root = match connected.next().await.map_err(|e| failed(e.to_string()))? {
+        ConnectedNext::StartRoot(root) => root,
+        _ => return Err(failed("the peer answered another request".to_owned())),
+    };
+    let (mut content, size) = root.next().next().await.map_err(|e| failed(e.to_string()))?;
+    if let Some(expected) = expected
+        && size != expected
+    {
+        return Err(failed(format!("announced {size} bytes where the tree says {expected}")));
+    }
+    let Some(size) = NonZeroU64::new(size) else {
+        // Only the empty blob has no bytes, and it needs no peer.
+        return Err(failed("announced 0 bytes".to_owned()));
+    };
+    let buffer = (size.get() / IROH_BLOCK_SIZE.bytes() as u64 + 2).min(64) as usize;
+    let import = store.blobs().import_bao(to_iroh(&hash), size, buffer).await.map_err(|e| failed(e.to_string()))?;
+    let end = loop {
+        match content.next().await {
+            BlobContentNext::More((next, item)) => {
+                let item = item.map_err(|e| failed(e.to_string()))?;
+                import.tx.send(item).await.map_err(|e| failed(e.to_string()))?;
+                content = next;
+            }
+            BlobContentNext::Done(end) => break end,
+        }
+    };
+    drop(import.tx);
+    import.rx.await.map_err(|e| failed(e.to_string()))?.map_err(|e| failed(e.to_string()))?;
+    let closing = match end.next() {
+        EndBlobNext::Closing(closing) => closing,
+        EndBlobNext::MoreChildren(_) => return Err(failed("the peer sent more than one blob".to_owned())),
+    };
+    let stats = closing.next().await.map_err(|e| failed(e.to_string()))?;
     Ok(stats.payload_bytes_read)
 }
 

@@ -199,7 +199,7 @@ impl Network {
         let peers = self.connected_peers().await?;
         let fetched = match node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
             true => None,
-            false => Some(self.fetch_blob(tree_hash, &peers, 0).await?),
+            false => Some(self.fetch_blob(tree_hash, None, &peers, 0).await?),
         };
         Ok((revision, tree_hash, peers, fetched))
     }
@@ -242,8 +242,8 @@ impl Network {
     /// received.
     async fn run_fetch(&self, fetch: &Fetch, peers: &[PeerId], start: usize) -> Result<(usize, u64), FilesError> {
         match fetch {
-            Fetch::Large(hash) => {
-                let bytes = self.fetch_blob(*hash, peers, start).await?;
+            Fetch::Large(hash, size) => {
+                let bytes = self.fetch_blob(*hash, Some(*size), peers, start).await?;
                 Ok((usize::from(bytes > 0), bytes))
             }
             Fetch::Small(blobs) => self.fetch_small(blobs, peers, start).await,
@@ -314,7 +314,13 @@ impl Network {
     /// libp2p-stream hands a node's inbound streams over one at a time and
     /// drops one that arrives while the previous is still being taken, so
     /// under load a stream can fail before carrying anything.
-    async fn fetch_blob(&self, hash: BlobHash, peers: &[PeerId], start: usize) -> Result<u64, FilesError> {
+    async fn fetch_blob(
+        &self,
+        hash: BlobHash,
+        size: Option<u64>,
+        peers: &[PeerId],
+        start: usize,
+    ) -> Result<u64, FilesError> {
         if peers.is_empty() {
             return Err(FilesError::NoPeers);
         }
@@ -330,7 +336,7 @@ impl Network {
                 tokio::time::sleep(pause).await;
             }
             let mut control = self.shared.control.clone();
-            match blobs::fetch(&mut control, store, peer, hash).await {
+            match blobs::fetch(&mut control, store, peer, hash, size).await {
                 Ok(bytes) => {
                     if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
                         return Ok(bytes);
@@ -363,8 +369,9 @@ fn tries(peers: &[PeerId], start: usize) -> impl Iterator<Item = (PeerId, std::t
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Fetch {
     /// A blob over [`SMALL_BLOB`], for the ranges the store lacks (an
-    /// interrupted transfer resumes), streamed to disk.
-    Large(BlobHash),
+    /// interrupted transfer resumes), streamed to disk, with its size as
+    /// the tree says it.
+    Large(BlobHash, u64),
     /// Small blobs, with their sizes, whole, each held in memory until
     /// verified.
     Small(Vec<(BlobHash, u64)>),
@@ -373,7 +380,7 @@ enum Fetch {
 impl Fetch {
     fn blobs(&self) -> Vec<BlobHash> {
         match self {
-            Fetch::Large(hash) => vec![*hash],
+            Fetch::Large(hash, _) => vec![*hash],
             Fetch::Small(blobs) => blobs.iter().map(|(hash, _)| *hash).collect(),
         }
     }
@@ -392,7 +399,7 @@ fn plan(blobs: Vec<(BlobHash, u64)>) -> Vec<Fetch> {
             open_bytes = 0;
         }
         if large {
-            plan.push(Fetch::Large(hash));
+            plan.push(Fetch::Large(hash, size));
             continue;
         }
         open_bytes += size;
@@ -417,7 +424,11 @@ mod tests {
         let blobs = vec![blob(1, 10), blob(2, SMALL_BLOB + 1), blob(3, 20), blob(4, SMALL_BLOB)];
         assert_eq!(
             plan(blobs.clone()),
-            vec![Fetch::Small(vec![blobs[0]]), Fetch::Large(blobs[1].0), Fetch::Small(vec![blobs[2], blobs[3]])]
+            vec![
+                Fetch::Small(vec![blobs[0]]),
+                Fetch::Large(blobs[1].0, blobs[1].1),
+                Fetch::Small(vec![blobs[2], blobs[3]])
+            ]
         );
     }
 

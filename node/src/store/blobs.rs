@@ -411,3 +411,36 @@ impl BlobStore {
         self.store.shutdown().await.map_err(store_error)
     }
 }
+
+impl BlobStore {
+    /// Streams `len` bytes of `path` from `offset` into the store, with no
+    /// copy of our own: the store writes them once into its scratch file,
+    /// hashing as it goes, and moves that into place. Returns the hash the
+    /// store computed; a caller that expected another gets an unnamed blob
+    /// left in the store (as a failed `add_file` does).
+    pub async fn add_file_range(&self, path: &Path, offset: u64, len: u64) -> Result<BlobHash, BlobError> {
+        let io = |source| BlobError::Io { path: path.to_owned(), source };
+        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+        tokio::io::AsyncSeekExt::seek(&mut file, std::io::SeekFrom::Start(offset)).await.map_err(io)?;
+        let chunks = n0_future::stream::unfold((file.take(len), false), |(mut input, done)| async move {
+            if done {
+                return None;
+            }
+            let mut chunk = vec![0u8; BLOCK.min(usize::try_from(input.limit()).unwrap_or(BLOCK))];
+            match input.read(&mut chunk).await {
+                Ok(0) if input.limit() > 0 => {
+                    Some((Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)), (input, true)))
+                }
+                Ok(0) => None,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    Some((Ok(bytes::Bytes::from(chunk)), (input, false)))
+                }
+                Err(e) => Some((Err(e), (input, true))),
+            }
+        });
+        let tag = self.store.blobs().add_stream(chunks).await.temp_tag().await;
+        let tag = tag.map_err(|e| import_error(&e, &self.root))?;
+        Ok(from_iroh(tag.hash()))
+    }
+}

@@ -1,0 +1,174 @@
+//! Bulk ingest: `bundle import` of one busy design into an empty store.
+//!
+//! The design has three maintainers (threshold 2) and 1,250 revisions, each
+//! with a tree of its own (a shared README and one new small file) and
+//! approved by all three maintainers: 5,001 signed events and 2,501 blobs,
+//! one chain of parents. The bundle is written once; each round imports it
+//! into a fresh store (signatures, parents, clocks, trees, sizes, then
+//! blobs and the events in one transaction, made durable) and times that.
+//! Reported: the median of `COMMUNS_BENCH_ROUNDS` rounds (default 5) as
+//! events per second, beside the goal of issue 10.
+//!
+//! `cargo bench -p communs-node --bench bundle_import`
+
+mod support;
+
+use std::path::Path;
+use std::time::Instant;
+
+use communs_node::progress::NoProgress;
+use communs_protocol::limits::GENESIS_NONCE_BYTES;
+use communs_protocol::manifest::License;
+use communs_protocol::{
+    BlobHash, Body, Genesis, Hash, Manifest, Revision, SecretKey, SignedEvent, Tree, TreeEntry, UnsignedEvent,
+    ValidatedPath,
+};
+use support::{open, wanted};
+
+const REVISIONS: u64 = 1_250;
+const GOAL_EVENTS_PER_S: f64 = 20_000.0;
+
+fn main() {
+    if !wanted() {
+        eprintln!("bundle_import: skipped (run it with `cargo bench -p communs-node --bench bundle_import`)");
+        return;
+    }
+    let rounds = std::env::var("COMMUNS_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5usize).max(1);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(run(rounds));
+}
+
+async fn run(rounds: usize) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bundle = dir.path().join("busy.communs");
+    let (events, blobs) = build();
+    write_bundle(&bundle, &events, &blobs);
+    let size = std::fs::metadata(&bundle).expect("bundle").len();
+    println!("bundle: {} events, {} blobs, {:.1} MiB", events.len(), blobs.len(), size as f64 / (1 << 20) as f64);
+    let mut seconds = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let node = open(dir.path(), &format!("store-{round}")).await;
+        let start = Instant::now();
+        let summary = node.bundle_import(&bundle, &NoProgress).await.expect("import");
+        let elapsed = start.elapsed().as_secs_f64();
+        assert_eq!(summary.new_events, events.len());
+        println!("round {round}: {elapsed:.3} s, {:.0} events/s", events.len() as f64 / elapsed);
+        seconds.push(elapsed);
+        if let Ok(node) = std::sync::Arc::try_unwrap(node) {
+            node.close().await.expect("close");
+        }
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    let rate = events.len() as f64 / median;
+    println!(
+        "bundle import: median {median:.3} s over {rounds} rounds, {rate:.0} events/s (goal >= {GOAL_EVENTS_PER_S:.0}: {})",
+        if rate >= GOAL_EVENTS_PER_S { "met" } else { "not met" }
+    );
+}
+
+/// The events of the design and its blobs (hash, bytes).
+fn build() -> (Vec<SignedEvent>, Vec<(BlobHash, Vec<u8>)>) {
+    let keys: Vec<SecretKey> = (1..=3u8).map(|seed| SecretKey::from_bytes(&[seed; 32])).collect();
+    let genesis = UnsignedEvent {
+        design: None,
+        author: keys[0].author(),
+        parents: vec![],
+        clock: 0,
+        time: 1_700_000_000_000,
+        body: Body::Genesis(Genesis {
+            name: "Busy design".into(),
+            maintainers: keys.iter().map(SecretKey::author).collect(),
+            threshold: 2,
+            license: "CERN-OHL-S-2.0".into(),
+            fork_of: None,
+            nonce: [1; GENESIS_NONCE_BYTES],
+        }),
+    }
+    .sign(&keys[0])
+    .expect("genesis");
+    let design = genesis.design();
+    let readme = b"# Busy design\n\nMany revisions, each approved.\n".to_vec();
+    let readme_hash = BlobHash(Hash::of(&readme));
+    let mut blobs = vec![(readme_hash, readme.clone())];
+    let mut events = vec![genesis];
+    let mut previous_revision = None;
+    for r in 0..REVISIONS {
+        let part = format!("cube([{r}, 20, 3]); // revision {r}\n").into_bytes();
+        let part_hash = BlobHash(Hash::of(&part));
+        let entry = |path: &str, blob: BlobHash, size: usize| TreeEntry {
+            path: ValidatedPath::new(path).expect("path"),
+            blob,
+            size: size as u64,
+            executable: false,
+        };
+        let tree = Tree::new(vec![
+            entry("README.md", readme_hash, readme.len()),
+            entry("cad/part.scad", part_hash, part.len()),
+        ])
+        .expect("tree")
+        .encode();
+        let tree_hash = BlobHash(Hash::of(&tree));
+        blobs.push((tree_hash, tree));
+        blobs.push((part_hash, part));
+        let revision = Body::Revision(Revision {
+            tree: tree_hash,
+            manifest: Manifest::minimal("Busy design", License::all("CERN-OHL-S-2.0")),
+            base: previous_revision.into_iter().collect(),
+            message: format!("revision {r}"),
+        });
+        let author = &keys[(r % 3) as usize];
+        let revision = next(&mut events, design, author, revision);
+        previous_revision = Some(revision);
+        for key in &keys {
+            next(&mut events, design, key, Body::Approve { target: revision });
+        }
+    }
+    (events, blobs)
+}
+
+/// Signs `body` on the last event and appends it; returns its id.
+fn next(
+    events: &mut Vec<SignedEvent>,
+    design: communs_protocol::DesignId,
+    key: &SecretKey,
+    body: Body,
+) -> communs_protocol::EventId {
+    let parent = events.last().expect("a genesis");
+    let event = UnsignedEvent {
+        design: Some(design),
+        author: key.author(),
+        parents: vec![parent.id()],
+        clock: parent.clock() + 1,
+        time: 1_700_000_000_000 + parent.clock() + 1,
+        body,
+    }
+    .sign(key)
+    .expect("event");
+    let id = event.id();
+    events.push(event);
+    id
+}
+
+/// The bundle as an exporter writes it (spec/bundle.md).
+fn write_bundle(path: &Path, events: &[SignedEvent], blobs: &[(BlobHash, Vec<u8>)]) {
+    let mut bytes = communs_node::bundle::MAGIC.to_vec();
+    let mut record = |kind: u8, parts: &[&[u8]]| {
+        bytes.push(kind);
+        bytes.extend_from_slice(&(parts.iter().map(|p| p.len()).sum::<usize>() as u64).to_be_bytes());
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+    };
+    for event in events {
+        record(1, &[event.bytes()]);
+    }
+    for (hash, blob) in blobs {
+        record(2, &[hash.as_bytes(), blob]);
+    }
+    let digest = blake3::hash(&bytes);
+    bytes.push(0);
+    bytes.extend_from_slice(&32u64.to_be_bytes());
+    bytes.extend_from_slice(digest.as_bytes());
+    std::fs::write(path, bytes).expect("write bundle");
+}
