@@ -189,11 +189,11 @@ fn events_out_of_order_are_accepted_and_check_out_byte_for_byte() {
     let tree = tree(&[("README.md", &readme, 15), ("cad/part.stl", &part, 40_000)]);
     let genesis = maker.genesis("Out of order");
     let revision = maker.revision(&[&genesis], &tree.0, "first");
-    let approve = maker.child(&[&revision], Body::Approve { target: revision.id() }, None);
+    let second = maker.revision(&[&revision], &tree.0, "second");
     // Children before parents, blobs before the trees that name them.
     write_bundle(
         &case.bundle,
-        &bytes_of(&[&approve, &revision, &genesis]),
+        &bytes_of(&[&second, &revision, &genesis]),
         &[part.clone(), readme.clone(), tree.clone()],
     );
     let imported = case.node.json(&["bundle", "import", case.bundle.to_str().expect("utf-8")]);
@@ -218,6 +218,34 @@ fn a_blob_no_tree_names_is_refused_and_nothing_is_stored() {
     write_bundle(&case.bundle, &bytes_of(&[&genesis, &revision]), &[tree, file, stowaway.clone()]);
     let run = case.refused("is named by no tree of the bundle's revisions");
     assert!(run.stderr.contains(&stowaway.0.to_string()), "{run:?}");
+}
+
+#[test]
+fn an_outsiders_approvals_are_refused_with_the_reason_and_nothing_is_stored() {
+    let case = Case::new();
+    let maker = Maker::new(5);
+    let outsider = Maker::new(6);
+    let file = blob(b"part\n");
+    let tree = tree(&[("part.txt", &file, 5)]);
+    let genesis = maker.genesis("Flooded");
+    let revision = maker.revision(&[&genesis], &tree.0, "first");
+    // Validly signed, each with the revision in its past: but their
+    // author maintains nothing (governance.md, "Admission").
+    let flood: Vec<SignedEvent> = (0..200)
+        .map(|i| {
+            let mut approval = outsider.child(&[&revision], Body::Approve { target: revision.id() }, None);
+            if i > 0 {
+                approval = UnsignedEvent { time: 1_700_000_000_000 + i, ..approval.event().clone() }
+                    .sign(&outsider.key)
+                    .expect("event");
+            }
+            approval
+        })
+        .collect();
+    let mut events = vec![&genesis, &revision];
+    events.extend(flood.iter());
+    write_bundle(&case.bundle, &bytes_of(&events), &[tree, file]);
+    case.refused("not a maintainer");
 }
 
 /// One hostile bundle per problem `fsck` reports, each refused at the door.

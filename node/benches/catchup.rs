@@ -15,7 +15,7 @@ mod support;
 use std::collections::HashMap;
 
 use communs_protocol::limits::GENESIS_NONCE_BYTES;
-use communs_protocol::{Body, DesignId, Genesis, SecretKey, SignedEvent, UnsignedEvent};
+use communs_protocol::{Body, Change, DesignId, Genesis, SecretKey, SignedEvent, UnsignedEvent};
 use support::{open, start, wanted};
 
 const DESIGNS: u64 = 1_000;
@@ -56,7 +56,8 @@ fn build() -> Vec<Vec<SignedEvent>> {
         }
         .sign(&key)
         .expect("sign");
-        let design = DesignId::from_genesis(genesis.id());
+        let genesis_id = genesis.id();
+        let design = DesignId::from_genesis(genesis_id);
         let mut log = vec![genesis];
         for i in 1..EVENTS_PER_DESIGN {
             let previous = log.last().expect("a previous event");
@@ -66,7 +67,9 @@ fn build() -> Vec<Vec<SignedEvent>> {
                 parents: vec![previous.id()],
                 clock: i,
                 time: time(i),
-                body: Body::Approve { target: previous.id() },
+                // Proposals pass the admission rules whoever writes them
+                // (an approval of an approval would not).
+                body: Body::Propose { prev: genesis_id, change: Change::SetThreshold(1) },
             }
             .sign(&key)
             .expect("sign");

@@ -202,6 +202,11 @@ impl Node {
             return Err(BundleError::UnnamedBlob { path: file.to_owned(), blob: *blob }.into());
         }
 
+        // Every event admitted by its design's rules (governance.md,
+        // "Admission"): checked by a dry run of the very insert that ends
+        // the import, so that no blob is stored for events that would not go in.
+        self.events.check_insert(&events)?;
+
         // Verified: now store, blobs first, in the order they lie in the file.
         let mut missing: Vec<(BlobHash, BlobRecord)> = Vec::new();
         for (hash, record) in &scan.blobs {
