@@ -183,6 +183,9 @@ impl Node {
             }
             missing
         };
+        // Held from before they are stored until the events naming them
+        // are committed, so that no collection takes them in between.
+        let _held = self.blobs.protect(contents.blobs.keys().copied()).await;
         let total: u64 = missing.iter().map(|h| contents.blobs[h]).sum();
         progress.start(total, missing.len());
         let staged = self.home.store_dir().join("bundle-staging");

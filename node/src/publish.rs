@@ -90,6 +90,9 @@ impl Node {
             None => None,
         };
 
+        // The blobs stored from here on are named by no event until the
+        // events below are committed: no collection runs in between.
+        let _unnamed = self.blobs.protect_unnamed().await;
         let (entries, bytes_imported) = match self.import_files(&files, progress).await {
             Ok(imported) => imported,
             Err(e) => {

@@ -226,6 +226,32 @@ impl EventStore {
         }
         Ok(out)
     }
+
+    /// Deletes every event of `design` from this store (`communs remove`),
+    /// in one transaction; returns how many there were. Its blobs are
+    /// freed by the next garbage collection.
+    pub fn remove_design(&self, design: &DesignId) -> Result<usize, EventStoreError> {
+        let tx = self.db.begin_write()?;
+        let removed;
+        {
+            let mut table = tx.open_table(EVENTS)?;
+            let mut index = tx.open_table(DESIGN_EVENTS)?;
+            let mut items = tx.open_table(SYNC_ITEMS)?;
+            let range = (design.as_bytes(), &[0u8; 32])..=(design.as_bytes(), &[0xffu8; 32]);
+            let mut ids = Vec::new();
+            for row in index.range(range.clone())? {
+                ids.push(*row?.0.value().1);
+            }
+            for id in &ids {
+                table.remove(id)?;
+                index.remove((design.as_bytes(), id))?;
+                items.remove((design.as_bytes(), id))?;
+            }
+            removed = ids.len();
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
 }
 
 /// The smallest and largest 32-byte ids that start with `prefix`.

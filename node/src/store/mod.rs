@@ -5,6 +5,7 @@ pub mod blobs;
 pub mod events;
 pub mod file_cache;
 pub mod policy;
+mod sweep;
 
-pub use blobs::{BlobError, BlobStore};
+pub use blobs::{BlobError, BlobStore, Freed, Guard};
 pub use events::{EventStore, EventStoreError};

@@ -27,6 +27,9 @@ pub enum PolicyAction {
     /// Use this revision for this node's checkouts of the design.
     Pin(DesignId, EventId),
     Unpin(DesignId),
+    /// Drop the design's events and files from this node, and refuse them
+    /// from peers until it is followed again.
+    Remove(DesignId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,9 @@ pub struct Policy {
     pub unfollowed: BTreeSet<DesignId>,
     pub muted: BTreeSet<AuthorId>,
     pub pins: BTreeMap<DesignId, EventId>,
+    /// Designs whose last follow action was a remove: not stored, and
+    /// refused from peers.
+    pub removed: BTreeSet<DesignId>,
 }
 
 impl Policy {
@@ -56,6 +62,7 @@ impl Policy {
                 PolicyAction::Follow(d) => {
                     policy.followed.insert(d);
                     policy.unfollowed.remove(&d);
+                    policy.removed.remove(&d);
                 }
                 PolicyAction::Unfollow(d) => {
                     policy.followed.remove(&d);
@@ -72,6 +79,12 @@ impl Policy {
                 }
                 PolicyAction::Unpin(d) => {
                     policy.pins.remove(&d);
+                }
+                PolicyAction::Remove(d) => {
+                    policy.followed.remove(&d);
+                    policy.unfollowed.remove(&d);
+                    policy.pins.remove(&d);
+                    policy.removed.insert(d);
                 }
             }
         }
@@ -140,6 +153,7 @@ fn encode(entry: &PolicyEntry) -> Vec<u8> {
         PolicyAction::Unmute(a) => (3, bytes(a.as_bytes()), None),
         PolicyAction::Pin(d, r) => (4, bytes(d.as_bytes()), Some(bytes(r.as_bytes()))),
         PolicyAction::Unpin(d) => (5, bytes(d.as_bytes()), None),
+        PolicyAction::Remove(d) => (6, bytes(d.as_bytes()), None),
     };
     let mut items = vec![
         Value::Integer(entry.time_ms.into()),
@@ -175,6 +189,7 @@ fn decode(seq: u64, bytes: &[u8]) -> Option<PolicyEntry> {
         3 => PolicyAction::Unmute(AuthorId::from_bytes(subject).ok()?),
         4 => PolicyAction::Pin(design, EventId::from_hash(Hash::from_bytes(b32(items.get(4)?)?))),
         5 => PolicyAction::Unpin(design),
+        6 => PolicyAction::Remove(design),
         _ => return None,
     };
     Some(PolicyEntry { seq, time_ms, action, reason })
