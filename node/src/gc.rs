@@ -71,10 +71,11 @@ impl Node {
             for event in self.events.design_log(&design)? {
                 let Body::Revision(revision) = event.body() else { continue };
                 live.insert(revision.tree);
-                if (keeps_files || pin == Some(&event.id())) && trees_read.insert(revision.tree) {
-                    if let Some(tree) = self.stored_tree(&revision.tree).await? {
-                        live.extend(tree.entries().iter().map(|e| e.blob));
-                    }
+                if (keeps_files || pin == Some(&event.id()))
+                    && trees_read.insert(revision.tree)
+                    && let Some(tree) = self.stored_tree(&revision.tree).await?
+                {
+                    live.extend(tree.entries().iter().map(|e| e.blob));
                 }
             }
         }

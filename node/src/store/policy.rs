@@ -194,3 +194,44 @@ fn decode(seq: u64, bytes: &[u8]) -> Option<PolicyEntry> {
     };
     Some(PolicyEntry { seq, time_ms, action, reason })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, action: PolicyAction) -> PolicyEntry {
+        PolicyEntry { seq, time_ms: 1, action, reason: String::new() }
+    }
+
+    #[test]
+    fn a_remove_is_kind_6_and_round_trips() {
+        let design = DesignId::from_hash(Hash::from_bytes([0x11; 32]));
+        let remove = PolicyEntry { reason: "r".into(), ..entry(0, PolicyAction::Remove(design)) };
+        let bytes = encode(&remove);
+        let mut expected = vec![0x84, 0x01, 0x06, 0x58, 0x20];
+        expected.extend([0x11; 32]);
+        expected.extend([0x61, b'r']);
+        assert_eq!(bytes, expected, "spec/storage.md: [time, 6, design, reason]");
+        assert_eq!(decode(0, &bytes), Some(remove));
+    }
+
+    #[test]
+    fn a_remove_holds_until_the_design_is_followed_again() {
+        let design = DesignId::from_hash(Hash::from_bytes([0x22; 32]));
+        let revision = EventId::from_hash(Hash::from_bytes([0x33; 32]));
+        let mut log = vec![
+            entry(0, PolicyAction::Follow(design)),
+            entry(1, PolicyAction::Pin(design, revision)),
+            entry(2, PolicyAction::Remove(design)),
+        ];
+        let policy = Policy::replay(&log);
+        assert!(policy.removed.contains(&design));
+        assert!(!policy.followed.contains(&design) && !policy.unfollowed.contains(&design));
+        assert!(policy.pins.is_empty(), "a remove drops the pin");
+        log.push(entry(3, PolicyAction::Unfollow(design)));
+        assert!(Policy::replay(&log).removed.contains(&design), "an unfollow does not end a remove");
+        log.push(entry(4, PolicyAction::Follow(design)));
+        let policy = Policy::replay(&log);
+        assert!(policy.followed.contains(&design) && !policy.removed.contains(&design));
+    }
+}
