@@ -103,6 +103,11 @@ impl Network {
                     Ok(_) => {}
                     Err(e) => tracing::debug!("files of {design} not fetched: {e}"),
                 }
+                // Unfollowed or removed meanwhile: the collection that
+                // followed kept what this fetch held; free it now.
+                if !network.keeps(&design) {
+                    crate::gc::collect_in_background(network.shared.node.clone());
+                }
                 if !network.finish_fetch(design) {
                     return;
                 }
