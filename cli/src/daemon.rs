@@ -86,6 +86,7 @@ pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> 
     let listener = api::bind(api_addr).await?;
     let api_addr = listener.local_addr()?;
     let network = Network::start(node.clone(), &net).await?;
+    let collector = tokio::spawn(communs_node::gc::collect_periodically(Arc::downgrade(&node)));
     let token = api::create_token(&home)?;
     let running = Running { api: api_addr, pid: std::process::id(), peer_id: network.peer_id().to_string() };
     let api_path = home.api_path();
@@ -110,6 +111,7 @@ pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> 
     tracing::info!("stopping");
     network.shutdown().await;
     drop(network);
+    collector.abort();
     let _ = std::fs::remove_file(&api_path);
     close(node).await?;
     served.context("serving the API")

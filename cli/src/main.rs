@@ -159,8 +159,16 @@ enum Command {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Drop a design's events and files from this node, and refuse them from peers until it is followed again.
+    Remove {
+        design: communs_protocol::DesignId,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Show this node's policy log and what is in force.
     Policy,
+    /// Delete the blobs that nothing this node keeps names, and say how much space that gave back.
+    Gc,
     /// Re-hash every blob and re-verify every event; exit 1 if anything is wrong.
     Fsck,
     /// Carry designs between nodes without a network, in one file.

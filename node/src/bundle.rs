@@ -207,6 +207,9 @@ impl Node {
         // the import, so that no blob is stored for events that would not go in.
         self.events.check_insert(&events)?;
 
+        // Held from before they are stored until the events naming them
+        // are committed, so that no collection takes them in between.
+        let _held = self.blobs.protect(scan.blobs.keys().copied()).await;
         // Verified: now store, blobs first, in the order they lie in the file.
         let mut missing: Vec<(BlobHash, BlobRecord)> = Vec::new();
         for (hash, record) in &scan.blobs {

@@ -73,6 +73,8 @@ impl Node {
         Fut: std::future::Future<Output = Result<Arrival, NodeError>> + Send,
     {
         let view = self.show(design, revision).await?;
+        // The files of a design this node no longer keeps stay until written.
+        let _held = self.blobs.protect(view.tree.entries().iter().map(|e| e.blob)).await;
         prepare_folder(dir, force)?;
         // The blob store writes to absolute paths only.
         let dir = &dir.canonicalize().map_err(NodeError::io(dir))?;

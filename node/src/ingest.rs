@@ -17,17 +17,25 @@ pub struct Ingested {
     /// Not stored: invalid against their parents (a clock that does not
     /// follow them, a design that differs). The sender is broken or hostile.
     pub rejected: Vec<(EventId, EventStoreError)>,
+    /// Not stored: events of a design this node removed (`communs
+    /// remove`) and has not followed since. Valid; the sender is not at
+    /// fault.
+    pub ignored: Vec<EventId>,
 }
 
 impl Node {
     /// Stores verified events from a peer: parents first, everything that
     /// can be stored in one durable transaction. Events stored already are
-    /// skipped.
+    /// skipped, and so are those of designs this node removed.
     pub fn ingest(&self, events: Vec<SignedEvent>) -> Result<Ingested, EventStoreError> {
+        let removed = crate::policy::Policy::replay(&self.events.policy_entries()?).removed;
         let mut seen = HashSet::new();
         let mut fresh = Vec::new();
+        let mut out = Ingested::default();
         for event in events {
-            if seen.insert(event.id()) && !self.events.contains(&event.id())? {
+            if removed.contains(&event.design()) {
+                out.ignored.push(event.id());
+            } else if seen.insert(event.id()) && !self.events.contains(&event.id())? {
                 fresh.push(event);
             }
         }
@@ -36,7 +44,6 @@ impl Node {
         fresh.sort_by_key(|e| (e.clock(), e.id()));
         let mut ready = Vec::new();
         let mut ready_ids = HashSet::new();
-        let mut out = Ingested::default();
         for event in fresh {
             let mut connected = true;
             for parent in event.parents() {

@@ -13,6 +13,7 @@ mod error;
 pub mod folder;
 pub mod fork;
 pub mod fsck;
+pub mod gc;
 pub mod govern;
 pub mod home;
 pub mod ingest;

@@ -1,4 +1,4 @@
-//! `follow`, `unfollow`, `mute`, `unmute`, `pin`, `unpin`, `policy`.
+//! `follow`, `unfollow`, `mute`, `unmute`, `pin`, `unpin`, `remove`, `policy`.
 
 use std::collections::BTreeSet;
 
@@ -20,9 +20,26 @@ impl Node {
                 self.governance_of(&design)?;
                 self.revision_of(&design, &revision)?;
             }
-            PolicyAction::Follow(_) | PolicyAction::Unfollow(_) | PolicyAction::Mute(_) | PolicyAction::Unmute(_) => {}
+            PolicyAction::Follow(_)
+            | PolicyAction::Unfollow(_)
+            | PolicyAction::Mute(_)
+            | PolicyAction::Unmute(_)
+            | PolicyAction::Remove(_) => {}
         }
-        Ok(self.events.append_policy(now_ms, action, reason)?)
+        let entry = self.events.append_policy(now_ms, action, reason)?;
+        if let PolicyAction::Remove(design) = action {
+            // Recorded first: a crash in between leaves events that the
+            // policy already disowns (no longer kept, refused from peers),
+            // and another remove deletes them.
+            self.events.remove_design(&design)?;
+        }
+        Ok(entry)
+    }
+
+    /// Whether this node refuses `design`'s events (removed, not followed
+    /// since).
+    pub fn is_removed(&self, design: &DesignId) -> Result<bool, NodeError> {
+        Ok(self.policy()?.removed.contains(design))
     }
 
     pub fn policy_log(&self) -> Result<Vec<PolicyEntry>, NodeError> {
@@ -44,8 +61,12 @@ impl Node {
     /// followed design may not have arrived yet).
     pub fn kept_and_present(&self) -> Result<(BTreeSet<DesignId>, BTreeSet<DesignId>), NodeError> {
         let policy = self.policy()?;
-        let present: BTreeSet<DesignId> =
-            self.events.designs()?.into_iter().filter(|d| !policy.unfollowed.contains(d)).collect();
+        let present: BTreeSet<DesignId> = self
+            .events
+            .designs()?
+            .into_iter()
+            .filter(|d| !policy.unfollowed.contains(d) && !policy.removed.contains(d))
+            .collect();
         let mut kept = policy.followed.clone();
         kept.extend(present.iter().copied());
         Ok((kept, present))

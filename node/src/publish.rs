@@ -107,6 +107,9 @@ impl Node {
         let manifest =
             read_manifest(folder, request.license.as_deref(), current_license.as_deref(), licensor, &mut warnings)?;
 
+        // The blobs stored from here on are named by no event until the
+        // events below are committed: no collection runs in between.
+        let _unnamed = self.blobs.protect_unnamed().await;
         let (entries, bytes_imported) = match self.import_files(&files, progress).await {
             Ok(imported) => imported,
             Err(e) => {

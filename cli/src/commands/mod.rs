@@ -5,6 +5,7 @@
 //! its API: [`dispatch`] is the same code in both places.
 
 mod design;
+mod gc;
 mod govern;
 mod identity;
 mod network;
@@ -60,7 +61,9 @@ pub async fn dispatch(node: &Node, net: Option<&Network>, command: Command, out:
         | Command::Unmute { .. }
         | Command::Pin { .. }
         | Command::Unpin { .. }
+        | Command::Remove { .. }
         | Command::Policy => policy::run(node, net, command, out).await,
+        Command::Gc => gc::run(node, net, out).await,
         Command::Node(_) | Command::Peers | Command::Sync { .. } => {
             let net = net.context("this command needs a running node: start one with `communs node run`")?;
             network::run(net, command, out).await

@@ -17,6 +17,7 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
         Command::Unmute { author, reason } => (PolicyAction::Unmute(author), reason),
         Command::Pin { design, revision, reason } => (PolicyAction::Pin(design, revision), reason),
         Command::Unpin { design, reason } => (PolicyAction::Unpin(design), reason),
+        Command::Remove { design, reason } => (PolicyAction::Remove(design), reason),
         Command::Policy => {
             let log = node.policy_log()?;
             let policy = node.policy()?;
@@ -25,6 +26,7 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
                     "log": log.iter().map(entry_json).collect::<Vec<_>>(),
                     "followed": policy.followed.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "muted": policy.muted.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "removed": policy.removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "pins": policy.pins.iter().map(|(d, r)| json!({ "design": d.to_string(), "revision": r.to_string() })).collect::<Vec<_>>(),
                 }),
                 || {
@@ -67,8 +69,21 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
         });
         return Ok(());
     }
+    if let PolicyAction::Remove(_) = &entry.action {
+        if let Some(net) = net {
+            net.refresh_kept().await?;
+        }
+        // The design's files go now, here or in the node alike.
+        let report = super::gc::collect(node, net).await?;
+        let mut value = entry_json(&entry);
+        value["gc"] = serde_json::to_value(&report)?;
+        out.print(value, || format!("Recorded: {}\n{}", entry_line(&entry), super::gc::line(&report)));
+        return Ok(());
+    }
     if let (Some(net), PolicyAction::Unfollow(_)) = (net, &entry.action) {
         net.refresh_kept().await?;
+        // Its files are freed in the background; the answer does not wait.
+        communs_node::gc::collect_in_background(net.node().clone());
     }
     out.print(entry_json(&entry), || format!("Recorded: {}", entry_line(&entry)));
     Ok(())
@@ -82,6 +97,7 @@ fn action_parts(action: &PolicyAction) -> (&'static str, String) {
         PolicyAction::Unmute(a) => ("unmute", a.to_string()),
         PolicyAction::Pin(d, r) => ("pin", format!("{d}@{r}")),
         PolicyAction::Unpin(d) => ("unpin", d.to_string()),
+        PolicyAction::Remove(d) => ("remove", d.to_string()),
     }
 }
 

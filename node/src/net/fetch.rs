@@ -119,8 +119,11 @@ impl Network {
     ) -> Result<crate::checkout::CheckedOut, FilesError> {
         let node = &self.shared.node;
         let _no_background_fetch = self.claim_design(design);
-        let (revision, tree_hash, peers, _) = self.revision_with_tree(design, revision).await?;
-        let plan = plan(self.missing_blobs(&self.read_tree(tree_hash).await?).await?);
+        let (revision, tree_hash, peers, _, _tree_held) = self.revision_with_tree(design, revision).await?;
+        let missing = self.missing_blobs(&self.read_tree(tree_hash).await?).await?;
+        // Held before they are stored, until written out.
+        let _held = node.blobs.protect(missing.iter().map(|(hash, _)| *hash)).await;
+        let plan = plan(missing);
         // Each fetch tells the files waiting for it how it ended.
         let mut arrived = std::collections::HashMap::new();
         let mut fetches = Vec::with_capacity(plan.len());
@@ -183,12 +186,12 @@ impl Network {
 
     /// A revision (`None`: the one this node checks out) and its tree
     /// hash, with the tree fetched if the store lacked it (its size then),
-    /// and the peers to fetch from.
+    /// the peers to fetch from, and the tree held against collection.
     async fn revision_with_tree(
         &self,
         design: DesignId,
         revision: Option<EventId>,
-    ) -> Result<(EventId, BlobHash, Vec<PeerId>, Option<u64>), FilesError> {
+    ) -> Result<(EventId, BlobHash, Vec<PeerId>, Option<u64>, crate::store::Guard), FilesError> {
         let node = &self.shared.node;
         // Reading the log and resolving it is store work: off the async
         // workers that drive the swarm and the API.
@@ -196,12 +199,13 @@ impl Network {
         let (revision, tree_hash) = tokio::task::spawn_blocking(move || reader.revision_tree(&design, revision))
             .await
             .map_err(|_| NetError::Stopped)??;
+        let held = node.blobs.protect([tree_hash]).await;
         let peers = self.connected_peers().await?;
         let fetched = match node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
             true => None,
             false => Some(self.fetch_blob(tree_hash, None, &peers, 0).await?),
         };
-        Ok((revision, tree_hash, peers, fetched))
+        Ok((revision, tree_hash, peers, fetched, held))
     }
 
     /// Makes sure the store holds the tree and every file of a revision
@@ -210,7 +214,7 @@ impl Network {
     /// it arrives.
     pub async fn fetch_files(&self, design: DesignId, revision: Option<EventId>) -> Result<FetchReport, FilesError> {
         let node = &self.shared.node;
-        let (revision, tree_hash, peers, tree_bytes) = self.revision_with_tree(design, revision).await?;
+        let (revision, tree_hash, peers, tree_bytes, _tree_held) = self.revision_with_tree(design, revision).await?;
         let mut report =
             FetchReport { design: design.to_string(), revision: revision.to_string(), ..Default::default() };
         if let Some(bytes) = tree_bytes {
@@ -220,6 +224,9 @@ impl Network {
         let tree = self.read_tree(tree_hash).await?;
         report.blobs = tree.entries().iter().map(|e| e.blob).collect::<std::collections::HashSet<_>>().len() + 1;
         let missing = self.missing_blobs(&tree).await?;
+        // Held from before they are stored: the design may be unfollowed
+        // meanwhile, and a collection then must not take a blob mid-way.
+        let _held = node.blobs.protect(missing.iter().map(|(hash, _)| *hash)).await;
         let peers = &peers;
         let results: Vec<Result<(usize, u64), FilesError>> =
             futures::stream::iter(plan(missing).into_iter().enumerate())

@@ -24,6 +24,7 @@ impl Network {
     ///   sender first (up to [`GAP_WAIT`]): `Accept` if the event then
     ///   connects, else `Ignore` (dropped, not forwarded, no penalty; it is
     ///   held until its parents come);
+    /// - `Ignore` for an event of a design this node removed;
     /// - `Accept` otherwise: stored if this node keeps the design, and
     ///   forwarded.
     pub(super) async fn validate_gossip(&self, source: PeerId, message: &Message) -> MessageAcceptance {
@@ -54,6 +55,11 @@ impl Network {
             }
             Err(_) => return MessageAcceptance::Ignore,
         };
+        if !ingested.ignored.is_empty() {
+            // A design this node removed: not stored, not forwarded, and
+            // the sender did nothing wrong.
+            return MessageAcceptance::Ignore;
+        }
         if let Some((id, e)) = ingested.rejected.first() {
             tracing::info!(%source, "rejected event {id}: {e}");
             return MessageAcceptance::Reject;

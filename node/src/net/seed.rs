@@ -138,6 +138,11 @@ impl Network {
             fetching.insert(design, false);
         }
         let result = self.fetch_files(design, None).await;
+        // Unfollowed or removed meanwhile: the collection that followed
+        // kept what this fetch held; free it now.
+        if !self.keeps(&design) {
+            crate::gc::collect_in_background(self.shared.node.clone());
+        }
         let again = self.shared.fetching.lock().ok().and_then(|mut f| f.remove(&design));
         if again == Some(true) {
             self.seed([design]);

@@ -5,18 +5,22 @@
 //! `fsck`) are re-hashed here while streaming: a byte altered on disk is
 //! caught, never handed to the maker.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use communs_protocol::limits::MAX_INLINE_BYTES;
 use communs_protocol::{BlobHash, Hash};
 use iroh_blobs::BlobFormat;
-use iroh_blobs::api::blobs::{AddPathOptions, ExportMode, ExportOptions, ImportMode};
+use iroh_blobs::api::blobs::{AddPathOptions, BlobStatus, ExportMode, ExportOptions, ImportMode};
 use iroh_blobs::api::proto::ExportRangesItem;
 use iroh_blobs::store::fs::FsStore;
 use iroh_blobs::store::fs::options::{Options, PathOptions};
 use n0_future::StreamExt;
 use std::io::Read;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub use super::sweep::Guard;
+use super::sweep::{Guards, Run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -152,8 +156,26 @@ enum Rehash {
     No,
 }
 
+/// Sweeps of one collection at most, when iroh-blobs keeps a blob
+/// written during the previous one.
+const SWEEP_TRIES: usize = 3;
+const SWEEP_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// What a sweep freed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Freed {
+    /// Blobs deleted, complete or partial.
+    pub blobs: usize,
+    /// Their bytes (what a partial blob announced).
+    pub bytes: u64,
+    /// Blobs in the store after the sweep.
+    pub kept: usize,
+}
+
 pub struct BlobStore {
     store: FsStore,
+    /// What operations in progress hold, and the runs of the collector.
+    guards: Guards,
     /// Where the store keeps each complete blob's data file.
     paths: PathOptions,
     root: PathBuf,
@@ -165,8 +187,10 @@ impl BlobStore {
         // Small blobs in the database (iroh-blobs' default is 16 KiB).
         let mut options = Options::new(dir);
         options.inline.max_data_inlined = MAX_INLINE_BYTES;
+        let (guards, collector) = Guards::new();
+        options.gc = Some(collector);
         let store = FsStore::load_with_opts(dir.join("blobs.db"), options).await.map_err(store_error)?;
-        Ok(BlobStore { store, paths: PathOptions::new(dir), root: dir.to_owned() })
+        Ok(BlobStore { store, guards, paths: PathOptions::new(dir), root: dir.to_owned() })
     }
 
     /// The iroh-blobs store, for the network to serve and fetch blobs
@@ -197,7 +221,7 @@ impl BlobStore {
     /// The size of a complete blob, `None` if absent or partial.
     pub async fn size(&self, hash: &BlobHash) -> Result<Option<u64>, BlobError> {
         match self.store.blobs().status(to_iroh(hash)).await.map_err(store_error)? {
-            iroh_blobs::api::blobs::BlobStatus::Complete { size } => Ok(Some(size)),
+            BlobStatus::Complete { size } => Ok(Some(size)),
             _ => Ok(None),
         }
     }
@@ -400,6 +424,115 @@ impl BlobStore {
     pub async fn list(&self) -> Result<Vec<BlobHash>, BlobError> {
         let hashes = self.store.blobs().list().hashes().await.map_err(store_error)?;
         Ok(hashes.into_iter().map(from_iroh).collect())
+    }
+
+    /// Holds `hashes` against garbage collection until the guard is
+    /// dropped: taken before an operation stores them, dropped once the
+    /// events that name them are committed (or the operation gave up).
+    /// Waits while a collection runs.
+    pub async fn protect(&self, hashes: impl IntoIterator<Item = BlobHash>) -> Guard {
+        self.guards.protect(hashes).await
+    }
+
+    /// Holds off garbage collection until the guard is dropped, for an
+    /// operation that learns its blobs' hashes only as it stores them.
+    pub async fn protect_unnamed(&self) -> Guard {
+        self.guards.protect_unnamed().await
+    }
+
+    /// Starts a collection: waits for the operations that hold it off,
+    /// and keeps new guards from being taken until the run is dropped.
+    pub(crate) async fn start_collection(&self) -> Run<'_> {
+        self.guards.start().await
+    }
+
+    /// Deletes every blob that is neither in `live` nor held by a guard,
+    /// and the files of blobs the store's database does not list (what a
+    /// process killed mid-import left: data written, its row never
+    /// committed), and says what that freed.
+    pub(crate) async fn sweep(&self, run: &Run<'_>, live: &HashSet<BlobHash>) -> Result<Freed, BlobError> {
+        let mut keep = live.clone();
+        keep.extend(run.held.iter().copied());
+        // Rows still in iroh-blobs' open transaction are listed too.
+        self.sync().await?;
+        let mut candidates = Vec::new();
+        for hash in self.list().await? {
+            if !keep.contains(&hash) {
+                candidates.push((hash, self.stored_size(&hash).await?));
+            }
+        }
+        let mut freed = Freed::default();
+        // Deleted by iroh-blobs, which removes their files itself.
+        let mut deleted = keep.clone();
+        let mut tries = 0;
+        while !candidates.is_empty() {
+            self.guards.sweep(run, &keep).await.map_err(BlobError::Store)?;
+            let mut left = Vec::new();
+            for (hash, size) in candidates {
+                match self.store.blobs().status(to_iroh(&hash)).await.map_err(store_error)? {
+                    BlobStatus::NotFound => {
+                        freed.blobs += 1;
+                        freed.bytes += size;
+                        deleted.insert(hash);
+                    }
+                    _ => left.push((hash, size)),
+                }
+            }
+            // iroh-blobs keeps what was written while it ran (a fetch
+            // finishing, its state saved as it closes): tried again, a few
+            // times, and otherwise left to the next collection.
+            tries += 1;
+            if tries == SWEEP_TRIES {
+                break;
+            }
+            candidates = left;
+            if !candidates.is_empty() {
+                tokio::time::sleep(SWEEP_PAUSE).await;
+            }
+        }
+        let listed: HashSet<BlobHash> = self.list().await?.into_iter().collect();
+        let orphans = self.remove_orphan_files(&listed, &deleted).await;
+        freed.blobs += orphans.blobs;
+        freed.bytes += orphans.bytes;
+        freed.kept = listed.len();
+        Ok(freed)
+    }
+
+    /// Removes the files in the data folder of blobs that are neither
+    /// listed by the store's database nor in `skip` (kept, or deleted by
+    /// the store a moment ago). Only a process killed
+    /// between writing a blob's file and committing its row leaves such
+    /// files, and only during a collection run: nothing else writes there
+    /// then but the fetches of kept or held blobs.
+    async fn remove_orphan_files(&self, listed: &HashSet<BlobHash>, skip: &HashSet<BlobHash>) -> Freed {
+        let mut freed = Freed::default();
+        let Ok(entries) = std::fs::read_dir(self.root.join("data")) else { return freed };
+        let mut orphans = HashSet::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some((stem, _)) = name.to_str().and_then(|n| n.split_once('.')) else { continue };
+            let Some(hash) = hex::decode(stem).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) else { continue };
+            let hash = BlobHash(Hash::from_bytes(hash));
+            if listed.contains(&hash) || skip.contains(&hash) {
+                continue;
+            }
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            if std::fs::remove_file(entry.path()).is_ok() {
+                orphans.insert(hash);
+                freed.bytes += len;
+            }
+        }
+        freed.blobs = orphans.len();
+        freed
+    }
+
+    /// The size of a blob, complete or as far as a partial one announced.
+    async fn stored_size(&self, hash: &BlobHash) -> Result<u64, BlobError> {
+        Ok(match self.store.blobs().status(to_iroh(hash)).await.map_err(store_error)? {
+            BlobStatus::Complete { size } => size,
+            BlobStatus::Partial { size } => size.unwrap_or(0),
+            BlobStatus::NotFound => 0,
+        })
     }
 
     /// Makes everything imported so far durable.

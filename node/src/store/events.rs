@@ -443,6 +443,45 @@ impl EventStore {
         }
         Ok(out)
     }
+
+    /// Deletes every event of `design` from this store (`communs remove`),
+    /// in one transaction; returns how many there were. Its blobs are
+    /// freed by the next garbage collection.
+    pub fn remove_design(&self, design: &DesignId) -> Result<usize, EventStoreError> {
+        // Taken before the write transaction, as an insert does (the other
+        // order could deadlock with one), and held across the commit: an
+        // insert must not use the resolver of the events removed.
+        let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = self.db.begin_write()?;
+        let removed;
+        {
+            let mut table = tx.open_table(EVENTS)?;
+            let mut index = tx.open_table(DESIGN_EVENTS)?;
+            let mut items = tx.open_table(SYNC_ITEMS)?;
+            let range = (design.as_bytes(), &[0u8; 32])..=(design.as_bytes(), &[0xffu8; 32]);
+            let mut ids = Vec::new();
+            for row in index.range(range.clone())? {
+                ids.push(*row?.0.value().1);
+            }
+            let mut log = tx.open_table(LOG)?;
+            let mut heads = tx.open_table(HEADS)?;
+            for id in &ids {
+                if let Some(bytes) = table.remove(id)? {
+                    let clock = decode(views::event_id(*id), bytes.value())?.clock();
+                    log.remove((design.as_bytes(), u64::MAX - clock, id))?;
+                }
+                index.remove((design.as_bytes(), id))?;
+                items.remove((design.as_bytes(), id))?;
+                heads.remove((design.as_bytes(), id))?;
+            }
+            tx.open_table(DESIGNS)?.remove(design.as_bytes())?;
+            tx.open_table(GOVERNANCE)?.remove(design.as_bytes())?;
+            removed = ids.len();
+        }
+        cache.forget(design);
+        tx.commit()?;
+        Ok(removed)
+    }
 }
 
 /// The smallest and largest 32-byte ids that start with `prefix`.

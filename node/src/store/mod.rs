@@ -6,7 +6,8 @@ pub mod events;
 pub mod file_cache;
 pub mod policy;
 pub mod views;
+mod sweep;
 
-pub use blobs::{BlobError, BlobStore};
+pub use blobs::{BlobError, BlobStore, Freed, Guard};
 pub use events::{EventStore, EventStoreError};
 pub use views::DesignRow;

@@ -27,6 +27,9 @@ pub enum PolicyAction {
     /// Use this revision for this node's checkouts of the design.
     Pin(DesignId, EventId),
     Unpin(DesignId),
+    /// Drop the design's events and files from this node, and refuse them
+    /// from peers until it is followed again.
+    Remove(DesignId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,9 @@ pub struct Policy {
     pub unfollowed: BTreeSet<DesignId>,
     pub muted: BTreeSet<AuthorId>,
     pub pins: BTreeMap<DesignId, EventId>,
+    /// Designs whose last follow action was a remove: not stored, and
+    /// refused from peers.
+    pub removed: BTreeSet<DesignId>,
 }
 
 impl Policy {
@@ -56,6 +62,7 @@ impl Policy {
                 PolicyAction::Follow(d) => {
                     policy.followed.insert(d);
                     policy.unfollowed.remove(&d);
+                    policy.removed.remove(&d);
                 }
                 PolicyAction::Unfollow(d) => {
                     policy.followed.remove(&d);
@@ -72,6 +79,12 @@ impl Policy {
                 }
                 PolicyAction::Unpin(d) => {
                     policy.pins.remove(&d);
+                }
+                PolicyAction::Remove(d) => {
+                    policy.followed.remove(&d);
+                    policy.unfollowed.remove(&d);
+                    policy.pins.remove(&d);
+                    policy.removed.insert(d);
                 }
             }
         }
@@ -138,6 +151,7 @@ fn encode(entry: &PolicyEntry) -> Vec<u8> {
         PolicyAction::Unmute(a) => (3, bytes(a.as_bytes()), None),
         PolicyAction::Pin(d, r) => (4, bytes(d.as_bytes()), Some(bytes(r.as_bytes()))),
         PolicyAction::Unpin(d) => (5, bytes(d.as_bytes()), None),
+        PolicyAction::Remove(d) => (6, bytes(d.as_bytes()), None),
     };
     let mut items = vec![
         Value::Integer(entry.time_ms.into()),
@@ -173,7 +187,49 @@ fn decode(seq: u64, bytes: &[u8]) -> Option<PolicyEntry> {
         3 => PolicyAction::Unmute(AuthorId::from_bytes(subject).ok()?),
         4 => PolicyAction::Pin(design, EventId::from_hash(Hash::from_bytes(b32(items.get(4)?)?))),
         5 => PolicyAction::Unpin(design),
+        6 => PolicyAction::Remove(design),
         _ => return None,
     };
     Some(PolicyEntry { seq, time_ms, action, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, action: PolicyAction) -> PolicyEntry {
+        PolicyEntry { seq, time_ms: 1, action, reason: String::new() }
+    }
+
+    #[test]
+    fn a_remove_is_kind_6_and_round_trips() {
+        let design = DesignId::from_hash(Hash::from_bytes([0x11; 32]));
+        let remove = PolicyEntry { reason: "r".into(), ..entry(0, PolicyAction::Remove(design)) };
+        let bytes = encode(&remove);
+        let mut expected = vec![0x84, 0x01, 0x06, 0x58, 0x20];
+        expected.extend([0x11; 32]);
+        expected.extend([0x61, b'r']);
+        assert_eq!(bytes, expected, "spec/storage.md: [time, 6, design, reason]");
+        assert_eq!(decode(0, &bytes), Some(remove));
+    }
+
+    #[test]
+    fn a_remove_holds_until_the_design_is_followed_again() {
+        let design = DesignId::from_hash(Hash::from_bytes([0x22; 32]));
+        let revision = EventId::from_hash(Hash::from_bytes([0x33; 32]));
+        let mut log = vec![
+            entry(0, PolicyAction::Follow(design)),
+            entry(1, PolicyAction::Pin(design, revision)),
+            entry(2, PolicyAction::Remove(design)),
+        ];
+        let policy = Policy::replay(&log);
+        assert!(policy.removed.contains(&design));
+        assert!(!policy.followed.contains(&design) && !policy.unfollowed.contains(&design));
+        assert!(policy.pins.is_empty(), "a remove drops the pin");
+        log.push(entry(3, PolicyAction::Unfollow(design)));
+        assert!(Policy::replay(&log).removed.contains(&design), "an unfollow does not end a remove");
+        log.push(entry(4, PolicyAction::Follow(design)));
+        let policy = Policy::replay(&log);
+        assert!(policy.followed.contains(&design) && !policy.removed.contains(&design));
+    }
 }
