@@ -5,8 +5,8 @@ pub mod blobs;
 pub mod events;
 pub mod file_cache;
 pub mod policy;
-pub mod views;
 mod sweep;
+pub mod views;
 
 pub use blobs::{BlobError, BlobStore, Freed, Guard};
 pub use events::{EventStore, EventStoreError};
