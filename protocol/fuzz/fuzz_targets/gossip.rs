@@ -1,0 +1,52 @@
+//! A gossip message as a node checks it before its store
+//! (node/src/net/gossip.rs): decode and verify the event, then refuse it on
+//! any topic but its own. No panic; the verified and the unverified decoders
+//! agree on everything but the signature; an event goes to exactly one
+//! topic, the announce topic for a genesis and its design's shard otherwise.
+//!
+//! Input: one byte, the length of the topic, then the topic, then the
+//! message. Mutated signatures almost never verify, so the corpus holds
+//! the spec's signed events and the decoder's paths past the signature are
+//! reached through the unverified decode.
+#![no_main]
+use communs_protocol::limits::GOSSIP_SHARDS;
+use communs_protocol::wire::{self, ANNOUNCE_TOPIC, SHARD_TOPIC_PREFIX};
+use communs_protocol::{Body, EventError, SignedEvent};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&len, rest)) = data.split_first() else { return };
+    let (topic, message) = rest.split_at(usize::from(len).min(rest.len()));
+    let topic = String::from_utf8_lossy(topic);
+
+    let verified = SignedEvent::decode(message);
+    let trusted = SignedEvent::decode_trusted(message);
+    let event = match (verified, trusted) {
+        (Ok(event), Ok(same)) => {
+            assert_eq!(event, same);
+            event
+        }
+        (Err(EventError::BadSignature { author }), Ok(unverified)) => {
+            assert_eq!(author, unverified.author());
+            unverified
+        }
+        (Err(e), Err(same)) => {
+            assert_eq!(e, same, "only the signature check differs");
+            return;
+        }
+        (verified, trusted) => panic!("decoders disagree: {verified:?} / {trusted:?}"),
+    };
+    assert_eq!(event.bytes(), message);
+
+    let own = wire::topic_of(&event);
+    assert_eq!(wire::topic_matches(&event, &topic), topic == own);
+    assert!(wire::topic_matches(&event, &own));
+    match event.body() {
+        Body::Genesis(_) => assert_eq!(own, ANNOUNCE_TOPIC),
+        _ => {
+            let shard = wire::shard(&event.design());
+            assert!(shard < GOSSIP_SHARDS);
+            assert_eq!(own, format!("{SHARD_TOPIC_PREFIX}{shard}"));
+        }
+    }
+});
