@@ -170,9 +170,13 @@ impl EventStore {
         let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
         let result = self.insert_locked(&mut cache, events, &mut touched);
         if result.is_err() {
-            // The transaction is gone; resolvers it changed are not.
-            for design in touched.keys() {
-                cache.forget(design);
+            // The transaction is gone; resolvers it changed are not. One
+            // that only refused events is unchanged and stays (a refused
+            // flood must not cost a replay per event).
+            for (design, delta) in &touched {
+                if delta.applied {
+                    cache.forget(design);
+                }
             }
         }
         cache.trim();
@@ -251,10 +255,12 @@ impl EventStore {
                 // design's rules (governance.md, "Admission").
                 // (A failed insert makes the cache forget this resolver.)
                 match resolver.apply(event.clone()) {
-                    Applied::Accepted { .. } => {}
+                    Applied::Accepted { .. } => touched.get_mut(&design).expect("entered above").applied = true,
                     Applied::Refused(refusal) => return Err(EventStoreError::Refused { event: id, refusal }),
                     Applied::Known => return Err(EventStoreError::Refused { event: id, refusal: Refusal::Duplicate }),
                     Applied::Pending | Applied::PendingFull => {
+                        // It now waits in the resolver: the resolver changed.
+                        touched.get_mut(&design).expect("entered above").applied = true;
                         let parent = event.parents().first().copied().unwrap_or(id);
                         return Err(EventStoreError::MissingParent { event: id, parent });
                     }
@@ -508,6 +514,9 @@ struct Tables<'tx> {
 struct Delta {
     events: u64,
     revisions: u64,
+    /// Its resolver took an event (so it must be forgotten if the
+    /// transaction fails).
+    applied: bool,
 }
 
 impl<'tx> Tables<'tx> {
