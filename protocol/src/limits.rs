@@ -150,6 +150,16 @@ pub const MAX_SESSIONS_PER_PEER: usize = 4;
 /// answers `Busy` at once. Honest nodes send one request per session.
 pub const MAX_REQUESTS_PER_PEER: usize = 8;
 
+/// Round trips one reconciliation may take before a node gives it up: a
+/// difference of a million events converges in far fewer, so more means
+/// a peer that never lets the session end.
+pub const MAX_CATCHUP_ROUNDS: usize = 64;
+
+/// Designs a node announces in the DHT, and provider records it keeps for
+/// others, together (libp2p-kad's memory store holds 1,024 by default,
+/// fewer than a tiers-lieu seeds).
+pub const MAX_PROVIDER_KEYS: usize = 100_000;
+
 /// Number of gossip shard topics. Designs are spread over a fixed set of
 /// topics because per-design topics do not scale to a node seeding ten
 /// thousand designs; 64 keeps a laptop that follows a handful of designs

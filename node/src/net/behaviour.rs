@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use communs_protocol::limits::{GOSSIP_SHARDS, MAX_GOSSIP_MESSAGE_BYTES};
+use communs_protocol::limits::{GOSSIP_SHARDS, MAX_GOSSIP_MESSAGE_BYTES, MAX_PROVIDER_KEYS};
 use communs_protocol::wire::{self, CATCHUP_PROTOCOL, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::kad::{self, store::MemoryStore, store::MemoryStoreConfig};
@@ -29,14 +29,6 @@ pub struct Behaviour {
     pub relay: Toggle<relay::Behaviour>,
     pub dcutr: dcutr::Behaviour,
 }
-
-/// Keys with provider records the DHT's memory store holds at most: this
-/// node's kept designs and the designs other nodes announce to it, which
-/// libp2p-kad counts together (its default, 1,024, left the designs of a
-/// tiers-lieu beyond the first thousand unannounced). 100,000 is the store
-/// size the node is built for (a tiers-lieu seeding everything); a record
-/// costs a few hundred bytes, so a full table stays within some 50 MB.
-pub const MAX_PROVIDER_KEYS: usize = 100_000;
 
 pub struct Options {
     pub mdns: bool,

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use communs_protocol::limits::{MAX_FETCH_IDS, MAX_SESSIONS_PER_PEER};
+use communs_protocol::limits::{MAX_CATCHUP_ROUNDS, MAX_FETCH_IDS, MAX_SESSIONS_PER_PEER};
 use communs_protocol::sync::{Initiator, Responder, SyncError};
 use communs_protocol::wire::{IdPrefix, Refusal, Request, Response, Scope, events_response};
 use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
@@ -22,10 +22,6 @@ use crate::store::EventStoreError;
 
 /// A session not continued within this time is dropped.
 const SESSION_TTL: Duration = Duration::from_secs(60);
-
-/// Most round trips of one reconciliation before it is abandoned (a peer
-/// that never converges is broken or hostile).
-const MAX_ROUNDS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatchupError {
@@ -43,7 +39,7 @@ pub enum CatchupError {
     BadEvent { peer: PeerId, source: EventError },
     #[error("{peer} sent event {got}, which was not asked for")]
     Unasked { peer: PeerId, got: EventId },
-    #[error("reconciliation with {peer} did not converge in {MAX_ROUNDS} round trips")]
+    #[error("reconciliation with {peer} did not converge in {MAX_CATCHUP_ROUNDS} round trips")]
     TooManyRounds { peer: PeerId },
 }
 
@@ -208,7 +204,7 @@ impl Network {
         let mut scope = Some(scope);
         let mut need = Vec::new();
         loop {
-            if report.rounds == MAX_ROUNDS {
+            if report.rounds == MAX_CATCHUP_ROUNDS {
                 return Err(CatchupError::TooManyRounds { peer });
             }
             report.rounds += 1;

@@ -21,10 +21,10 @@ use communs_protocol::limits::{
 use communs_protocol::sync::{Initiator, Responder};
 use communs_protocol::wire::{IdPrefix, Refusal, Request, Response, Scope, events_response};
 use communs_protocol::{DesignId, EventId, Hash, SignedEvent};
+// The round-trip cap of a session, as the node applies it.
+use communs_protocol::limits::MAX_CATCHUP_ROUNDS as MAX_ROUNDS;
 use libfuzzer_sys::fuzz_target;
 
-/// The round-trip cap of a session (node/src/net/catchup.rs).
-const MAX_ROUNDS: usize = 64;
 /// Items fall in this many designs, so that scopes select some of them.
 const DESIGNS: u32 = 4;
 
