@@ -34,6 +34,14 @@ struct Cli {
     command: Command,
 }
 
+/// Events `communs log` shows when not told how many (the API's
+/// `{"command": "log"}` without `limit` too).
+const LOG_PAGE: usize = 100;
+
+fn log_page() -> usize {
+    LOG_PAGE
+}
+
 /// Every command a CLI may ask a running node to carry out travels to it
 /// as JSON (spec/api.md, `POST /v1/run`), hence serde.
 #[derive(Subcommand, serde::Serialize, serde::Deserialize)]
@@ -85,10 +93,12 @@ enum Command {
     Log {
         design: communs_protocol::DesignId,
         /// Show at most this many events.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = LOG_PAGE)]
+        #[serde(default = "log_page")]
         limit: usize,
         /// Start after this event (the last of the previous page).
         #[arg(long, value_name = "EVENT")]
+        #[serde(default)]
         before: Option<communs_protocol::EventId>,
     },
     /// Write a design's files (canonical head, or DESIGN@REVISION) into a folder.
@@ -263,6 +273,21 @@ fn main() -> ExitCode {
         Err(e) => {
             out.error(&e);
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Command, LOG_PAGE};
+
+    #[test]
+    fn an_api_log_without_limit_or_before_reads_the_first_page() {
+        let design = communs_protocol::DesignId::from_hash(communs_protocol::Hash::from_bytes([1; 32]));
+        let json = format!(r#"{{"command": "log", "design": "{design}"}}"#);
+        match serde_json::from_str::<Command>(&json).expect("a log command") {
+            Command::Log { limit, before, .. } => assert_eq!((limit, before), (LOG_PAGE, None)),
+            _ => panic!("not a log command"),
         }
     }
 }
