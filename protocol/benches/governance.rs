@@ -228,10 +228,11 @@ fn admission(events: &[SignedEvent]) {
     let taken = work.len() as f64 / took.as_secs_f64();
     assert_eq!(resolver.state().canonical, Some(top), "the last revision, approved by all, is canonical");
     println!(
-        "{:<44} {taken:>10.0} events/s (median {:.1?}, p99 {:.1?})",
+        "{:<44} {taken:>10.0} events/s (median {:.1?}, p99 {:.1?}; {} competing heads)",
         "maintainers' revisions and approvals taken",
         median(&mut each),
-        each[each.len() * 99 / 100]
+        each[each.len() * 99 / 100],
+        resolver.state().competing.len()
     );
     let checked = work.len() as f64 / checking.as_secs_f64();
     println!("{:<44} {checked:>10.0} events/s", "  of which the admission check alone");

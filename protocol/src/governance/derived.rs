@@ -221,6 +221,7 @@ impl Derived {
             self.recount_heads(index);
             return;
         }
+        let heads_moved = !newly_accepted.is_empty();
         for r in newly_accepted {
             let bases = index.revisions[&r].base.clone();
             for a in closure(index, bases, |x| self.covered.contains(x)) {
@@ -232,7 +233,11 @@ impl Derived {
                 self.heads.insert(r);
             }
         }
-        if changed.iter().any(|r| self.heads.contains(r)) || !changed.is_empty() {
+        // The order of the heads depends on the heads and their approvals
+        // only: re-sorting them for every approval of a revision that is
+        // not a head cost most of an approval's time on logs with many
+        // competing heads.
+        if heads_moved || changed.iter().any(|r| self.heads.contains(r)) {
             self.order_heads(index);
         }
     }
