@@ -168,7 +168,7 @@ impl EventStore {
     pub fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
         let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
-        let result = self.insert_locked(&mut cache, events, &mut touched);
+        let result = self.write(&mut cache, events, &mut touched, true);
         if result.is_err() {
             // The transaction is gone; resolvers it changed are not. One
             // that only refused events is unchanged and stays (a refused
@@ -203,15 +203,6 @@ impl EventStore {
             }
         }
         self.write(&mut scratch, events, &mut BTreeMap::new(), false).map(|_| ())
-    }
-
-    fn insert_locked(
-        &self,
-        cache: &mut ResolverCache,
-        events: &[SignedEvent],
-        touched: &mut BTreeMap<DesignId, Delta>,
-    ) -> Result<Vec<SignedEvent>, EventStoreError> {
-        self.write(cache, events, touched, true)
     }
 
     /// The insert itself, committed only if `commit`.
