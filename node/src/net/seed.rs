@@ -129,6 +129,11 @@ impl Network {
     /// it is queued again when the `get` ends. An error worth trying again
     /// later (no peer had the files) is returned; others are logged.
     async fn seed_one(&self, design: DesignId) -> Result<(), FilesError> {
+        // Queued while kept (or by a `get` that ended), unfollowed or
+        // removed since: its files are garbage to this node now.
+        if !self.keeps(&design) {
+            return Ok(());
+        }
         {
             let Ok(mut fetching) = self.shared.fetching.lock() else { return Ok(()) };
             if let Some(again) = fetching.get_mut(&design) {
