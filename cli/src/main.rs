@@ -34,12 +34,14 @@ struct Cli {
     command: Command,
 }
 
-/// Events `communs log` shows when not told how many (the API's
-/// `{"command": "log"}` without `limit` too).
-const LOG_PAGE: usize = 100;
+/// Events `communs log` and designs `communs list` show when not told how
+/// many (the API's `{"command": "log"}` and `{"command": "list"}` without
+/// `limit` too): what a screen can take, at a cost that does not grow
+/// with the store.
+const PAGE: usize = 100;
 
-fn log_page() -> usize {
-    LOG_PAGE
+fn page() -> usize {
+    PAGE
 }
 
 /// Every command a CLI may ask a running node to carry out travels to it
@@ -85,16 +87,25 @@ enum Command {
         #[arg(long, value_name = "N")]
         threshold: Option<u64>,
     },
-    /// List the designs in the store.
-    List,
+    /// List the designs in the store by name, a page at a time.
+    List {
+        /// Show at most this many designs.
+        #[arg(long, default_value_t = PAGE)]
+        #[serde(default = "page")]
+        limit: usize,
+        /// Start after this design (the last of the previous page).
+        #[arg(long, value_name = "DESIGN")]
+        #[serde(default)]
+        after: Option<communs_protocol::DesignId>,
+    },
     /// Show a design at its canonical head, or at DESIGN@REVISION.
     Show { target: Target },
     /// Show a design's events, newest first, a page at a time.
     Log {
         design: communs_protocol::DesignId,
         /// Show at most this many events.
-        #[arg(long, default_value_t = LOG_PAGE)]
-        #[serde(default = "log_page")]
+        #[arg(long, default_value_t = PAGE)]
+        #[serde(default = "page")]
         limit: usize,
         /// Start after this event (the last of the previous page).
         #[arg(long, value_name = "EVENT")]
@@ -279,15 +290,23 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{Command, LOG_PAGE};
+    use super::{Command, PAGE};
 
     #[test]
     fn an_api_log_without_limit_or_before_reads_the_first_page() {
         let design = communs_protocol::DesignId::from_hash(communs_protocol::Hash::from_bytes([1; 32]));
         let json = format!(r#"{{"command": "log", "design": "{design}"}}"#);
         match serde_json::from_str::<Command>(&json).expect("a log command") {
-            Command::Log { limit, before, .. } => assert_eq!((limit, before), (LOG_PAGE, None)),
+            Command::Log { limit, before, .. } => assert_eq!((limit, before), (PAGE, None)),
             _ => panic!("not a log command"),
+        }
+    }
+
+    #[test]
+    fn an_api_list_without_limit_or_after_reads_the_first_page() {
+        match serde_json::from_str::<Command>(r#"{"command": "list"}"#).expect("a list command") {
+            Command::List { limit, after } => assert_eq!((limit, after), (PAGE, None)),
+            _ => panic!("not a list command"),
         }
     }
 }

@@ -498,3 +498,41 @@ fn a_file_over_the_size_limit_is_named_before_anything_is_read() {
     assert!(run.stderr.contains("over the limit"), "{run:?}");
     assert_eq!(node.json(&["list"]), serde_json::json!([]));
 }
+
+/// `list` pages by name, case aside, whatever the store holds; a design
+/// renamed by a new revision moves to its new place.
+#[test]
+fn list_pages_through_designs_by_name_and_follows_a_rename() {
+    let dir = tmp();
+    let node = Node::init(dir.path(), "home");
+    let mut ids = std::collections::HashMap::new();
+    for name in ["bracket", "Clamp", "Anchor", "dowel"] {
+        let (design, _) = node.publish(&small_design(dir.path(), name), &[]);
+        ids.insert(name, design);
+    }
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        page.as_array().expect("a page").iter().map(|d| d["name"].as_str().expect("name").to_owned()).collect()
+    };
+    let first = node.json(&["list", "--limit", "2"]);
+    assert_eq!(names(&first), ["Anchor", "bracket"]);
+    let after = first[1]["design"].as_str().expect("design").to_owned();
+    let rest = node.json(&["list", "--after", &after]);
+    assert_eq!(names(&rest), ["Clamp", "dowel"]);
+    let text = node.run(&["list", "--limit", "2"]).ok().stdout;
+    assert!(text.contains(&format!("(more designs: communs list --after {after})")), "{text}");
+    let last = node.run(&["list", "--after", &ids["dowel"]]).ok().stdout;
+    assert!(last.contains("No designs after"), "{last}");
+
+    // A new revision named "Zip tie" moves "Clamp" to the end.
+    let folder = dir.path().join("Clamp");
+    write_files(
+        &folder,
+        &[("okh.toml", b"okhv = \"OKH-LOSHv1.0\"\nname = \"Zip tie\"\nlicense = \"CERN-OHL-S-2.0\"\n")],
+    );
+    node.publish(&folder, &[]);
+    assert_eq!(names(&node.json(&["list"])), ["Anchor", "bracket", "dowel", "Zip tie"]);
+    assert_eq!(node.json(&["fsck"])["ok"], true);
+
+    let unknown = communs_protocol::DesignId::from_hash(communs_protocol::Hash::from_bytes([9; 32])).to_string();
+    node.run(&["list", "--after", &unknown]).fails_with(1, &unknown);
+}

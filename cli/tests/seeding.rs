@@ -200,8 +200,10 @@ fn a_node_listing_its_designs_to_four_clients_still_answers_its_status_at_once()
             let (stop, lists, home) = (stop.clone(), lists.clone(), a.node.home.clone());
             std::thread::spawn(move || {
                 let client = Node { home };
+                // Every design in one page: the heaviest list there is.
+                let every = DESIGNS.to_string();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let listed = client.json(&["list"]);
+                    let listed = client.json(&["list", "--limit", &every]);
                     assert_eq!(listed.as_array().map(Vec::len), Some(DESIGNS));
                     lists.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }

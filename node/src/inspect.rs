@@ -77,12 +77,16 @@ impl Node {
         }
     }
 
-    /// Every design, one stored row each: the cost is one row per design,
-    /// whatever their logs hold.
-    pub fn list(&self) -> Result<Vec<DesignSummary>, NodeError> {
-        let mut out: Vec<DesignSummary> = self
-            .events
-            .design_rows()?
+    /// A page of designs in name order (case aside, then id), after
+    /// `after` when given: one stored row per design shown, whatever the
+    /// store holds.
+    pub fn list(&self, after: Option<&DesignId>, limit: usize) -> Result<Vec<DesignSummary>, NodeError> {
+        let rows = match (self.events.design_page(after, limit)?, after) {
+            (Some(rows), _) => rows,
+            (None, Some(after)) => return Err(NodeError::UnknownDesign(*after)),
+            (None, None) => Vec::new(),
+        };
+        Ok(rows
             .into_iter()
             .map(|row| DesignSummary {
                 design: row.design,
@@ -92,9 +96,7 @@ impl Node {
                 events: row.events,
                 fork_of: row.fork_of,
             })
-            .collect();
-        out.sort_by_cached_key(|d| (d.name.to_lowercase(), d.design));
-        Ok(out)
+            .collect())
     }
 
     /// The design at `revision`, or at its canonical head.

@@ -54,7 +54,11 @@ async fn a_design_and_its_remix_travel_both_ways_on_bundles() {
     lab_a.bundle_import(&to_a, &NoProgress).await.expect("import");
 
     let summary = |node: &Node| {
-        node.list().expect("list").into_iter().map(|d| (d.design, d.name, d.canonical, d.fork_of)).collect::<Vec<_>>()
+        node.list(None, usize::MAX)
+            .expect("list")
+            .into_iter()
+            .map(|d| (d.design, d.name, d.canonical, d.fork_of))
+            .collect::<Vec<_>>()
     };
     assert_eq!(summary(&lab_a), summary(&lab_b));
     assert_eq!(summary(&lab_a).len(), 2);

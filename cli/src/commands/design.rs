@@ -54,8 +54,11 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
                 },
             );
         }
-        Command::List => {
-            let designs = node.list()?;
+        Command::List { limit, after } => {
+            // One more than asked, to know whether more designs follow.
+            let mut designs = node.list(after.as_ref(), limit.saturating_add(1))?;
+            let more = designs.len() > limit;
+            designs.truncate(limit);
             let rows: Vec<Value> = designs
                 .iter()
                 .map(|d| {
@@ -70,14 +73,19 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
                 })
                 .collect();
             out.print(Value::Array(rows), || {
-                if designs.is_empty() {
-                    return "No designs yet: `communs publish DIR` adds one.".to_owned();
+                match (designs.is_empty(), after) {
+                    (true, None) => return "No designs yet: `communs publish DIR` adds one.".to_owned(),
+                    (true, Some(after)) => return format!("No designs after {after}."),
+                    _ => {}
                 }
-                designs
+                let mut lines: Vec<String> = designs
                     .iter()
                     .map(|d| format!("{}  {}  ({} revision{})", d.design, d.name, d.revisions, plural(d.revisions)))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                    .collect();
+                if let (true, Some(last)) = (more, designs.last()) {
+                    lines.push(format!("(more designs: communs list --after {})", last.design));
+                }
+                lines.join("\n")
             });
         }
         Command::Show { target } => {

@@ -15,7 +15,7 @@ use communs_protocol::{Body, DesignId, EventError, EventId, SignedEvent};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::views::{
-    self, DESIGNS, DesignRow, GOVERNANCE, HEADS, LOG, META, ResolverCache, StateDecodeError, VIEWS_VERSION,
+    self, DESIGNS, DesignRow, GOVERNANCE, HEADS, LOG, META, NAMES, ResolverCache, StateDecodeError, VIEWS_VERSION,
     VIEWS_VERSION_KEY,
 };
 
@@ -41,6 +41,8 @@ pub enum EventStoreError {
     Invalid { event: EventId, source: EventError },
     #[error("event {event} is refused by the rules of its design: {refusal}")]
     Refused { event: EventId, refusal: Refusal },
+    #[error("the name index lists design {0}, which has no row; run `communs fsck`")]
+    NameWithoutRow(DesignId),
     #[error(transparent)]
     State(#[from] StateDecodeError),
 }
@@ -334,16 +336,40 @@ impl EventStore {
         Ok(designs)
     }
 
-    /// One row per design, as `list` shows them.
-    pub fn design_rows(&self) -> Result<Vec<DesignRow>, EventStoreError> {
+    /// At most `limit` designs' rows in `list` order (name, case aside,
+    /// then id), starting after `after` when given: the cost is the page,
+    /// whatever the store holds. `None` if `after` is not a design here.
+    pub fn design_page(
+        &self,
+        after: Option<&DesignId>,
+        limit: usize,
+    ) -> Result<Option<Vec<DesignRow>>, EventStoreError> {
+        use std::ops::Bound;
         let tx = self.db.begin_read()?;
-        let table = tx.open_table(DESIGNS)?;
-        let mut rows = Vec::new();
-        for row in table.iter()? {
-            let (key, value) = row?;
-            rows.push(DesignRow::from_value(key.value(), owned_row(value.value())));
+        let designs = tx.open_table(DESIGNS)?;
+        let names = tx.open_table(NAMES)?;
+        let start = match after {
+            Some(design) => match designs.get(design.as_bytes())? {
+                Some(row) => Some((views::sort_key(row.value().0), *design.as_bytes())),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let range = match &start {
+            Some((key, design)) => {
+                names.range::<(&str, &[u8; 32])>((Bound::Excluded((key.as_str(), design)), Bound::Unbounded))?
+            }
+            None => names.range::<(&str, &[u8; 32])>(..)?,
+        };
+        let mut page = Vec::with_capacity(limit.min(1024));
+        for row in range.take(limit) {
+            let design = *row?.0.value().1;
+            let value = designs.get(&design)?.ok_or_else(|| {
+                EventStoreError::NameWithoutRow(DesignId::from_hash(communs_protocol::Hash::from_bytes(design)))
+            })?;
+            page.push(DesignRow::from_value(&design, owned_row(value.value())));
         }
-        Ok(rows)
+        Ok(Some(page))
     }
 
     pub fn design_row(&self, design: &DesignId) -> Result<Option<DesignRow>, EventStoreError> {
@@ -390,9 +416,15 @@ impl EventStore {
             let expected = views::trimmed(resolver.state());
             let revisions = log.iter().filter(|e| matches!(e.body(), Body::Revision(_))).count() as u64;
             let row = self.design_row(&design)?;
-            let row_matches = row.is_some_and(|r| {
-                r.events == log.len() as u64 && r.revisions == revisions && r.canonical == expected.canonical
-            });
+            let row_matches = match row {
+                Some(r) => {
+                    r.events == log.len() as u64
+                        && r.revisions == revisions
+                        && r.canonical == expected.canonical
+                        && self.name_indexed(&design, &r.name)?
+                }
+                None => false,
+            };
             let heads_match = {
                 let mut stored: Vec<EventId> = self.heads(&design)?.into_iter().map(|(id, _)| id).collect();
                 stored.sort();
@@ -406,7 +438,26 @@ impl EventStore {
                 stale.push(design);
             }
         }
+        // Entries of the name index that no row has (a design removed or
+        // renamed without its entry): `list` would show them wrongly.
+        let tx = self.db.begin_read()?;
+        let (designs, names) = (tx.open_table(DESIGNS)?, tx.open_table(NAMES)?);
+        for entry in names.iter()? {
+            let (key, _) = entry?;
+            let (sort_key, design) = key.value();
+            let listed = designs.get(design)?.is_some_and(|row| views::sort_key(row.value().0) == sort_key);
+            let design = DesignId::from_hash(communs_protocol::Hash::from_bytes(*design));
+            if !listed && !stale.contains(&design) {
+                stale.push(design);
+            }
+        }
         Ok(stale)
+    }
+
+    /// Whether `list`'s name index has `design` under `name`.
+    fn name_indexed(&self, design: &DesignId, name: &str) -> Result<bool, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(NAMES)?.get((views::sort_key(name).as_str(), design.as_bytes()))?.is_some())
     }
 
     /// Designs as the log index knows them (one row per event: `fsck`
@@ -471,7 +522,9 @@ impl EventStore {
                 items.remove((design.as_bytes(), id))?;
                 heads.remove((design.as_bytes(), id))?;
             }
-            tx.open_table(DESIGNS)?.remove(design.as_bytes())?;
+            if let Some(row) = tx.open_table(DESIGNS)?.remove(design.as_bytes())? {
+                tx.open_table(NAMES)?.remove((views::sort_key(row.value().0).as_str(), design.as_bytes()))?;
+            }
             tx.open_table(GOVERNANCE)?.remove(design.as_bytes())?;
             removed = ids.len();
         }
@@ -497,6 +550,7 @@ struct Tables<'tx> {
     log: redb::Table<'tx, (&'static [u8; 32], u64, &'static [u8; 32]), ()>,
     heads: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), u64>,
     designs: redb::Table<'tx, &'static [u8; 32], views::DesignRowValue<'static>>,
+    names: redb::Table<'tx, (&'static str, &'static [u8; 32]), ()>,
     governance: redb::Table<'tx, &'static [u8; 32], &'static [u8]>,
 }
 
@@ -519,6 +573,7 @@ impl<'tx> Tables<'tx> {
             log: tx.open_table(LOG)?,
             heads: tx.open_table(HEADS)?,
             designs: tx.open_table(DESIGNS)?,
+            names: tx.open_table(NAMES)?,
             governance: tx.open_table(GOVERNANCE)?,
         })
     }
@@ -558,12 +613,12 @@ impl<'tx> Tables<'tx> {
 
     /// Brings a design's row and stored state up to date.
     fn write_views(&mut self, design: &DesignId, state: &GovernanceState, delta: Delta) -> Result<(), EventStoreError> {
-        let (revisions, events) = match self.designs.get(design.as_bytes())? {
+        let (old_name, revisions, events) = match self.designs.get(design.as_bytes())? {
             Some(row) => {
-                let (_, _, revisions, events, _) = row.value();
-                (revisions, events)
+                let (name, _, revisions, events, _) = row.value();
+                (Some(name.to_owned()), revisions, events)
             }
-            None => (0, 0),
+            None => (None, 0, 0),
         };
         let genesis = self.get(&design.genesis())?;
         let Body::Genesis(g) = genesis.body() else {
@@ -582,6 +637,12 @@ impl<'tx> Tables<'tx> {
             design.as_bytes(),
             (name.as_str(), canonical, revisions + delta.revisions, events + delta.events, fork_of),
         )?;
+        if old_name.as_deref() != Some(name.as_str()) {
+            if let Some(old) = &old_name {
+                self.names.remove((views::sort_key(old).as_str(), design.as_bytes()))?;
+            }
+            self.names.insert((views::sort_key(&name).as_str(), design.as_bytes()), ())?;
+        }
         self.governance.insert(design.as_bytes(), views::encode_state(&views::trimmed(state)).as_slice())?;
         Ok(())
     }
@@ -648,6 +709,7 @@ fn rebuild_views(tx: &WriteTransaction) -> Result<(), EventStoreError> {
     tx.delete_table(HEADS)?;
     tx.delete_table(LOG)?;
     tx.delete_table(DESIGNS)?;
+    tx.delete_table(NAMES)?;
     tx.delete_table(GOVERNANCE)?;
     let designs = designs_in(&tx.open_table(DESIGN_EVENTS)?)?;
     let mut tables = Tables::open(tx)?;
@@ -685,4 +747,58 @@ fn decode(id: EventId, bytes: &[u8]) -> Result<SignedEvent, EventStoreError> {
         return Err(EventStoreError::WrongId { id, actual: event.id() });
     }
     Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use communs_protocol::{Body, Genesis, SecretKey, UnsignedEvent};
+
+    use super::*;
+
+    fn genesis(key: &SecretKey, name: &str) -> SignedEvent {
+        UnsignedEvent {
+            design: None,
+            author: key.author(),
+            parents: vec![],
+            clock: 0,
+            time: 0,
+            body: Body::Genesis(Genesis {
+                name: name.to_owned(),
+                maintainers: vec![key.author()],
+                threshold: 1,
+                license: "CERN-OHL-S-2.0".into(),
+                fork_of: None,
+                nonce: [0; communs_protocol::limits::GENESIS_NONCE_BYTES],
+            }),
+        }
+        .sign(key)
+        .expect("genesis")
+    }
+
+    #[test]
+    fn fsck_sees_a_name_index_out_of_step_with_the_rows() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = EventStore::open(&dir.path().join("events.redb")).expect("store");
+        let key = SecretKey::from_bytes(&[3; 32]);
+        let (a, b) = (genesis(&key, "Anchor"), genesis(&key, "Bracket"));
+        store.insert(&[a.clone(), b.clone()]).expect("stored");
+        assert_eq!(store.stale_views().expect("checked"), Vec::<DesignId>::new());
+        let page = store.design_page(None, 10).expect("read").expect("a page");
+        assert_eq!(page.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["Anchor", "Bracket"]);
+
+        // A's entry under a name it no longer has; B's entry gone.
+        let tx = store.db.begin_write().expect("tx");
+        {
+            let mut names = tx.open_table(NAMES).expect("names");
+            names.remove(("anchor", a.design().as_bytes())).expect("removed");
+            names.insert(("a new name", a.design().as_bytes()), ()).expect("inserted");
+            names.remove(("bracket", b.design().as_bytes())).expect("removed");
+        }
+        tx.commit().expect("committed");
+        let mut stale = store.stale_views().expect("checked");
+        stale.sort();
+        let mut expected = vec![a.design(), b.design()];
+        expected.sort();
+        assert_eq!(stale, expected);
+    }
 }

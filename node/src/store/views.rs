@@ -35,12 +35,15 @@ pub(super) const HEADS: TableDefinition<(&[u8; 32], &[u8; 32]), u64> = TableDefi
 /// (design id, u64::MAX - clock, event id): a design's log newest first,
 /// read a page at a time.
 pub(super) const LOG: TableDefinition<(&[u8; 32], u64, &[u8; 32]), ()> = TableDefinition::new("log");
+/// (sort key of its name, design id): every design in the order `list`
+/// shows them, read a page at a time.
+pub(super) const NAMES: TableDefinition<(&str, &[u8; 32]), ()> = TableDefinition::new("names");
 /// Name -> value: the layout version of the rows above.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Bumped whenever the rows above change meaning or layout: a store with
 /// another version has them rebuilt from its events when it opens.
-pub(super) const VIEWS_VERSION: u64 = 1;
+pub(super) const VIEWS_VERSION: u64 = 2;
 pub(super) const VIEWS_VERSION_KEY: &str = "views_version";
 
 /// Events held by the cached resolvers together, beyond which the least
@@ -72,6 +75,12 @@ impl DesignRow {
             fork_of: fork_of.map(|(d, r)| (DesignId::from_hash(Hash::from_bytes(d)), event_id(r))),
         }
     }
+}
+
+/// Where a design's name sorts in `list`: case aside, so that "bracket"
+/// and "Bracket" sit together.
+pub(super) fn sort_key(name: &str) -> String {
+    name.to_lowercase()
 }
 
 pub(super) type DesignRowValueOwned = (String, Option<[u8; 32]>, u64, u64, Option<([u8; 32], [u8; 32])>);
