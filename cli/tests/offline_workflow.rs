@@ -536,3 +536,41 @@ fn list_pages_through_designs_by_name_and_follows_a_rename() {
     let unknown = communs_protocol::DesignId::from_hash(communs_protocol::Hash::from_bytes([9; 32])).to_string();
     node.run(&["list", "--after", &unknown]).fails_with(1, &unknown);
 }
+
+/// Every file under `root` with its modification time.
+fn modified_times(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, std::time::SystemTime> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut folders = vec![root.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("readable folder") {
+            let entry = entry.expect("entry");
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                folders.push(entry.path());
+            } else {
+                out.insert(entry.path(), meta.modified().expect("mtime"));
+            }
+        }
+    }
+    out
+}
+
+/// Commands that only read open the event database read-only and the
+/// blob store not at all: they write nothing, so they sync nothing.
+#[test]
+fn reading_commands_leave_every_file_of_the_store_untouched() {
+    let dir = tmp();
+    let node = Node::init(dir.path(), "home");
+    let (design, _) = node.publish(&small_design(dir.path(), "Hinge"), &[]);
+    let store = node.home.join("store");
+    let before = modified_times(&store);
+    // Coarse file systems store times to the second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for args in [vec!["list"], vec!["log", &design], vec!["status", &design]] {
+        node.json(&args);
+        assert_eq!(modified_times(&store), before, "`communs {}` changed the store", args.join(" "));
+    }
+    // A write still works after reads: the database turns writable.
+    node.json(&["follow", &design]);
+    assert_eq!(node.json(&["fsck"])["ok"], true);
+}

@@ -17,7 +17,8 @@ pub struct Node {
     pub(crate) key: SecretKey,
     pub(crate) events: EventStore,
     pub(crate) blobs: BlobStore,
-    pub(crate) file_cache: FileCache,
+    /// Opened by the first publish: other commands never read it.
+    file_cache: tokio::sync::OnceCell<FileCache>,
     // Last, so it is released after the stores are closed.
     _lock: StoreLock,
 }
@@ -54,6 +55,7 @@ async fn create_store(home: &Home) -> Result<(), OpenError> {
     drop(EventStore::open(&partial.join("events.redb"))?);
     drop(FileCache::open(&partial.join("file-cache.redb")).map_err(EventStoreError::Db)?);
     let blobs = BlobStore::open(&partial.join("blobs")).await?;
+    blobs.store().await?;
     blobs.sync().await?;
     blobs.shutdown().await?;
     std::fs::File::open(&partial).and_then(|d| d.sync_all()).map_err(io(&partial))?;
@@ -63,19 +65,37 @@ async fn create_store(home: &Home) -> Result<(), OpenError> {
 }
 
 impl Node {
-    /// Opens the node's store. The identity must exist (`communs init`);
-    /// a second process gets [`LockError::Held`].
+    /// Opens the node's store, for a running node. The identity must
+    /// exist (`communs init`); a second process gets [`LockError::Held`].
     pub async fn open(home: Home) -> Result<Node, OpenError> {
+        Self::open_with(home, EventStore::open).await
+    }
+
+    /// Opens the node's store for one command: the event database stays
+    /// read-only (no write, no sync) unless the command writes.
+    pub async fn open_for_one_command(home: Home) -> Result<Node, OpenError> {
+        Self::open_with(home, EventStore::open_for_one_command).await
+    }
+
+    async fn open_with(
+        home: Home,
+        open_events: fn(&std::path::Path) -> Result<EventStore, EventStoreError>,
+    ) -> Result<Node, OpenError> {
         let key = keyfile::load(&home)?;
         let lock = StoreLock::acquire(&home)?;
         let store = home.store_dir();
         if !store.exists() {
             create_store(&home).await?;
         }
-        let events = EventStore::open(&store.join("events.redb"))?;
+        let events = open_events(&store.join("events.redb"))?;
         let blobs = BlobStore::open(&store.join("blobs")).await?;
-        let file_cache = FileCache::open(&store.join("file-cache.redb")).map_err(EventStoreError::Db)?;
-        Ok(Node { home, key, events, blobs, file_cache, _lock: lock })
+        Ok(Node { home, key, events, blobs, file_cache: tokio::sync::OnceCell::new(), _lock: lock })
+    }
+
+    /// The cache of published files' hashes, opened on first use.
+    pub(crate) async fn file_cache(&self) -> Result<&FileCache, EventStoreError> {
+        let path = self.home.store_dir().join("file-cache.redb");
+        self.file_cache.get_or_try_init(|| async { FileCache::open(&path).map_err(EventStoreError::Db) }).await
     }
 
     pub fn author(&self) -> AuthorId {

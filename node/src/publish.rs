@@ -266,7 +266,7 @@ impl Node {
             }
             entries.push(entry);
         }
-        self.file_cache.put(&fresh)?;
+        self.file_cache().await?.put(&fresh)?;
         progress.finish();
         Ok((entries, imported))
     }
@@ -277,7 +277,7 @@ impl Node {
         let meta = std::fs::metadata(&file.absolute).map_err(NodeError::io(&file.absolute))?;
         let stamp = FileStamp::of(&meta);
         if let Some(stamp) = stamp
-            && let Some(hash) = self.file_cache.get(&file.absolute, stamp)?
+            && let Some(hash) = self.file_cache().await?.get(&file.absolute, stamp)?
             && let Some(size) = self.blobs.size(&hash).await?
         {
             let entry = TreeEntry { path: file.path.clone(), blob: hash, size, executable: file.executable };

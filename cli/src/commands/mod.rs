@@ -40,7 +40,7 @@ pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
             if command.needs_network() {
                 anyhow::bail!("no node is running on {}: start one with `communs node run`", home.root().display());
             }
-            let node = Node::open(home).await?;
+            let node = Node::open_for_one_command(home).await?;
             let result = dispatch(&node, None, command, out).await;
             node.close().await.context("closing the store")?;
             result

@@ -336,7 +336,7 @@ impl Network {
         if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
             return Ok(0);
         }
-        let store = self.shared.node.blobs.store();
+        let store = self.shared.node.blobs.store().await.map_err(NodeError::from)?;
         let mut last = String::new();
         for (peer, pause) in tries(peers, start) {
             if !pause.is_zero() {

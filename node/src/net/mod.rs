@@ -376,7 +376,8 @@ impl Network {
         // Also queues every kept design in the store for its files: what
         // the last run left unfetched is found again here.
         network.subscribe_kept(&mut driver)?;
-        tokio::spawn(blobs::serve(network.shared.control.clone(), network.shared.node.blobs.store().clone()));
+        let store = network.shared.node.blobs.store().await.map_err(crate::NodeError::from)?.clone();
+        tokio::spawn(blobs::serve(network.shared.control.clone(), store));
         tokio::spawn(network.clone().watch_store());
         tokio::spawn(network.clone().run_seeder());
         tokio::spawn(driver.run(receiver));

@@ -173,7 +173,10 @@ pub struct Freed {
 }
 
 pub struct BlobStore {
-    store: FsStore,
+    /// Loaded on first use: a command that reads no file (`list`, `log`,
+    /// `status`) neither starts iroh-blobs' actor nor syncs its database.
+    store: tokio::sync::OnceCell<FsStore>,
+    options: Options,
     /// What operations in progress hold, and the runs of the collector.
     guards: Guards,
     /// Where the store keeps each complete blob's data file.
@@ -189,14 +192,27 @@ impl BlobStore {
         options.inline.max_data_inlined = MAX_INLINE_BYTES;
         let (guards, collector) = Guards::new();
         options.gc = Some(collector);
-        let store = FsStore::load_with_opts(dir.join("blobs.db"), options).await.map_err(store_error)?;
-        Ok(BlobStore { store, guards, paths: PathOptions::new(dir), root: dir.to_owned() })
+        Ok(BlobStore {
+            store: tokio::sync::OnceCell::new(),
+            options,
+            guards,
+            paths: PathOptions::new(dir),
+            root: dir.to_owned(),
+        })
+    }
+
+    /// The iroh-blobs store, loaded if it was not yet.
+    async fn fs(&self) -> Result<&FsStore, BlobError> {
+        self.store
+            .get_or_try_init(|| FsStore::load_with_opts(self.root.join("blobs.db"), self.options.clone()))
+            .await
+            .map_err(store_error)
     }
 
     /// The iroh-blobs store, for the network to serve and fetch blobs
     /// through its verified streaming.
-    pub fn store(&self) -> &iroh_blobs::api::Store {
-        &self.store
+    pub async fn store(&self) -> Result<&iroh_blobs::api::Store, BlobError> {
+        Ok(self.fs().await?)
     }
 
     /// Imports a file (copied into the store, hashed once). Returns the
@@ -204,7 +220,7 @@ impl BlobStore {
     /// changed since it was listed.
     pub async fn add_file(&self, path: &Path) -> Result<(BlobHash, u64), BlobError> {
         let options = AddPathOptions { path: path.to_owned(), format: BlobFormat::Raw, mode: ImportMode::Copy };
-        let imported = self.store.blobs().add_path_with_opts(options).temp_tag().await;
+        let imported = self.fs().await?.blobs().add_path_with_opts(options).temp_tag().await;
         let tag = imported.map_err(|e| import_error(&e, &self.root))?;
         let hash = from_iroh(tag.hash());
         let size = self.size(&hash).await?.ok_or(BlobError::Missing(hash))?;
@@ -220,19 +236,20 @@ impl BlobStore {
 
     /// The size of a complete blob, `None` if absent or partial.
     pub async fn size(&self, hash: &BlobHash) -> Result<Option<u64>, BlobError> {
-        match self.store.blobs().status(to_iroh(hash)).await.map_err(store_error)? {
+        match self.fs().await?.blobs().status(to_iroh(hash)).await.map_err(store_error)? {
             BlobStatus::Complete { size } => Ok(Some(size)),
             _ => Ok(None),
         }
     }
 
     pub async fn add_bytes(&self, bytes: Vec<u8>) -> Result<BlobHash, BlobError> {
-        let tag = self.store.blobs().add_bytes(bytes).temp_tag().await.map_err(|e| import_error(&e, &self.root))?;
+        let tag =
+            self.fs().await?.blobs().add_bytes(bytes).temp_tag().await.map_err(|e| import_error(&e, &self.root))?;
         Ok(from_iroh(tag.hash()))
     }
 
     pub async fn has(&self, hash: &BlobHash) -> Result<bool, BlobError> {
-        self.store.blobs().has(to_iroh(hash)).await.map_err(store_error)
+        self.fs().await?.blobs().has(to_iroh(hash)).await.map_err(store_error)
     }
 
     /// Reads a whole blob into memory, verified (for trees and small files).
@@ -315,7 +332,7 @@ impl BlobStore {
         target: &Path,
         rehash: Rehash,
     ) -> Result<(Option<BlobHash>, u64), BlobError> {
-        let bytes = match self.store.blobs().get_bytes(to_iroh(hash)).await {
+        let bytes = match self.fs().await?.blobs().get_bytes(to_iroh(hash)).await {
             Ok(bytes) => bytes,
             Err(_) if !self.has(hash).await? => return Err(BlobError::Missing(*hash)),
             Err(e) => return Err(store_error(e)),
@@ -337,7 +354,7 @@ impl BlobStore {
         rehash: Rehash,
     ) -> Result<(Option<BlobHash>, u64), BlobError> {
         let options = ExportOptions { hash: to_iroh(hash), mode: ExportMode::Copy, target: target.to_owned() };
-        match self.store.blobs().export_with_opts(options).finish().await {
+        match self.fs().await?.blobs().export_with_opts(options).finish().await {
             Ok(_) => {}
             Err(_) if !self.has(hash).await? => return Err(BlobError::Missing(*hash)),
             Err(e) => return Err(import_error(&e, target)),
@@ -394,7 +411,7 @@ impl BlobStore {
         }
         // Kept inline by the store (small): one streaming request, which
         // comes in 1 KiB leaves.
-        let mut items = std::pin::pin!(self.store.blobs().export_ranges(to_iroh(hash), 0..u64::MAX).stream());
+        let mut items = std::pin::pin!(self.fs().await?.blobs().export_ranges(to_iroh(hash), 0..u64::MAX).stream());
         let mut hasher = blake3::Hasher::new();
         let mut total = 0u64;
         while let Some(item) = items.next().await {
@@ -422,7 +439,7 @@ impl BlobStore {
 
     /// Every blob in the store, complete or partial (see [`BlobStore::size`]).
     pub async fn list(&self) -> Result<Vec<BlobHash>, BlobError> {
-        let hashes = self.store.blobs().list().hashes().await.map_err(store_error)?;
+        let hashes = self.fs().await?.blobs().list().hashes().await.map_err(store_error)?;
         Ok(hashes.into_iter().map(from_iroh).collect())
     }
 
@@ -469,7 +486,7 @@ impl BlobStore {
             self.guards.sweep(run, &keep).await.map_err(BlobError::Store)?;
             let mut left = Vec::new();
             for (hash, size) in candidates {
-                match self.store.blobs().status(to_iroh(&hash)).await.map_err(store_error)? {
+                match self.fs().await?.blobs().status(to_iroh(&hash)).await.map_err(store_error)? {
                     BlobStatus::NotFound => {
                         freed.blobs += 1;
                         freed.bytes += size;
@@ -528,20 +545,27 @@ impl BlobStore {
 
     /// The size of a blob, complete or as far as a partial one announced.
     async fn stored_size(&self, hash: &BlobHash) -> Result<u64, BlobError> {
-        Ok(match self.store.blobs().status(to_iroh(hash)).await.map_err(store_error)? {
+        Ok(match self.fs().await?.blobs().status(to_iroh(hash)).await.map_err(store_error)? {
             BlobStatus::Complete { size } => size,
             BlobStatus::Partial { size } => size.unwrap_or(0),
             BlobStatus::NotFound => 0,
         })
     }
 
-    /// Makes everything imported so far durable.
+    /// Makes everything imported so far durable (nothing to do if the
+    /// store was never loaded).
     pub async fn sync(&self) -> Result<(), BlobError> {
-        self.store.sync_db().await.map_err(store_error)
+        match self.store.get() {
+            Some(store) => store.sync_db().await.map_err(store_error),
+            None => Ok(()),
+        }
     }
 
     pub async fn shutdown(&self) -> Result<(), BlobError> {
-        self.store.shutdown().await.map_err(store_error)
+        match self.store.get() {
+            Some(store) => store.shutdown().await.map_err(store_error),
+            None => Ok(()),
+        }
     }
 }
 
@@ -572,7 +596,7 @@ impl BlobStore {
                 Err(e) => Some((Err(e), (input, true))),
             }
         });
-        let tag = self.store.blobs().add_stream(chunks).await.temp_tag().await;
+        let tag = self.fs().await?.blobs().add_stream(chunks).await.temp_tag().await;
         let tag = tag.map_err(|e| import_error(&e, &self.root))?;
         Ok(from_iroh(tag.hash()))
     }

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
+use super::db::EventDb;
 use communs_protocol::governance::{Applied, GovernanceState, Refusal, Resolver};
 use communs_protocol::{Body, DesignId, EventError, EventId, SignedEvent};
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::views::{
     self, DESIGNS, DesignRow, GOVERNANCE, HEADS, LOG, META, NAMES, ResolverCache, StateDecodeError, VIEWS_VERSION,
@@ -59,7 +60,7 @@ macro_rules! db_error {
 db_error!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
 
 pub struct EventStore {
-    db: Database,
+    db: EventDb,
     /// Every event inserted, as it is committed: the network gossips the
     /// ones this node signs and fetches the files of new revisions.
     inserted: tokio::sync::broadcast::Sender<SignedEvent>,
@@ -69,8 +70,18 @@ pub struct EventStore {
 }
 
 impl EventStore {
+    /// Opens the store for writing, as a running node does.
     pub fn open(path: &Path) -> Result<Self, EventStoreError> {
-        let db = Database::create(path)?;
+        Self::with_db(EventDb::writable(path)?)
+    }
+
+    /// Opens the store read-only until its first write, for one command
+    /// at a time (see [`EventDb::read_only_until_written`]).
+    pub fn open_for_one_command(path: &Path) -> Result<Self, EventStoreError> {
+        Self::with_db(EventDb::read_only_until_written(path)?)
+    }
+
+    fn with_db(db: EventDb) -> Result<Self, EventStoreError> {
         if !up_to_date(&db)? {
             // Create the tables so that readers never meet a missing one,
             // and derive what older stores lack. A store already up to date
@@ -673,7 +684,7 @@ fn designs_in(
 }
 
 /// Whether the store's tables and derived rows are those of this version.
-fn up_to_date(db: &Database) -> Result<bool, EventStoreError> {
+fn up_to_date(db: &EventDb) -> Result<bool, EventStoreError> {
     let tx = db.begin_read()?;
     let meta = match tx.open_table(META) {
         Ok(meta) => meta,

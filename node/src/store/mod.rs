@@ -2,6 +2,7 @@
 //! directory and one lock.
 
 pub mod blobs;
+mod db;
 pub mod events;
 pub mod file_cache;
 pub mod policy;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use communs_protocol::cbor::{self, Value};
 use communs_protocol::{AuthorId, DesignId, EventId, Hash};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 
 /// Sequence number -> encoded entry.
 const POLICY: TableDefinition<u64, &[u8]> = TableDefinition::new("policy");
@@ -99,7 +99,7 @@ pub(crate) fn create_in(tx: &redb::WriteTransaction) -> Result<(), redb::TableEr
 
 /// Appends an entry, durably; returns it with its sequence number.
 pub(crate) fn append(
-    db: &Database,
+    db: &super::db::EventDb,
     time_ms: u64,
     action: PolicyAction,
     reason: &str,
@@ -120,7 +120,7 @@ pub(crate) fn append(
 
 /// Every entry, oldest first. Entries that do not decode (written by a
 /// newer version) are skipped rather than failing the node.
-pub(crate) fn entries(db: &Database) -> Result<Vec<PolicyEntry>, redb::Error> {
+pub(crate) fn entries(db: &super::db::EventDb) -> Result<Vec<PolicyEntry>, redb::Error> {
     let tx = db.begin_read()?;
     let table = tx.open_table(POLICY)?;
     let mut out = Vec::new();
