@@ -194,6 +194,20 @@ def main():
     for plan in hostile_plans():
         c.add("hostile", plan)
 
+    c = Corpus("bundle")
+    bundle = load("bundle.json")
+    # The first byte chooses the chunk size the target reads in.
+    for n, data in enumerate(hexes(bundle, "accepted", "rejected")):
+        c.add("vector", bytes([n * 37 % 256]) + data)
+    good = unhex(bundle["accepted"][1]["bundle"])
+    # A blob record that claims 2^40 bytes and stops; fifty empty events;
+    # a good bundle cut at every record boundary's neighbourhood.
+    magic = good[:17]
+    c.add("hostile-huge-blob", bytes([3]) + magic + bytes([2]) + (2**40).to_bytes(8, "big") + bytes(32) + b"x" * 64)
+    c.add("hostile-many-events", bytes([0]) + magic + (bytes([1]) + bytes(8)) * 50)
+    for cut in (17, 18, 26, len(good) - 41, len(good) - 1):
+        c.add("hostile-cut", bytes([1]) + good[:cut])
+
     for name in sorted(os.listdir(CORPUS)):
         print(f"{name}: {len(os.listdir(os.path.join(CORPUS, name)))} files")
 

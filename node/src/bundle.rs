@@ -16,21 +16,14 @@ use std::io::SeekFrom;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
-use communs_protocol::limits::{MAX_BLOB_BYTES, MAX_EVENT_BYTES, MAX_TREE_BYTES};
+pub use communs_protocol::bundle::MAGIC;
+use communs_protocol::bundle::{self as framing, kind};
+use communs_protocol::limits::MAX_TREE_BYTES;
 use communs_protocol::{BlobHash, Body, DesignId, EventId, Hash, SignedEvent, Tree, TreeError};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::progress::Progress;
 use crate::{Node, NodeError};
-
-/// First bytes of every bundle: name and format version.
-pub const MAGIC: &[u8] = b"communs-bundle/1\n";
-
-mod kind {
-    pub const END: u8 = 0;
-    pub const EVENT: u8 = 1;
-    pub const BLOB: u8 = 2;
-}
 
 /// Blobs up to this size are read into memory, checked, and handed to the
 /// blob store whole; larger ones are streamed into it from the bundle.
@@ -389,81 +382,53 @@ struct Scan {
     blobs: HashMap<BlobHash, BlobRecord>,
 }
 
-/// Reads a bundle from start to end: its framing, its limits, its end
-/// record, and every blob's hash. Keeps no blob in memory.
+/// Reads a bundle from start to end: its framing, its limits and its end
+/// record (the protocol's [`framing::Reader`]), and every blob's hash.
+/// Keeps no blob in memory.
 async fn scan(file: &Path) -> Result<Scan, NodeError> {
-    let handle = tokio::fs::File::open(file).await.map_err(NodeError::io(file))?;
-    let mut input =
-        HashingReader { inner: BufReader::with_capacity(BLOCK, handle), hasher: blake3::Hasher::new(), offset: 0 };
-    let damaged = |detail: &str| BundleError::Damaged { path: file.to_owned(), detail: detail.to_owned() };
-    let mut magic = vec![0u8; MAGIC.len()];
-    if input.read_exact(&mut magic).await.is_err() || magic != MAGIC {
-        return Err(BundleError::NotABundle { path: file.to_owned() }.into());
-    }
+    let mut input = tokio::fs::File::open(file).await.map_err(NodeError::io(file))?;
+    let framing_error = |error: framing::FramingError| -> NodeError {
+        match error {
+            framing::FramingError::NotABundle => BundleError::NotABundle { path: file.to_owned() }.into(),
+            other => BundleError::Damaged { path: file.to_owned(), detail: other.to_string() }.into(),
+        }
+    };
+    let mut reader = framing::Reader::new();
     let mut scan = Scan { events: Vec::new(), blobs: HashMap::new() };
+    let mut blob: Option<(BlobHash, BlobRecord, blake3::Hasher)> = None;
     let mut buffer = vec![0u8; BLOCK];
     loop {
-        let expected_digest = *input.hasher.finalize().as_bytes();
-        let mut head = [0u8; 9];
-        input.read_exact_unhashed(&mut head).await.map_err(|_| damaged("it ends before its end record"))?;
-        let kind = head[0];
-        let len = u64::from_be_bytes(head[1..].try_into().expect("8 bytes"));
-        if kind == kind::END {
-            let mut digest = [0u8; 32];
-            if len != 32 || input.read_exact_unhashed(&mut digest).await.is_err() || digest != expected_digest {
-                return Err(damaged("the end record does not match the contents").into());
-            }
-            if input.inner.read(&mut [0u8; 1]).await.map_err(NodeError::io(file))? != 0 {
-                return Err(damaged("bytes after the end record").into());
-            }
+        let n = input.read(&mut buffer).await.map_err(NodeError::io(file))?;
+        if n == 0 {
+            reader.finish().map_err(framing_error)?;
             return Ok(scan);
         }
-        input.hasher.update(&head);
-        match kind {
-            kind::EVENT => {
-                if len > MAX_EVENT_BYTES as u64 {
-                    return Err(damaged("an event record is over the event size limit").into());
+        let mut chunk = &buffer[..n];
+        while let Some(record) = reader.next(&mut chunk).map_err(framing_error)? {
+            match record {
+                framing::Record::Event(bytes) => scan.events.push(bytes),
+                framing::Record::BlobStart { hash, size, offset } => {
+                    blob = Some((hash, BlobRecord { offset, size }, blake3::Hasher::new()));
                 }
-                let mut bytes = vec![0u8; len as usize];
-                input.read_exact(&mut bytes).await.map_err(|_| damaged("an event record is cut short"))?;
-                scan.events.push(bytes);
+                framing::Record::BlobBytes(bytes) => {
+                    let (_, _, hasher) = blob.as_mut().expect("the reader starts a blob before its bytes");
+                    if bytes.len() >= 256 * 1024 {
+                        hasher.update_rayon(bytes);
+                    } else {
+                        hasher.update(bytes);
+                    }
+                }
+                framing::Record::BlobEnd => {
+                    let (hash, record, hasher) = blob.take().expect("the reader starts a blob before its end");
+                    if *hasher.finalize().as_bytes() != *hash.as_bytes() {
+                        return Err(BundleError::BadBlob { path: file.to_owned(), hash }.into());
+                    }
+                    scan.blobs.entry(hash).or_insert(record);
+                }
+                framing::Record::End => {}
             }
-            kind::BLOB => {
-                if !(32..=32 + MAX_BLOB_BYTES).contains(&len) {
-                    return Err(damaged("a blob record has an impossible length").into());
-                }
-                let mut hash = [0u8; 32];
-                input.read_exact(&mut hash).await.map_err(|_| damaged("a blob record is cut short"))?;
-                let hash = BlobHash(Hash::from_bytes(hash));
-                let record = BlobRecord { offset: input.offset, size: len - 32 };
-                let actual = hash_blob(&mut input, record.size, &mut buffer)
-                    .await
-                    .map_err(|_| damaged("a blob record is cut short"))?;
-                if actual != hash {
-                    return Err(BundleError::BadBlob { path: file.to_owned(), hash }.into());
-                }
-                scan.blobs.entry(hash).or_insert(record);
-            }
-            _ => return Err(damaged("unknown record kind").into()),
         }
     }
-}
-
-/// Reads `size` bytes of a blob record and returns their BLAKE3 hash.
-async fn hash_blob(input: &mut HashingReader, size: u64, buffer: &mut [u8]) -> std::io::Result<BlobHash> {
-    let mut hasher = blake3::Hasher::new();
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(buffer.len() as u64) as usize;
-        input.read_exact(&mut buffer[..n]).await?;
-        if n >= 256 * 1024 {
-            hasher.update_rayon(&buffer[..n]);
-        } else {
-            hasher.update(&buffer[..n]);
-        }
-        left -= n as u64;
-    }
-    Ok(BlobHash(Hash::from_bytes(*hasher.finalize().as_bytes())))
 }
 
 /// The bytes of one blob record, read again from the bundle.
@@ -523,29 +488,5 @@ impl tokio::io::AsyncWrite for HashingSink<'_> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.out.inner).poll_shutdown(cx)
-    }
-}
-
-/// Reads while hashing everything read, to check the end record, and
-/// counting it, to know where each blob lies.
-struct HashingReader {
-    inner: BufReader<tokio::fs::File>,
-    hasher: blake3::Hasher,
-    offset: u64,
-}
-
-impl HashingReader {
-    async fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        self.read_exact_unhashed(buf).await?;
-        self.hasher.update(buf);
-        Ok(())
-    }
-
-    /// A record head, hashed by the caller once it knows it is not the end
-    /// record's.
-    async fn read_exact_unhashed(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        self.inner.read_exact(buf).await?;
-        self.offset += buf.len() as u64;
-        Ok(())
     }
 }

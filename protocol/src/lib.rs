@@ -10,6 +10,7 @@
 //! Decoding never panics on any input: every error is a typed value that
 //! says what was wrong.
 
+pub mod bundle;
 pub mod cbor;
 pub mod event;
 pub mod governance;
