@@ -28,7 +28,8 @@ impl Node {
     /// can be stored in one durable transaction. Events stored already are
     /// skipped, and so are those of designs this node removed.
     pub fn ingest(&self, events: Vec<SignedEvent>) -> Result<Ingested, EventStoreError> {
-        let removed = crate::policy::Policy::replay(&self.events.policy_entries()?).removed;
+        let policy = self.events.policy()?;
+        let removed = &policy.removed;
         let mut seen = HashSet::new();
         let mut fresh = Vec::new();
         let mut out = Ingested::default();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use communs_protocol::{AuthorId, DesignId, EventId};
+use communs_protocol::{DesignId, EventId};
 
 pub use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
 use crate::{Node, NodeError};
@@ -46,8 +46,9 @@ impl Node {
         Ok(self.events.policy_entries()?)
     }
 
-    pub fn policy(&self) -> Result<Policy, NodeError> {
-        Ok(Policy::replay(&self.policy_log()?))
+    /// The policy in force (the log replayed once per process, then kept).
+    pub fn policy(&self) -> Result<std::sync::Arc<Policy>, NodeError> {
+        Ok(self.events.policy()?)
     }
 
     /// The designs this node keeps up to date and seeds: those it follows
@@ -87,7 +88,8 @@ impl Node {
     /// changes no governance result (a maintainer's approval counts
     /// whoever mutes them).
     pub fn muted_revisions(&self, design: &DesignId) -> Result<Vec<EventId>, NodeError> {
-        let muted: std::collections::BTreeSet<AuthorId> = self.policy()?.muted;
+        let policy = self.policy()?;
+        let muted = &policy.muted;
         if muted.is_empty() {
             return Ok(Vec::new());
         }

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use super::db::EventDb;
+use super::policy::{Policy, PolicyAction, PolicyEntry};
 use communs_protocol::governance::{Applied, GovernanceState, Refusal, Resolver};
 use communs_protocol::{Body, DesignId, EventError, EventId, SignedEvent};
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
@@ -67,6 +68,10 @@ pub struct EventStore {
     /// Held for the whole of an insert: the cache must move in step with
     /// the committed rows.
     resolvers: Mutex<ResolverCache>,
+    /// The policy in force, replayed from its log once per process and
+    /// brought up to date by each append: checked by every batch of
+    /// events from peers, it must not cost a read of the whole log.
+    policy: Mutex<Option<std::sync::Arc<Policy>>>,
 }
 
 impl EventStore {
@@ -100,6 +105,7 @@ impl EventStore {
             db,
             inserted: tokio::sync::broadcast::channel(1024).0,
             resolvers: Mutex::new(ResolverCache::default()),
+            policy: Mutex::new(None),
         })
     }
 
@@ -481,13 +487,31 @@ impl EventStore {
     pub fn append_policy(
         &self,
         time_ms: u64,
-        action: super::policy::PolicyAction,
+        action: PolicyAction,
         reason: &str,
-    ) -> Result<super::policy::PolicyEntry, EventStoreError> {
-        Ok(super::policy::append(&self.db, time_ms, action, reason)?)
+    ) -> Result<PolicyEntry, EventStoreError> {
+        // Held across the append, so that the kept policy moves in step
+        // with the log.
+        let mut kept = self.policy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = super::policy::append(&self.db, time_ms, action, reason)?;
+        if let Some(policy) = kept.as_mut() {
+            std::sync::Arc::make_mut(policy).apply(action);
+        }
+        Ok(entry)
     }
 
-    pub fn policy_entries(&self) -> Result<Vec<super::policy::PolicyEntry>, EventStoreError> {
+    /// The policy in force.
+    pub fn policy(&self) -> Result<std::sync::Arc<Policy>, EventStoreError> {
+        let mut kept = self.policy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(policy) = kept.as_ref() {
+            return Ok(policy.clone());
+        }
+        let policy = std::sync::Arc::new(Policy::replay(&super::policy::entries(&self.db)?));
+        *kept = Some(policy.clone());
+        Ok(policy)
+    }
+
+    pub fn policy_entries(&self) -> Result<Vec<PolicyEntry>, EventStoreError> {
         Ok(super::policy::entries(&self.db)?)
     }
 
@@ -811,5 +835,29 @@ mod tests {
         let mut expected = vec![a.design(), b.design()];
         expected.sort();
         assert_eq!(stale, expected);
+    }
+
+    #[test]
+    fn the_kept_policy_moves_in_step_with_its_log() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("events.redb");
+        let store = EventStore::open(&path).expect("store");
+        let key = SecretKey::from_bytes(&[4; 32]);
+        let (a, b) = (genesis(&key, "Anchor").design(), genesis(&key, "Bracket").design());
+        assert_eq!(*store.policy().expect("policy"), Policy::default());
+        for action in [
+            PolicyAction::Follow(a),
+            PolicyAction::Follow(b),
+            PolicyAction::Remove(a),
+            PolicyAction::Mute(key.author()),
+        ] {
+            store.append_policy(1, action, "test").expect("appended");
+            let replayed = Policy::replay(&store.policy_entries().expect("entries"));
+            assert_eq!(*store.policy().expect("policy"), replayed);
+        }
+        drop(store);
+        let reopened = EventStore::open(&path).expect("store");
+        assert!(reopened.policy().expect("policy").removed.contains(&a));
+        assert!(reopened.policy().expect("policy").followed.contains(&b));
     }
 }

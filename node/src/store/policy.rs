@@ -58,37 +58,42 @@ impl Policy {
     pub fn replay(entries: &[PolicyEntry]) -> Policy {
         let mut policy = Policy::default();
         for entry in entries {
-            match entry.action {
-                PolicyAction::Follow(d) => {
-                    policy.followed.insert(d);
-                    policy.unfollowed.remove(&d);
-                    policy.removed.remove(&d);
-                }
-                PolicyAction::Unfollow(d) => {
-                    policy.followed.remove(&d);
-                    policy.unfollowed.insert(d);
-                }
-                PolicyAction::Mute(a) => {
-                    policy.muted.insert(a);
-                }
-                PolicyAction::Unmute(a) => {
-                    policy.muted.remove(&a);
-                }
-                PolicyAction::Pin(d, r) => {
-                    policy.pins.insert(d, r);
-                }
-                PolicyAction::Unpin(d) => {
-                    policy.pins.remove(&d);
-                }
-                PolicyAction::Remove(d) => {
-                    policy.followed.remove(&d);
-                    policy.unfollowed.remove(&d);
-                    policy.pins.remove(&d);
-                    policy.removed.insert(d);
-                }
-            }
+            policy.apply(entry.action);
         }
         policy
+    }
+
+    /// The policy after one more entry.
+    pub fn apply(&mut self, action: PolicyAction) {
+        match action {
+            PolicyAction::Follow(d) => {
+                self.followed.insert(d);
+                self.unfollowed.remove(&d);
+                self.removed.remove(&d);
+            }
+            PolicyAction::Unfollow(d) => {
+                self.followed.remove(&d);
+                self.unfollowed.insert(d);
+            }
+            PolicyAction::Mute(a) => {
+                self.muted.insert(a);
+            }
+            PolicyAction::Unmute(a) => {
+                self.muted.remove(&a);
+            }
+            PolicyAction::Pin(d, r) => {
+                self.pins.insert(d, r);
+            }
+            PolicyAction::Unpin(d) => {
+                self.pins.remove(&d);
+            }
+            PolicyAction::Remove(d) => {
+                self.followed.remove(&d);
+                self.unfollowed.remove(&d);
+                self.pins.remove(&d);
+                self.removed.insert(d);
+            }
+        }
     }
 }
 
