@@ -74,6 +74,11 @@ impl ApiState {
     /// It reads nothing from the store (the designs kept are the network's
     /// copy), so that it answers at once however busy the store is.
     pub async fn status_of(network: &Network) -> Result<NodeStatus, crate::net::NetError> {
+        // Read before the seeding queue: a design is queued for its files
+        // before it is shown kept, so a status showing it kept and nothing
+        // queued means its files are here. Read after, the queue could be
+        // older than the designs kept.
+        let followed = network.kept_design_names().to_vec();
         let NetStatus { peer_id, listen, peers, seed_all, pending_events, gossip, sync, seeding } =
             network.status().await?;
         let node = network.node();
@@ -82,7 +87,6 @@ impl ApiState {
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("api").and_then(|a| a.as_str()).map(str::to_owned))
             .unwrap_or_default();
-        let followed = network.kept_design_names().to_vec();
         Ok(NodeStatus {
             peer_id,
             author: node.author().to_string(),
