@@ -36,7 +36,7 @@ use behaviour::{Behaviour, BehaviourEvent};
 pub use catchup::{CatchupError, CatchupReport, Interest};
 pub use fetch::{FetchReport, FilesError};
 pub use libp2p::Multiaddr as Address;
-pub use seed::SEED_CONCURRENCY;
+pub use seed::{SEED_BATCH, SEED_CONCURRENCY};
 
 /// How the node joins the network (the `[network]` table of config.toml,
 /// each field overridable by a flag of `communs node run`).
