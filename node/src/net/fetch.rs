@@ -38,6 +38,12 @@ const READS_AT_ONCE: usize = 32;
 /// fetching its files, as a follower does right after a new revision.
 const ATTEMPTS: u32 = 6;
 
+/// A tree read from the store, with its length in bytes.
+type TreeRead = (Tree, usize);
+
+/// Blobs and bytes a fetch received.
+type Received = (usize, u64);
+
 /// See [`Network::claim_design`].
 pub struct DesignClaim {
     network: Network,
@@ -294,7 +300,7 @@ impl Network {
         // the store), and what the designs lack is gathered, each blob
         // once.
         let (blobs, failed_trees) = (&node.blobs, &failed_trees);
-        let read: Vec<(usize, BlobHash, Result<(Tree, usize), FilesError>)> = futures::stream::iter(going)
+        let read: Vec<(usize, BlobHash, Result<TreeRead, FilesError>)> = futures::stream::iter(going)
             .map(|(i, tree)| async move {
                 if let Some(e) = failed_trees.get(&tree) {
                     return (i, tree, Err(FilesError::Shared(e.clone())));
@@ -379,7 +385,7 @@ impl Network {
     /// Runs `plan`, [`FETCH_CONCURRENCY`] fetches at once, and returns the
     /// blobs of the fetches that failed, each with its fetch's error.
     async fn run_fetches(&self, plan: Vec<Fetch>, peers: &[PeerId]) -> HashMap<BlobHash, Arc<FilesError>> {
-        let results: Vec<(Vec<BlobHash>, Result<(usize, u64), FilesError>)> =
+        let results: Vec<(Vec<BlobHash>, Result<Received, FilesError>)> =
             futures::stream::iter(plan.into_iter().enumerate())
                 .map(|(i, fetch)| async move { (fetch.blobs(), self.run_fetch(&fetch, peers, i).await) })
                 .buffer_unordered(FETCH_CONCURRENCY)
