@@ -118,7 +118,12 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn init(binary: &Path, home: &Path) -> anyhow::Result<()> {
-    let status = Command::new(binary).arg("--home").arg(home).args(["init", "--name", "bench"]).status()?;
+    let status = Command::new(binary)
+        .arg("--home")
+        .arg(home)
+        .args(["init", "--name", "bench"])
+        .stdout(Stdio::null())
+        .status()?;
     if !status.success() {
         bail!("communs init failed");
     }
@@ -129,16 +134,25 @@ fn init(binary: &Path, home: &Path) -> anyhow::Result<()> {
 /// seeding test does: publishing them one process at a time would take
 /// longer than the benchmark.
 async fn store_designs(home: &Path, n: usize) -> anyhow::Result<()> {
-    let node = Node::open(Home::locate(Some(home))?).await?;
+    use futures::{StreamExt, TryStreamExt};
+    let opened = Node::open(Home::locate(Some(home))?).await?;
     let key = SecretKey::from_bytes(&[7; 32]);
+    // Many blobs at once: each addition waits for a sync of the store.
+    let node = &opened;
+    let trees: Vec<communs_protocol::BlobHash> = futures::stream::iter(0..n)
+        .map(|i| async move {
+            let file = format!("# Design {i}\n\nA small part, number {i}.\n").into_bytes();
+            let size = file.len() as u64;
+            let blob = node.add_blob(file).await?;
+            let path = ValidatedPath::new("README.md")?;
+            let tree = Tree::new(vec![TreeEntry { path, blob, size, executable: false }])?;
+            anyhow::Ok(node.add_blob(tree.encode()).await?)
+        })
+        .buffered(64)
+        .try_collect()
+        .await?;
     let mut events = Vec::with_capacity(2 * n);
-    for i in 0..n {
-        let file = format!("# Design {i}\n\nA small part, number {i}.\n").into_bytes();
-        let size = file.len() as u64;
-        let blob = node.add_blob(file).await?;
-        let path = ValidatedPath::new("README.md")?;
-        let tree = Tree::new(vec![TreeEntry { path, blob, size, executable: false }])?;
-        let tree = node.add_blob(tree.encode()).await?;
+    for (i, tree) in trees.into_iter().enumerate() {
         let name = format!("Part {i}");
         let mut nonce = [0; communs_protocol::limits::GENESIS_NONCE_BYTES];
         nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
@@ -177,7 +191,7 @@ async fn store_designs(home: &Path, n: usize) -> anyhow::Result<()> {
     for batch in events.chunks(2_000) {
         node.insert_events(batch)?;
     }
-    node.close().await?;
+    opened.close().await?;
     Ok(())
 }
 
