@@ -52,8 +52,10 @@ pub struct NodeStatus {
     pub api: String,
     pub peers: Vec<PeerInfo>,
     pub seed_all: bool,
-    /// Designs this node keeps up to date and seeds.
-    pub followed: Vec<String>,
+    /// How many designs this node keeps up to date and seeds (a count: at
+    /// a tiers-lieu's size their ids would be most of every status; `list`
+    /// and `policy` name them).
+    pub kept: usize,
     /// Events held until their parents arrive.
     pub pending_events: usize,
     pub gossip: crate::net::GossipCounts,
@@ -74,6 +76,11 @@ impl ApiState {
     /// It reads nothing from the store (the designs kept are the network's
     /// copy), so that it answers at once however busy the store is.
     pub async fn status_of(network: &Network) -> Result<NodeStatus, crate::net::NetError> {
+        // Read before the seeding queue: a design is queued for its files
+        // before it is shown kept, so a status showing it kept and nothing
+        // queued means its files are here. Read after, the queue could be
+        // older than the designs kept.
+        let kept = network.kept_count();
         let NetStatus { peer_id, listen, peers, seed_all, pending_events, gossip, sync, seeding } =
             network.status().await?;
         let node = network.node();
@@ -82,7 +89,6 @@ impl ApiState {
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("api").and_then(|a| a.as_str()).map(str::to_owned))
             .unwrap_or_default();
-        let followed = network.kept_design_names().to_vec();
         Ok(NodeStatus {
             peer_id,
             author: node.author().to_string(),
@@ -90,7 +96,7 @@ impl ApiState {
             api,
             peers,
             seed_all,
-            followed,
+            kept,
             pending_events,
             gossip,
             sync,

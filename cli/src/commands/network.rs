@@ -1,6 +1,6 @@
 //! The commands that need the running node's network.
 
-use communs_node::net::{FetchReport, Interest, Network};
+use communs_node::net::{FetchReport, Interest, Network, SEED_BATCH};
 use serde_json::json;
 
 use crate::output::Output;
@@ -15,7 +15,7 @@ pub async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Resul
                     format!("Node {} (author {})", status.peer_id, status.author),
                     format!("  listening on {}", status.listen.join(", ")),
                     format!("  API on http://{}", status.api),
-                    format!("  {} peers, {} designs kept", status.peers.len(), status.followed.len()),
+                    format!("  {} peers, {} designs kept", status.peers.len(), status.kept),
                 ];
                 if status.seed_all {
                     lines.push("  seeding every design it hears of".to_owned());
@@ -52,15 +52,22 @@ pub async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Resul
                 Some(design) => vec![design],
                 None => net.node().kept_designs()?,
             };
+            let mut present = Vec::with_capacity(designs.len());
+            for design in designs {
+                if net.node().has_design(&design)? {
+                    present.push((design, None));
+                }
+            }
             let mut files: Vec<FetchReport> = Vec::new();
             let mut errors = Vec::new();
-            for design in designs {
-                if !net.node().has_design(&design)? {
-                    continue;
-                }
-                match net.fetch_files(design, None).await {
-                    Ok(fetched) => files.push(fetched),
-                    Err(e) => errors.push(format!("{design}: {e}")),
+            // Fetched together, as the seeder does: many designs' trees and
+            // small files share streams.
+            for batch in present.chunks(SEED_BATCH) {
+                for (design, fetched) in net.fetch_revisions(batch).await {
+                    match fetched {
+                        Ok(fetched) => files.push(fetched),
+                        Err(e) => errors.push(format!("{design}: {e}")),
+                    }
                 }
             }
             for error in &errors {

@@ -89,10 +89,17 @@ pub fn log(node: &Node) -> String {
 
 /// Polls `check` until it holds, for up to `secs` seconds.
 #[track_caller]
-pub fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+pub fn eventually(secs: u64, what: &str, check: impl FnMut() -> bool) {
+    eventually_every(Duration::from_millis(50), secs, what, check);
+}
+
+/// [`eventually`] with `pause` between checks, for a check that costs
+/// the node work (a status listing thousands of designs).
+#[track_caller]
+pub fn eventually_every(pause: Duration, secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(pause);
     }
 }

@@ -47,6 +47,13 @@ static STREAM_IDS: AtomicU64 = AtomicU64::new(0);
 /// group (16 KiB) and its header.
 const FIRST_READ: usize = 16 * 1024 + 64;
 
+/// Bytes of verified blobs of one `GetMany` waiting to be stored, at most
+/// (a blob larger than this waits alone).
+const STORE_BUDGET: u64 = 4 << 20;
+
+/// Blobs of one `GetMany` handed to the store at once.
+const STORES_AT_ONCE: usize = 16;
+
 /// The reading half of a libp2p stream, as iroh-blobs wants it.
 pub struct Reader {
     inner: ReadHalf<libp2p::Stream>,
@@ -245,26 +252,52 @@ pub async fn fetch(
     Ok(stats.payload_bytes_read)
 }
 
+/// What a fetch knows of a blob's length before the peer announces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Length {
+    /// A file: the size its tree gives.
+    Exactly(u64),
+    /// A tree: a revision names it without its size, and a tree is at
+    /// most this long.
+    AtMost(u64),
+}
+
+impl Length {
+    /// Why a peer announcing `announced` bytes is refused, if it is.
+    fn refuses(self, announced: u64) -> Option<String> {
+        match self {
+            Length::Exactly(expected) if announced != expected => {
+                Some(format!("announced {announced} bytes where the tree says {expected}"))
+            }
+            Length::AtMost(max) if announced > max => {
+                Some(format!("announced a tree of {announced} bytes, over {max}"))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Fetches several small blobs, whole, from `peer` on one stream (an
-/// iroh-blobs `GetMany` request): a design's many small files would
-/// otherwise each cost a stream, a request and a round trip. `blobs` gives
-/// each blob's size as the tree says it.
+/// iroh-blobs `GetMany` request): a design's many small files, or the
+/// trees of many designs, would otherwise each cost a stream, a request
+/// and a round trip. Returns the bytes received.
 ///
 /// Each blob is verified as it arrives, chunk group by chunk group, into
 /// memory, then stored in one piece: iroh-blobs' streaming import keeps an
 /// incomplete blob in three files, which for small blobs cost more than
-/// the bytes (file creation). A peer announcing a size other than the
-/// tree's is refused before anything is allocated. The blobs received
+/// the bytes (file creation). A peer announcing a length `wanted` does not
+/// allow is refused before anything is allocated. The blobs received
 /// before a failure stay stored.
 pub async fn fetch_many(
     control: &mut libp2p_stream::Control,
     blobs: &crate::store::BlobStore,
     peer: PeerId,
-    wanted: &[(BlobHash, u64)],
-) -> Result<(), FetchError> {
-    let sizes: HashMap<iroh_blobs::Hash, u64> = wanted.iter().map(|(hash, size)| (to_iroh(hash), *size)).collect();
+    wanted: &[(BlobHash, Length)],
+) -> Result<u64, FetchError> {
+    let lengths: HashMap<iroh_blobs::Hash, Length> =
+        wanted.iter().map(|(hash, length)| (to_iroh(hash), *length)).collect();
     // Sorted by hash: the order the blobs come back in.
-    let request: GetManyRequest = sizes.keys().copied().collect();
+    let request: GetManyRequest = lengths.keys().copied().collect();
     let failed =
         |hash: &iroh_blobs::Hash, reason: String| FetchError::Transfer { peer, hash: from_iroh(*hash), reason };
     let first = request.hashes.first().copied().unwrap_or(iroh_blobs::Hash::EMPTY);
@@ -276,34 +309,55 @@ pub async fn fetch_many(
     send.sync().await.map_err(|e| failed(&first, format!("sending the request: {e}")))?;
     // The request ends with the stream's writing half.
     drop(send);
-    for hash in &request.hashes {
-        let expected = sizes[hash];
-        let mut announced = [0; 8];
-        recv.recv_exact(&mut announced).await.map_err(|e| failed(hash, e.to_string()))?;
-        let announced = u64::from_le_bytes(announced);
-        if announced != expected {
-            return Err(failed(hash, format!("announced {announced} bytes where the tree says {expected}")));
-        }
-        let mut data = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-        let tree = BaoTree::new(expected, IROH_BLOCK_SIZE);
-        let reader = RecvStreamAsyncStreamReader::new(recv);
-        let mut decoder = ResponseDecoder::new((*hash).into(), ChunkRanges::all(), tree, reader);
-        recv = loop {
-            match decoder.next().await {
-                ResponseDecoderNext::More((next, item)) => {
-                    if let BaoContentItem::Leaf(leaf) = item.map_err(|e| failed(hash, e.to_string()))? {
-                        data.extend_from_slice(&leaf.data);
-                    }
-                    decoder = next;
-                }
-                ResponseDecoderNext::Done(reader) => break reader.into_inner(),
+    // Verified blobs are stored while the next ones arrive, several at
+    // once, so that the store writes them in one transaction rather than
+    // one each; what waits to be stored is bounded in bytes.
+    let budget = std::sync::Arc::new(tokio::sync::Semaphore::new(STORE_BUDGET as usize));
+    let (verified, to_store) = futures::channel::mpsc::unbounded();
+    let receive = async move {
+        let mut received = 0;
+        for hash in &request.hashes {
+            let mut announced = [0; 8];
+            recv.recv_exact(&mut announced).await.map_err(|e| failed(hash, e.to_string()))?;
+            let expected = u64::from_le_bytes(announced);
+            if let Some(refused) = lengths[hash].refuses(expected) {
+                return Err(failed(hash, refused));
             }
-        };
-        if data.len() as u64 != expected {
-            return Err(failed(hash, format!("sent {} bytes where the tree says {expected}", data.len())));
+            let mut data = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+            let tree = BaoTree::new(expected, IROH_BLOCK_SIZE);
+            let reader = RecvStreamAsyncStreamReader::new(recv);
+            let mut decoder = ResponseDecoder::new((*hash).into(), ChunkRanges::all(), tree, reader);
+            recv = loop {
+                match decoder.next().await {
+                    ResponseDecoderNext::More((next, item)) => {
+                        if let BaoContentItem::Leaf(leaf) = item.map_err(|e| failed(hash, e.to_string()))? {
+                            data.extend_from_slice(&leaf.data);
+                        }
+                        decoder = next;
+                    }
+                    ResponseDecoderNext::Done(reader) => break reader.into_inner(),
+                }
+            };
+            if data.len() as u64 != expected {
+                return Err(failed(hash, format!("sent {} bytes where it announced {expected}", data.len())));
+            }
+            received += expected;
+            let permits = u32::try_from(expected.min(STORE_BUDGET)).unwrap_or(u32::MAX);
+            let permit = budget.clone().acquire_many_owned(permits).await.map_err(|e| failed(hash, e.to_string()))?;
+            verified.unbounded_send((*hash, data, permit)).map_err(|_| failed(hash, "not stored".to_owned()))?;
         }
-        let stored = blobs.add_bytes(data).await.map_err(|e| failed(hash, e.to_string()))?;
-        debug_assert_eq!(to_iroh(&stored), *hash, "verified bytes hash to what was asked");
-    }
-    Ok(())
+        Ok(received)
+    };
+    let store = to_store
+        .map(|(hash, data, permit)| async move {
+            let stored = blobs.add_bytes(data).await.map_err(|e| failed(&hash, e.to_string()));
+            drop(permit);
+            debug_assert!(stored.as_ref().is_err() || stored.as_ref().ok().map(to_iroh) == Some(hash));
+            stored.map(drop)
+        })
+        .buffer_unordered(STORES_AT_ONCE)
+        .collect::<Vec<Result<(), FetchError>>>();
+    let (received, stored) = futures::future::join(receive, store).await;
+    stored.into_iter().collect::<Result<(), FetchError>>()?;
+    received
 }

@@ -6,8 +6,10 @@ use futures::future::FusedFuture;
 use futures::{FutureExt, StreamExt};
 use libp2p::PeerId;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::blobs::Length;
 use super::{NetError, Network, blobs};
 use crate::NodeError;
 use crate::checkout::Arrival;
@@ -26,10 +28,21 @@ const BATCH_BLOBS: usize = 64;
 /// side by side, few enough that streams stay rare.
 const BATCH_BYTES: u64 = 2 << 20;
 
+/// Requests to the store (a blob's status, a tree's bytes) in flight at
+/// once when many designs are fetched together: the store answers those
+/// waiting together in one read transaction.
+const READS_AT_ONCE: usize = 32;
+
 /// Tries of one blob from one peer before the next peer, 40 ms to 640 ms
 /// apart (1.2 s in all): a peer that has a revision's events may still be
 /// fetching its files, as a follower does right after a new revision.
 const ATTEMPTS: u32 = 6;
+
+/// A tree read from the store, with its length in bytes.
+type TreeRead = (Tree, usize);
+
+/// Blobs and bytes a fetch received.
+type Received = (usize, u64);
 
 /// See [`Network::claim_design`].
 pub struct DesignClaim {
@@ -74,6 +87,10 @@ pub enum FilesError {
     NoPeers,
     #[error("no connected peer could send blob {hash} ({tried} tried); last error: {last}")]
     Unavailable { hash: BlobHash, tried: usize, last: String },
+    /// The failure of a step several designs fetched together shared (a
+    /// fetch carrying blobs of several of them, the store's sync).
+    #[error(transparent)]
+    Shared(Arc<FilesError>),
 }
 
 impl Network {
@@ -125,7 +142,7 @@ impl Network {
         let _held = node.blobs.protect(missing.iter().map(|(hash, _)| *hash)).await;
         let plan = plan(missing);
         // Each fetch tells the files waiting for it how it ended.
-        let mut arrived = std::collections::HashMap::new();
+        let mut arrived = HashMap::new();
         let mut fetches = Vec::with_capacity(plan.len());
         for fetch in plan {
             let (done, waiting) = futures::channel::oneshot::channel::<Result<(), String>>();
@@ -174,7 +191,7 @@ impl Network {
     /// sizes, in the tree's order and without duplicates.
     async fn missing_blobs(&self, tree: &Tree) -> Result<Vec<(BlobHash, u64)>, FilesError> {
         let blobs = &self.shared.node.blobs;
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut missing = Vec::new();
         for entry in tree.entries() {
             if seen.insert(entry.blob) && blobs.size(&entry.blob).await.map_err(NodeError::from)?.is_none() {
@@ -208,41 +225,180 @@ impl Network {
         Ok((revision, tree_hash, peers, fetched, held))
     }
 
-    /// Makes sure the store holds the tree and every file of a revision
-    /// (`None`: the one this node checks out), fetching what is missing
-    /// from connected peers, several fetches at once, each blob verified as
-    /// it arrives.
-    pub async fn fetch_files(&self, design: DesignId, revision: Option<EventId>) -> Result<FetchReport, FilesError> {
-        let node = &self.shared.node;
-        let (revision, tree_hash, peers, tree_bytes, _tree_held) = self.revision_with_tree(design, revision).await?;
-        let mut report =
-            FetchReport { design: design.to_string(), revision: revision.to_string(), ..Default::default() };
-        if let Some(bytes) = tree_bytes {
-            report.bytes += bytes;
-            report.fetched += 1;
+    /// Makes sure the store holds the tree and every file of a revision of
+    /// each design (`None`: the one this node checks out), fetching what is
+    /// missing from connected peers, several fetches at once, each blob
+    /// verified as it arrives; returns each design's outcome, in the order
+    /// asked. The designs share the work, as the seeder and `sync` need:
+    /// their trees travel together (a `GetMany` of up to [`BATCH_BLOBS`]
+    /// trees), then every file any of them lacks, planned as one
+    /// revision's files would be, and the store is made durable once. A
+    /// design of one small file then costs a share of two streams rather
+    /// than two streams and a sync of its own.
+    pub async fn fetch_revisions(
+        &self,
+        wanted: &[(DesignId, Option<EventId>)],
+    ) -> Vec<(DesignId, Result<FetchReport, FilesError>)> {
+        match self.fetch_revisions_together(wanted).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                let e = Arc::new(e);
+                wanted.iter().map(|(design, _)| (*design, Err(FilesError::Shared(e.clone())))).collect()
+            }
         }
-        let tree = self.read_tree(tree_hash).await?;
-        report.blobs = tree.entries().iter().map(|e| e.blob).collect::<std::collections::HashSet<_>>().len() + 1;
-        let missing = self.missing_blobs(&tree).await?;
-        // Held from before they are stored: the design may be unfollowed
+    }
+
+    /// [`Network::fetch_revisions`]; an error here is every design's.
+    async fn fetch_revisions_together(
+        &self,
+        wanted: &[(DesignId, Option<EventId>)],
+    ) -> Result<Vec<(DesignId, Result<FetchReport, FilesError>)>, FilesError> {
+        let node = &self.shared.node;
+        // Reading the logs is store work: off the async workers that drive
+        // the swarm and the API.
+        let (reader, asked) = (node.clone(), wanted.to_vec());
+        let resolved = tokio::task::spawn_blocking(move || {
+            asked.iter().map(|(design, revision)| reader.revision_tree(design, *revision)).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|_| NetError::Stopped)?;
+        // Each design's outcome so far, and the trees of those still going.
+        let mut outcomes = Vec::with_capacity(wanted.len());
+        let mut going: Vec<(usize, BlobHash)> = Vec::new();
+        for ((design, _), resolved) in wanted.iter().zip(resolved) {
+            match resolved {
+                Ok((revision, tree)) => {
+                    going.push((outcomes.len(), tree));
+                    let report = FetchReport {
+                        design: design.to_string(),
+                        revision: revision.to_string(),
+                        ..Default::default()
+                    };
+                    outcomes.push((*design, Ok(report)));
+                }
+                Err(e) => outcomes.push((*design, Err(e.into()))),
+            }
+        }
+        if going.is_empty() {
+            return Ok(outcomes);
+        }
+        // Held from before they are stored: a design may be unfollowed
         // meanwhile, and a collection then must not take a blob mid-way.
-        let _held = node.blobs.protect(missing.iter().map(|(hash, _)| *hash)).await;
-        let peers = &peers;
-        let results: Vec<Result<(usize, u64), FilesError>> =
-            futures::stream::iter(plan(missing).into_iter().enumerate())
-                .map(|(i, fetch)| async move { self.run_fetch(&fetch, peers, i).await })
+        let _trees_held = node.blobs.protect(going.iter().map(|(_, tree)| *tree)).await;
+        let peers = self.connected_peers().await?;
+        let absent_trees: HashSet<BlobHash> = self.absent(going.iter().map(|(_, tree)| *tree)).await?;
+        let mut listed = HashSet::new();
+        let trees_in_order: Vec<BlobHash> = going
+            .iter()
+            .map(|(_, tree)| *tree)
+            .filter(|tree| absent_trees.contains(tree) && listed.insert(*tree))
+            .collect();
+        let tree_fetches = trees_in_order.chunks(BATCH_BLOBS).map(|trees| Fetch::Trees(trees.to_vec())).collect();
+        let failed_trees = self.run_fetches(tree_fetches, &peers).await;
+
+        // Every tree here is read (in parallel: each is a few requests to
+        // the store), and what the designs lack is gathered, each blob
+        // once.
+        let (blobs, failed_trees) = (&node.blobs, &failed_trees);
+        let read: Vec<(usize, BlobHash, Result<TreeRead, FilesError>)> = futures::stream::iter(going)
+            .map(|(i, tree)| async move {
+                if let Some(e) = failed_trees.get(&tree) {
+                    return (i, tree, Err(FilesError::Shared(e.clone())));
+                }
+                let read = async {
+                    let bytes = blobs.read(&tree, MAX_TREE_BYTES as u64).await.map_err(NodeError::from)?;
+                    let decoded = Tree::decode(&bytes).map_err(NodeError::from)?;
+                    Ok::<_, FilesError>((decoded, bytes.len()))
+                };
+                (i, tree, read.await)
+            })
+            .buffered(READS_AT_ONCE)
+            .collect()
+            .await;
+        // Each design's distinct files, with their sizes.
+        let mut needs: Vec<(usize, HashMap<BlobHash, u64>)> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut in_order: Vec<(BlobHash, u64)> = Vec::new();
+        for (i, tree_hash, tree) in read {
+            let (tree, tree_bytes) = match tree {
+                Ok(tree) => tree,
+                Err(e) => {
+                    outcomes[i].1 = Err(e);
+                    continue;
+                }
+            };
+            let mut own = HashMap::new();
+            for entry in tree.entries() {
+                own.entry(entry.blob).or_insert(entry.size);
+                if seen.insert(entry.blob) {
+                    in_order.push((entry.blob, entry.size));
+                }
+            }
+            if let (_, Ok(report)) = &mut outcomes[i] {
+                report.blobs = own.len() + 1;
+                if absent_trees.contains(&tree_hash) {
+                    report.fetched += 1;
+                    report.bytes += tree_bytes as u64;
+                }
+            }
+            needs.push((i, own));
+        }
+        let absent = self.absent(in_order.iter().map(|(hash, _)| *hash)).await?;
+        let missing: Vec<(BlobHash, u64)> = in_order.into_iter().filter(|(hash, _)| absent.contains(hash)).collect();
+        let _files_held = node.blobs.protect(missing.iter().map(|(hash, _)| *hash)).await;
+        let fetched_any = !missing.is_empty() || !absent_trees.is_empty();
+        let failed_files = self.run_fetches(plan(missing), &peers).await;
+        if fetched_any {
+            node.blobs.sync().await.map_err(NodeError::from)?;
+        }
+        for (i, own) in needs {
+            let lacking: Vec<(&BlobHash, &u64)> = own.iter().filter(|(hash, _)| absent.contains(hash)).collect();
+            if let Some(e) = lacking.iter().find_map(|(hash, _)| failed_files.get(*hash)) {
+                outcomes[i].1 = Err(FilesError::Shared(e.clone()));
+            } else if let (_, Ok(report)) = &mut outcomes[i] {
+                report.fetched += lacking.len();
+                report.bytes += lacking.iter().map(|(_, size)| **size).sum::<u64>();
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Those of `hashes` the store lacks (absent or partial), asked of the
+    /// store several at once.
+    async fn absent(&self, hashes: impl IntoIterator<Item = BlobHash>) -> Result<HashSet<BlobHash>, FilesError> {
+        let blobs = &self.shared.node.blobs;
+        let unique: HashSet<BlobHash> = hashes.into_iter().collect();
+        let sizes: Vec<(BlobHash, Result<Option<u64>, crate::store::BlobError>)> = futures::stream::iter(unique)
+            .map(|hash| async move { (hash, blobs.size(&hash).await) })
+            .buffer_unordered(READS_AT_ONCE)
+            .collect()
+            .await;
+        let mut absent = HashSet::new();
+        for (hash, size) in sizes {
+            if size.map_err(NodeError::from)?.is_none() {
+                absent.insert(hash);
+            }
+        }
+        Ok(absent)
+    }
+
+    /// Runs `plan`, [`FETCH_CONCURRENCY`] fetches at once, and returns the
+    /// blobs of the fetches that failed, each with its fetch's error.
+    async fn run_fetches(&self, plan: Vec<Fetch>, peers: &[PeerId]) -> HashMap<BlobHash, Arc<FilesError>> {
+        let results: Vec<(Vec<BlobHash>, Result<Received, FilesError>)> =
+            futures::stream::iter(plan.into_iter().enumerate())
+                .map(|(i, fetch)| async move { (fetch.blobs(), self.run_fetch(&fetch, peers, i).await) })
                 .buffer_unordered(FETCH_CONCURRENCY)
                 .collect()
                 .await;
-        for result in results {
-            let (blobs, bytes) = result?;
-            report.fetched += blobs;
-            report.bytes += bytes;
+        let mut failed = HashMap::new();
+        for (blobs, result) in results {
+            if let Err(e) = result {
+                let e = Arc::new(e);
+                failed.extend(blobs.into_iter().map(|hash| (hash, e.clone())));
+            }
         }
-        if report.fetched > 0 {
-            node.blobs.sync().await.map_err(NodeError::from)?;
-        }
-        Ok(report)
+        failed
     }
 
     /// Runs one fetch of [`plan`]. Returns how many blobs and bytes were
@@ -253,30 +409,39 @@ impl Network {
                 let bytes = self.fetch_blob(*hash, Some(*size), peers, start).await?;
                 Ok((usize::from(bytes > 0), bytes))
             }
-            Fetch::Small(blobs) => self.fetch_small(blobs, peers, start).await,
+            Fetch::Small(blobs) => {
+                let blobs: Vec<_> = blobs.iter().map(|(hash, size)| (*hash, Length::Exactly(*size))).collect();
+                self.fetch_small(&blobs, peers, start).await
+            }
+            Fetch::Trees(trees) => {
+                let trees: Vec<_> = trees.iter().map(|hash| (*hash, Length::AtMost(MAX_TREE_BYTES as u64))).collect();
+                self.fetch_small(&trees, peers, start).await
+            }
         }
     }
 
     /// Fetches small blobs on one stream, asking the peers in turn from
     /// `start`, each up to [`ATTEMPTS`] times, for the blobs still missing.
+    /// Returns how many blobs and bytes were received.
     async fn fetch_small(
         &self,
-        blobs: &[(BlobHash, u64)],
+        blobs: &[(BlobHash, Length)],
         peers: &[PeerId],
         start: usize,
     ) -> Result<(usize, u64), FilesError> {
         let store = &self.shared.node.blobs;
         // Locks taken in hash order, as by every fetch of several blobs,
         // so two fetches never wait on each other.
-        let mut sorted: Vec<(BlobHash, u64)> = blobs.to_vec();
+        let mut sorted: Vec<(BlobHash, Length)> = blobs.to_vec();
         sorted.sort();
+        sorted.dedup_by_key(|(hash, _)| *hash);
         let locks: Vec<_> = sorted.iter().map(|(hash, _)| self.blob_lock(*hash)).collect();
         let mut held = Vec::with_capacity(locks.len());
         for lock in &locks {
             held.push(lock.lock().await);
         }
         // An empty file needs no peer.
-        if sorted.iter().any(|(_, size)| *size == 0) {
+        if sorted.iter().any(|(_, length)| *length == Length::Exactly(0)) {
             store.add_bytes(Vec::new()).await.map_err(NodeError::from)?;
         }
         let wanted = self.still_missing(&sorted).await?;
@@ -284,6 +449,7 @@ impl Network {
         if !missing.is_empty() && peers.is_empty() {
             return Err(FilesError::NoPeers);
         }
+        let mut received = 0;
         let mut last = String::new();
         for (peer, pause) in tries(peers, start) {
             if missing.is_empty() {
@@ -293,27 +459,25 @@ impl Network {
                 tokio::time::sleep(pause).await;
             }
             let mut control = self.shared.control.clone();
-            if let Err(e) = blobs::fetch_many(&mut control, store, peer, &missing).await {
-                tracing::debug!("{e}");
-                last = e.to_string();
+            match blobs::fetch_many(&mut control, store, peer, &missing).await {
+                Ok(bytes) => received += bytes,
+                Err(e) => {
+                    tracing::debug!("{e}");
+                    last = e.to_string();
+                }
             }
             missing = self.still_missing(&missing).await?;
         }
         match missing.first() {
-            None => Ok((wanted.len(), wanted.iter().map(|(_, size)| size).sum())),
+            None => Ok((wanted.len(), received)),
             Some((hash, _)) => Err(FilesError::Unavailable { hash: *hash, tried: peers.len(), last }),
         }
     }
 
     /// The blobs of `blobs` the store does not hold complete.
-    async fn still_missing(&self, blobs: &[(BlobHash, u64)]) -> Result<Vec<(BlobHash, u64)>, FilesError> {
-        let mut missing = Vec::new();
-        for (hash, size) in blobs {
-            if self.shared.node.blobs.size(hash).await.map_err(NodeError::from)?.is_none() {
-                missing.push((*hash, *size));
-            }
-        }
-        Ok(missing)
+    async fn still_missing(&self, blobs: &[(BlobHash, Length)]) -> Result<Vec<(BlobHash, Length)>, FilesError> {
+        let absent = self.absent(blobs.iter().map(|(hash, _)| *hash)).await?;
+        Ok(blobs.iter().filter(|(hash, _)| absent.contains(hash)).copied().collect())
     }
 
     /// Fetches one blob, trying the peers in turn from `start` (so that
@@ -382,6 +546,9 @@ enum Fetch {
     /// Small blobs, with their sizes, whole, each held in memory until
     /// verified.
     Small(Vec<(BlobHash, u64)>),
+    /// Trees of several designs, whole, as small blobs are, each at most
+    /// [`MAX_TREE_BYTES`] (a revision names its tree without a size).
+    Trees(Vec<BlobHash>),
 }
 
 impl Fetch {
@@ -389,6 +556,7 @@ impl Fetch {
         match self {
             Fetch::Large(hash, _) => vec![*hash],
             Fetch::Small(blobs) => blobs.iter().map(|(hash, _)| *hash).collect(),
+            Fetch::Trees(trees) => trees.clone(),
         }
     }
 }

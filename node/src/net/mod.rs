@@ -36,7 +36,7 @@ use behaviour::{Behaviour, BehaviourEvent};
 pub use catchup::{CatchupError, CatchupReport, Interest};
 pub use fetch::{FetchReport, FilesError};
 pub use libp2p::Multiaddr as Address;
-pub use seed::SEED_CONCURRENCY;
+pub use seed::{SEED_BATCH, SEED_CONCURRENCY};
 
 /// How the node joins the network (the `[network]` table of config.toml,
 /// each field overridable by a flag of `communs node run`).
@@ -245,9 +245,6 @@ struct Shared {
     /// checking a gossiped event needs no store read; refreshed when a
     /// design arrives and when the follow policy changes.
     kept: std::sync::RwLock<BTreeSet<DesignId>>,
-    /// The same, printed: `GET /v1/node` shows them, and printing thousands
-    /// of ids for every status would cost more than the rest of it.
-    kept_names: std::sync::RwLock<Arc<[String]>>,
     /// The kept designs present in the store: those announced in the DHT.
     provided: Mutex<BTreeSet<DesignId>>,
     /// Designs whose files may be missing (`seed.rs`).
@@ -356,7 +353,6 @@ impl Network {
             synced: Mutex::new(BTreeMap::new()),
             inflight: Mutex::new(HashMap::new()),
             kept: std::sync::RwLock::new(BTreeSet::new()),
-            kept_names: std::sync::RwLock::new(Arc::new([])),
             provided: Mutex::new(BTreeSet::new()),
             seeds: Mutex::new(seed::SeedQueue::default()),
             seed_wake: tokio::sync::Notify::new(),
@@ -424,21 +420,15 @@ impl Network {
         // shown as kept: whoever sees it kept and nothing queued knows its
         // files are here.
         self.seed(present.difference(&provided).copied().collect::<Vec<_>>());
-        if *cached != kept
-            && let Ok(mut names) = self.shared.kept_names.write()
-        {
-            *names = kept.iter().map(ToString::to_string).collect();
-        }
         *cached = kept;
         *provided = present;
         change
     }
 
-    /// The designs this node keeps, printed, as last read from the store
-    /// (see [`Network::refresh_kept`]): what the API shows without a store
-    /// read.
-    pub fn kept_design_names(&self) -> Arc<[String]> {
-        self.shared.kept_names.read().map(|names| names.clone()).unwrap_or_else(|_| Arc::new([]))
+    /// How many designs this node keeps, as last read from the store (see
+    /// [`Network::refresh_kept`]): what the API shows without a store read.
+    pub fn kept_count(&self) -> usize {
+        self.shared.kept.read().map_or(0, |kept| kept.len())
     }
 
     /// Whether this node keeps (stores, catches up, seeds) `design`.

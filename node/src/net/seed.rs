@@ -17,10 +17,16 @@ use futures::stream::FuturesUnordered;
 use super::{FilesError, Network};
 use crate::NodeError;
 
-/// Designs whose files are fetched at once; each runs up to
-/// `FETCH_CONCURRENCY` transfers of its own. Bounded so that a burst of
-/// thousands of new designs is worked through, not started all at once.
-pub const SEED_CONCURRENCY: usize = 8;
+/// Designs checked and fetched together, at most: their trees travel on
+/// shared streams, their files too, and the store is made durable once
+/// for all of them (see [`Network::fetch_revisions`]). A design of one
+/// small file alone would cost two streams, two round trips and a sync.
+pub const SEED_BATCH: usize = 256;
+
+/// Batches worked at once: while one reads the store, another's transfers
+/// run. Bounded so that a burst of thousands of new designs is worked
+/// through, not started all at once.
+pub const SEED_CONCURRENCY: usize = 2;
 
 /// The designs waiting for their files to be checked and fetched, each
 /// once, oldest first.
@@ -91,30 +97,39 @@ impl Network {
         super::SeedingStatus { queued, fetching, waiting_for_peers, announcing: 0 }
     }
 
-    /// Works through the queue, [`SEED_CONCURRENCY`] designs at a time,
-    /// until the network stops.
+    /// Works through the queue, [`SEED_CONCURRENCY`] batches of up to
+    /// [`SEED_BATCH`] designs at a time, until the network stops.
     pub(super) async fn run_seeder(self) {
         let mut stopped = self.shared.stopped.subscribe();
         let mut running = FuturesUnordered::new();
         loop {
             while running.len() < SEED_CONCURRENCY {
-                let popped = self.shared.seeds.lock().ok().and_then(|mut queue| {
-                    let design = queue.pop()?;
-                    queue.active += 1;
-                    Some(design)
-                });
-                let Some(design) = popped else { break };
+                let batch: Vec<DesignId> = self
+                    .shared
+                    .seeds
+                    .lock()
+                    .map(|mut queue| {
+                        let batch: Vec<DesignId> = std::iter::from_fn(|| queue.pop()).take(SEED_BATCH).collect();
+                        queue.active += batch.len();
+                        batch
+                    })
+                    .unwrap_or_default();
+                if batch.is_empty() {
+                    break;
+                }
                 let network = self.clone();
-                running.push(async move { (design, network.seed_one(design).await) });
+                running.push(async move { (batch.len(), network.seed_batch(batch).await) });
             }
             tokio::select! {
-                Some((design, result)) = running.next(), if !running.is_empty() => {
+                Some((taken, results)) = running.next(), if !running.is_empty() => {
                     let Ok(mut queue) = self.shared.seeds.lock() else { return };
-                    queue.active -= 1;
-                    if let Err(e) = result {
-                        tracing::debug!("files of {design} not fetched: {e}");
-                        if !queue.members.contains(&design) {
-                            queue.failed.insert(design);
+                    queue.active -= taken;
+                    for (design, result) in results {
+                        if let Err(e) = result {
+                            tracing::debug!("files of {design} not fetched: {e}");
+                            if !queue.members.contains(&design) {
+                                queue.failed.insert(design);
+                            }
                         }
                     }
                 }
@@ -124,50 +139,73 @@ impl Network {
         }
     }
 
-    /// Fetches what the store lacks of the revision this node would check
-    /// out of `design`. A design a `get` is checking out is left to it;
-    /// it is queued again when the `get` ends. An error worth trying again
-    /// later (no peer had the files) is returned; others are logged.
-    async fn seed_one(&self, design: DesignId) -> Result<(), FilesError> {
+    /// Fetches what the store lacks of the revisions this node would check
+    /// out of `batch`, together. A design a `get` is checking out is left
+    /// to it; it is queued again when the `get` ends. Returns the designs
+    /// whose fetch is worth trying again later (no peer had the files),
+    /// each with why; other errors are logged.
+    async fn seed_batch(&self, batch: Vec<DesignId>) -> Vec<(DesignId, Result<(), FilesError>)> {
         // Queued while kept (or by a `get` that ended), unfollowed or
-        // removed since: its files are garbage to this node now.
-        if !self.keeps(&design) {
-            return Ok(());
+        // removed since: their files are garbage to this node now.
+        let kept: Vec<DesignId> = batch.into_iter().filter(|design| self.keeps(design)).collect();
+        let claimed: Vec<DesignId> = {
+            let Ok(mut fetching) = self.shared.fetching.lock() else { return Vec::new() };
+            kept.into_iter()
+                .filter(|design| match fetching.get_mut(design) {
+                    Some(again) => {
+                        *again = true;
+                        false
+                    }
+                    None => {
+                        fetching.insert(*design, false);
+                        true
+                    }
+                })
+                .collect()
+        };
+        if claimed.is_empty() {
+            return Vec::new();
         }
-        {
-            let Ok(mut fetching) = self.shared.fetching.lock() else { return Ok(()) };
-            if let Some(again) = fetching.get_mut(&design) {
-                *again = true;
-                return Ok(());
-            }
-            fetching.insert(design, false);
-        }
-        let result = self.fetch_files(design, None).await;
+        let wanted: Vec<_> = claimed.iter().map(|design| (*design, None)).collect();
+        let results = self.fetch_revisions(&wanted).await;
         // Unfollowed or removed meanwhile: the collection that followed
         // kept what this fetch held; free it now.
-        if !self.keeps(&design) {
+        if claimed.iter().any(|design| !self.keeps(design)) {
             crate::gc::collect_in_background(self.shared.node.clone());
         }
-        let again = self.shared.fetching.lock().ok().and_then(|mut f| f.remove(&design));
-        if again == Some(true) {
-            self.seed([design]);
+        let again: Vec<DesignId> = match self.shared.fetching.lock() {
+            Ok(mut fetching) => {
+                claimed.iter().filter(|design| fetching.remove(design) == Some(true)).copied().collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        if !again.is_empty() {
+            self.seed(again);
         }
-        match result {
-            Ok(report) => {
-                if report.fetched > 0 {
-                    tracing::info!("fetched {} blobs ({} bytes) of {design}", report.fetched, report.bytes);
+        let (mut blobs, mut bytes, mut designs) = (0, 0, 0);
+        let mut retry = Vec::new();
+        for (design, result) in results {
+            match result {
+                Ok(report) => {
+                    if report.fetched > 0 {
+                        designs += 1;
+                        blobs += report.fetched;
+                        bytes += report.bytes;
+                    }
                 }
-                Ok(())
+                // Nothing to fetch until the log changes (a design without
+                // a canonical revision, a tree that is not one): the next
+                // event of the design queues it again.
+                Err(FilesError::Node(e @ (NodeError::NoCanonical(_) | NodeError::UnknownRevision { .. }))) => {
+                    tracing::debug!("files of {design} not fetched: {e}");
+                }
+                Err(e) => retry.push((design, Err(e))),
             }
-            // Nothing to fetch until the log changes (a design without a
-            // canonical revision, a tree that is not one): the next event
-            // of the design queues it again.
-            Err(FilesError::Node(e @ (NodeError::NoCanonical(_) | NodeError::UnknownRevision { .. }))) => {
-                tracing::debug!("files of {design} not fetched: {e}");
-                Ok(())
-            }
-            Err(e) => Err(e),
         }
+        if blobs > 0 {
+            tracing::info!("fetched {blobs} blobs ({bytes} bytes) of {designs} designs");
+        }
+        retry
     }
 }
 
