@@ -39,6 +39,8 @@ pub enum Refusal {
     MissingParent { parent: EventId },
     #[error("clock is {found}, expected {expected} (1 + the largest parent clock)")]
     WrongClock { found: u64, expected: u64 },
+    #[error("base {base} is not in the revision's past (not among its parents or their ancestors)")]
+    BaseNotInPast { base: EventId },
     #[error("{author} is not a maintainer in the state the event's parents define: their stance could not count")]
     NotMaintainer { author: AuthorId },
     #[error("target {target} is not in the event's past (not among its parents or their ancestors)")]
@@ -60,6 +62,7 @@ impl Refusal {
             Refusal::Duplicate => "duplicate",
             Refusal::MissingParent { .. } => "missing-parent",
             Refusal::WrongClock { .. } => "wrong-clock",
+            Refusal::BaseNotInPast { .. } => "base-not-in-past",
             Refusal::NotMaintainer { .. } => "not-maintainer",
             Refusal::TargetNotInPast { .. } => "target-not-in-past",
             Refusal::NotATarget { .. } => "not-a-target",
@@ -152,13 +155,21 @@ impl Index {
         if event.clock() != top + 1 {
             return Err(Refusal::WrongClock { found: event.clock(), expected: top + 1 });
         }
+        let parents = event.parents();
         let (target, approve) = match event.body() {
             Body::Approve { target } => (*target, true),
             Body::Retract { target } => (*target, false),
+            Body::Revision(r) => {
+                // A revision builds on what its author has seen: rules 3
+                // and 4 then never meet a base after the revision naming it.
+                return match r.base.iter().find(|b| !self.dag.in_past(b, parents)) {
+                    Some(base) => Err(Refusal::BaseNotInPast { base: *base }),
+                    None => Ok(()),
+                };
+            }
             _ => return Ok(()),
         };
         let author = event.author();
-        let parents = event.parents();
         if !self.maintainer_before(author, parents) {
             return Err(Refusal::NotMaintainer { author });
         }

@@ -107,9 +107,9 @@ impl Derived {
                     self.stance_changed(index, author, target);
                 }
             }
-            // Revisions already here build on this one: its approvals and
-            // coverage come from theirs, recount everything.
-            Touched::Revision { id } if index.built_on.contains_key(&id) => *self = Derived::full(index),
+            // No revision already here builds on this one (a base is in
+            // its revision's past): its approvals are its author's and the
+            // stances that named it before it arrived, nothing else moves.
             Touched::Revision { id } => {
                 self.state.approvals.insert(id, Vec::new());
                 self.set_open(index, id, true);

@@ -69,9 +69,6 @@ pub(crate) struct Index {
     pub(super) endorsements: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
     /// (author, target) -> their retractions of it.
     pub(super) retractions: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
-    /// Revision -> revisions naming it in their `base`, including ids not
-    /// (yet) known: a revision may arrive after one that builds on it.
-    pub(super) built_on: BTreeMap<EventId, Vec<EventId>>,
     /// Authors some proposal adds or removes: for anyone else, the genesis
     /// says whether they maintain the design, in every past.
     pub(super) membership_changes: BTreeSet<AuthorId>,
@@ -131,9 +128,6 @@ impl Index {
             }
             Body::Revision(r) => {
                 self.revisions.insert(id, RevisionInfo { clock: event.clock(), base: r.base.clone() });
-                for base in &r.base {
-                    self.built_on.entry(*base).or_default().push(id);
-                }
                 self.endorsements.entry((author, id)).or_default().push(id);
                 Touched::Revision { id }
             }
