@@ -245,7 +245,10 @@ impl EventStore {
                 // Parents and clock were checked above: a refusal is the
                 // design's rules (governance.md, "Admission").
                 // (A failed insert makes the cache forget this resolver.)
-                match resolver.apply(event.clone()) {
+                // The bound on unclaimed contributions is applied once the
+                // whole batch is in, so that a maintainer's event claims
+                // what came with it.
+                match resolver.apply_in_batch(event.clone()) {
                     Applied::Accepted { .. } => touched.get_mut(&design).expect("entered above").applied = true,
                     Applied::Refused(refusal) => return Err(EventStoreError::Refused { event: id, refusal }),
                     Applied::Known => return Err(EventStoreError::Refused { event: id, refusal: Refusal::Duplicate }),
@@ -262,10 +265,24 @@ impl EventStore {
                 delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
                 added.push(event.clone());
             }
-            for (design, delta) in touched.iter() {
+            for (design, delta) in touched.iter_mut() {
                 let resolver = cache.get_mut(design).expect("loaded while inserting");
+                let evicted = resolver.end_batch();
+                if !evicted.is_empty() {
+                    // Over the bound: deleted with everything derived from
+                    // them, whether they came now or before.
+                    let gone: std::collections::HashSet<EventId> = evicted.iter().copied().collect();
+                    added.retain(|e| !gone.contains(&e.id()));
+                    for id in &evicted {
+                        let event = tables.get(id)?;
+                        tables.delete(&event, resolver)?;
+                        delta.removed_events += 1;
+                        delta.removed_revisions += u64::from(matches!(event.body(), Body::Revision(_)));
+                    }
+                }
                 tables.write_views(design, resolver.state(), *delta)?;
                 cache.added(design, delta.events);
+                cache.removed(design, delta.removed_events);
             }
         }
         if commit {
@@ -364,8 +381,33 @@ impl EventStore {
         }
     }
 
+    /// What an event by `author` signed now should name as parents, with
+    /// their clocks (the protocol's [`Resolver::parents_for`]):
+    /// maintainers' latest events, the author's own unreviewed heads, and
+    /// `named` (a base, a target) when not below those.
+    pub fn parents_for(
+        &self,
+        design: &DesignId,
+        author: communs_protocol::AuthorId,
+        named: &[EventId],
+    ) -> Result<Vec<(EventId, u64)>, EventStoreError> {
+        let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.peek(design).is_none() {
+            // Loading reads the log only; the transaction is dropped.
+            let tx = self.db.begin_write()?;
+            let loaded = Tables::open(&tx)?.load_resolver(design)?;
+            tx.abort()?;
+            cache.insert(*design, loaded.0, loaded.1);
+        }
+        let resolver = cache.get_mut(design).expect("loaded above");
+        let parents =
+            resolver.parents_for(author, named).into_iter().filter_map(|id| Some((id, resolver.clock(&id)?))).collect();
+        cache.trim();
+        Ok(parents)
+    }
+
     /// The design's events that no other event names as a parent, with
-    /// their clocks: what a new event is signed on top of.
+    /// their clocks.
     pub fn heads(&self, design: &DesignId) -> Result<Vec<(EventId, u64)>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(HEADS)?;
@@ -383,10 +425,14 @@ impl EventStore {
         let mut stale = Vec::new();
         for design in self.designs_in_log()? {
             let log = self.design_log(&design)?;
+            // One batch, as the store applies the bound: one event at a
+            // time would drop a contribution before the approval that
+            // claims it (it has a higher clock).
             let mut resolver = Resolver::new();
             for event in &log {
-                resolver.apply(event.clone());
+                resolver.apply_in_batch(event.clone());
             }
+            resolver.end_batch();
             let expected = views::trimmed(resolver.state());
             let revisions = log.iter().filter(|e| matches!(e.body(), Body::Revision(_))).count() as u64;
             let row = self.design_row(&design)?;
@@ -505,6 +551,10 @@ struct Tables<'tx> {
 struct Delta {
     events: u64,
     revisions: u64,
+    /// Taken out by the bound on unclaimed contributions (some may be
+    /// among `events`).
+    removed_events: u64,
+    removed_revisions: u64,
     /// Its resolver took an event (so it must be forgotten if the
     /// transaction fails).
     applied: bool,
@@ -537,6 +587,26 @@ impl<'tx> Tables<'tx> {
         Ok(())
     }
 
+    /// Deletes the rows of an event the bound took out of its design's
+    /// log. Its parents that `resolver` (which no longer holds it) shows
+    /// with no other child become heads again.
+    fn delete(&mut self, event: &SignedEvent, resolver: &Resolver) -> Result<(), EventStoreError> {
+        let (id, design) = (event.id(), event.design());
+        self.events.remove(id.as_bytes())?;
+        self.design_events.remove((design.as_bytes(), id.as_bytes()))?;
+        self.sync_items.remove((design.as_bytes(), id.as_bytes()))?;
+        self.log.remove((design.as_bytes(), u64::MAX - event.clock(), id.as_bytes()))?;
+        self.heads.remove((design.as_bytes(), id.as_bytes()))?;
+        for parent in event.parents() {
+            if resolver.is_head(parent)
+                && let Some(clock) = resolver.clock(parent)
+            {
+                self.heads.insert((design.as_bytes(), parent.as_bytes()), clock)?;
+            }
+        }
+        Ok(())
+    }
+
     fn get(&self, id: &EventId) -> Result<SignedEvent, EventStoreError> {
         let bytes =
             self.events.get(id.as_bytes())?.ok_or(EventStoreError::MissingParent { event: *id, parent: *id })?;
@@ -550,9 +620,12 @@ impl<'tx> Tables<'tx> {
         // Oldest first: parents always come before their children.
         for row in self.log.range(log_range(design))?.rev() {
             let id = views::event_id(*row?.0.value().2);
-            resolver.apply(self.get(&id)?);
+            resolver.apply_in_batch(self.get(&id)?);
             count += 1;
         }
+        // What the store holds is within the bound (an insert deletes the
+        // excess), so this takes nothing out.
+        resolver.end_batch();
         Ok((resolver, count))
     }
 
@@ -578,10 +651,9 @@ impl<'tx> Tables<'tx> {
         };
         let fork_of = g.fork_of.map(|(d, r)| (*d.as_bytes(), *r.as_bytes()));
         let canonical = state.canonical.map(|c| *c.as_bytes());
-        self.designs.insert(
-            design.as_bytes(),
-            (name.as_str(), canonical, revisions + delta.revisions, events + delta.events, fork_of),
-        )?;
+        let revisions = revisions + delta.revisions - delta.removed_revisions;
+        let events = events + delta.events - delta.removed_events;
+        self.designs.insert(design.as_bytes(), (name.as_str(), canonical, revisions, events, fork_of))?;
         self.governance.insert(design.as_bytes(), views::encode_state(&views::trimmed(state)).as_slice())?;
         Ok(())
     }
@@ -661,7 +733,7 @@ fn rebuild_views(tx: &WriteTransaction) -> Result<(), EventStoreError> {
         let mut resolver = Resolver::new();
         let mut delta = Delta::default();
         for event in &events {
-            resolver.apply(event.clone());
+            resolver.apply_in_batch(event.clone());
             tables.log.insert((design.as_bytes(), u64::MAX - event.clock(), event.id().as_bytes()), ())?;
             for parent in event.parents() {
                 tables.heads.remove((design.as_bytes(), parent.as_bytes()))?;
@@ -669,6 +741,14 @@ fn rebuild_views(tx: &WriteTransaction) -> Result<(), EventStoreError> {
             tables.heads.insert((design.as_bytes(), event.id().as_bytes()), event.clock())?;
             delta.events += 1;
             delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
+        }
+        // A store written before the bound on unclaimed contributions may
+        // hold more than it keeps: the excess goes.
+        for id in resolver.end_batch() {
+            let event = tables.get(&id)?;
+            tables.delete(&event, &resolver)?;
+            delta.removed_events += 1;
+            delta.removed_revisions += u64::from(matches!(event.body(), Body::Revision(_)));
         }
         tables.write_views(&design, resolver.state(), delta)?;
     }
