@@ -461,6 +461,14 @@ proptest! {
             }
         }
 
+        // Each event again, one at a time, changes nothing: what the bound
+        // dropped is dropped again (and what was built on it waits).
+        for e in &events {
+            let again = node.resolver.apply(e.clone());
+            prop_assert!(matches!(again, Applied::Known | Applied::Refused(_) | Applied::Pending), "{:?}", again);
+        }
+        prop_assert_eq!(node.resolver.state(), &full.state);
+
         // Two partitions, each seeing a random part, then exchanging all.
         let (mut a, mut b) = (Node::with_quota(plan.quota), Node::with_quota(plan.quota));
         for (i, e) in shuffled(&events, split).into_iter().enumerate() {
