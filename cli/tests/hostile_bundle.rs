@@ -449,4 +449,30 @@ fn a_strangers_flood_of_revisions_leaves_at_most_the_bound_stored() {
     let fsck = case.node.json(&["fsck"]);
     assert_eq!(fsck["events"].as_u64(), Some(2 + 1 + BOUND as u64 + 1), "{fsck}");
     assert_eq!(fsck["problems"], serde_json::json!([]));
+
+    // Another key, 200 revisions each with a file of its own: only the
+    // files of the revisions kept are stored.
+    let blobs_before = fsck["blobs"].as_u64().expect("blobs");
+    let other = Maker::new(10);
+    let mut blobs = Vec::new();
+    let flood: Vec<SignedEvent> = (0..200u64)
+        .map(|i| {
+            let file = blob(&noise(1_000 + i, 100));
+            let tree = tree(&[("part.txt", &file, 100)]);
+            let body =
+                Body::Revision(Revision { tree: tree.0, base: vec![], message: format!("{i}"), ..published.clone() });
+            blobs.extend([file, tree]);
+            other.child(&[revision], body, None)
+        })
+        .collect();
+    let bundle = case._dir.path().join("files.communs");
+    write_bundle(&bundle, &bytes_of(&flood.iter().collect::<Vec<_>>()), &blobs);
+    let imported = case.node.json(&["bundle", "import", bundle.to_str().expect("utf-8")]);
+    assert_eq!(
+        (imported["new_events"].as_u64(), imported["new_blobs"].as_u64()),
+        (Some(BOUND as u64), Some(2 * BOUND as u64))
+    );
+    let fsck = case.node.json(&["fsck"]);
+    assert_eq!(fsck["blobs"].as_u64(), Some(blobs_before + 2 * BOUND as u64), "{fsck}");
+    assert_eq!(fsck["problems"], serde_json::json!([]));
 }

@@ -190,9 +190,11 @@ impl EventStore {
 
     /// Whether [`EventStore::insert`] would take every one of `events`,
     /// without storing anything: for an import that must store its blobs
-    /// only if its events will go in too. Costs a copy of the touched
-    /// designs' cached resolvers.
-    pub fn check_insert(&self, events: &[SignedEvent]) -> Result<(), EventStoreError> {
+    /// only if its events will go in too. Returns the ids it would store
+    /// (not those stored already, nor those the bound on unclaimed
+    /// contributions would drop: their files need not be stored). Costs a
+    /// copy of the touched designs' cached resolvers.
+    pub fn check_insert(&self, events: &[SignedEvent]) -> Result<std::collections::HashSet<EventId>, EventStoreError> {
         let mut scratch = ResolverCache::default();
         {
             let cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -202,7 +204,8 @@ impl EventStore {
                 }
             }
         }
-        self.write(&mut scratch, events, &mut BTreeMap::new(), false).map(|_| ())
+        let added = self.write(&mut scratch, events, &mut BTreeMap::new(), false)?;
+        Ok(added.iter().map(SignedEvent::id).collect())
     }
 
     /// The insert itself, committed only if `commit`.
