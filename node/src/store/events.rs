@@ -168,7 +168,7 @@ impl EventStore {
     pub fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
         let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
-        let result = self.write(&mut cache, events, &mut touched, true);
+        let result = self.write(&mut cache, events, &mut touched, true, None);
         if result.is_err() {
             // The transaction is gone; resolvers it changed are not. One
             // that only refused events is unchanged and stays (a refused
@@ -204,17 +204,46 @@ impl EventStore {
                 }
             }
         }
-        let added = self.write(&mut scratch, events, &mut BTreeMap::new(), false)?;
+        let added = self.write(&mut scratch, events, &mut BTreeMap::new(), false, None)?;
         Ok(added.iter().map(SignedEvent::id).collect())
     }
 
-    /// The insert itself, committed only if `commit`.
+    /// [`EventStore::insert`] for events from a peer: an event that cannot
+    /// go in (a parent missing, invalid against its parents, refused by
+    /// its design's rules) is left out and returned with why, and the rest
+    /// goes in as one batch. One batch matters: the bound on unclaimed
+    /// contributions would drop a contribution stored alone before the
+    /// maintainer's approval that claims it.
+    pub fn insert_valid(&self, events: &[SignedEvent]) -> Result<(Vec<SignedEvent>, LeftOut), EventStoreError> {
+        let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
+        let mut left_out = Vec::new();
+        let result = self.write(&mut cache, events, &mut touched, true, Some(&mut left_out));
+        if result.is_err() {
+            for (design, delta) in &touched {
+                if delta.applied {
+                    cache.forget(design);
+                }
+            }
+        }
+        cache.trim();
+        let added = result?;
+        for event in &added {
+            let _ = self.inserted.send(event.clone());
+        }
+        Ok((added, left_out))
+    }
+
+    /// The insert itself, committed only if `commit`. With `left_out`, an
+    /// event that cannot go in for a reason of its own is put there
+    /// instead of failing the whole insert.
     fn write(
         &self,
         cache: &mut ResolverCache,
         events: &[SignedEvent],
         touched: &mut BTreeMap<DesignId, Delta>,
         commit: bool,
+        mut left_out: Option<&mut LeftOut>,
     ) -> Result<Vec<SignedEvent>, EventStoreError> {
         let tx = self.db.begin_write()?;
         let mut added = Vec::new();
@@ -225,16 +254,34 @@ impl EventStore {
                 if tables.events.get(id.as_bytes())?.is_some() {
                     continue;
                 }
+                // Checks that change nothing yet: an event failing one may
+                // be left out.
                 let mut parents = Vec::with_capacity(event.parents().len());
+                let mut own_fault = None;
                 for parent in event.parents() {
-                    let bytes = tables
-                        .events
-                        .get(parent.as_bytes())?
-                        .ok_or(EventStoreError::MissingParent { event: id, parent: *parent })?;
-                    parents.push(decode(*parent, bytes.value())?);
+                    match tables.events.get(parent.as_bytes())? {
+                        Some(bytes) => parents.push(decode(*parent, bytes.value())?),
+                        None => {
+                            own_fault = Some(EventStoreError::MissingParent { event: id, parent: *parent });
+                            break;
+                        }
+                    }
                 }
-                let parent_refs: Vec<&SignedEvent> = parents.iter().collect();
-                event.check_parents(&parent_refs).map_err(|source| EventStoreError::Invalid { event: id, source })?;
+                if own_fault.is_none() {
+                    let parent_refs: Vec<&SignedEvent> = parents.iter().collect();
+                    own_fault = event
+                        .check_parents(&parent_refs)
+                        .err()
+                        .map(|source| EventStoreError::Invalid { event: id, source });
+                }
+                match (own_fault, left_out.as_deref_mut()) {
+                    (None, _) => {}
+                    (Some(fault), Some(left_out)) => {
+                        left_out.push((id, fault));
+                        continue;
+                    }
+                    (Some(fault), None) => return Err(fault),
+                }
                 let design = event.design();
                 touched.entry(design).or_default();
                 let resolver = match cache.get_mut(&design) {
@@ -251,15 +298,30 @@ impl EventStore {
                 // The bound on unclaimed contributions is applied once the
                 // whole batch is in, so that a maintainer's event claims
                 // what came with it.
-                match resolver.apply_in_batch(event.clone()) {
-                    Applied::Accepted { .. } => touched.get_mut(&design).expect("entered above").applied = true,
-                    Applied::Refused(refusal) => return Err(EventStoreError::Refused { event: id, refusal }),
-                    Applied::Known => return Err(EventStoreError::Refused { event: id, refusal: Refusal::Duplicate }),
+                // A refusal leaves the resolver as it was, so the event can
+                // be left out.
+                let refused = match resolver.apply_in_batch(event.clone()) {
+                    Applied::Accepted { .. } => {
+                        touched.get_mut(&design).expect("entered above").applied = true;
+                        None
+                    }
+                    Applied::Refused(refusal) => Some(refusal),
+                    Applied::Known => Some(Refusal::Duplicate),
                     Applied::Pending | Applied::PendingFull => {
                         // It now waits in the resolver: the resolver changed.
                         touched.get_mut(&design).expect("entered above").applied = true;
                         let parent = event.parents().first().copied().unwrap_or(id);
                         return Err(EventStoreError::MissingParent { event: id, parent });
+                    }
+                };
+                if let Some(refusal) = refused {
+                    let fault = EventStoreError::Refused { event: id, refusal };
+                    match left_out.as_deref_mut() {
+                        Some(left_out) => {
+                            left_out.push((id, fault));
+                            continue;
+                        }
+                        None => return Err(fault),
                     }
                 }
                 tables.put(event)?;
@@ -530,6 +592,9 @@ impl EventStore {
     }
 }
 
+/// Events an insert left out, each with why.
+pub type LeftOut = Vec<(EventId, EventStoreError)>;
+
 /// The smallest and largest 32-byte ids that start with `prefix`.
 fn prefix_bounds(prefix: &[u8; 8]) -> ([u8; 32], [u8; 32]) {
     let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
@@ -768,4 +833,79 @@ fn decode(id: EventId, bytes: &[u8]) -> Result<SignedEvent, EventStoreError> {
         return Err(EventStoreError::WrongId { id, actual: event.id() });
     }
     Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use communs_protocol::limits::MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR as BOUND;
+    use communs_protocol::manifest::License;
+    use communs_protocol::{BlobHash, Genesis, Manifest, Revision, SecretKey, UnsignedEvent};
+
+    use super::*;
+
+    fn signed(key: &SecretKey, parents: &[&SignedEvent], body: Body) -> SignedEvent {
+        UnsignedEvent {
+            design: parents.first().map(|p| p.design()),
+            author: key.author(),
+            parents: parents.iter().map(|p| p.id()).collect(),
+            clock: parents.iter().map(|p| p.clock() + 1).max().unwrap_or(0),
+            time: 1,
+            body,
+        }
+        .sign(key)
+        .expect("a valid event")
+    }
+
+    /// A contribution over the bound, stored alone, is dropped; stored in
+    /// one batch with the maintainer's approval that claims it, it is kept,
+    /// and the rows derived from the log match a replay.
+    #[test]
+    fn a_batch_lets_an_approval_claim_what_the_bound_would_drop() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = EventStore::open(&dir.path().join("events.redb")).expect("store");
+        let (maintainer, stranger) = (SecretKey::from_bytes(&[1; 32]), SecretKey::from_bytes(&[2; 32]));
+        let genesis = signed(
+            &maintainer,
+            &[],
+            Body::Genesis(Genesis {
+                name: "Bounded".into(),
+                maintainers: vec![maintainer.author()],
+                threshold: 1,
+                license: "CERN-OHL-S-2.0".into(),
+                nonce: [3; 16],
+                fork_of: None,
+            }),
+        );
+        let manifest = Manifest::minimal("Bounded", License::all("CERN-OHL-S-2.0"));
+        let mut flood: Vec<SignedEvent> = (0..=BOUND as u64)
+            .map(|i| {
+                let body = Body::Revision(Revision {
+                    tree: BlobHash::of(&i.to_le_bytes()),
+                    manifest: manifest.clone(),
+                    base: vec![],
+                    message: String::new(),
+                });
+                signed(&stranger, &[&genesis], body)
+            })
+            .collect();
+        flood.sort_by_key(SignedEvent::id);
+        let last = flood.pop().expect("one over the bound");
+        store.insert(std::slice::from_ref(&genesis)).expect("genesis");
+        assert_eq!(store.insert(&flood).expect("the bound's worth"), BOUND);
+        let approval = signed(&maintainer, &[&last], Body::Approve { target: last.id() });
+
+        assert_eq!(store.insert(std::slice::from_ref(&last)).expect("taken, then dropped"), 0);
+        assert!(!store.contains(&last.id()).expect("read"));
+        assert!(matches!(
+            store.insert(std::slice::from_ref(&approval)),
+            Err(EventStoreError::MissingParent { parent, .. }) if parent == last.id()
+        ));
+
+        let (added, left_out) = store.insert_valid(&[last.clone(), approval.clone()]).expect("one batch");
+        assert_eq!(added.len(), 2, "{left_out:?}");
+        let design = genesis.design();
+        assert_eq!(store.design_row(&design).expect("read").expect("a row").events, 2 + BOUND as u64 + 1);
+        assert_eq!(store.governance(&design).expect("read").expect("a state").canonical, Some(last.id()));
+        assert_eq!(store.stale_views().expect("replay"), Vec::<DesignId>::new());
+    }
 }
