@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use communs_protocol::limits::GENESIS_NONCE_BYTES;
 use communs_protocol::manifest::License;
 use communs_protocol::{
-    BlobHash, Body, Genesis, Hash, Manifest, Revision, SecretKey, SignedEvent, Tree, TreeEntry, UnsignedEvent,
+    BlobHash, Body, EventId, Genesis, Hash, Manifest, Revision, SecretKey, SignedEvent, Tree, TreeEntry, UnsignedEvent,
     ValidatedPath,
 };
 use support::{Node, snapshot, write_files};
@@ -366,4 +366,113 @@ fn several_designs_travel_in_one_bundle() {
     bob.json(&["fsck"]);
     bob.run(&["bundle", "export", "--all", &designs[0], "x.communs"]).fails_with(2, "not both");
     bob.run(&["bundle", "export", "x.communs"]).fails_with(2, "name the designs");
+}
+
+/// The signed events of a bundle file, in file order.
+fn events_in(path: &Path) -> Vec<SignedEvent> {
+    let bytes = std::fs::read(path).expect("bundle");
+    let mut at = b"communs-bundle/1\n".len();
+    let mut events = Vec::new();
+    while at < bytes.len() {
+        let kind = bytes[at];
+        let len = u64::from_be_bytes(bytes[at + 1..at + 9].try_into().expect("8 bytes")) as usize;
+        let payload = &bytes[at + 9..at + 9 + len];
+        if kind == 1 {
+            events.push(SignedEvent::decode(payload).expect("a valid event"));
+        }
+        at += 9 + len;
+    }
+    events
+}
+
+/// A stranger's flood of revisions, all valid, leaves at most the bound
+/// stored (governance.md, "Unclaimed contributions"): the first ones in
+/// causal order, whatever the bundle's order. The maintainer's node then
+/// signs on its own events, not on the stranger's many heads; its approval
+/// claims one, which frees a place that the same bundle fills again.
+#[test]
+fn a_strangers_flood_of_revisions_leaves_at_most_the_bound_stored() {
+    use communs_protocol::limits::{MAX_PARENTS, MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR as BOUND};
+    const FLOOD: u64 = 10_000;
+    let case = Case::new();
+    let folder = support::small_design(case._dir.path(), "Flooded");
+    let (design, _) = case.node.publish(&folder, &[]);
+    let own = case._dir.path().join("own.communs");
+    case.node.json(&["bundle", "export", &design, own.to_str().expect("utf-8")]);
+    let ours = events_in(&own);
+    let revision = ours.iter().find(|e| matches!(e.body(), Body::Revision(_))).expect("the published revision");
+    let Body::Revision(published) = revision.body() else { unreachable!("a revision") };
+
+    // 10,000 revisions by one key, each on the maintainer's revision (so
+    // each is a head), on files the node holds already: no blob to carry.
+    let stranger = Maker::new(9);
+    let flood: Vec<SignedEvent> = (0..FLOOD)
+        .map(|i| {
+            let body = Body::Revision(Revision { message: format!("flood {i}"), base: vec![], ..published.clone() });
+            stranger.child(&[revision], body, None)
+        })
+        .collect();
+    write_bundle(&case.bundle, &bytes_of(&flood.iter().rev().collect::<Vec<_>>()), &[]);
+    let imported = case.node.json(&["bundle", "import", case.bundle.to_str().expect("utf-8")]);
+    assert_eq!(imported["events"], FLOOD);
+    assert_eq!(imported["new_events"], BOUND as u64, "only the bound is kept");
+
+    let fsck = case.node.json(&["fsck"]);
+    assert_eq!(fsck["events"].as_u64(), Some(2 + BOUND as u64), "{fsck}");
+    assert_eq!(fsck["problems"], serde_json::json!([]));
+    let mut first: Vec<EventId> = flood.iter().map(SignedEvent::id).collect();
+    first.sort();
+    first.truncate(BOUND);
+    let status = case.node.json(&["status", &design]);
+    let open: Vec<&str> =
+        status["open"].as_array().expect("open").iter().map(|o| o["revision"].as_str().expect("id")).collect();
+    let mut kept: Vec<String> = open.iter().map(|s| s.to_string()).collect();
+    kept.sort();
+    let mut expected: Vec<String> = first.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(kept, expected, "the first ones by (clock, id): all have the same clock");
+
+    // The maintainer approves one: its approval names the target and its
+    // own latest event, not 64 stranger heads.
+    let target = first[BOUND / 2].to_string();
+    case.node.json(&["approve", &design, &target]);
+    let after = case._dir.path().join("after.communs");
+    case.node.json(&["bundle", "export", &design, after.to_str().expect("utf-8")]);
+    let approval =
+        events_in(&after).into_iter().find(|e| matches!(e.body(), Body::Approve { .. })).expect("the approval");
+    assert!(approval.parents().len() <= 2 && approval.parents().len() < MAX_PARENTS, "{:?}", approval.parents());
+    assert!(approval.parents().contains(&first[BOUND / 2]));
+
+    // Claimed, it leaves the stranger's bound: the next one in order fits.
+    let again = case.node.json(&["bundle", "import", case.bundle.to_str().expect("utf-8")]);
+    assert_eq!(again["new_events"], 1);
+    let fsck = case.node.json(&["fsck"]);
+    assert_eq!(fsck["events"].as_u64(), Some(2 + 1 + BOUND as u64 + 1), "{fsck}");
+    assert_eq!(fsck["problems"], serde_json::json!([]));
+
+    // Another key, 200 revisions each with a file of its own: only the
+    // files of the revisions kept are stored.
+    let blobs_before = fsck["blobs"].as_u64().expect("blobs");
+    let other = Maker::new(10);
+    let mut blobs = Vec::new();
+    let flood: Vec<SignedEvent> = (0..200u64)
+        .map(|i| {
+            let file = blob(&noise(1_000 + i, 100));
+            let tree = tree(&[("part.txt", &file, 100)]);
+            let body =
+                Body::Revision(Revision { tree: tree.0, base: vec![], message: format!("{i}"), ..published.clone() });
+            blobs.extend([file, tree]);
+            other.child(&[revision], body, None)
+        })
+        .collect();
+    let bundle = case._dir.path().join("files.communs");
+    write_bundle(&bundle, &bytes_of(&flood.iter().collect::<Vec<_>>()), &blobs);
+    let imported = case.node.json(&["bundle", "import", bundle.to_str().expect("utf-8")]);
+    assert_eq!(
+        (imported["new_events"].as_u64(), imported["new_blobs"].as_u64()),
+        (Some(BOUND as u64), Some(2 * BOUND as u64))
+    );
+    let fsck = case.node.json(&["fsck"]);
+    assert_eq!(fsck["blobs"].as_u64(), Some(blobs_before + 2 * BOUND as u64), "{fsck}");
+    assert_eq!(fsck["problems"], serde_json::json!([]));
 }

@@ -187,7 +187,9 @@ impl Node {
     pub async fn bundle_import(&self, file: &Path, progress: &dyn Progress) -> Result<BundleSummary, NodeError> {
         let scan = scan(file).await?;
         let events = self.verify_events(file, scan.events).await?;
-        let named = self.check_trees(file, &events, &scan.blobs).await?;
+        let trees = self.check_trees(file, &events, &scan.blobs).await?;
+        let named: HashSet<&BlobHash> =
+            trees.iter().flat_map(|(tree, files)| std::iter::once(tree).chain(files)).collect();
         // Every blob is one a tree names (a tree, or a file of a tree).
         let mut carried: Vec<&BlobHash> = scan.blobs.keys().collect();
         carried.sort();
@@ -198,7 +200,17 @@ impl Node {
         // Every event admitted by its design's rules (governance.md,
         // "Admission"): checked by a dry run of the very insert that ends
         // the import, so that no blob is stored for events that would not go in.
-        self.events.check_insert(&events)?;
+        let new = self.events.check_insert(&events)?;
+        // Files of revisions the store keeps: not those of contributions
+        // over the bound on unclaimed ones, which the insert drops.
+        let mut needed: HashSet<BlobHash> = HashSet::new();
+        for event in &events {
+            let Body::Revision(revision) = event.body() else { continue };
+            if new.contains(&event.id()) || self.events.contains(&event.id())? {
+                needed.insert(revision.tree);
+                needed.extend(trees.get(&revision.tree).into_iter().flatten());
+            }
+        }
 
         // Held from before they are stored until the events naming them
         // are committed, so that no collection takes them in between.
@@ -206,7 +218,7 @@ impl Node {
         // Verified: now store, blobs first, in the order they lie in the file.
         let mut missing: Vec<(BlobHash, BlobRecord)> = Vec::new();
         for (hash, record) in &scan.blobs {
-            if self.blobs.size(hash).await?.is_none() {
+            if needed.contains(hash) && self.blobs.size(hash).await?.is_none() {
                 missing.push((*hash, *record));
             }
         }
@@ -294,18 +306,18 @@ impl Node {
 
     /// Checks every revision's tree (valid, in the bundle or the store)
     /// and every file it names (there, and exactly the size the tree says).
-    /// Returns every blob the trees name, trees included.
+    /// Returns each tree with the blobs of its files.
     async fn check_trees(
         &self,
         file: &Path,
         events: &[SignedEvent],
         carried: &HashMap<BlobHash, BlobRecord>,
-    ) -> Result<HashSet<BlobHash>, NodeError> {
-        let mut named = HashSet::new();
+    ) -> Result<HashMap<BlobHash, Vec<BlobHash>>, NodeError> {
+        let mut named: HashMap<BlobHash, Vec<BlobHash>> = HashMap::new();
         let mut input = None;
         for event in events {
             let Body::Revision(revision) = event.body() else { continue };
-            if !named.insert(revision.tree) {
+            if named.contains_key(&revision.tree) {
                 continue;
             }
             let bad_tree = |source| BundleError::BadTree { path: file.to_owned(), revision: event.id(), source };
@@ -335,6 +347,7 @@ impl Node {
                     .into());
                 }
             };
+            let mut files = Vec::with_capacity(tree.entries().len());
             for entry in tree.entries() {
                 let actual = match carried.get(&entry.blob) {
                     Some(record) => record.size,
@@ -361,8 +374,9 @@ impl Node {
                     }
                     .into());
                 }
-                named.insert(entry.blob);
+                files.push(entry.blob);
             }
+            named.insert(revision.tree, files);
         }
         Ok(named)
     }

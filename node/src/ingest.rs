@@ -63,19 +63,18 @@ impl Node {
         if ready.is_empty() {
             return Ok(out);
         }
-        match self.events.insert(&ready) {
-            Ok(_) => out.added = ready,
-            Err(EventStoreError::Db(e)) => return Err(EventStoreError::Db(e)),
-            // One bad event spoils the batch: store the rest one by one.
-            Err(_) => {
-                for event in ready {
-                    match self.events.insert(std::slice::from_ref(&event)) {
-                        Ok(_) => out.added.push(event),
-                        Err(EventStoreError::MissingParent { .. }) => out.waiting.push(event),
-                        Err(EventStoreError::Db(e)) => return Err(EventStoreError::Db(e)),
-                        Err(e) => out.rejected.push((event.id(), e)),
-                    }
-                }
+        // One transaction, bad events left out: the bound on unclaimed
+        // contributions must see a maintainer's event and what it claims
+        // together (one by one, the contribution could be dropped first).
+        let (added, left_out) = self.events.insert_valid(&ready)?;
+        out.added = added;
+        let mut by_id: std::collections::HashMap<EventId, SignedEvent> =
+            ready.into_iter().map(|e| (e.id(), e)).collect();
+        for (id, why) in left_out {
+            match why {
+                // Its parent was itself left out.
+                EventStoreError::MissingParent { .. } => out.waiting.extend(by_id.remove(&id)),
+                why => out.rejected.push((id, why)),
             }
         }
         Ok(out)

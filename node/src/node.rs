@@ -134,8 +134,15 @@ impl Node {
         body: communs_protocol::Body,
         now_ms: u64,
     ) -> Result<communs_protocol::SignedEvent, crate::NodeError> {
-        let mut heads = self.events.heads(design)?;
-        heads.sort();
+        // Not every head: strangers' unreviewed heads may be many (more
+        // than MAX_PARENTS), a maintainer's event would claim them, and a
+        // stranger's may not build on them.
+        let named: Vec<communs_protocol::EventId> = match &body {
+            communs_protocol::Body::Revision(r) => r.base.clone(),
+            communs_protocol::Body::Approve { target } | communs_protocol::Body::Retract { target } => vec![*target],
+            _ => Vec::new(),
+        };
+        let heads = self.events.parents_for(design, self.author(), &named)?;
         let event = self.sign(communs_protocol::UnsignedEvent {
             design: Some(*design),
             author: self.author(),
@@ -145,6 +152,14 @@ impl Node {
             body,
         })?;
         self.events.insert(std::slice::from_ref(&event))?;
+        if !self.events.contains(&event.id())? {
+            // Taken out at once by the bound on unclaimed contributions.
+            return Err(crate::store::EventStoreError::Refused {
+                event: event.id(),
+                refusal: communs_protocol::governance::Refusal::OverQuota { author: self.author() },
+            }
+            .into());
+        }
         Ok(event)
     }
 

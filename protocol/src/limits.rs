@@ -127,6 +127,12 @@ pub const MAX_OKH_FILE_BYTES: usize = 256 * 1024;
 /// peer sending events that never connect fills this and no more.
 pub const MAX_PENDING_EVENTS: usize = 10_000;
 
+/// Most contributions (revisions and proposals) of one author to one
+/// design that no maintainer's event has in its past: the first ones in
+/// causal order are kept, the rest refused or evicted until a maintainer
+/// builds on them (`spec/governance.md`, "Unclaimed contributions").
+pub const MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR: usize = 64;
+
 /// Largest message of a catch-up reconciliation (either direction). Large
 /// differences take more round trips rather than larger messages.
 pub const MAX_RECONCILE_MESSAGE_BYTES: usize = 256 * 1024;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use communs_protocol::governance::{
     Applied, GovernanceState, LossReason, ProposalOutcome, Refusal, Resolution, Resolver, VoidReason, resolve,
-    resolve_with_refusals,
+    resolve_with_quota, resolve_with_refusals,
 };
 use communs_protocol::{AuthorId, Body, Change, EventId, Genesis, SecretKey, SignedEvent, UnsignedEvent};
 use proptest::prelude::*;
@@ -158,7 +158,7 @@ fn worked_examples_from_the_spec() {
     let mut files: Vec<_> =
         std::fs::read_dir(&dir).expect("spec/vectors/governance").flatten().map(|e| e.path()).collect();
     files.sort();
-    assert!(files.len() >= 11, "the eleven worked examples");
+    assert!(files.len() >= 14, "the fourteen worked examples");
     for path in files {
         let scenario: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
         let mut builder = Builder::new(&scenario["authors"]);
@@ -166,7 +166,11 @@ fn worked_examples_from_the_spec() {
             builder.add(event);
         }
         let events = builder.all();
-        let resolution = resolve_with_refusals(&events);
+        let quota = scenario
+            .get("quota")
+            .and_then(Value::as_u64)
+            .map_or(communs_protocol::limits::MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR, |q| q as usize);
+        let resolution = resolve_with_quota(&events, quota);
         let state = resolution.state.clone();
         let mut got = builder.describe(&state);
         // Refusals by reason, and events waiting on a refused parent; a
@@ -187,42 +191,51 @@ fn worked_examples_from_the_spec() {
             let mut order = events.clone();
             order.rotate_left(shift);
             order.reverse();
-            let mut node = Node::default();
+            let mut node = Node::with_quota(quota);
             for e in order {
                 node.apply(e);
             }
-            assert_eq!(node.resolver.state(), &state, "{}: incremental, order {shift}", path.display());
-            assert_eq!(node.refused, resolution.refused, "{}: refusals, order {shift}", path.display());
+            // What the bound dropped on the way comes back with a catch-up.
+            node.catch_up(&events);
+            let context = format!("{}: incremental, order {shift}", path.display());
+            node.check(&resolution, &events).unwrap_or_else(|e| panic!("{context}: {e}"));
         }
     }
 }
 
-/// A random but valid design log: the keys of four people (the first three
-/// start as maintainers, the fourth is an outsider), events whose parents
+/// A random but valid design log: the keys of five people (the first three
+/// start as maintainers, the others are outsiders), events whose parents
 /// and targets are drawn among earlier events. Parents are mostly events
 /// the log admits, sometimes any (so some events build on refused ones);
 /// approvals and retractions come from anyone, target anything (revisions,
-/// proposals, the genesis, events not in their past) and repeat.
+/// proposals, the genesis, events not in their past) and repeat. Floods:
+/// one author signs a burst of revisions, each on the last or all on the
+/// same parents, which crosses the (small) bound on unclaimed
+/// contributions.
 #[derive(Debug, Clone)]
 struct LogPlan {
     threshold: u64,
+    /// The bound on unclaimed contributions, small so that floods cross it.
+    quota: usize,
     steps: Vec<(u8, u8, Vec<u16>, u16, u16)>,
 }
 
 fn log_plan() -> impl Strategy<Value = LogPlan> {
     (
         1u64..=3,
+        1usize..=3,
         proptest::collection::vec(
-            (0u8..7, 0u8..4, proptest::collection::vec(any::<u16>(), 1..3), any::<u16>(), any::<u16>()),
+            (0u8..8, 0u8..5, proptest::collection::vec(any::<u16>(), 1..3), any::<u16>(), any::<u16>()),
             1..24,
         ),
     )
-        .prop_map(|(threshold, steps)| LogPlan { threshold, steps })
+        .prop_map(|(threshold, quota, steps)| LogPlan { threshold, quota, steps })
 }
 
-fn keys() -> &'static [SecretKey; 4] {
-    static KEYS: std::sync::OnceLock<[SecretKey; 4]> = std::sync::OnceLock::new();
-    KEYS.get_or_init(|| [support::key(1), support::key(2), support::key(3), support::key(4)])
+/// Three maintainers at the genesis, then two outsiders.
+fn keys() -> &'static [SecretKey; 5] {
+    static KEYS: std::sync::OnceLock<[SecretKey; 5]> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| [support::key(1), support::key(2), support::key(3), support::key(4), support::key(5)])
 }
 
 fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
@@ -231,7 +244,7 @@ fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
     let genesis = support::genesis(&keys[0], &maintainers, plan.threshold);
     let mut events = vec![genesis.clone()];
     // Which events the log admits so far, to draw parents from them.
-    let mut log = Resolver::new();
+    let mut log = Resolver::with_quota(plan.quota);
     log.apply(genesis.clone());
     let mut admitted = vec![0usize];
     let mut revisions: Vec<EventId> = Vec::new();
@@ -255,10 +268,35 @@ fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
         picked.sort_by_key(|e| e.id());
         picked.dedup_by_key(|e| e.id());
         let pick = |list: &[EventId], n: u16| list.get(n as usize % list.len().max(1)).copied();
+        if *kind == 7 {
+            // A flood: a chain, or siblings on the same parents.
+            let mut on: Vec<SignedEvent> = picked.iter().map(|e| (*e).clone()).collect();
+            for n in 0..(2 + b % 4) {
+                let refs: Vec<&SignedEvent> = on.iter().collect();
+                let event = support::child(key, &refs, support::revision((b % 200 + n) as u8, &[], "flood"));
+                revisions.push(event.id());
+                if matches!(log.apply(event.clone()), Applied::Accepted { .. }) {
+                    admitted.push(events.len());
+                }
+                if a % 2 == 0 {
+                    on = vec![event.clone()];
+                }
+                events.push(event);
+            }
+            continue;
+        }
         let body = match kind {
             _ if repeat.is_some() => repeat.expect("checked").1,
+            // Mostly on a revision among its parents (in its past); else on
+            // any revision, which the log refuses when it is not in its past.
             0 | 1 => {
-                let base = pick(&revisions, *a).into_iter().collect::<Vec<_>>();
+                let on_parents: Vec<EventId> =
+                    picked.iter().filter(|e| matches!(e.body(), Body::Revision(_))).map(|e| e.id()).collect();
+                let base = match pick(&on_parents, *a) {
+                    Some(parent) if *kind == 0 || a % 4 != 0 => vec![parent],
+                    _ if a % 4 == 0 => pick(&revisions, *a).into_iter().collect(),
+                    _ => vec![],
+                };
                 support::revision(*b as u8, &base, "r")
             }
             2 | 3 => match pick(&revisions, *a) {
@@ -271,15 +309,16 @@ fn build_log(plan: &LogPlan) -> Vec<SignedEvent> {
                 Some(target) => Body::Retract { target },
                 None => continue,
             },
-            _ => {
+            5 | 6 => {
                 let prev = pick(&proposals, *a).expect("the genesis is always there");
                 let change = match b % 3 {
-                    0 => Change::AddMaintainer(keys[(*b as usize / 3) % 4].author()),
-                    1 => Change::RemoveMaintainer(keys[(*b as usize / 3) % 4].author()),
+                    0 => Change::AddMaintainer(keys[(*b as usize / 3) % 5].author()),
+                    1 => Change::RemoveMaintainer(keys[(*b as usize / 3) % 5].author()),
                     _ => Change::SetThreshold(u64::from(b % 4).max(1)),
                 };
                 Body::Propose { prev, change }
             }
+            _ => unreachable!("floods are signed above and kinds end at 7"),
         };
         let event = support::child(key, &picked, body);
         match event.body() {
@@ -318,26 +357,60 @@ fn cases() -> u32 {
 struct Node {
     resolver: Resolver,
     refused: BTreeMap<EventId, Refusal>,
+    /// Whether the bound took anything out on the way.
+    evicted: bool,
 }
 
 impl Node {
+    fn with_quota(quota: usize) -> Node {
+        Node { resolver: Resolver::with_quota(quota), ..Node::default() }
+    }
+
     fn apply(&mut self, event: SignedEvent) {
-        let id = event.id();
-        match self.resolver.apply(event) {
+        let applied = self.resolver.apply(event.clone());
+        self.record(event.id(), applied);
+    }
+
+    fn record(&mut self, id: EventId, applied: Applied) {
+        match applied {
             Applied::Refused(why) => {
+                self.evicted |= matches!(why, Refusal::OverQuota { .. });
                 self.refused.insert(id, why);
             }
-            Applied::Accepted { refused, .. } => self.refused.extend(refused),
+            Applied::Accepted { refused, evicted, .. } => {
+                self.evicted |= !evicted.is_empty();
+                self.refused.extend(refused);
+            }
             Applied::PendingFull => panic!("the pending set cannot fill in a small log"),
             Applied::Known | Applied::Pending => {}
         }
     }
 
-    fn check(&self, full: &Resolution) -> Result<(), TestCaseError> {
-        prop_assert_eq!(self.resolver.state(), &full.state);
-        prop_assert_eq!(&self.refused, &full.refused);
+    /// Every event again, in one batch, as a catch-up with a peer holding
+    /// them all delivers them: what the bound dropped on the way comes
+    /// back, and maintainers' events waiting for it are taken.
+    fn catch_up(&mut self, events: &[SignedEvent]) {
+        for e in events {
+            let applied = self.resolver.apply_in_batch(e.clone());
+            self.record(e.id(), applied);
+        }
+        self.resolver.end_batch();
+    }
+
+    /// The same state as the full resolution, the same final refusals, the
+    /// same events kept, and the same events waiting.
+    fn check(&self, full: &Resolution, events: &[SignedEvent]) -> Result<(), TestCaseError> {
+        let finals = |m: &BTreeMap<EventId, Refusal>| -> BTreeMap<EventId, Refusal> {
+            m.iter().filter(|(_, why)| why.is_final()).map(|(id, why)| (*id, why.clone())).collect()
+        };
+        prop_assert_eq!(finals(&self.refused), finals(&full.refused));
+        for e in events {
+            let kept = !full.refused.contains_key(&e.id()) && !full.waiting.contains(&e.id());
+            prop_assert_eq!(self.resolver.contains(&e.id()), kept, "kept: {}", e.id());
+        }
         let pending: BTreeSet<EventId> = self.resolver.pending().copied().collect();
         prop_assert_eq!(&pending, &full.waiting);
+        prop_assert_eq!(self.resolver.state(), &full.state);
         Ok(())
     }
 }
@@ -348,37 +421,63 @@ proptest! {
     #[test]
     fn any_delivery_order_partition_and_merge_gives_the_same_state(plan in log_plan(), seed in any::<u64>(), split in any::<u64>()) {
         let events = build_log(&plan);
-        let full = resolve_with_refusals(&events);
-        prop_assert_eq!(&resolve_with_refusals(&shuffled(&events, seed)), &full);
+        let full = resolve_with_quota(&events, plan.quota);
+        prop_assert_eq!(&resolve_with_quota(&shuffled(&events, seed), plan.quota), &full);
 
         // Incremental, in a random order (out-of-order events wait; those
-        // built on refused events wait for good).
-        let mut node = Node::default();
+        // built on refused events wait for good). When the bound took
+        // nothing out on the way, that is all it takes; otherwise a
+        // maintainer's event may wait for a contribution dropped before
+        // it arrived, and a catch-up brings that back.
+        let mut node = Node::with_quota(plan.quota);
         for e in shuffled(&events, seed.rotate_left(17)) {
             node.apply(e);
         }
-        node.check(&full)?;
+        if !node.evicted {
+            node.check(&full, &events)?;
+        }
+        node.catch_up(&shuffled(&events, seed.rotate_left(29)));
+        node.check(&full, &events)?;
         // The check without a change agrees with what was applied.
         for e in &events {
-            let expected = match full.refused.get(&e.id()) {
-                Some(why) => Err(why.clone()),
-                None if full.waiting.contains(&e.id()) => Err(node.resolver.admit(e).expect_err("waiting")),
-                None => Err(Refusal::Duplicate),
-            };
-            prop_assert_eq!(node.resolver.admit(e), expected);
+            let got = node.resolver.admit(e);
+            // A parent the bound dropped is missing here, whatever the
+            // full resolution said of the event with it.
+            let parent_dropped = e.parents().iter().any(|p| matches!(full.refused.get(p), Some(Refusal::OverQuota { .. })));
+            if parent_dropped && !full.refused.get(&e.id()).is_some_and(|why| matches!(why, Refusal::SecondGenesis)) {
+                prop_assert!(matches!(got, Err(Refusal::MissingParent { .. }) | Err(Refusal::Duplicate)), "{:?}", got);
+                continue;
+            }
+            match full.refused.get(&e.id()) {
+                Some(Refusal::OverQuota { .. }) => prop_assert!(
+                    matches!(got, Ok(()) | Err(Refusal::MissingParent { .. })),
+                    "over the bound, not held: {:?}", got
+                ),
+                Some(why) => prop_assert_eq!(got, Err(why.clone())),
+                None if full.waiting.contains(&e.id()) => {
+                    prop_assert!(matches!(got, Err(Refusal::MissingParent { .. })), "{:?}", got)
+                }
+                None => prop_assert_eq!(got, Err(Refusal::Duplicate)),
+            }
         }
 
+        // Each event again, one at a time, changes nothing: what the bound
+        // dropped is dropped again (and what was built on it waits).
+        for e in &events {
+            let again = node.resolver.apply(e.clone());
+            prop_assert!(matches!(again, Applied::Known | Applied::Refused(_) | Applied::Pending), "{:?}", again);
+        }
+        prop_assert_eq!(node.resolver.state(), &full.state);
+
         // Two partitions, each seeing a random part, then exchanging all.
-        let (mut a, mut b) = (Node::default(), Node::default());
+        let (mut a, mut b) = (Node::with_quota(plan.quota), Node::with_quota(plan.quota));
         for (i, e) in shuffled(&events, split).into_iter().enumerate() {
             if (split >> (i % 64)) & 1 == 0 { a.apply(e); } else { b.apply(e); }
         }
-        for e in shuffled(&events, seed ^ split) {
-            a.apply(e.clone());
-            b.apply(e);
-        }
-        a.check(&full)?;
-        b.check(&full)?;
+        a.catch_up(&shuffled(&events, seed ^ split));
+        b.catch_up(&shuffled(&events, seed ^ split.rotate_left(7)));
+        a.check(&full, &events)?;
+        b.check(&full, &events)?;
     }
 }
 
@@ -390,10 +489,10 @@ fn random_logs_cover_every_refusal() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let mut reasons: BTreeMap<&'static str, usize> = BTreeMap::new();
     let (mut total, mut refused, mut waiting) = (0, 0, 0);
-    for _ in 0..300 {
+    for _ in 0..500 {
         let plan = log_plan().new_tree(&mut runner).expect("a plan").current();
         let events = build_log(&plan);
-        let resolution = resolve_with_refusals(&events);
+        let resolution = resolve_with_quota(&events, plan.quota);
         for why in resolution.refused.values() {
             *reasons.entry(why.reason()).or_default() += 1;
         }
@@ -401,7 +500,16 @@ fn random_logs_cover_every_refusal() {
         refused += resolution.refused.len();
         waiting += resolution.waiting.len();
     }
-    for reason in ["not-maintainer", "target-not-in-past", "not-a-target", "already-endorses", "already-retracts"] {
+    for reason in [
+        "base-not-in-past",
+        "stranger-parent",
+        "over-quota",
+        "not-maintainer",
+        "target-not-in-past",
+        "not-a-target",
+        "already-endorses",
+        "already-retracts",
+    ] {
         assert!(reasons.get(reason).copied().unwrap_or(0) >= 5, "{reason} too rare: {reasons:?}");
     }
     assert!(waiting > 0, "some events build on refused ones");
@@ -438,14 +546,16 @@ fn a_stranger_proposing_to_add_themselves_is_refused_until_accepted() {
     let (alice, bob, mallory) = (support::key(1), support::key(2), support::key(9));
     let g = support::genesis(&alice, &[alice.author()], 1);
     let r = support::child(&bob, &[&g], support::revision(1, &[], "pull request"));
+    // On the genesis: Bob's unreviewed revision is not Mallory's to build
+    // on (check 6).
     let p = support::child(
         &mallory,
-        &[&r],
+        &[&g],
         Body::Propose { prev: g.id(), change: Change::AddMaintainer(mallory.author()) },
     );
-    let early = support::child(&mallory, &[&p], Body::Approve { target: r.id() });
+    let early = support::child(&mallory, &[&p, &r], Body::Approve { target: r.id() });
     let yes = support::child(&alice, &[&p], Body::Approve { target: p.id() });
-    let late = support::child(&mallory, &[&yes], Body::Approve { target: r.id() });
+    let late = support::child(&mallory, &[&yes, &r], Body::Approve { target: r.id() });
     // Both parents: the past holds the acceptance, through one branch.
     let merged = support::child(&mallory, &[&early, &yes], Body::Approve { target: r.id() });
     let resolution = resolve_with_refusals([&g, &r, &p, &early, &yes, &late, &merged]);
@@ -534,7 +644,7 @@ fn events_with_missing_parents_wait_and_a_full_pending_set_refuses_more() {
     assert_eq!(resolver.state().canonical, None);
     assert_eq!(
         resolver.apply(r1.clone()),
-        communs_protocol::governance::Applied::Accepted { released: 1, refused: vec![] }
+        communs_protocol::governance::Applied::Accepted { released: 1, refused: vec![], evicted: vec![] }
     );
     assert_eq!(resolver.state(), &resolve([&g, &r1, &r2]));
     assert_eq!(resolver.state().canonical, Some(r2.id()));

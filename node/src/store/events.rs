@@ -187,7 +187,7 @@ impl EventStore {
     pub fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
         let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
-        let result = self.write(&mut cache, events, &mut touched, true);
+        let result = self.write(&mut cache, events, &mut touched, true, None);
         if result.is_err() {
             // The transaction is gone; resolvers it changed are not. One
             // that only refused events is unchanged and stays (a refused
@@ -209,9 +209,11 @@ impl EventStore {
 
     /// Whether [`EventStore::insert`] would take every one of `events`,
     /// without storing anything: for an import that must store its blobs
-    /// only if its events will go in too. Costs a copy of the touched
-    /// designs' cached resolvers.
-    pub fn check_insert(&self, events: &[SignedEvent]) -> Result<(), EventStoreError> {
+    /// only if its events will go in too. Returns the ids it would store
+    /// (not those stored already, nor those the bound on unclaimed
+    /// contributions would drop: their files need not be stored). Costs a
+    /// copy of the touched designs' cached resolvers.
+    pub fn check_insert(&self, events: &[SignedEvent]) -> Result<std::collections::HashSet<EventId>, EventStoreError> {
         let mut scratch = ResolverCache::default();
         {
             let cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -221,16 +223,46 @@ impl EventStore {
                 }
             }
         }
-        self.write(&mut scratch, events, &mut BTreeMap::new(), false).map(|_| ())
+        let added = self.write(&mut scratch, events, &mut BTreeMap::new(), false, None)?;
+        Ok(added.iter().map(SignedEvent::id).collect())
     }
 
-    /// The insert itself, committed only if `commit`.
+    /// [`EventStore::insert`] for events from a peer: an event that cannot
+    /// go in (a parent missing, invalid against its parents, refused by
+    /// its design's rules) is left out and returned with why, and the rest
+    /// goes in as one batch. One batch matters: the bound on unclaimed
+    /// contributions would drop a contribution stored alone before the
+    /// maintainer's approval that claims it.
+    pub fn insert_valid(&self, events: &[SignedEvent]) -> Result<(Vec<SignedEvent>, LeftOut), EventStoreError> {
+        let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
+        let mut left_out = Vec::new();
+        let result = self.write(&mut cache, events, &mut touched, true, Some(&mut left_out));
+        if result.is_err() {
+            for (design, delta) in &touched {
+                if delta.applied {
+                    cache.forget(design);
+                }
+            }
+        }
+        cache.trim();
+        let added = result?;
+        for event in &added {
+            let _ = self.inserted.send(event.clone());
+        }
+        Ok((added, left_out))
+    }
+
+    /// The insert itself, committed only if `commit`. With `left_out`, an
+    /// event that cannot go in for a reason of its own is put there
+    /// instead of failing the whole insert.
     fn write(
         &self,
         cache: &mut ResolverCache,
         events: &[SignedEvent],
         touched: &mut BTreeMap<DesignId, Delta>,
         commit: bool,
+        mut left_out: Option<&mut LeftOut>,
     ) -> Result<Vec<SignedEvent>, EventStoreError> {
         let tx = self.db.begin_write()?;
         let mut added = Vec::new();
@@ -241,16 +273,34 @@ impl EventStore {
                 if tables.events.get(id.as_bytes())?.is_some() {
                     continue;
                 }
+                // Checks that change nothing yet: an event failing one may
+                // be left out.
                 let mut parents = Vec::with_capacity(event.parents().len());
+                let mut own_fault = None;
                 for parent in event.parents() {
-                    let bytes = tables
-                        .events
-                        .get(parent.as_bytes())?
-                        .ok_or(EventStoreError::MissingParent { event: id, parent: *parent })?;
-                    parents.push(decode(*parent, bytes.value())?);
+                    match tables.events.get(parent.as_bytes())? {
+                        Some(bytes) => parents.push(decode(*parent, bytes.value())?),
+                        None => {
+                            own_fault = Some(EventStoreError::MissingParent { event: id, parent: *parent });
+                            break;
+                        }
+                    }
                 }
-                let parent_refs: Vec<&SignedEvent> = parents.iter().collect();
-                event.check_parents(&parent_refs).map_err(|source| EventStoreError::Invalid { event: id, source })?;
+                if own_fault.is_none() {
+                    let parent_refs: Vec<&SignedEvent> = parents.iter().collect();
+                    own_fault = event
+                        .check_parents(&parent_refs)
+                        .err()
+                        .map(|source| EventStoreError::Invalid { event: id, source });
+                }
+                match (own_fault, left_out.as_deref_mut()) {
+                    (None, _) => {}
+                    (Some(fault), Some(left_out)) => {
+                        left_out.push((id, fault));
+                        continue;
+                    }
+                    (Some(fault), None) => return Err(fault),
+                }
                 let design = event.design();
                 touched.entry(design).or_default();
                 let resolver = match cache.get_mut(&design) {
@@ -264,15 +314,33 @@ impl EventStore {
                 // Parents and clock were checked above: a refusal is the
                 // design's rules (governance.md, "Admission").
                 // (A failed insert makes the cache forget this resolver.)
-                match resolver.apply(event.clone()) {
-                    Applied::Accepted { .. } => touched.get_mut(&design).expect("entered above").applied = true,
-                    Applied::Refused(refusal) => return Err(EventStoreError::Refused { event: id, refusal }),
-                    Applied::Known => return Err(EventStoreError::Refused { event: id, refusal: Refusal::Duplicate }),
+                // The bound on unclaimed contributions is applied once the
+                // whole batch is in, so that a maintainer's event claims
+                // what came with it.
+                // A refusal leaves the resolver as it was, so the event can
+                // be left out.
+                let refused = match resolver.apply_in_batch(event.clone()) {
+                    Applied::Accepted { .. } => {
+                        touched.get_mut(&design).expect("entered above").applied = true;
+                        None
+                    }
+                    Applied::Refused(refusal) => Some(refusal),
+                    Applied::Known => Some(Refusal::Duplicate),
                     Applied::Pending | Applied::PendingFull => {
                         // It now waits in the resolver: the resolver changed.
                         touched.get_mut(&design).expect("entered above").applied = true;
                         let parent = event.parents().first().copied().unwrap_or(id);
                         return Err(EventStoreError::MissingParent { event: id, parent });
+                    }
+                };
+                if let Some(refusal) = refused {
+                    let fault = EventStoreError::Refused { event: id, refusal };
+                    match left_out.as_deref_mut() {
+                        Some(left_out) => {
+                            left_out.push((id, fault));
+                            continue;
+                        }
+                        None => return Err(fault),
                     }
                 }
                 tables.put(event)?;
@@ -281,10 +349,24 @@ impl EventStore {
                 delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
                 added.push(event.clone());
             }
-            for (design, delta) in touched.iter() {
+            for (design, delta) in touched.iter_mut() {
                 let resolver = cache.get_mut(design).expect("loaded while inserting");
+                let evicted = resolver.end_batch();
+                if !evicted.is_empty() {
+                    // Over the bound: deleted with everything derived from
+                    // them, whether they came now or before.
+                    let gone: std::collections::HashSet<EventId> = evicted.iter().copied().collect();
+                    added.retain(|e| !gone.contains(&e.id()));
+                    for id in &evicted {
+                        let event = tables.get(id)?;
+                        tables.delete(&event, resolver)?;
+                        delta.removed_events += 1;
+                        delta.removed_revisions += u64::from(matches!(event.body(), Body::Revision(_)));
+                    }
+                }
                 tables.write_views(design, resolver.state(), *delta)?;
                 cache.added(design, delta.events);
+                cache.removed(design, delta.removed_events);
             }
         }
         if commit {
@@ -407,8 +489,33 @@ impl EventStore {
         }
     }
 
+    /// What an event by `author` signed now should name as parents, with
+    /// their clocks (the protocol's [`Resolver::parents_for`]):
+    /// maintainers' latest events, the author's own unreviewed heads, and
+    /// `named` (a base, a target) when not below those.
+    pub fn parents_for(
+        &self,
+        design: &DesignId,
+        author: communs_protocol::AuthorId,
+        named: &[EventId],
+    ) -> Result<Vec<(EventId, u64)>, EventStoreError> {
+        let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.peek(design).is_none() {
+            // Loading reads the log only; the transaction is dropped.
+            let tx = self.db.begin_write()?;
+            let loaded = Tables::open(&tx)?.load_resolver(design)?;
+            tx.abort()?;
+            cache.insert(*design, loaded.0, loaded.1);
+        }
+        let resolver = cache.get_mut(design).expect("loaded above");
+        let parents =
+            resolver.parents_for(author, named).into_iter().filter_map(|id| Some((id, resolver.clock(&id)?))).collect();
+        cache.trim();
+        Ok(parents)
+    }
+
     /// The design's events that no other event names as a parent, with
-    /// their clocks: what a new event is signed on top of.
+    /// their clocks.
     pub fn heads(&self, design: &DesignId) -> Result<Vec<(EventId, u64)>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(HEADS)?;
@@ -426,10 +533,14 @@ impl EventStore {
         let mut stale = Vec::new();
         for design in self.designs_in_log()? {
             let log = self.design_log(&design)?;
+            // One batch, as the store applies the bound: one event at a
+            // time would drop a contribution before the approval that
+            // claims it (it has a higher clock).
             let mut resolver = Resolver::new();
             for event in &log {
-                resolver.apply(event.clone());
+                resolver.apply_in_batch(event.clone());
             }
+            resolver.end_batch();
             let expected = views::trimmed(resolver.state());
             let revisions = log.iter().filter(|e| matches!(e.body(), Body::Revision(_))).count() as u64;
             let row = self.design_row(&design)?;
@@ -569,6 +680,9 @@ impl EventStore {
     }
 }
 
+/// Events an insert left out, each with why.
+pub type LeftOut = Vec<(EventId, EventStoreError)>;
+
 /// The smallest and largest 32-byte ids that start with `prefix`.
 fn prefix_bounds(prefix: &[u8; 8]) -> ([u8; 32], [u8; 32]) {
     let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
@@ -594,6 +708,10 @@ struct Tables<'tx> {
 struct Delta {
     events: u64,
     revisions: u64,
+    /// Taken out by the bound on unclaimed contributions (some may be
+    /// among `events`).
+    removed_events: u64,
+    removed_revisions: u64,
     /// Its resolver took an event (so it must be forgotten if the
     /// transaction fails).
     applied: bool,
@@ -627,6 +745,26 @@ impl<'tx> Tables<'tx> {
         Ok(())
     }
 
+    /// Deletes the rows of an event the bound took out of its design's
+    /// log. Its parents that `resolver` (which no longer holds it) shows
+    /// with no other child become heads again.
+    fn delete(&mut self, event: &SignedEvent, resolver: &Resolver) -> Result<(), EventStoreError> {
+        let (id, design) = (event.id(), event.design());
+        self.events.remove(id.as_bytes())?;
+        self.design_events.remove((design.as_bytes(), id.as_bytes()))?;
+        self.sync_items.remove((design.as_bytes(), id.as_bytes()))?;
+        self.log.remove((design.as_bytes(), u64::MAX - event.clock(), id.as_bytes()))?;
+        self.heads.remove((design.as_bytes(), id.as_bytes()))?;
+        for parent in event.parents() {
+            if resolver.is_head(parent)
+                && let Some(clock) = resolver.clock(parent)
+            {
+                self.heads.insert((design.as_bytes(), parent.as_bytes()), clock)?;
+            }
+        }
+        Ok(())
+    }
+
     fn get(&self, id: &EventId) -> Result<SignedEvent, EventStoreError> {
         let bytes =
             self.events.get(id.as_bytes())?.ok_or(EventStoreError::MissingParent { event: *id, parent: *id })?;
@@ -640,9 +778,12 @@ impl<'tx> Tables<'tx> {
         // Oldest first: parents always come before their children.
         for row in self.log.range(log_range(design))?.rev() {
             let id = views::event_id(*row?.0.value().2);
-            resolver.apply(self.get(&id)?);
+            resolver.apply_in_batch(self.get(&id)?);
             count += 1;
         }
+        // What the store holds is within the bound (an insert deletes the
+        // excess), so this takes nothing out.
+        resolver.end_batch();
         Ok((resolver, count))
     }
 
@@ -668,10 +809,9 @@ impl<'tx> Tables<'tx> {
         };
         let fork_of = g.fork_of.map(|(d, r)| (*d.as_bytes(), *r.as_bytes()));
         let canonical = state.canonical.map(|c| *c.as_bytes());
-        self.designs.insert(
-            design.as_bytes(),
-            (name.as_str(), canonical, revisions + delta.revisions, events + delta.events, fork_of),
-        )?;
+        let revisions = revisions + delta.revisions - delta.removed_revisions;
+        let events = events + delta.events - delta.removed_events;
+        self.designs.insert(design.as_bytes(), (name.as_str(), canonical, revisions, events, fork_of))?;
         if old_name.as_deref() != Some(name.as_str()) {
             if let Some(old) = &old_name {
                 self.names.remove((views::sort_key(old).as_str(), design.as_bytes()))?;
@@ -758,7 +898,7 @@ fn rebuild_views(tx: &WriteTransaction) -> Result<(), EventStoreError> {
         let mut resolver = Resolver::new();
         let mut delta = Delta::default();
         for event in &events {
-            resolver.apply(event.clone());
+            resolver.apply_in_batch(event.clone());
             tables.log.insert((design.as_bytes(), u64::MAX - event.clock(), event.id().as_bytes()), ())?;
             for parent in event.parents() {
                 tables.heads.remove((design.as_bytes(), parent.as_bytes()))?;
@@ -766,6 +906,14 @@ fn rebuild_views(tx: &WriteTransaction) -> Result<(), EventStoreError> {
             tables.heads.insert((design.as_bytes(), event.id().as_bytes()), event.clock())?;
             delta.events += 1;
             delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
+        }
+        // A store written before the bound on unclaimed contributions may
+        // hold more than it keeps: the excess goes.
+        for id in resolver.end_batch() {
+            let event = tables.get(&id)?;
+            tables.delete(&event, &resolver)?;
+            delta.removed_events += 1;
+            delta.removed_revisions += u64::from(matches!(event.body(), Body::Revision(_)));
         }
         tables.write_views(&design, resolver.state(), delta)?;
     }
@@ -786,7 +934,9 @@ fn decode(id: EventId, bytes: &[u8]) -> Result<SignedEvent, EventStoreError> {
 
 #[cfg(test)]
 mod tests {
-    use communs_protocol::{Body, Genesis, SecretKey, UnsignedEvent};
+    use communs_protocol::limits::MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR as BOUND;
+    use communs_protocol::manifest::License;
+    use communs_protocol::{BlobHash, Body, Genesis, Manifest, Revision, SecretKey, UnsignedEvent};
 
     use super::*;
 
@@ -859,5 +1009,71 @@ mod tests {
         let reopened = EventStore::open(&path).expect("store");
         assert!(reopened.policy().expect("policy").removed.contains(&a));
         assert!(reopened.policy().expect("policy").followed.contains(&b));
+    }
+
+    fn signed(key: &SecretKey, parents: &[&SignedEvent], body: Body) -> SignedEvent {
+        UnsignedEvent {
+            design: parents.first().map(|p| p.design()),
+            author: key.author(),
+            parents: parents.iter().map(|p| p.id()).collect(),
+            clock: parents.iter().map(|p| p.clock() + 1).max().unwrap_or(0),
+            time: 1,
+            body,
+        }
+        .sign(key)
+        .expect("a valid event")
+    }
+
+    /// A contribution over the bound, stored alone, is dropped; stored in
+    /// one batch with the maintainer's approval that claims it, it is kept,
+    /// and the rows derived from the log match a replay.
+    #[test]
+    fn a_batch_lets_an_approval_claim_what_the_bound_would_drop() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = EventStore::open(&dir.path().join("events.redb")).expect("store");
+        let (maintainer, stranger) = (SecretKey::from_bytes(&[1; 32]), SecretKey::from_bytes(&[2; 32]));
+        let genesis = signed(
+            &maintainer,
+            &[],
+            Body::Genesis(Genesis {
+                name: "Bounded".into(),
+                maintainers: vec![maintainer.author()],
+                threshold: 1,
+                license: "CERN-OHL-S-2.0".into(),
+                nonce: [3; 16],
+                fork_of: None,
+            }),
+        );
+        let manifest = Manifest::minimal("Bounded", License::all("CERN-OHL-S-2.0"));
+        let mut flood: Vec<SignedEvent> = (0..=BOUND as u64)
+            .map(|i| {
+                let body = Body::Revision(Revision {
+                    tree: BlobHash::of(&i.to_le_bytes()),
+                    manifest: manifest.clone(),
+                    base: vec![],
+                    message: String::new(),
+                });
+                signed(&stranger, &[&genesis], body)
+            })
+            .collect();
+        flood.sort_by_key(SignedEvent::id);
+        let last = flood.pop().expect("one over the bound");
+        store.insert(std::slice::from_ref(&genesis)).expect("genesis");
+        assert_eq!(store.insert(&flood).expect("the bound's worth"), BOUND);
+        let approval = signed(&maintainer, &[&last], Body::Approve { target: last.id() });
+
+        assert_eq!(store.insert(std::slice::from_ref(&last)).expect("taken, then dropped"), 0);
+        assert!(!store.contains(&last.id()).expect("read"));
+        assert!(matches!(
+            store.insert(std::slice::from_ref(&approval)),
+            Err(EventStoreError::MissingParent { parent, .. }) if parent == last.id()
+        ));
+
+        let (added, left_out) = store.insert_valid(&[last.clone(), approval.clone()]).expect("one batch");
+        assert_eq!(added.len(), 2, "{left_out:?}");
+        let design = genesis.design();
+        assert_eq!(store.design_row(&design).expect("read").expect("a row").events, 2 + BOUND as u64 + 1);
+        assert_eq!(store.governance(&design).expect("read").expect("a state").canonical, Some(last.id()));
+        assert_eq!(store.stale_views().expect("replay"), Vec::<DesignId>::new());
     }
 }

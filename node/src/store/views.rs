@@ -42,8 +42,10 @@ pub(super) const NAMES: TableDefinition<(&str, &[u8; 32]), ()> = TableDefinition
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Bumped whenever the rows above change meaning or layout: a store with
-/// another version has them rebuilt from its events when it opens.
-pub(super) const VIEWS_VERSION: u64 = 2;
+/// another version has them rebuilt from its events when it opens. 2: the
+/// bound on unclaimed contributions (a rebuild deletes what is over it).
+/// 3: the `names` index of `list`.
+pub(super) const VIEWS_VERSION: u64 = 3;
 pub(super) const VIEWS_VERSION_KEY: &str = "views_version";
 
 /// Events held by the cached resolvers together, beyond which the least
@@ -120,6 +122,12 @@ impl ResolverCache {
     pub fn added(&mut self, design: &DesignId, events: u64) {
         if let Some((_, count, _)) = self.entries.get_mut(design) {
             *count += events;
+        }
+    }
+
+    pub fn removed(&mut self, design: &DesignId, events: u64) {
+        if let Some((_, count, _)) = self.entries.get_mut(design) {
+            *count = count.saturating_sub(events);
         }
     }
 

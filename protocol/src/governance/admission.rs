@@ -4,7 +4,11 @@
 //! node admits the same events whatever order they arrive in, and reaches
 //! the same state. An approval or a retraction must come from a maintainer
 //! of the governance state its past defines, name a revision or proposal of
-//! its past, and say something its author has not already said there.
+//! its past, and say something its author has not already said there. A
+//! revision's base is in its past; a contribution by a non-maintainer
+//! builds only on maintainers' events and its author's own, so that the
+//! bound on one author's unclaimed contributions (`rules.rs`) never takes
+//! another author's work with it.
 //!
 //! The state a past defines depends only on the governance events in it
 //! (proposals and stances on proposals). Each event keeps the *frontier* of
@@ -39,6 +43,16 @@ pub enum Refusal {
     MissingParent { parent: EventId },
     #[error("clock is {found}, expected {expected} (1 + the largest parent clock)")]
     WrongClock { found: u64, expected: u64 },
+    #[error("base {base} is not in the revision's past (not among its parents or their ancestors)")]
+    BaseNotInPast { base: EventId },
+    #[error(
+        "parent {parent} is another stranger's contribution no maintainer has built on: a contribution by a non-maintainer builds on maintainers' events and its author's own"
+    )]
+    StrangerParent { parent: EventId },
+    #[error(
+        "{author} already has as many contributions to this design as a log keeps that no maintainer has built on, all before this one (in clock order, then id); kept again once a maintainer builds on it"
+    )]
+    OverQuota { author: AuthorId },
     #[error("{author} is not a maintainer in the state the event's parents define: their stance could not count")]
     NotMaintainer { author: AuthorId },
     #[error("target {target} is not in the event's past (not among its parents or their ancestors)")]
@@ -60,6 +74,9 @@ impl Refusal {
             Refusal::Duplicate => "duplicate",
             Refusal::MissingParent { .. } => "missing-parent",
             Refusal::WrongClock { .. } => "wrong-clock",
+            Refusal::BaseNotInPast { .. } => "base-not-in-past",
+            Refusal::StrangerParent { .. } => "stranger-parent",
+            Refusal::OverQuota { .. } => "over-quota",
             Refusal::NotMaintainer { .. } => "not-maintainer",
             Refusal::TargetNotInPast { .. } => "target-not-in-past",
             Refusal::NotATarget { .. } => "not-a-target",
@@ -69,9 +86,10 @@ impl Refusal {
     }
 
     /// Whether no later event can make this one admissible. A missing
-    /// parent may still arrive; a duplicate is already in.
+    /// parent may still arrive; a duplicate is already in; a contribution
+    /// over the bound is taken once a maintainer's event builds on it.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Refusal::MissingParent { .. } | Refusal::Duplicate)
+        !matches!(self, Refusal::MissingParent { .. } | Refusal::Duplicate | Refusal::OverQuota { .. })
     }
 }
 
@@ -109,6 +127,16 @@ pub(super) struct Frontiers {
 }
 
 type Frontier = Arc<[EventId]>;
+
+impl Frontiers {
+    /// Drops an event taken out of the log (with everything built on it).
+    /// Remembered maintainer sets stay true: a frontier's past is the same
+    /// events whenever it is met.
+    pub(super) fn forget(&mut self, id: &EventId) {
+        self.of.remove(id);
+        self.below.remove(id);
+    }
+}
 
 /// Computed maintainer sets, shared by `&self` checks. Bounded: cleared
 /// when full, since every entry can be computed again.
@@ -152,13 +180,22 @@ impl Index {
         if event.clock() != top + 1 {
             return Err(Refusal::WrongClock { found: event.clock(), expected: top + 1 });
         }
+        let parents = event.parents();
+        let author = event.author();
         let (target, approve) = match event.body() {
             Body::Approve { target } => (*target, true),
             Body::Retract { target } => (*target, false),
-            _ => return Ok(()),
+            Body::Revision(r) => {
+                // A revision builds on what its author has seen: rules 3
+                // and 4 then never meet a base after the revision naming it.
+                if let Some(base) = r.base.iter().find(|b| !self.dag.in_past(b, parents)) {
+                    return Err(Refusal::BaseNotInPast { base: *base });
+                }
+                return self.check_stranger_parents(author, parents);
+            }
+            Body::Propose { .. } => return self.check_stranger_parents(author, parents),
+            Body::Genesis(_) => return Ok(()),
         };
-        let author = event.author();
-        let parents = event.parents();
         if !self.maintainer_before(author, parents) {
             return Err(Refusal::NotMaintainer { author });
         }
@@ -178,13 +215,27 @@ impl Index {
         Ok(())
     }
 
+    /// A contribution by someone who does not maintain the design in its
+    /// past builds only on maintainers' events and on its author's own: so
+    /// every unclaimed contribution in its past is its author's, and the
+    /// bound on one author never reaches another's work.
+    fn check_stranger_parents(&self, author: AuthorId, parents: &[EventId]) -> Result<(), Refusal> {
+        let foreign = |p: &&EventId| self.authors.get(p).is_some_and(|(by, maintains)| !maintains && *by != author);
+        if let Some(parent) = parents.iter().find(foreign)
+            && !self.maintainer_before(author, parents)
+        {
+            return Err(Refusal::StrangerParent { parent: *parent });
+        }
+        Ok(())
+    }
+
     /// Whether `author` is a maintainer of the current state of the past
     /// of an event with these parents.
-    fn maintainer_before(&self, author: AuthorId, parents: &[EventId]) -> bool {
+    pub(super) fn maintainer_before(&self, author: AuthorId, parents: &[EventId]) -> bool {
         let Some(genesis) = &self.genesis else { return false };
         // No proposal in the whole log names them, so none in the past
         // does: the genesis decides.
-        if !self.membership_changes.contains(&author) {
+        if !self.membership_changes.contains_key(&author) {
             return genesis.maintainers.contains(&author);
         }
         let frontier = self.frontier_before(parents);
@@ -212,7 +263,7 @@ impl Index {
             Body::Revision(_) => false,
         };
         if let Body::Propose { change: Change::AddMaintainer(a) | Change::RemoveMaintainer(a), .. } = event.body() {
-            self.membership_changes.insert(*a);
+            *self.membership_changes.entry(*a).or_default() += 1;
         }
         let below = self.frontier_before(event.parents());
         let frontier = if governs {

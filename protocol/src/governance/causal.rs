@@ -11,11 +11,41 @@ use crate::hash::EventId;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dag {
     nodes: HashMap<EventId, (u64, Vec<EventId>)>,
+    /// Event -> how many events of the graph name it as a parent: the
+    /// heads are the events with none.
+    children: HashMap<EventId, u32>,
 }
 
 impl Dag {
     pub fn insert(&mut self, id: EventId, clock: u64, parents: Vec<EventId>) {
+        for parent in &parents {
+            *self.children.entry(*parent).or_default() += 1;
+        }
         self.nodes.insert(id, (clock, parents));
+    }
+
+    /// Takes out an event that nothing left in the graph names as a parent.
+    pub fn remove(&mut self, id: &EventId) {
+        let Some((_, parents)) = self.nodes.remove(id) else { return };
+        self.children.remove(id);
+        for parent in parents {
+            if let Some(n) = self.children.get_mut(&parent) {
+                *n -= 1;
+                if *n == 0 {
+                    self.children.remove(&parent);
+                }
+            }
+        }
+    }
+
+    /// Whether the event is in the graph and no event of it names it as a
+    /// parent.
+    pub fn is_head(&self, id: &EventId) -> bool {
+        self.contains(id) && !self.children.contains_key(id)
+    }
+
+    pub fn parents(&self, id: &EventId) -> &[EventId] {
+        self.nodes.get(id).map(|(_, parents)| &parents[..]).unwrap_or_default()
     }
 
     pub fn contains(&self, id: &EventId) -> bool {

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::rules::{Index, Touched, applicable};
+use super::rules::{Evicted, Index, Touched, applicable};
 use super::{CompetingHead, GovernanceState, LossReason, OpenContribution};
 use crate::hash::{DesignId, EventId};
 use crate::identity::AuthorId;
@@ -107,9 +107,9 @@ impl Derived {
                     self.stance_changed(index, author, target);
                 }
             }
-            // Revisions already here build on this one: its approvals and
-            // coverage come from theirs, recount everything.
-            Touched::Revision { id } if index.built_on.contains_key(&id) => *self = Derived::full(index),
+            // No revision already here builds on this one (a base is in
+            // its revision's past): its approvals are its author's and the
+            // stances that named it before it arrived, nothing else moves.
             Touched::Revision { id } => {
                 self.state.approvals.insert(id, Vec::new());
                 self.set_open(index, id, true);
@@ -121,6 +121,38 @@ impl Derived {
                     }
                 }
             }
+        }
+    }
+
+    /// Contributions the bound took out of `index`. Unclaimed ones count
+    /// for nothing, as a rule: no maintainer approved them or built on
+    /// them. The exception is an author who maintains the current state
+    /// but not the state of their contribution's past (added since, and
+    /// not yet building on their addition): their writing endorses it
+    /// (rule 1), so rules 2 to 5 are recounted.
+    pub fn forget(&mut self, index: &Index, evicted: &[Evicted]) {
+        let mut recount = false;
+        let mut proposals = false;
+        let mut gone = BTreeSet::new();
+        for e in evicted {
+            if e.proposal {
+                proposals = true;
+                continue;
+            }
+            gone.insert(e.id);
+            let counted = self.state.approvals.remove(&e.id).is_some_and(|who| !who.is_empty())
+                || self.roots.values().any(|roots| roots.contains(&e.id));
+            recount |= counted;
+        }
+        if recount {
+            *self = Derived::full(index);
+            return;
+        }
+        if !gone.is_empty() {
+            self.state.open.retain(|o| !gone.contains(&o.revision));
+        }
+        if proposals {
+            self.chain_changed(index);
         }
     }
 

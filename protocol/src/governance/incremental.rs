@@ -4,6 +4,12 @@
 //! bounded by [`MAX_PENDING_EVENTS`]: a peer cannot make a node hold an
 //! unbounded number of events that may never connect to the log. When the
 //! missing parent arrives, everything waiting on it is applied in turn.
+//!
+//! The bound on unclaimed contributions is applied after each event (or
+//! each batch, with [`Resolver::apply_in_batch`] and
+//! [`Resolver::end_batch`]), and what it takes out is reported, so that a
+//! node deletes it: a batch lets a maintainer's event claim a contribution
+//! that arrived with it before the bound would have dropped it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,8 +25,10 @@ use crate::limits::MAX_PENDING_EVENTS;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// Applied, along with `released` events that were waiting on it;
-    /// `refused` are waiting events it unblocked that the log refuses.
-    Accepted { released: usize, refused: Vec<(EventId, Refusal)> },
+    /// `refused` are waiting events it unblocked that the log refuses;
+    /// `evicted` are contributions it pushed over the bound on unclaimed
+    /// contributions, taken out of the log (a node deletes them).
+    Accepted { released: usize, refused: Vec<(EventId, Refusal)>, evicted: Vec<EventId> },
     /// Already applied or already waiting.
     Known,
     /// Waits for parents that have not arrived.
@@ -45,6 +53,18 @@ impl Resolver {
         Resolver::default()
     }
 
+    /// A resolver with another bound on unclaimed contributions than
+    /// [`MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR`](crate::limits::MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR), for tests and
+    /// simulations (see [`resolve_with_quota`](super::resolve_with_quota)).
+    pub fn with_quota(quota: usize) -> Self {
+        Resolver { index: Index::with_quota(quota), ..Resolver::default() }
+    }
+
+    /// The bound this resolver applies.
+    pub fn quota(&self) -> usize {
+        self.index.quota.0
+    }
+
     pub fn design(&self) -> Option<DesignId> {
         self.index.design()
     }
@@ -59,12 +79,49 @@ impl Resolver {
         self.index.check(event)
     }
 
+    /// What an event signed now by `author` should name as parents, so
+    /// that the log takes it: maintainers' latest events, the author's own
+    /// unclaimed contributions nothing builds on, and `named` (a revision's
+    /// base, an approval's target) when not below those. Not every head:
+    /// strangers' heads may be many, and a contribution may not build on
+    /// another stranger's unreviewed work.
+    pub fn parents_for(&self, author: crate::identity::AuthorId, named: &[EventId]) -> Vec<EventId> {
+        self.index.parents_for(author, named)
+    }
+
+    /// Whether the event is applied and no applied event names it as a
+    /// parent.
+    pub fn is_head(&self, id: &EventId) -> bool {
+        self.index.dag.is_head(id)
+    }
+
+    /// An applied event's clock.
+    pub fn clock(&self, id: &EventId) -> Option<u64> {
+        self.index.dag.clock(id)
+    }
+
     /// Whether the event is applied (not merely waiting).
     pub fn contains(&self, id: &EventId) -> bool {
         self.index.dag.contains(id)
     }
 
+    /// Applies one event, then the bound on unclaimed contributions. An
+    /// arrival the bound takes out at once is [`Refusal::OverQuota`].
     pub fn apply(&mut self, event: SignedEvent) -> Applied {
+        let id = event.id();
+        let author = event.author();
+        let applied = self.apply_in_batch(event);
+        let evicted = self.end_batch();
+        match applied {
+            Applied::Accepted { .. } if evicted.contains(&id) => Applied::Refused(Refusal::OverQuota { author }),
+            Applied::Accepted { released, refused, .. } => Applied::Accepted { released, refused, evicted },
+            other => other,
+        }
+    }
+
+    /// Applies one event of a batch; the bound waits for
+    /// [`end_batch`](Self::end_batch). `evicted` is always empty here.
+    pub fn apply_in_batch(&mut self, event: SignedEvent) -> Applied {
         let id = event.id();
         if self.pending.contains_key(&id) {
             return Applied::Known;
@@ -73,7 +130,7 @@ impl Resolver {
             Ok(()) => {
                 self.add(&event);
                 let (released, refused) = self.release(id);
-                return Applied::Accepted { released, refused };
+                return Applied::Accepted { released, refused, evicted: Vec::new() };
             }
             Err(Refusal::Duplicate) => return Applied::Known,
             Err(Refusal::MissingParent { .. }) => {
@@ -106,9 +163,14 @@ impl Resolver {
                         released += 1;
                         queue.push(waiting);
                     }
-                    // Still waits for another parent, under which it is
-                    // registered too.
-                    Err(Refusal::MissingParent { .. }) => {}
+                    // Still waits for another parent. It was registered
+                    // under every parent missing when it arrived, but one
+                    // may have arrived since and been evicted again by
+                    // the bound: register it anew under the one missing
+                    // now (a second registration only costs a check).
+                    Err(Refusal::MissingParent { parent }) => {
+                        self.waiting_on.entry(parent).or_default().push(waiting);
+                    }
                     Err(Refusal::Duplicate) => {
                         self.pending.remove(&waiting);
                     }
@@ -120,6 +182,19 @@ impl Resolver {
             }
         }
         (released, refused)
+    }
+
+    /// Applies the bound on unclaimed contributions to what the batch
+    /// added, and returns the ids it took out of the log: arrivals of the
+    /// batch as well as events applied before. Events still waiting on one
+    /// of them keep waiting (a peer that kept it may send it again).
+    pub fn end_batch(&mut self) -> Vec<EventId> {
+        let evicted = self.index.evict_over_quota();
+        if evicted.is_empty() {
+            return Vec::new();
+        }
+        self.derived.forget(&self.index, &evicted);
+        evicted.iter().map(|e| e.id).collect()
     }
 
     fn add(&mut self, event: &SignedEvent) {

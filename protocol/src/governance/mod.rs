@@ -9,6 +9,11 @@
 //! Not every signed event counts: a log admits an approval or a retraction
 //! only from a maintainer of the state its own past defines, of a target in
 //! that past, when it says something new ([`Refusal`] says why not).
+//! Contributions (revisions, proposals) are welcome from anyone, but a log
+//! keeps at most
+//! [`MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR`](crate::limits::MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR)
+//! per author that no maintainer's event has in its past: the first ones
+//! in causal order, a function of the set of events like the rest.
 //!
 //! [`resolve`] computes the state from a whole log. [`Resolver`] takes
 //! events one at a time, holds back those whose parents have not arrived
@@ -29,7 +34,7 @@ use crate::identity::AuthorId;
 
 pub use admission::Refusal;
 pub use incremental::{Applied, Resolver};
-pub use rules::{Resolution, resolve, resolve_with_refusals};
+pub use rules::{Resolution, resolve, resolve_with_quota, resolve_with_refusals};
 
 /// Everything governance decides about one design.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

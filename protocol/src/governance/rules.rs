@@ -1,6 +1,6 @@
 //! The rules of `spec/governance.md`, computed over an index of the log.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::admission::{Frontiers, Refusal, Scope};
 use super::causal::Dag;
@@ -9,7 +9,7 @@ use crate::SignedEvent;
 use crate::event::{Body, Change};
 use crate::hash::{DesignId, EventId};
 use crate::identity::AuthorId;
-use crate::limits::MAX_MAINTAINERS;
+use crate::limits::{MAX_MAINTAINERS, MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR};
 
 /// Resolves a design from its events, in any order. Events the log does
 /// not admit (`spec/governance.md`, "Admission"), events whose parents are
@@ -21,11 +21,19 @@ pub fn resolve<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> Governa
 
 /// [`resolve`], and what became of the events left out.
 pub fn resolve_with_refusals<'a>(events: impl IntoIterator<Item = &'a SignedEvent>) -> Resolution {
+    resolve_with_quota(events, MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR)
+}
+
+/// [`resolve_with_refusals`] with another bound on unclaimed contributions
+/// than [`MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR`]: for tests and
+/// simulations that exercise the bound with a few events. Nodes that
+/// differ in this bound do not reach the same state.
+pub fn resolve_with_quota<'a>(events: impl IntoIterator<Item = &'a SignedEvent>, quota: usize) -> Resolution {
     let mut sorted: Vec<&SignedEvent> = events.into_iter().collect();
     // Parents before children: a parent's clock is lower. Among events of
     // one clock, admission does not depend on the others.
     sorted.sort_by_key(|e| (e.clock(), e.id()));
-    let mut index = Index::default();
+    let mut index = Index::with_quota(quota);
     let mut refused = BTreeMap::new();
     let mut waiting = BTreeSet::new();
     for event in sorted {
@@ -42,6 +50,11 @@ pub fn resolve_with_refusals<'a>(events: impl IntoIterator<Item = &'a SignedEven
             }
         }
     }
+    // The bound applies to the whole set: which contributions are claimed
+    // is known only once every maintainer's event is in.
+    for evicted in index.evict_over_quota() {
+        refused.insert(evicted.id, Refusal::OverQuota { author: evicted.author });
+    }
     Resolution { state: super::derived::Derived::full(&index).into_state(), refused, waiting }
 }
 
@@ -49,8 +62,9 @@ pub fn resolve_with_refusals<'a>(events: impl IntoIterator<Item = &'a SignedEven
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
     pub state: GovernanceState,
-    /// Events the log does not admit, each with why. Final: no event to
-    /// come changes them.
+    /// Events the log does not admit, each with why. Final but for
+    /// [`Refusal::OverQuota`], which a maintainer's event building on the
+    /// contribution lifts.
     pub refused: BTreeMap<EventId, Refusal>,
     /// Events with a parent that is not admitted: absent, refused, or
     /// itself waiting.
@@ -69,13 +83,44 @@ pub(crate) struct Index {
     pub(super) endorsements: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
     /// (author, target) -> their retractions of it.
     pub(super) retractions: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
-    /// Revision -> revisions naming it in their `base`, including ids not
-    /// (yet) known: a revision may arrive after one that builds on it.
-    pub(super) built_on: BTreeMap<EventId, Vec<EventId>>,
-    /// Authors some proposal adds or removes: for anyone else, the genesis
-    /// says whether they maintain the design, in every past.
-    pub(super) membership_changes: BTreeSet<AuthorId>,
+    /// Authors some proposal adds or removes (with how many proposals): for
+    /// anyone else, the genesis says whether they maintain the design, in
+    /// every past.
+    pub(super) membership_changes: BTreeMap<AuthorId, usize>,
     pub(super) frontiers: Frontiers,
+    /// Event -> its author, and whether they maintain the design in the
+    /// state of the event's past (a *maintainer's event*; the genesis is
+    /// one).
+    pub(super) authors: HashMap<EventId, (AuthorId, bool)>,
+    /// Per author, their contributions that no maintainer's event has in
+    /// its past, by (clock, id): the order in which the bound keeps them.
+    pub(super) unclaimed: BTreeMap<AuthorId, BTreeSet<(u64, EventId)>>,
+    /// Authors whose unclaimed contributions grew since the bound was last
+    /// applied.
+    pub(super) grown: BTreeSet<AuthorId>,
+    pub(super) quota: Quota,
+    /// Maintainers' events that no other maintainer's event follows: what
+    /// every claimed event is below, and what an honest node signs on.
+    pub(super) claimed_heads: BTreeSet<EventId>,
+}
+
+/// How many unclaimed contributions per author a log keeps.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Quota(pub usize);
+
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota(MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR)
+    }
+}
+
+/// A contribution taken out of the log by the bound, with what rules 2 to
+/// 5 need to forget it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Evicted {
+    pub id: EventId,
+    pub author: AuthorId,
+    pub proposal: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +159,10 @@ pub(super) struct ProposalInfo {
 }
 
 impl Index {
+    pub fn with_quota(quota: usize) -> Index {
+        Index { quota: Quota(quota), ..Index::default() }
+    }
+
     pub fn design(&self) -> Option<DesignId> {
         self.genesis.as_ref().map(|g| DesignId::from_genesis(g.id))
     }
@@ -122,6 +171,24 @@ impl Index {
     pub fn add(&mut self, event: &SignedEvent) -> Touched {
         let id = event.id();
         let author = event.author();
+        let by_maintainer = match event.body() {
+            // Admitted approvals and retractions are a maintainer's.
+            Body::Genesis(_) | Body::Approve { .. } | Body::Retract { .. } => true,
+            Body::Revision(_) | Body::Propose { .. } => self.maintainer_before(author, event.parents()),
+        };
+        self.authors.insert(id, (author, by_maintainer));
+        if by_maintainer {
+            self.claim(event.parents());
+            let below: Vec<EventId> =
+                self.claimed_heads.iter().filter(|h| self.dag.in_past(h, event.parents())).copied().collect();
+            for h in below {
+                self.claimed_heads.remove(&h);
+            }
+            self.claimed_heads.insert(id);
+        } else {
+            self.unclaimed.entry(author).or_default().insert((event.clock(), id));
+            self.grown.insert(author);
+        }
         self.add_frontier(event);
         self.dag.insert(id, event.clock(), event.parents().to_vec());
         match event.body() {
@@ -131,9 +198,6 @@ impl Index {
             }
             Body::Revision(r) => {
                 self.revisions.insert(id, RevisionInfo { clock: event.clock(), base: r.base.clone() });
-                for base in &r.base {
-                    self.built_on.entry(*base).or_default().push(id);
-                }
                 self.endorsements.entry((author, id)).or_default().push(id);
                 Touched::Revision { id }
             }
@@ -151,6 +215,99 @@ impl Index {
                 Touched::Stance { author, target: *target }
             }
         }
+    }
+
+    /// The parents an honest event by `author` takes: the maintainers'
+    /// events no other follows, and the author's own unclaimed
+    /// contributions that nothing builds on, plus each of `named` (a base,
+    /// a target) not already in their past. Never another stranger's
+    /// unreviewed work, which a contribution may not build on (check 6)
+    /// and a maintainer's event would claim; at most `MAX_PARENTS`, the
+    /// named ones first, then the latest.
+    pub fn parents_for(&self, author: AuthorId, named: &[EventId]) -> Vec<EventId> {
+        let own = self.unclaimed.get(&author).into_iter().flatten().filter(|(_, id)| self.dag.is_head(id));
+        let mut heads: Vec<(u64, EventId)> =
+            own.copied().chain(self.claimed_heads.iter().filter_map(|h| Some((self.dag.clock(h)?, *h)))).collect();
+        heads.sort_by(|a, b| b.cmp(a));
+        let ids: Vec<EventId> = heads.iter().map(|(_, h)| *h).collect();
+        let mut parents: Vec<EventId> =
+            named.iter().filter(|n| self.dag.contains(n) && !self.dag.in_past(n, &ids)).copied().collect();
+        for h in ids {
+            if parents.len() == crate::limits::MAX_PARENTS {
+                break;
+            }
+            if !parents.contains(&h) {
+                parents.push(h);
+            }
+        }
+        parents.sort();
+        parents
+    }
+
+    /// A maintainer's event with these parents claims every contribution of
+    /// its past. Claimed events are closed downwards (an ancestor of one
+    /// is in the same past), so the walk stops at the first claimed one.
+    fn claim(&mut self, parents: &[EventId]) {
+        let mut stack = parents.to_vec();
+        while let Some(id) = stack.pop() {
+            let Some(&(author, _)) = self.authors.get(&id) else { continue };
+            let Some(clock) = self.dag.clock(&id) else { continue };
+            let Some(set) = self.unclaimed.get_mut(&author) else { continue };
+            if !set.remove(&(clock, id)) {
+                continue;
+            }
+            if set.is_empty() {
+                self.unclaimed.remove(&author);
+            }
+            stack.extend(self.dag.parents(&id).iter().copied());
+        }
+    }
+
+    /// Applies the bound to the authors whose unclaimed contributions grew:
+    /// each keeps their first `quota` in (clock, id) order, and the rest
+    /// leave the log. A contribution's unclaimed ancestors are its
+    /// author's own (check 6) and come before it in that order, so what is
+    /// kept is closed downwards and nothing kept loses a parent.
+    pub(super) fn evict_over_quota(&mut self) -> Vec<Evicted> {
+        let mut out = Vec::new();
+        for author in std::mem::take(&mut self.grown) {
+            while let Some(set) = self.unclaimed.get_mut(&author)
+                && set.len() > self.quota.0
+            {
+                let (_, id) = set.pop_last().expect("longer than the quota");
+                out.push(self.remove(id, author));
+            }
+        }
+        out
+    }
+
+    /// Takes an unclaimed contribution out of the index. Everything built
+    /// on it is its author's unclaimed work ranked after it, taken out
+    /// before it.
+    fn remove(&mut self, id: EventId, author: AuthorId) -> Evicted {
+        self.dag.remove(&id);
+        self.authors.remove(&id);
+        self.frontiers.forget(&id);
+        self.endorsements.remove(&(author, id));
+        self.revisions.remove(&id);
+        let proposal = match self.proposals.remove(&id) {
+            Some(p) => {
+                if let Change::AddMaintainer(a) | Change::RemoveMaintainer(a) = p.change
+                    && let Some(n) = self.membership_changes.get_mut(&a)
+                {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.membership_changes.remove(&a);
+                    }
+                }
+                true
+            }
+            None => false,
+        };
+        if self.unclaimed.get(&author).is_some_and(BTreeSet::is_empty) {
+            self.unclaimed.remove(&author);
+        }
+        Evicted { id, author, proposal }
     }
 
     /// Rule 1: `author` endorses `target` if one of their endorsements was
