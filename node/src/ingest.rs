@@ -35,48 +35,17 @@ impl Node {
         for event in events {
             if removed.contains(&event.design()) {
                 out.ignored.push(event.id());
-            } else if seen.insert(event.id()) && !self.events.contains(&event.id())? {
+            } else if seen.insert(event.id()) {
                 fresh.push(event);
             }
         }
         // A valid event's clock is above its parents', so clock order puts
-        // parents first; an event that lies about its clock fails below.
+        // parents first; an event that lies about its clock is refused.
         fresh.sort_by_key(|e| (e.clock(), e.id()));
-        let mut ready = Vec::new();
-        let mut ready_ids = HashSet::new();
-        for event in fresh {
-            let mut connected = true;
-            for parent in event.parents() {
-                if !ready_ids.contains(parent) && !self.events.contains(parent)? {
-                    connected = false;
-                    break;
-                }
-            }
-            if connected {
-                ready_ids.insert(event.id());
-                ready.push(event);
-            } else {
-                out.waiting.push(event);
-            }
-        }
-        if ready.is_empty() {
-            return Ok(out);
-        }
-        match self.events.insert(&ready) {
-            Ok(_) => out.added = ready,
-            Err(EventStoreError::Db(e)) => return Err(EventStoreError::Db(e)),
-            // One bad event spoils the batch: store the rest one by one.
-            Err(_) => {
-                for event in ready {
-                    match self.events.insert(std::slice::from_ref(&event)) {
-                        Ok(_) => out.added.push(event),
-                        Err(EventStoreError::MissingParent { .. }) => out.waiting.push(event),
-                        Err(EventStoreError::Db(e)) => return Err(EventStoreError::Db(e)),
-                        Err(e) => out.rejected.push((event.id(), e)),
-                    }
-                }
-            }
-        }
+        let inserted = self.events.insert_each(&fresh)?;
+        out.added = inserted.added;
+        out.waiting = inserted.waiting;
+        out.rejected = inserted.refused;
         Ok(out)
     }
 }

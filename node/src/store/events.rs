@@ -6,7 +6,7 @@
 //! same transaction brings each touched design's derived rows up to date
 //! (`views.rs`): reads never replay a log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -166,26 +166,39 @@ impl EventStore {
     /// also be admitted by its design's rules (the protocol's
     /// [`Resolver`]), which every node applies alike.
     pub fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
+        Ok(self.insert_in(events, Mode::AllOrNothing)?.added.len())
+    }
+
+    /// Inserts every event of `events` (in clock order) that can be
+    /// stored, in one durable transaction, and says what became of the
+    /// others: waiting for a parent this node lacks, or refused (invalid
+    /// against its parents, or by its design's rules). For events from
+    /// peers, where one bad event must not cost the good ones of the batch
+    /// a transaction each.
+    pub fn insert_each(&self, events: &[SignedEvent]) -> Result<Inserted, EventStoreError> {
+        self.insert_in(events, Mode::EachAlone)
+    }
+
+    fn insert_in(&self, events: &[SignedEvent], mode: Mode) -> Result<Inserted, EventStoreError> {
         let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
-        let result = self.write(&mut cache, events, &mut touched, true);
-        if result.is_err() {
+        let result = self.write(&mut cache, events, &mut touched, mode, true);
+        for (design, delta) in &touched {
             // The transaction is gone; resolvers it changed are not. One
             // that only refused events is unchanged and stays (a refused
-            // flood must not cost a replay per event).
-            for (design, delta) in &touched {
-                if delta.applied {
-                    cache.forget(design);
-                }
+            // flood must not cost a replay per event). One that holds an
+            // event as pending no longer matches the store either way.
+            if delta.pending || (result.is_err() && delta.applied) {
+                cache.forget(design);
             }
         }
         cache.trim();
-        let added = result?;
-        for event in &added {
+        let inserted = result?;
+        for event in &inserted.added {
             // No receiver (no network running) is not an error.
             let _ = self.inserted.send(event.clone());
         }
-        Ok(added.len())
+        Ok(inserted)
     }
 
     /// Whether [`EventStore::insert`] would take every one of `events`,
@@ -202,78 +215,56 @@ impl EventStore {
                 }
             }
         }
-        self.write(&mut scratch, events, &mut BTreeMap::new(), false).map(|_| ())
+        self.write(&mut scratch, events, &mut BTreeMap::new(), Mode::AllOrNothing, false).map(|_| ())
     }
 
-    /// The insert itself, committed only if `commit`.
+    /// The insert itself, committed only if `commit` (and something was
+    /// added).
     fn write(
         &self,
         cache: &mut ResolverCache,
         events: &[SignedEvent],
         touched: &mut BTreeMap<DesignId, Delta>,
+        mode: Mode,
         commit: bool,
-    ) -> Result<Vec<SignedEvent>, EventStoreError> {
+    ) -> Result<Inserted, EventStoreError> {
         let tx = self.db.begin_write()?;
-        let mut added = Vec::new();
+        let mut out = Inserted::default();
         {
             let mut tables = Tables::open(&tx)?;
+            // This batch's events stored so far: their children find them
+            // here, without reading and decoding them back.
+            let mut stored: HashMap<EventId, &SignedEvent> = HashMap::new();
             for event in events {
-                let id = event.id();
-                if tables.events.get(id.as_bytes())?.is_some() {
-                    continue;
-                }
-                let mut parents = Vec::with_capacity(event.parents().len());
-                for parent in event.parents() {
-                    let bytes = tables
-                        .events
-                        .get(parent.as_bytes())?
-                        .ok_or(EventStoreError::MissingParent { event: id, parent: *parent })?;
-                    parents.push(decode(*parent, bytes.value())?);
-                }
-                let parent_refs: Vec<&SignedEvent> = parents.iter().collect();
-                event.check_parents(&parent_refs).map_err(|source| EventStoreError::Invalid { event: id, source })?;
-                let design = event.design();
-                touched.entry(design).or_default();
-                let resolver = match cache.get_mut(&design) {
-                    Some(resolver) => resolver,
-                    None => {
-                        let (resolver, count) = tables.load_resolver(&design)?;
-                        cache.insert(design, resolver, count);
-                        cache.get_mut(&design).expect("just inserted")
+                match write_one(&mut tables, cache, touched, &stored, event) {
+                    Ok(true) => {
+                        stored.insert(event.id(), event);
+                        out.added.push(event.clone());
                     }
-                };
-                // Parents and clock were checked above: a refusal is the
-                // design's rules (governance.md, "Admission").
-                // (A failed insert makes the cache forget this resolver.)
-                match resolver.apply(event.clone()) {
-                    Applied::Accepted { .. } => touched.get_mut(&design).expect("entered above").applied = true,
-                    Applied::Refused(refusal) => return Err(EventStoreError::Refused { event: id, refusal }),
-                    Applied::Known => return Err(EventStoreError::Refused { event: id, refusal: Refusal::Duplicate }),
-                    Applied::Pending | Applied::PendingFull => {
-                        // It now waits in the resolver: the resolver changed.
-                        touched.get_mut(&design).expect("entered above").applied = true;
-                        let parent = event.parents().first().copied().unwrap_or(id);
-                        return Err(EventStoreError::MissingParent { event: id, parent });
+                    Ok(false) => {}
+                    Err(e) if mode == Mode::AllOrNothing => return Err(e),
+                    Err(EventStoreError::MissingParent { .. }) => out.waiting.push(event.clone()),
+                    Err(e @ (EventStoreError::Invalid { .. } | EventStoreError::Refused { .. })) => {
+                        out.refused.push((event.id(), e));
                     }
+                    Err(e) => return Err(e),
                 }
-                tables.put(event)?;
-                let delta = touched.get_mut(&design).expect("entered above");
-                delta.events += 1;
-                delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
-                added.push(event.clone());
             }
             for (design, delta) in touched.iter() {
+                if delta.events == 0 {
+                    continue;
+                }
                 let resolver = cache.get_mut(design).expect("loaded while inserting");
                 tables.write_views(design, resolver.state(), *delta)?;
                 cache.added(design, delta.events);
             }
         }
-        if commit {
+        if commit && !out.added.is_empty() {
             tx.commit()?;
         } else {
             tx.abort()?;
         }
-        Ok(added)
+        Ok(out)
     }
 
     /// Every event of a design, in clock order (ties by id).
@@ -481,6 +472,82 @@ impl EventStore {
     }
 }
 
+/// Checks one event against its parents and its design's rules and
+/// writes its rows; `Ok(false)` if it was stored already.
+fn write_one(
+    tables: &mut Tables<'_>,
+    cache: &mut ResolverCache,
+    touched: &mut BTreeMap<DesignId, Delta>,
+    batch: &HashMap<EventId, &SignedEvent>,
+    event: &SignedEvent,
+) -> Result<bool, EventStoreError> {
+    let id = event.id();
+    if batch.contains_key(&id) || tables.events.get(id.as_bytes())?.is_some() {
+        return Ok(false);
+    }
+    let mut read_back = Vec::new();
+    for parent in event.parents() {
+        if !batch.contains_key(parent) {
+            let bytes = tables
+                .events
+                .get(parent.as_bytes())?
+                .ok_or(EventStoreError::MissingParent { event: id, parent: *parent })?;
+            read_back.push(decode(*parent, bytes.value())?);
+        }
+    }
+    let parents: Vec<&SignedEvent> =
+        event.parents().iter().filter_map(|p| batch.get(p).copied()).chain(read_back.iter()).collect();
+    event.check_parents(&parents).map_err(|source| EventStoreError::Invalid { event: id, source })?;
+    let design = event.design();
+    let delta = touched.entry(design).or_default();
+    let resolver = match cache.get_mut(&design) {
+        Some(resolver) => resolver,
+        None => {
+            let (resolver, count) = tables.load_resolver(&design)?;
+            cache.insert(design, resolver, count);
+            cache.get_mut(&design).expect("just inserted")
+        }
+    };
+    // Parents and clock were checked above: a refusal is the design's
+    // rules (governance.md, "Admission").
+    match resolver.apply(event.clone()) {
+        Applied::Accepted { .. } => delta.applied = true,
+        Applied::Refused(refusal) => return Err(EventStoreError::Refused { event: id, refusal }),
+        Applied::Known => return Err(EventStoreError::Refused { event: id, refusal: Refusal::Duplicate }),
+        Applied::Pending | Applied::PendingFull => {
+            // It now waits in the resolver, which no longer matches the
+            // store: the cache forgets it.
+            delta.applied = true;
+            delta.pending = true;
+            let parent = event.parents().first().copied().unwrap_or(id);
+            return Err(EventStoreError::MissingParent { event: id, parent });
+        }
+    }
+    tables.put(event)?;
+    delta.events += 1;
+    delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
+    Ok(true)
+}
+
+/// Whether one event that cannot be stored spoils its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    AllOrNothing,
+    EachAlone,
+}
+
+/// What [`EventStore::insert_each`] did with a batch.
+#[derive(Debug, Default)]
+pub struct Inserted {
+    /// Stored now, in the order given.
+    pub added: Vec<SignedEvent>,
+    /// Not stored: a parent is neither in the store nor stored before it.
+    pub waiting: Vec<SignedEvent>,
+    /// Not stored: invalid against its parents or refused by its design's
+    /// rules.
+    pub refused: Vec<(EventId, EventStoreError)>,
+}
+
 /// The smallest and largest 32-byte ids that start with `prefix`.
 fn prefix_bounds(prefix: &[u8; 8]) -> ([u8; 32], [u8; 32]) {
     let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
@@ -508,6 +575,9 @@ struct Delta {
     /// Its resolver took an event (so it must be forgotten if the
     /// transaction fails).
     applied: bool,
+    /// Its resolver holds an event as pending, which the store does not
+    /// (so it must be forgotten whatever happens).
+    pending: bool,
 }
 
 impl<'tx> Tables<'tx> {
