@@ -17,6 +17,13 @@
 //! import refuses (every signature verified, then the first approval
 //! refused by the rules) before storing anything.
 //!
+//! The last two cases and the flood are measured again as catch-up stores
+//! what it fetched, without the network: every signature verified on
+//! every core (`SignedEvent::decode_many`, as catch-up does per fetched
+//! batch), then `Node::ingest` (one transaction, refused events left out
+//! with their reasons). The `catchup` benchmark measures a bulk catch-up
+//! over loopback, network included.
+//!
 //! `cargo bench -p communs-node --bench bundle_import`
 
 mod support;
@@ -56,26 +63,72 @@ async fn run(rounds: usize) {
     let (events_only, few_blobs) = build(EVENTS_ONLY_REVISIONS, true);
     let flood = outsider_flood(&events_only, FLOOD);
     let cases = [
-        ("busy design (a tree per revision)", busy, busy_blobs, false),
-        ("events only (one tree for every revision)", events_only, few_blobs.clone(), false),
-        ("an outsider's flood of approvals, refused", flood, few_blobs, true),
+        ("bundle: busy design (a tree per revision)", busy, busy_blobs, false, Way::Bundle),
+        (
+            "bundle: events only (one tree for every revision)",
+            events_only.clone(),
+            few_blobs.clone(),
+            false,
+            Way::Bundle,
+        ),
+        ("bundle: an outsider's flood of approvals, refused", flood.clone(), few_blobs, true, Way::Bundle),
+        ("catch-up's store path: events only", events_only, vec![], false, Way::Ingest),
+        ("catch-up's store path: an outsider's flood of approvals, refused", flood, vec![], true, Way::Ingest),
     ];
-    for (name, events, blobs, refused) in cases {
+    for (name, events, blobs, refused, way) in cases {
         let bundle = dir.path().join("bundle.communs");
-        write_bundle(&bundle, &events, &blobs);
-        let size = std::fs::metadata(&bundle).expect("bundle").len();
-        println!("{name}: {} events, {} blobs, {:.1} MiB", events.len(), blobs.len(), size as f64 / (1 << 20) as f64);
+        let records: Vec<Vec<u8>> = events.iter().map(|e| e.bytes().to_vec()).collect();
+        if way == Way::Bundle {
+            write_bundle(&bundle, &events, &blobs);
+            let size = std::fs::metadata(&bundle).expect("bundle").len();
+            println!(
+                "{name}: {} events, {} blobs, {:.1} MiB",
+                events.len(),
+                blobs.len(),
+                size as f64 / (1 << 20) as f64
+            );
+        } else {
+            println!("{name}: {} events", events.len());
+        }
         let mut seconds = Vec::with_capacity(rounds);
         for round in 0..rounds {
             let node = open(dir.path(), &format!("store-{name}-{round}")).await;
             let start = Instant::now();
-            let result = node.bundle_import(&bundle, &NoProgress).await;
-            let elapsed = start.elapsed().as_secs_f64();
-            match (result, refused) {
-                (Ok(summary), false) => assert_eq!(summary.new_events, events.len()),
-                (Err(e), true) => assert!(e.to_string().contains("not a maintainer"), "{e}"),
-                (result, _) => panic!("{name}: unexpected {:?}", result.map(|s| s.new_events)),
+            match way {
+                Way::Bundle => {
+                    let result = node.bundle_import(&bundle, &NoProgress).await;
+                    match (result, refused) {
+                        (Ok(summary), false) => assert_eq!(summary.new_events, events.len()),
+                        (Err(e), true) => assert!(e.to_string().contains("not a maintainer"), "{e}"),
+                        (result, _) => panic!("{name}: unexpected {:?}", result.map(|s| s.new_events)),
+                    }
+                }
+                Way::Ingest => {
+                    let records = records.clone();
+                    let ingested = tokio::task::spawn_blocking({
+                        let node = node.clone();
+                        move || {
+                            let threads = std::thread::available_parallelism().expect("cores");
+                            let verified: Vec<SignedEvent> = SignedEvent::decode_many(&records, threads)
+                                .into_iter()
+                                .map(|e| e.expect("valid signature"))
+                                .collect();
+                            node.ingest(verified).expect("ingest")
+                        }
+                    })
+                    .await
+                    .expect("ingest task");
+                    if refused {
+                        // The genesis and the revision approved go in.
+                        assert_eq!((ingested.added.len(), ingested.rejected.len()), (2, events.len() - 2));
+                        let (_, why) = &ingested.rejected[0];
+                        assert!(why.to_string().contains("not a maintainer"), "{why}");
+                    } else {
+                        assert_eq!(ingested.added.len(), events.len());
+                    }
+                }
             }
+            let elapsed = start.elapsed().as_secs_f64();
             println!("  round {round}: {elapsed:.3} s, {:.0} events/s", events.len() as f64 / elapsed);
             seconds.push(elapsed);
             if let Ok(node) = std::sync::Arc::try_unwrap(node) {
@@ -90,6 +143,13 @@ async fn run(rounds: usize) {
             if rate >= GOAL_EVENTS_PER_S { "met" } else { "not met" }
         );
     }
+}
+
+/// How the events come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Bundle,
+    Ingest,
 }
 
 /// The genesis and first revision of `design`, then `count` approvals of

@@ -8,26 +8,87 @@
 //! reconciliation, and every byte of catch-up messages both ways as a
 //! ratio to the bytes of the missing events themselves.
 //!
+//! Then bulk catch-up: a node with an empty store that seeds everything
+//! connects to the peer and catches up all 100,000 events (reconciliation,
+//! fetches, every signature verified, admission, the inserts). Reported:
+//! the median of `COMMUNS_BENCH_ROUNDS` rounds (default 3) as events per
+//! second, beside the goal of issue 10 (the figure to set beside
+//! `bundle_import`'s).
+//!
 //! `cargo bench -p communs-node --bench catchup`
 
 mod support;
 
 use std::collections::HashMap;
 
+use communs_node::net::CatchupReport;
 use communs_protocol::limits::GENESIS_NONCE_BYTES;
 use communs_protocol::{Body, Change, DesignId, Genesis, SecretKey, SignedEvent, UnsignedEvent};
 use support::{open, start, wanted};
 
 const DESIGNS: u64 = 1_000;
 const EVENTS_PER_DESIGN: u64 = 100;
+const GOAL_EVENTS_PER_S: f64 = 20_000.0;
 
 fn main() {
     if !wanted() {
         eprintln!("catchup: skipped (run it with `cargo bench -p communs-node --bench catchup`)");
         return;
     }
+    let rounds = std::env::var("COMMUNS_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3usize).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(run());
+    let logs = build();
+    runtime.block_on(run(&logs));
+    runtime.block_on(bulk(&logs, rounds));
+}
+
+/// Time from start-up to the end of the first catch-up with `peer`, and
+/// its report.
+async fn caught_up(network: &communs_node::net::Network, peer: &str) -> (std::time::Duration, CatchupReport) {
+    let started = std::time::Instant::now();
+    loop {
+        let status = network.status().await.expect("status");
+        if let Some(sync) = status.sync.into_iter().find(|s| s.peer_id == peer) {
+            return (started.elapsed(), sync.report);
+        }
+        assert!(started.elapsed().as_secs() < 300, "no catch-up within 5 minutes");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// An empty node catches up every event of the peer, `rounds` times.
+async fn bulk(logs: &[Vec<SignedEvent>], rounds: usize) {
+    let total: usize = logs.iter().map(Vec::len).sum();
+    let dir = tempfile::tempdir().expect("tmp");
+    let full = open(dir.path(), "full").await;
+    for log in logs {
+        full.insert_events(log).expect("insert");
+    }
+    let (_full_net, full_addr) = start(&full, vec![], true).await;
+    let peer = full_addr.rsplit('/').next().expect("peer id").to_owned();
+    let mut seconds = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let empty = open(dir.path(), &format!("empty-{round}")).await;
+        let started = std::time::Instant::now();
+        let (network, _) = start(&empty, vec![full_addr.clone()], true).await;
+        let (_, report) = caught_up(&network, &peer).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        assert_eq!(report.added, total, "the empty node got every event");
+        println!(
+            "  bulk round {round}: {elapsed:.3} s, {} round trips, {:.0} events/s",
+            report.rounds,
+            total as f64 / elapsed
+        );
+        seconds.push(elapsed);
+        network.shutdown().await;
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    let rate = total as f64 / median;
+    println!(
+        "bulk catch-up of {total} events into an empty store: median {median:.3} s over {rounds} rounds, {rate:.0} events/s (goal >= {GOAL_EVENTS_PER_S:.0}: {})",
+        if rate >= GOAL_EVENTS_PER_S { "met" } else { "not met" }
+    );
 }
 
 /// 100 events per design: a genesis and approvals, each on the previous,
@@ -80,8 +141,7 @@ fn build() -> Vec<Vec<SignedEvent>> {
     designs
 }
 
-async fn run() {
-    let logs = build();
+async fn run(logs: &[Vec<SignedEvent>]) {
     let mut times: Vec<u64> = logs.iter().flatten().map(|e| e.event().time).collect();
     times.sort();
     let cutoff = times[times.len() - times.len() / 100];
@@ -99,7 +159,7 @@ async fn run() {
         let dir = tempfile::tempdir().expect("tmp");
         let full = open(dir.path(), "full").await;
         let lagging = open(dir.path(), "lagging").await;
-        for log in &logs {
+        for log in logs {
             full.insert_events(log).expect("insert");
             let held: Vec<SignedEvent> = log.iter().filter(|e| e.event().time < cutoff).cloned().collect();
             lagging.insert_events(&held).expect("insert");
@@ -111,14 +171,7 @@ async fn run() {
         let started = std::time::Instant::now();
         let (lagging_net, _) = start(&lagging, vec![full_addr.clone()], scope_name == "all").await;
         let peer = full_addr.rsplit('/').next().expect("peer id").to_owned();
-        let report = loop {
-            let status = lagging_net.status().await.expect("status");
-            if let Some(sync) = status.sync.into_iter().find(|s| s.peer_id == peer) {
-                break sync.report;
-            }
-            assert!(started.elapsed().as_secs() < 120, "no catch-up within 2 minutes");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        };
+        let (_, report) = caught_up(&lagging_net, &peer).await;
         let elapsed = started.elapsed();
         assert_eq!(report.added, missing.len(), "the lagging node got every missing event");
         let moved = report.bytes_received + report.bytes_sent;

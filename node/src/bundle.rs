@@ -20,6 +20,7 @@ pub use communs_protocol::bundle::MAGIC;
 use communs_protocol::bundle::{self as framing, kind};
 use communs_protocol::limits::MAX_TREE_BYTES;
 use communs_protocol::{BlobHash, Body, DesignId, EventId, Hash, SignedEvent, Tree, TreeError};
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::progress::Progress;
@@ -31,6 +32,12 @@ const IN_MEMORY_BLOB: u64 = 4 << 20;
 
 /// Read size when hashing or streaming a blob record.
 const BLOCK: usize = 1 << 20;
+
+/// Requests to the blob store in flight at once during an import.
+const BLOBS_IN_FLIGHT: usize = 64;
+
+/// Bytes of small blobs read into memory together during an import.
+const GROUP_BYTES: u64 = 32 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -217,28 +224,55 @@ impl Node {
         let _held = self.blobs.protect(scan.blobs.keys().copied()).await;
         // Verified: now store, blobs first, in the order they lie in the file.
         let mut missing: Vec<(BlobHash, BlobRecord)> = Vec::new();
-        for (hash, record) in &scan.blobs {
-            if needed.contains(hash) && self.blobs.size(hash).await?.is_none() {
-                missing.push((*hash, *record));
+        // Only the blobs of events the insert will keep (the bound on
+        // unclaimed contributions drops some), asked about concurrently.
+        let mut statuses = futures::stream::iter(scan.blobs.iter().filter(|(hash, _)| needed.contains(*hash)))
+            .map(|(hash, record)| async move { (*hash, *record, self.blobs.size(hash).await) })
+            .buffer_unordered(BLOBS_IN_FLIGHT);
+        while let Some((hash, record, size)) = statuses.next().await {
+            if size?.is_none() {
+                missing.push((hash, record));
             }
         }
+        drop(statuses);
         missing.sort_by_key(|(_, record)| record.offset);
         progress.start(missing.iter().map(|(_, r)| r.size).sum(), missing.len());
-        let mut input = tokio::fs::File::open(file).await.map_err(NodeError::io(file))?;
-        for (hash, record) in &missing {
-            let stored = if record.size <= IN_MEMORY_BLOB {
-                let bytes = read_record(&mut input, record).await.map_err(NodeError::io(file))?;
-                if BlobHash(Hash::of(&bytes)) != *hash {
+        let mut rest = missing.as_slice();
+        while let Some(((hash, record), after)) = rest.split_first() {
+            if record.size > IN_MEMORY_BLOB {
+                let stored = self.blobs.add_file_range(file, record.offset, record.size).await?;
+                if stored != *hash {
                     return Err(BundleError::Changed { path: file.to_owned(), blob: *hash }.into());
                 }
-                self.blobs.add_bytes(bytes).await?
-            } else {
-                self.blobs.add_file_range(file, record.offset, record.size).await?
-            };
-            if stored != *hash {
-                return Err(BundleError::Changed { path: file.to_owned(), blob: *hash }.into());
+                progress.advance(record.size);
+                rest = after;
+                continue;
             }
-            progress.advance(record.size);
+            // A run of small blobs: read together off the async threads,
+            // then handed to the blob store all at once (each add is a
+            // round trip to its actor; many in flight share its writes).
+            let mut count = 0;
+            let mut bytes = 0;
+            while let Some((_, next)) = rest.get(count) {
+                if count == BLOBS_IN_FLIGHT
+                    || next.size > IN_MEMORY_BLOB
+                    || (count > 0 && bytes + next.size > GROUP_BYTES)
+                {
+                    break;
+                }
+                bytes += next.size;
+                count += 1;
+            }
+            let (group, after) = rest.split_at(count);
+            rest = after;
+            let contents = read_blobs(file, group.to_vec()).await?;
+            let stored = futures::future::try_join_all(contents.into_iter().map(|b| self.blobs.add_bytes(b))).await?;
+            for ((hash, record), stored) in group.iter().zip(stored) {
+                if stored != *hash {
+                    return Err(BundleError::Changed { path: file.to_owned(), blob: *hash }.into());
+                }
+                progress.advance(record.size);
+            }
         }
         self.blobs.sync().await?;
         let new_events = self.events.insert(&events)?;
@@ -443,6 +477,30 @@ async fn scan(file: &Path) -> Result<Scan, NodeError> {
             }
         }
     }
+}
+
+/// The bytes of blob records, read again from the bundle (in one task
+/// off the async threads) and checked against their hashes.
+async fn read_blobs(file: &Path, records: Vec<(BlobHash, BlobRecord)>) -> Result<Vec<Vec<u8>>, NodeError> {
+    let path = file.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek};
+        let mut input = std::fs::File::open(&path).map_err(NodeError::io(&path))?;
+        let mut out = Vec::with_capacity(records.len());
+        for (hash, record) in records {
+            let mut bytes =
+                vec![0u8; usize::try_from(record.size).map_err(|e| NodeError::io(&path)(std::io::Error::other(e)))?];
+            input.seek(SeekFrom::Start(record.offset)).map_err(NodeError::io(&path))?;
+            input.read_exact(&mut bytes).map_err(NodeError::io(&path))?;
+            if BlobHash(Hash::of(&bytes)) != hash {
+                return Err(BundleError::Changed { path: path.clone(), blob: hash }.into());
+            }
+            out.push(bytes);
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| NodeError::Io { path: file.to_owned(), source: std::io::Error::other(e) })?
 }
 
 /// The bytes of one blob record, read again from the bundle.

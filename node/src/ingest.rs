@@ -36,47 +36,17 @@ impl Node {
         for event in events {
             if removed.contains(&event.design()) {
                 out.ignored.push(event.id());
-            } else if seen.insert(event.id()) && !self.events.contains(&event.id())? {
+            } else if seen.insert(event.id()) {
                 fresh.push(event);
             }
         }
         // A valid event's clock is above its parents', so clock order puts
-        // parents first; an event that lies about its clock fails below.
+        // parents first; an event that lies about its clock is refused.
         fresh.sort_by_key(|e| (e.clock(), e.id()));
-        let mut ready = Vec::new();
-        let mut ready_ids = HashSet::new();
-        for event in fresh {
-            let mut connected = true;
-            for parent in event.parents() {
-                if !ready_ids.contains(parent) && !self.events.contains(parent)? {
-                    connected = false;
-                    break;
-                }
-            }
-            if connected {
-                ready_ids.insert(event.id());
-                ready.push(event);
-            } else {
-                out.waiting.push(event);
-            }
-        }
-        if ready.is_empty() {
-            return Ok(out);
-        }
-        // One transaction, bad events left out: the bound on unclaimed
-        // contributions must see a maintainer's event and what it claims
-        // together (one by one, the contribution could be dropped first).
-        let (added, left_out) = self.events.insert_valid(&ready)?;
-        out.added = added;
-        let mut by_id: std::collections::HashMap<EventId, SignedEvent> =
-            ready.into_iter().map(|e| (e.id(), e)).collect();
-        for (id, why) in left_out {
-            match why {
-                // Its parent was itself left out.
-                EventStoreError::MissingParent { .. } => out.waiting.extend(by_id.remove(&id)),
-                why => out.rejected.push((id, why)),
-            }
-        }
+        let inserted = self.events.insert_each(&fresh)?;
+        out.added = inserted.added;
+        out.waiting = inserted.waiting;
+        out.rejected = inserted.refused;
         Ok(out)
     }
 }

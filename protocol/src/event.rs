@@ -13,7 +13,7 @@ use crate::cbor::{
     self, DecodeError, Value, array_n, bytes_n, bytes_value, nullable, sorted_set, text, text_value, uint, uint_value,
 };
 use crate::hash::{BlobHash, DesignId, EventId, Hash};
-use crate::identity::{AuthorId, KeyError, SecretKey, Signature};
+use crate::identity::{AuthorId, KeyCache, KeyError, SecretKey, Signature};
 use crate::license::{LicenseError, check_expression};
 use crate::limits::{
     GENESIS_NONCE_BYTES, MAX_BASE, MAX_EVENT_BYTES, MAX_LICENSE_BYTES, MAX_MAINTAINERS, MAX_MANIFEST_BYTES,
@@ -365,7 +365,7 @@ fn check_line(field: &'static str, s: &str, max: usize) -> Result<(), EventError
 impl SignedEvent {
     /// Decodes and verifies an event received from anywhere.
     pub fn decode(bytes: &[u8]) -> Result<Self, EventError> {
-        Self::decode_checked(bytes, true)
+        Self::decode_checked(bytes, Verify::Yes(&mut KeyCache::default()))
     }
 
     /// Decodes an event read back from this node's own store, without
@@ -376,10 +376,10 @@ impl SignedEvent {
     /// Verification is most of the cost of a decode, and reads decode a
     /// design's events over and over.
     pub fn decode_trusted(bytes: &[u8]) -> Result<Self, EventError> {
-        Self::decode_checked(bytes, false)
+        Self::decode_checked(bytes, Verify::No)
     }
 
-    fn decode_checked(bytes: &[u8], verify: bool) -> Result<Self, EventError> {
+    fn decode_checked(bytes: &[u8], verify: Verify<'_>) -> Result<Self, EventError> {
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(EventError::TooLarge { len: bytes.len(), max: MAX_EVENT_BYTES });
         }
@@ -389,11 +389,23 @@ impl SignedEvent {
         if version != EVENT_VERSION {
             return Err(DecodeError::UnknownVersion { what: "event", found: version, known: EVENT_VERSION }.into());
         }
+        // Fields in the order they are encoded, so that the first error
+        // reported is the same whichever way the event is decoded.
+        let design = nullable(design)
+            .map(|d| bytes_n(d, "event.design").map(|b| DesignId::from_hash(Hash::from_bytes(b))))
+            .transpose()?;
+        let (author, key) = match verify {
+            Verify::No => (author_id(author, "event.author")?, None),
+            Verify::Yes(keys) => {
+                let field = "event.author";
+                let (author, key) =
+                    keys.author(bytes_n(author, field)?).map_err(|source| EventError::Key { field, source })?;
+                (author, Some(key))
+            }
+        };
         let event = UnsignedEvent {
-            design: nullable(design)
-                .map(|d| bytes_n(d, "event.design").map(|b| DesignId::from_hash(Hash::from_bytes(b))))
-                .transpose()?,
-            author: author_id(author, "event.author")?,
+            design,
+            author,
             parents: sorted_set(parents, "event.parents", MAX_PARENTS, |v| event_id(v, "event.parents"))?,
             clock: uint(clock, "event.clock")?,
             time: uint(time, "event.time")?,
@@ -403,13 +415,11 @@ impl SignedEvent {
         check_rules(&event)?;
         // Verify over the bytes received, not a re-encoding: the unsigned
         // encoding is these bytes with a 7-item head and no last item.
-        if verify {
+        if let Some(key) = key {
             let mut unsigned = Vec::with_capacity(bytes.len() - SIGNATURE_ITEM_BYTES);
             unsigned.push(0x87);
             unsigned.extend_from_slice(&bytes[1..bytes.len() - SIGNATURE_ITEM_BYTES]);
-            event
-                .author
-                .verify(EVENT_SIGNING_DOMAIN, &unsigned, &signature)
+            KeyCache::verify(&key, EVENT_SIGNING_DOMAIN, &unsigned, &signature)
                 .map_err(|_| EventError::BadSignature { author: event.author })?;
         }
         let id = EventId::from_hash(Hash::of(bytes));
@@ -472,6 +482,12 @@ impl SignedEvent {
         }
         Ok(())
     }
+}
+
+/// Whether a decode verifies the signature, with the keys decoded so far.
+enum Verify<'a> {
+    No,
+    Yes(&'a mut KeyCache),
 }
 
 fn event_id(value: &Value, field: &'static str) -> Result<EventId, DecodeError> {
@@ -576,17 +592,17 @@ impl SignedEvent {
         // than it saves.
         const MIN_PER_THREAD: usize = 64;
         let threads = threads.get().min(records.len().div_ceil(MIN_PER_THREAD)).max(1);
+        // Each thread decodes its authors' keys once.
+        let decode_part = |part: &[Vec<u8>]| {
+            let mut keys = KeyCache::default();
+            part.iter().map(|bytes| SignedEvent::decode_checked(bytes, Verify::Yes(&mut keys))).collect::<Vec<_>>()
+        };
         if threads == 1 {
-            return records.iter().map(|bytes| SignedEvent::decode(bytes)).collect();
+            return decode_part(records);
         }
         let chunk = records.len().div_ceil(threads);
         std::thread::scope(|scope| {
-            let workers: Vec<_> = records
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|bytes| SignedEvent::decode(bytes)).collect::<Vec<_>>())
-                })
-                .collect();
+            let workers: Vec<_> = records.chunks(chunk).map(|part| scope.spawn(move || decode_part(part))).collect();
             workers
                 .into_iter()
                 .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))

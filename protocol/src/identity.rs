@@ -70,22 +70,59 @@ impl AuthorId {
     pub const KIND: &'static str = "author";
 
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, KeyError> {
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::NotOnCurve)?;
-        if key.is_weak() {
-            return Err(KeyError::Weak);
-        }
+        checked_key(&bytes)?;
         Ok(AuthorId(bytes))
     }
 
     pub const fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+}
 
-    /// Checks a signature over `domain || message` with strict RFC 8032
-    /// rules (canonical `S`, no small-order `R`), so that no third party can
-    /// turn one valid signature into another.
-    pub(crate) fn verify(&self, domain: &[u8], message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError)?;
+/// A public key that is a point of the curve and not of small order.
+fn checked_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::NotOnCurve)?;
+    if key.is_weak() {
+        return Err(KeyError::Weak);
+    }
+    Ok(key)
+}
+
+/// Authors' keys, decoded once for many signatures: decoding a public key
+/// (a point decompression, and its small-order check) costs about a tenth
+/// of a verification, and a bulk of events (a bundle, a catch-up) has few
+/// authors.
+#[derive(Default)]
+pub(crate) struct KeyCache(std::collections::HashMap<[u8; 32], VerifyingKey>);
+
+impl KeyCache {
+    /// Keys kept at most: a stranger's bulk of a million authors costs a
+    /// bounded amount of memory (and each key its full price).
+    const MAX_KEYS: usize = 4096;
+
+    /// The author of these bytes, checked as [`AuthorId::from_bytes`]
+    /// does, with its decoded key.
+    pub(crate) fn author(&mut self, bytes: [u8; 32]) -> Result<(AuthorId, VerifyingKey), KeyError> {
+        if let Some(key) = self.0.get(&bytes) {
+            return Ok((AuthorId(bytes), *key));
+        }
+        let key = checked_key(&bytes)?;
+        if self.0.len() < Self::MAX_KEYS {
+            self.0.insert(bytes, key);
+        }
+        Ok((AuthorId(bytes), key))
+    }
+
+    /// Checks a signature over `domain || message` by the author of `key`
+    /// (from [`KeyCache::author`]) with strict RFC 8032 rules (canonical
+    /// `S`, no small-order `R`), so that no third party can turn one valid
+    /// signature into another.
+    pub(crate) fn verify(
+        key: &VerifyingKey,
+        domain: &[u8],
+        message: &[u8],
+        signature: &Signature,
+    ) -> Result<(), SignatureError> {
         let mut signed = Vec::with_capacity(domain.len() + message.len());
         signed.extend_from_slice(domain);
         signed.extend_from_slice(message);

@@ -8,12 +8,13 @@
 //! scope again.
 
 use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use communs_protocol::limits::{MAX_CATCHUP_ROUNDS, MAX_FETCH_IDS, MAX_SESSIONS_PER_PEER};
 use communs_protocol::sync::{Initiator, Responder, SyncError};
 use communs_protocol::wire::{IdPrefix, Refusal, Request, Response, Scope, events_response};
-use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
+use communs_protocol::{DesignId, EventError, EventId, Hash, SignedEvent};
 use libp2p::PeerId;
 use serde::Serialize;
 
@@ -263,7 +264,8 @@ impl Network {
         }
     }
 
-    /// Fetches events by id, in batches, checking each is one asked for.
+    /// Fetches events by id, in batches, checking each is one asked for,
+    /// and verifies them, each batch on every core off the async threads.
     async fn fetch_events(
         &self,
         peer: PeerId,
@@ -273,6 +275,7 @@ impl Network {
         let mut events = Vec::with_capacity(need.len());
         for batch in need.chunks(MAX_FETCH_IDS) {
             let mut wanted: std::collections::BTreeSet<EventId> = batch.iter().copied().collect();
+            let mut records = Vec::with_capacity(batch.len());
             while !wanted.is_empty() {
                 let asked: Vec<IdPrefix> = wanted.iter().map(|id| IdPrefix::of(id.as_bytes())).collect();
                 let request = Request::Fetch { ids: asked.clone() };
@@ -281,11 +284,11 @@ impl Network {
                 };
                 let mut progressed = false;
                 for bytes in got {
-                    let event =
-                        SignedEvent::decode(&bytes).map_err(|source| CatchupError::BadEvent { peer, source })?;
-                    let id = event.id();
+                    // An event's id is the hash of its bytes: what was
+                    // asked for is known before the signature is checked.
+                    let id = EventId::from_hash(Hash::of(&bytes));
                     if wanted.remove(&id) {
-                        events.push(event);
+                        records.push(bytes);
                         progressed = true;
                     } else if asked.binary_search(&IdPrefix::of(id.as_bytes())).is_err() {
                         return Err(CatchupError::Unasked { peer, got: id });
@@ -296,6 +299,13 @@ impl Network {
                     // The peer no longer has them (or lied about having them).
                     break;
                 }
+            }
+            let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+            let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
+                .await
+                .map_err(|_| NetError::Stopped)?;
+            for event in decoded {
+                events.push(event.map_err(|source| CatchupError::BadEvent { peer, source })?);
             }
         }
         Ok(events)

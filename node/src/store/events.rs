@@ -6,7 +6,7 @@
 //! same transaction brings each touched design's derived rows up to date
 //! (`views.rs`): reads never replay a log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -185,26 +185,39 @@ impl EventStore {
     /// also be admitted by its design's rules (the protocol's
     /// [`Resolver`]), which every node applies alike.
     pub fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
+        Ok(self.insert_in(events, Mode::AllOrNothing)?.added.len())
+    }
+
+    /// Inserts every event of `events` (in clock order) that can be
+    /// stored, in one durable transaction, and says what became of the
+    /// others: waiting for a parent this node lacks, or refused (invalid
+    /// against its parents, or by its design's rules). For events from
+    /// peers, where one bad event must not cost the good ones of the batch
+    /// a transaction each.
+    pub fn insert_each(&self, events: &[SignedEvent]) -> Result<Inserted, EventStoreError> {
+        self.insert_in(events, Mode::EachAlone)
+    }
+
+    fn insert_in(&self, events: &[SignedEvent], mode: Mode) -> Result<Inserted, EventStoreError> {
         let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
-        let result = self.write(&mut cache, events, &mut touched, true, None);
-        if result.is_err() {
+        let result = self.write(&mut cache, events, &mut touched, mode, true);
+        for (design, delta) in &touched {
             // The transaction is gone; resolvers it changed are not. One
             // that only refused events is unchanged and stays (a refused
-            // flood must not cost a replay per event).
-            for (design, delta) in &touched {
-                if delta.applied {
-                    cache.forget(design);
-                }
+            // flood must not cost a replay per event). One that holds an
+            // event as pending no longer matches the store either way.
+            if delta.pending || (result.is_err() && delta.applied) {
+                cache.forget(design);
             }
         }
         cache.trim();
-        let added = result?;
-        for event in &added {
+        let inserted = result?;
+        for event in &inserted.added {
             // No receiver (no network running) is not an error.
             let _ = self.inserted.send(event.clone());
         }
-        Ok(added.len())
+        Ok(inserted)
     }
 
     /// Whether [`EventStore::insert`] would take every one of `events`,
@@ -223,140 +236,61 @@ impl EventStore {
                 }
             }
         }
-        let added = self.write(&mut scratch, events, &mut BTreeMap::new(), false, None)?;
-        Ok(added.iter().map(SignedEvent::id).collect())
+        let inserted = self.write(&mut scratch, events, &mut BTreeMap::new(), Mode::AllOrNothing, false)?;
+        Ok(inserted.added.iter().map(SignedEvent::id).collect())
     }
 
-    /// [`EventStore::insert`] for events from a peer: an event that cannot
-    /// go in (a parent missing, invalid against its parents, refused by
-    /// its design's rules) is left out and returned with why, and the rest
-    /// goes in as one batch. One batch matters: the bound on unclaimed
-    /// contributions would drop a contribution stored alone before the
-    /// maintainer's approval that claims it.
-    pub fn insert_valid(&self, events: &[SignedEvent]) -> Result<(Vec<SignedEvent>, LeftOut), EventStoreError> {
-        let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
-        let mut left_out = Vec::new();
-        let result = self.write(&mut cache, events, &mut touched, true, Some(&mut left_out));
-        if result.is_err() {
-            for (design, delta) in &touched {
-                if delta.applied {
-                    cache.forget(design);
-                }
-            }
-        }
-        cache.trim();
-        let added = result?;
-        for event in &added {
-            let _ = self.inserted.send(event.clone());
-        }
-        Ok((added, left_out))
-    }
-
-    /// The insert itself, committed only if `commit`. With `left_out`, an
-    /// event that cannot go in for a reason of its own is put there
-    /// instead of failing the whole insert.
+    /// The insert itself, committed only if `commit` (and something was
+    /// added).
     fn write(
         &self,
         cache: &mut ResolverCache,
         events: &[SignedEvent],
         touched: &mut BTreeMap<DesignId, Delta>,
+        mode: Mode,
         commit: bool,
-        mut left_out: Option<&mut LeftOut>,
-    ) -> Result<Vec<SignedEvent>, EventStoreError> {
+    ) -> Result<Inserted, EventStoreError> {
         let tx = self.db.begin_write()?;
-        let mut added = Vec::new();
+        let mut out = Inserted::default();
+        // Something was deleted (the bound evicted stored events).
+        let mut changed = false;
         {
             let mut tables = Tables::open(&tx)?;
+            // This batch's events stored so far: their children find them
+            // here, without reading and decoding them back.
+            let mut stored: HashMap<EventId, &SignedEvent> = HashMap::new();
             for event in events {
-                let id = event.id();
-                if tables.events.get(id.as_bytes())?.is_some() {
-                    continue;
+                match write_one(&mut tables, cache, touched, &stored, event) {
+                    Ok(true) => {
+                        stored.insert(event.id(), event);
+                        out.added.push(event.clone());
+                    }
+                    Ok(false) => {}
+                    Err(e) if mode == Mode::AllOrNothing => return Err(e),
+                    Err(EventStoreError::MissingParent { .. }) => out.waiting.push(event.clone()),
+                    Err(e @ (EventStoreError::Invalid { .. } | EventStoreError::Refused { .. })) => {
+                        out.refused.push((event.id(), e));
+                    }
+                    Err(e) => return Err(e),
                 }
-                // Checks that change nothing yet: an event failing one may
-                // be left out.
-                let mut parents = Vec::with_capacity(event.parents().len());
-                let mut own_fault = None;
-                for parent in event.parents() {
-                    match tables.events.get(parent.as_bytes())? {
-                        Some(bytes) => parents.push(decode(*parent, bytes.value())?),
-                        None => {
-                            own_fault = Some(EventStoreError::MissingParent { event: id, parent: *parent });
-                            break;
-                        }
-                    }
-                }
-                if own_fault.is_none() {
-                    let parent_refs: Vec<&SignedEvent> = parents.iter().collect();
-                    own_fault = event
-                        .check_parents(&parent_refs)
-                        .err()
-                        .map(|source| EventStoreError::Invalid { event: id, source });
-                }
-                match (own_fault, left_out.as_deref_mut()) {
-                    (None, _) => {}
-                    (Some(fault), Some(left_out)) => {
-                        left_out.push((id, fault));
-                        continue;
-                    }
-                    (Some(fault), None) => return Err(fault),
-                }
-                let design = event.design();
-                touched.entry(design).or_default();
-                let resolver = match cache.get_mut(&design) {
-                    Some(resolver) => resolver,
-                    None => {
-                        let (resolver, count) = tables.load_resolver(&design)?;
-                        cache.insert(design, resolver, count);
-                        cache.get_mut(&design).expect("just inserted")
-                    }
-                };
-                // Parents and clock were checked above: a refusal is the
-                // design's rules (governance.md, "Admission").
-                // (A failed insert makes the cache forget this resolver.)
-                // The bound on unclaimed contributions is applied once the
-                // whole batch is in, so that a maintainer's event claims
-                // what came with it.
-                // A refusal leaves the resolver as it was, so the event can
-                // be left out.
-                let refused = match resolver.apply_in_batch(event.clone()) {
-                    Applied::Accepted { .. } => {
-                        touched.get_mut(&design).expect("entered above").applied = true;
-                        None
-                    }
-                    Applied::Refused(refusal) => Some(refusal),
-                    Applied::Known => Some(Refusal::Duplicate),
-                    Applied::Pending | Applied::PendingFull => {
-                        // It now waits in the resolver: the resolver changed.
-                        touched.get_mut(&design).expect("entered above").applied = true;
-                        let parent = event.parents().first().copied().unwrap_or(id);
-                        return Err(EventStoreError::MissingParent { event: id, parent });
-                    }
-                };
-                if let Some(refusal) = refused {
-                    let fault = EventStoreError::Refused { event: id, refusal };
-                    match left_out.as_deref_mut() {
-                        Some(left_out) => {
-                            left_out.push((id, fault));
-                            continue;
-                        }
-                        None => return Err(fault),
-                    }
-                }
-                tables.put(event)?;
-                let delta = touched.get_mut(&design).expect("entered above");
-                delta.events += 1;
-                delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
-                added.push(event.clone());
             }
             for (design, delta) in touched.iter_mut() {
                 let resolver = cache.get_mut(design).expect("loaded while inserting");
+                // The bound on unclaimed contributions is applied once the
+                // whole batch is in, so that a maintainer's event claims
+                // what came with it.
                 let evicted = resolver.end_batch();
+                if delta.events == 0 && evicted.is_empty() {
+                    // Only refusals: no row changes (a refused flood must
+                    // not cost a rewrite of the design's rows per batch).
+                    continue;
+                }
                 if !evicted.is_empty() {
                     // Over the bound: deleted with everything derived from
                     // them, whether they came now or before.
+                    changed = true;
                     let gone: std::collections::HashSet<EventId> = evicted.iter().copied().collect();
-                    added.retain(|e| !gone.contains(&e.id()));
+                    out.added.retain(|e| !gone.contains(&e.id()));
                     for id in &evicted {
                         let event = tables.get(id)?;
                         tables.delete(&event, resolver)?;
@@ -369,12 +303,12 @@ impl EventStore {
                 cache.removed(design, delta.removed_events);
             }
         }
-        if commit {
+        if commit && (changed || !out.added.is_empty()) {
             tx.commit()?;
         } else {
             tx.abort()?;
         }
-        Ok(added)
+        Ok(out)
     }
 
     /// Every event of a design, in clock order (ties by id).
@@ -680,8 +614,82 @@ impl EventStore {
     }
 }
 
-/// Events an insert left out, each with why.
-pub type LeftOut = Vec<(EventId, EventStoreError)>;
+/// Checks one event against its parents and its design's rules and
+/// writes its rows; `Ok(false)` if it was stored already.
+fn write_one(
+    tables: &mut Tables<'_>,
+    cache: &mut ResolverCache,
+    touched: &mut BTreeMap<DesignId, Delta>,
+    batch: &HashMap<EventId, &SignedEvent>,
+    event: &SignedEvent,
+) -> Result<bool, EventStoreError> {
+    let id = event.id();
+    if batch.contains_key(&id) || tables.events.get(id.as_bytes())?.is_some() {
+        return Ok(false);
+    }
+    let mut read_back = Vec::new();
+    for parent in event.parents() {
+        if !batch.contains_key(parent) {
+            let bytes = tables
+                .events
+                .get(parent.as_bytes())?
+                .ok_or(EventStoreError::MissingParent { event: id, parent: *parent })?;
+            read_back.push(decode(*parent, bytes.value())?);
+        }
+    }
+    let parents: Vec<&SignedEvent> =
+        event.parents().iter().filter_map(|p| batch.get(p).copied()).chain(read_back.iter()).collect();
+    event.check_parents(&parents).map_err(|source| EventStoreError::Invalid { event: id, source })?;
+    let design = event.design();
+    let delta = touched.entry(design).or_default();
+    let resolver = match cache.get_mut(&design) {
+        Some(resolver) => resolver,
+        None => {
+            let (resolver, count) = tables.load_resolver(&design)?;
+            cache.insert(design, resolver, count);
+            cache.get_mut(&design).expect("just inserted")
+        }
+    };
+    // Parents and clock were checked above: a refusal is the design's
+    // rules (governance.md, "Admission"). The bound on unclaimed
+    // contributions waits for the end of the batch (`write`).
+    match resolver.apply_in_batch(event.clone()) {
+        Applied::Accepted { .. } => delta.applied = true,
+        Applied::Refused(refusal) => return Err(EventStoreError::Refused { event: id, refusal }),
+        Applied::Known => return Err(EventStoreError::Refused { event: id, refusal: Refusal::Duplicate }),
+        Applied::Pending | Applied::PendingFull => {
+            // It now waits in the resolver, which no longer matches the
+            // store: the cache forgets it.
+            delta.applied = true;
+            delta.pending = true;
+            let parent = event.parents().first().copied().unwrap_or(id);
+            return Err(EventStoreError::MissingParent { event: id, parent });
+        }
+    }
+    tables.put(event)?;
+    delta.events += 1;
+    delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
+    Ok(true)
+}
+
+/// Whether one event that cannot be stored spoils its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    AllOrNothing,
+    EachAlone,
+}
+
+/// What [`EventStore::insert_each`] did with a batch.
+#[derive(Debug, Default)]
+pub struct Inserted {
+    /// Stored now, in the order given.
+    pub added: Vec<SignedEvent>,
+    /// Not stored: a parent is neither in the store nor stored before it.
+    pub waiting: Vec<SignedEvent>,
+    /// Not stored: invalid against its parents or refused by its design's
+    /// rules.
+    pub refused: Vec<(EventId, EventStoreError)>,
+}
 
 /// The smallest and largest 32-byte ids that start with `prefix`.
 fn prefix_bounds(prefix: &[u8; 8]) -> ([u8; 32], [u8; 32]) {
@@ -715,6 +723,9 @@ struct Delta {
     /// Its resolver took an event (so it must be forgotten if the
     /// transaction fails).
     applied: bool,
+    /// Its resolver holds an event as pending, which the store does not
+    /// (so it must be forgotten whatever happens).
+    pending: bool,
 }
 
 impl<'tx> Tables<'tx> {
@@ -1069,8 +1080,8 @@ mod tests {
             Err(EventStoreError::MissingParent { parent, .. }) if parent == last.id()
         ));
 
-        let (added, left_out) = store.insert_valid(&[last.clone(), approval.clone()]).expect("one batch");
-        assert_eq!(added.len(), 2, "{left_out:?}");
+        let inserted = store.insert_each(&[last.clone(), approval.clone()]).expect("one batch");
+        assert_eq!(inserted.added.len(), 2, "{:?} {:?}", inserted.refused, inserted.waiting);
         let design = genesis.design();
         assert_eq!(store.design_row(&design).expect("read").expect("a row").events, 2 + BOUND as u64 + 1);
         assert_eq!(store.governance(&design).expect("read").expect("a state").canonical, Some(last.id()));

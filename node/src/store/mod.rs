@@ -10,5 +10,5 @@ mod sweep;
 pub mod views;
 
 pub use blobs::{BlobError, BlobStore, Freed, Guard};
-pub use events::{EventStore, EventStoreError};
+pub use events::{EventStore, EventStoreError, Inserted};
 pub use views::DesignRow;
