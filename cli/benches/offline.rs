@@ -52,19 +52,7 @@ const GOAL_REPUBLISH_OVER_PUBLISH: f64 = 0.2;
 const GOAL_PEAK_MB: f64 = 200.0;
 
 fn main() -> ExitCode {
-    // `cargo test --all-targets` also runs benches, without `--bench`:
-    // generating a GiB there would only slow the tests down.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        eprintln!("offline: skipped (run it with `cargo bench -p communs-cli --bench offline`)");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::bench_main("offline", run)
 }
 
 fn run() -> anyhow::Result<()> {

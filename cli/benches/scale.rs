@@ -38,17 +38,7 @@ const GENERATOR_VERSION: &str = "scale-v1";
 const BATCH_EVENTS: usize = 20_000;
 
 fn main() -> ExitCode {
-    if !std::env::args().any(|arg| arg == "--bench") {
-        eprintln!("scale: skipped (run it with `cargo bench -p communs-cli --bench scale`)");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::bench_main("scale", run)
 }
 
 /// A command's arguments on a store, given a scratch folder.

@@ -25,8 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use common::{env_number, lock_data_dir, median};
 use communs_node::{Home, Node};
-use communs_protocol::manifest::License;
-use communs_protocol::{Body, Genesis, Manifest, Revision, SecretKey, Tree, TreeEntry, UnsignedEvent, ValidatedPath};
+use communs_protocol::{SecretKey, Tree, TreeEntry, ValidatedPath, fixtures};
 
 /// The deadline for a seed-all node to hold every file.
 const GOAL_SECS: f64 = 60.0;
@@ -35,17 +34,7 @@ const GOAL_SECS: f64 = 60.0;
 const POLL: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
-    if !std::env::args().any(|arg| arg == "--bench") {
-        eprintln!("seeding: skipped (run it with `cargo bench -p communs-cli --bench seeding`)");
-        return ExitCode::SUCCESS;
-    }
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::bench_main("seeding", run)
 }
 
 fn run() -> anyhow::Result<()> {
@@ -154,38 +143,8 @@ async fn store_designs(home: &Path, n: usize) -> anyhow::Result<()> {
     let mut events = Vec::with_capacity(2 * n);
     for (i, tree) in trees.into_iter().enumerate() {
         let name = format!("Part {i}");
-        let mut nonce = [0; communs_protocol::limits::GENESIS_NONCE_BYTES];
-        nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        let genesis = UnsignedEvent {
-            design: None,
-            author: key.author(),
-            parents: vec![],
-            clock: 0,
-            time: 0,
-            body: Body::Genesis(Genesis {
-                name: name.clone(),
-                maintainers: vec![key.author()],
-                threshold: 1,
-                license: "CERN-OHL-S-2.0".into(),
-                fork_of: None,
-                nonce,
-            }),
-        }
-        .sign(&key)?;
-        let revision = UnsignedEvent {
-            design: Some(genesis.design()),
-            author: key.author(),
-            parents: vec![genesis.id()],
-            clock: 1,
-            time: 0,
-            body: Body::Revision(Revision {
-                tree,
-                manifest: Manifest::minimal(&name, License::all("CERN-OHL-S-2.0")),
-                base: vec![],
-                message: String::new(),
-            }),
-        }
-        .sign(&key)?;
+        let genesis = fixtures::genesis(&key, &name, "CERN-OHL-S-2.0", i as u64);
+        let revision = fixtures::revision(&key, &genesis, tree, &name, "CERN-OHL-S-2.0");
         events.extend([genesis, revision]);
     }
     for batch in events.chunks(2_000) {

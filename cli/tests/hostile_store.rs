@@ -5,8 +5,7 @@ mod support;
 
 use communs_node::{Home, Node as StoreNode, keyfile};
 use communs_protocol::cbor::{self, Value};
-use communs_protocol::manifest::License;
-use communs_protocol::{Body, Genesis, Manifest, Revision, UnsignedEvent};
+use communs_protocol::fixtures;
 use support::{Node, small_design, snapshot, write_files};
 
 /// A design whose tree names `../escaped.txt` and `/tmp/absolute.txt`,
@@ -30,38 +29,8 @@ async fn plant_traversal_design(home: &std::path::Path) -> String {
         Value::Array(vec![entry("../escaped.txt"), entry("/tmp/absolute.txt")]),
     ]));
     let tree = node.add_blob(tree).await.expect("tree blob");
-    let genesis = UnsignedEvent {
-        design: None,
-        author: key.author(),
-        parents: vec![],
-        clock: 0,
-        time: 0,
-        body: Body::Genesis(Genesis {
-            name: "Evil".into(),
-            maintainers: vec![key.author()],
-            threshold: 1,
-            license: "MIT".into(),
-            fork_of: None,
-            nonce: [0; 16],
-        }),
-    }
-    .sign(&key)
-    .expect("genesis");
-    let revision = UnsignedEvent {
-        design: Some(genesis.design()),
-        author: key.author(),
-        parents: vec![genesis.id()],
-        clock: 1,
-        time: 0,
-        body: Body::Revision(Revision {
-            tree,
-            manifest: Manifest::minimal("Evil", License::all("MIT")),
-            base: vec![],
-            message: String::new(),
-        }),
-    }
-    .sign(&key)
-    .expect("revision");
+    let genesis = fixtures::genesis(&key, "Evil", "MIT", 0);
+    let revision = fixtures::revision(&key, &genesis, tree, "Evil", "MIT");
     node.insert_events(&[genesis.clone(), revision]).expect("insert");
     node.close().await.expect("close");
     genesis.design().to_string()

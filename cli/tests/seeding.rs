@@ -5,8 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use communs_protocol::manifest::License;
-use communs_protocol::{Body, Genesis, Manifest, Revision, SecretKey, Tree, TreeEntry, UnsignedEvent, ValidatedPath};
+use communs_protocol::{SecretKey, Tree, TreeEntry, ValidatedPath, fixtures};
 use serde_json::Value;
 use support::Node;
 use support::daemon::{Daemon, eventually_every, log};
@@ -66,40 +65,8 @@ fn many_designs(node: &Node, n: usize) {
         let mut events = Vec::with_capacity(2 * n);
         for (i, tree_hash) in tree_hashes.into_iter().enumerate() {
             let name = format!("Part {i}");
-            let mut nonce = [0; communs_protocol::limits::GENESIS_NONCE_BYTES];
-            nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            let genesis = UnsignedEvent {
-                design: None,
-                author: key.author(),
-                parents: vec![],
-                clock: 0,
-                time: 0,
-                body: Body::Genesis(Genesis {
-                    name: name.clone(),
-                    maintainers: vec![key.author()],
-                    threshold: 1,
-                    license: "CERN-OHL-S-2.0".into(),
-                    fork_of: None,
-                    nonce,
-                }),
-            }
-            .sign(&key)
-            .expect("genesis");
-            let revision = UnsignedEvent {
-                design: Some(genesis.design()),
-                author: key.author(),
-                parents: vec![genesis.id()],
-                clock: 1,
-                time: 0,
-                body: Body::Revision(Revision {
-                    tree: tree_hash,
-                    manifest: Manifest::minimal(&name, License::all("CERN-OHL-S-2.0")),
-                    base: vec![],
-                    message: String::new(),
-                }),
-            }
-            .sign(&key)
-            .expect("revision");
+            let genesis = fixtures::genesis(&key, &name, "CERN-OHL-S-2.0", i as u64);
+            let revision = fixtures::revision(&key, &genesis, tree_hash, &name, "CERN-OHL-S-2.0");
             events.extend([genesis, revision]);
         }
         for batch in events.chunks(2_000) {

@@ -13,6 +13,8 @@
 pub mod bundle;
 pub mod cbor;
 pub mod event;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod governance;
 pub mod hash;
 pub mod identity;

@@ -21,6 +21,24 @@ const GENERATOR_VERSION: &str = "offline-v1";
 
 /// Where the benchmarks keep their generated designs and runs: next to the
 /// build (`<target>/release/communs`), on its disk.
+/// A benchmark's `main`: `run` only under `cargo bench` (which passes
+/// `--bench`; `cargo test --all-targets` runs benches without it, and
+/// their stores and transfers would only slow the tests down), its error
+/// printed with its causes.
+pub fn bench_main(name: &str, run: fn() -> anyhow::Result<()>) -> std::process::ExitCode {
+    if !std::env::args().any(|arg| arg == "--bench") {
+        eprintln!("{name}: skipped (run it with `cargo bench -p communs-cli --bench {name}`)");
+        return std::process::ExitCode::SUCCESS;
+    }
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 pub fn data_dir(binary: &Path) -> anyhow::Result<PathBuf> {
     let target_dir = binary.parent().and_then(Path::parent).context("locating the target directory")?;
     Ok(target_dir.join("bench-data"))

@@ -952,23 +952,7 @@ mod tests {
     use super::*;
 
     fn genesis(key: &SecretKey, name: &str) -> SignedEvent {
-        UnsignedEvent {
-            design: None,
-            author: key.author(),
-            parents: vec![],
-            clock: 0,
-            time: 0,
-            body: Body::Genesis(Genesis {
-                name: name.to_owned(),
-                maintainers: vec![key.author()],
-                threshold: 1,
-                license: "CERN-OHL-S-2.0".into(),
-                fork_of: None,
-                nonce: [0; communs_protocol::limits::GENESIS_NONCE_BYTES],
-            }),
-        }
-        .sign(key)
-        .expect("genesis")
+        communs_protocol::fixtures::genesis(key, name, "CERN-OHL-S-2.0", 0)
     }
 
     #[test]
