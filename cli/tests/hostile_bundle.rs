@@ -13,7 +13,7 @@ use communs_protocol::{
     BlobHash, Body, EventId, Genesis, Hash, Manifest, Revision, SecretKey, SignedEvent, Tree, TreeEntry, UnsignedEvent,
     ValidatedPath,
 };
-use support::{Node, snapshot, write_files};
+use support::{Node, noise, snapshot, write_files};
 
 /// A bundle as spec/bundle.md lays it out, with whatever records it is given.
 fn write_bundle(path: &Path, events: &[Vec<u8>], blobs: &[Blob]) {
@@ -41,19 +41,6 @@ type Blob = (BlobHash, Vec<u8>);
 
 fn blob(bytes: &[u8]) -> Blob {
     (BlobHash(Hash::of(bytes)), bytes.to_vec())
-}
-
-/// Deterministic, incompressible bytes.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
 }
 
 /// A tree of `(path, blob, size as the tree says)`, encoded as a blob.

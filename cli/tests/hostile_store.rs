@@ -6,7 +6,7 @@ mod support;
 use communs_node::{Home, Node as StoreNode, keyfile};
 use communs_protocol::cbor::{self, Value};
 use communs_protocol::fixtures;
-use support::{Node, small_design, snapshot, write_files};
+use support::{Node, noise, small_design, snapshot, write_files};
 
 /// A design whose tree names `../escaped.txt` and `/tmp/absolute.txt`,
 /// signed by the node's own key and written straight into its store.
@@ -50,19 +50,6 @@ fn a_tree_with_traversal_paths_in_the_store_is_refused_by_get() {
     let fsck = node.run(&["--json", "fsck"]);
     assert_eq!(fsck.code, 1);
     assert_eq!(fsck.json()["problems"][0]["kind"], "bad-tree");
-}
-
-/// Deterministic, incompressible bytes.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
 }
 
 #[test]

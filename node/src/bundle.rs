@@ -128,15 +128,7 @@ impl Node {
             for entry in self.read_tree(revision).await?.entries() {
                 let size = self.stored_size(&entry.blob).await?;
                 if size != entry.size {
-                    return Err(BundleError::WrongSize {
-                        path: file.to_owned(),
-                        revision: event.id(),
-                        file: entry.path.to_string(),
-                        blob: entry.blob,
-                        listed: entry.size,
-                        actual: size,
-                    }
-                    .into());
+                    return Err(wrong_size(file, event, entry, size));
                 }
                 if seen.insert(entry.blob) {
                     blobs.push((entry.blob, size));
@@ -431,15 +423,7 @@ impl Node {
                     },
                 };
                 if actual != entry.size {
-                    return Err(BundleError::WrongSize {
-                        path: file.to_owned(),
-                        revision: event.id(),
-                        file: entry.path.to_string(),
-                        blob: entry.blob,
-                        listed: entry.size,
-                        actual,
-                    }
-                    .into());
+                    return Err(wrong_size(file, event, entry, actual));
                 }
                 files.push(entry.blob);
             }
@@ -454,6 +438,19 @@ impl Node {
 struct BlobRecord {
     offset: u64,
     size: u64,
+}
+
+/// A tree of `event` gives `entry` another size than its blob's.
+fn wrong_size(file: &Path, event: &SignedEvent, entry: &communs_protocol::TreeEntry, actual: u64) -> NodeError {
+    BundleError::WrongSize {
+        path: file.to_owned(),
+        revision: event.id(),
+        file: entry.path.to_string(),
+        blob: entry.blob,
+        listed: entry.size,
+        actual,
+    }
+    .into()
 }
 
 /// What one read of a bundle finds: the events' bytes, unverified, and

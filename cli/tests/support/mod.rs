@@ -99,6 +99,19 @@ impl Node {
     }
 }
 
+/// Deterministic, incompressible bytes.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
 /// Writes files (path, contents) under `root`.
 pub fn write_files(root: &Path, files: &[(&str, &[u8])]) {
     for (path, contents) in files {
