@@ -395,7 +395,8 @@ impl SignedEvent {
             .map(|d| bytes_n(d, "event.design").map(|b| DesignId::from_hash(Hash::from_bytes(b))))
             .transpose()?;
         let (author, key) = match verify {
-            Verify::No => (author_id(author, "event.author")?, None),
+            // Read back from the store: checked when it came in.
+            Verify::No => (AuthorId::from_stored_bytes(bytes_n(author, "event.author")?), None),
             Verify::Yes(keys) => {
                 let field = "event.author";
                 let (author, key) =

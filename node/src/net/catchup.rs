@@ -15,10 +15,16 @@ use communs_protocol::limits::{MAX_CATCHUP_ROUNDS, MAX_FETCH_IDS, MAX_SESSIONS_P
 use communs_protocol::sync::{Initiator, Responder, SyncError};
 use communs_protocol::wire::{IdPrefix, Refusal, Request, Response, Scope, events_response};
 use communs_protocol::{DesignId, EventError, EventId, Hash, SignedEvent};
+use futures::StreamExt;
 use libp2p::PeerId;
 use serde::Serialize;
 
 use super::{NetError, Network};
+
+/// Fetch batches of one catch-up in flight at once: the next is on the
+/// wire (and read from the peer's store) while one is verified.
+const FETCHES_IN_FLIGHT: usize = 2;
+use crate::ingest::Ingested;
 use crate::store::EventStoreError;
 
 /// A session not continued within this time is dropped.
@@ -59,6 +65,15 @@ pub struct CatchupReport {
     pub bytes_received: usize,
     /// Bytes sent.
     pub bytes_sent: usize,
+    /// The peers that could not be reached or caught up with, and why.
+    pub failures: Vec<PeerFailure>,
+}
+
+/// A peer `communs sync` could not dial or catch up with.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerFailure {
+    pub peer_id: String,
+    pub reason: String,
 }
 
 impl CatchupReport {
@@ -70,6 +85,7 @@ impl CatchupReport {
         self.added += other.added;
         self.bytes_received += other.bytes_received;
         self.bytes_sent += other.bytes_sent;
+        self.failures.extend(other.failures);
     }
 }
 
@@ -221,19 +237,7 @@ impl Network {
             }
         }
         report.needed = need.len();
-        let mut events = self.fetch_events(peer, need, &mut report).await?;
-        // A design that only shares a prefix with one asked for is not
-        // wanted (it takes some 2^64 hashes to make one on purpose).
-        events.retain(|e| interest.wants(&e.design()));
-        let node = self.shared.node.clone();
-        let ingested =
-            tokio::task::spawn_blocking(move || node.ingest(events)).await.map_err(|_| NetError::Stopped)??;
-        report.added = ingested.added.len();
-        if let Some((id, e)) = ingested.rejected.into_iter().next() {
-            tracing::info!(%peer, "sent event {id}, invalid against its parents: {e}");
-        }
-        self.hold(ingested.waiting);
-        self.release_pending(ingested.added.iter().map(SignedEvent::id).collect()).await;
+        self.fetch_and_store(peer, interest, need, &mut report).await?;
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -265,49 +269,125 @@ impl Network {
     }
 
     /// Fetches events by id, in batches, checking each is one asked for,
-    /// and verifies them, each batch on every core off the async threads.
-    async fn fetch_events(
+    /// verifies them, each batch on every core off the async threads, and
+    /// stores them. The three overlap: the next batch is on the wire while
+    /// one is verified, and what arrived is stored (in one transaction, by
+    /// one blocking task at a time) while more arrives. An event whose
+    /// parent has not arrived yet waits for the next store; what still
+    /// waits at the end is held for gossip to release.
+    async fn fetch_and_store(
         &self,
         peer: PeerId,
+        interest: &Interest,
         need: Vec<EventId>,
         report: &mut CatchupReport,
-    ) -> Result<Vec<SignedEvent>, CatchupError> {
-        let mut events = Vec::with_capacity(need.len());
-        for batch in need.chunks(MAX_FETCH_IDS) {
-            let mut wanted: std::collections::BTreeSet<EventId> = batch.iter().copied().collect();
-            let mut records = Vec::with_capacity(batch.len());
-            while !wanted.is_empty() {
-                let asked: Vec<IdPrefix> = wanted.iter().map(|id| IdPrefix::of(id.as_bytes())).collect();
-                let request = Request::Fetch { ids: asked.clone() };
-                let Response::Events { events: got } = self.exchange(peer, request, report).await? else {
-                    return Err(CatchupError::Protocol { peer });
-                };
-                let mut progressed = false;
-                for bytes in got {
-                    // An event's id is the hash of its bytes: what was
-                    // asked for is known before the signature is checked.
-                    let id = EventId::from_hash(Hash::of(&bytes));
-                    if wanted.remove(&id) {
-                        records.push(bytes);
-                        progressed = true;
-                    } else if asked.binary_search(&IdPrefix::of(id.as_bytes())).is_err() {
-                        return Err(CatchupError::Unasked { peer, got: id });
-                    }
-                    // Else another event under a prefix asked for: skipped.
-                }
-                if !progressed {
-                    // The peer no longer has them (or lied about having them).
-                    break;
-                }
+    ) -> Result<(), CatchupError> {
+        // Owned batches and a network per future: a stream of futures
+        // borrowing `self` and `need` defeats the compiler's proof that
+        // the tasks awaiting this are `Send`.
+        let batches: Vec<Vec<EventId>> = need.chunks(MAX_FETCH_IDS).map(<[EventId]>::to_vec).collect();
+        let mut batches = futures::stream::iter(batches)
+            .map(|batch| {
+                let network = self.clone();
+                async move { network.fetch_batch(peer, batch).await }
+            })
+            .buffered(FETCHES_IN_FLIGHT);
+        let mut arrived: Vec<SignedEvent> = Vec::new();
+        let mut storing: Option<tokio::task::JoinHandle<Result<Ingested, EventStoreError>>> = None;
+        loop {
+            let batch = batches.next().await;
+            let done = batch.is_none();
+            if let Some(batch) = batch {
+                let (mut events, counted) = batch?;
+                report.bytes_sent += counted.bytes_sent;
+                report.bytes_received += counted.bytes_received;
+                // A design that only shares a prefix with one asked for is
+                // not wanted (it takes some 2^64 hashes to make one on
+                // purpose).
+                events.retain(|e| interest.wants(&e.design()));
+                arrived.extend(events);
             }
-            let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-            let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
-                .await
-                .map_err(|_| NetError::Stopped)?;
-            for event in decoded {
-                events.push(event.map_err(|source| CatchupError::BadEvent { peer, source })?);
+            // Store what arrived once the store before it is done (at the
+            // end, wait for it).
+            if storing.as_ref().is_some_and(|task| done || task.is_finished()) {
+                let task = storing.take().expect("checked above");
+                let waiting = self.stored(peer, task, report).await?;
+                arrived.splice(0..0, waiting);
+            }
+            if storing.is_none() && !arrived.is_empty() {
+                let node = self.shared.node.clone();
+                let events = std::mem::take(&mut arrived);
+                storing = Some(tokio::task::spawn_blocking(move || node.ingest(events)));
+            }
+            if done {
+                if let Some(task) = storing.take() {
+                    let waiting = self.stored(peer, task, report).await?;
+                    self.hold(waiting);
+                }
+                return Ok(());
             }
         }
-        Ok(events)
+    }
+
+    /// The end of one store of [`Network::fetch_and_store`]: counted in
+    /// `report`, held events that waited for these released. Returns the
+    /// events still waiting for a parent.
+    async fn stored(
+        &self,
+        peer: PeerId,
+        task: tokio::task::JoinHandle<Result<Ingested, EventStoreError>>,
+        report: &mut CatchupReport,
+    ) -> Result<Vec<SignedEvent>, CatchupError> {
+        let ingested = task.await.map_err(|_| NetError::Stopped)??;
+        report.added += ingested.added.len();
+        if let Some((id, e)) = ingested.rejected.into_iter().next() {
+            tracing::info!(%peer, "sent event {id}, invalid against its parents: {e}");
+        }
+        self.release_pending(ingested.added.iter().map(SignedEvent::id).collect()).await;
+        Ok(ingested.waiting)
+    }
+
+    /// One batch of [`Network::fetch_and_store`], with the bytes it moved.
+    async fn fetch_batch(
+        &self,
+        peer: PeerId,
+        batch: Vec<EventId>,
+    ) -> Result<(Vec<SignedEvent>, CatchupReport), CatchupError> {
+        let mut counted = CatchupReport::default();
+        let mut wanted: std::collections::BTreeSet<EventId> = batch.into_iter().collect();
+        let mut records = Vec::with_capacity(wanted.len());
+        while !wanted.is_empty() {
+            let asked: Vec<IdPrefix> = wanted.iter().map(|id| IdPrefix::of(id.as_bytes())).collect();
+            let request = Request::Fetch { ids: asked.clone() };
+            let Response::Events { events: got } = self.exchange(peer, request, &mut counted).await? else {
+                return Err(CatchupError::Protocol { peer });
+            };
+            let mut progressed = false;
+            for bytes in got {
+                // An event's id is the hash of its bytes: what was
+                // asked for is known before the signature is checked.
+                let id = EventId::from_hash(Hash::of(&bytes));
+                if wanted.remove(&id) {
+                    records.push(bytes);
+                    progressed = true;
+                } else if asked.binary_search(&IdPrefix::of(id.as_bytes())).is_err() {
+                    return Err(CatchupError::Unasked { peer, got: id });
+                }
+                // Else another event under a prefix asked for: skipped.
+            }
+            if !progressed {
+                // The peer no longer has them (or lied about having them).
+                break;
+            }
+        }
+        let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+        let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        let mut events = Vec::with_capacity(decoded.len());
+        for event in decoded {
+            events.push(event.map_err(|source| CatchupError::BadEvent { peer, source })?);
+        }
+        Ok((events, counted))
     }
 }

@@ -299,8 +299,9 @@ fn opt_id(v: &Value) -> Decoded<Option<EventId>> {
     }
 }
 
+/// Keys in a stored state came from stored events, checked on the way in.
 fn author(v: &Value) -> Decoded<AuthorId> {
-    AuthorId::from_bytes(bytes32(v, "author")?).map_err(|_| StateDecodeError("author"))
+    Ok(AuthorId::from_stored_bytes(bytes32(v, "author")?))
 }
 
 fn author_list(v: &Value) -> Decoded<Vec<AuthorId>> {

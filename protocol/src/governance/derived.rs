@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::rules::{Evicted, Index, Touched, applicable};
-use super::{CompetingHead, GovernanceState, LossReason, OpenContribution};
+use super::{CompetingHead, GovernanceState, LossReason, OpenContribution, Proposal, ProposalOutcome, VoidReason};
 use crate::hash::{DesignId, EventId};
 use crate::identity::AuthorId;
 
@@ -98,7 +98,7 @@ impl Derived {
     pub fn update(&mut self, index: &Index, touched: Touched) {
         match touched {
             Touched::Genesis => *self = Derived::full(index),
-            Touched::Proposal => self.chain_changed(index),
+            Touched::Proposal { id } => self.proposal_added(index, id),
             Touched::Stance { target, .. } if index.proposals.contains_key(&target) => {
                 self.proposal_vote(index, target)
             }
@@ -169,6 +169,68 @@ impl Derived {
         self.state.chain = chain.accepted;
         self.state.proposals = chain.proposals;
         self.chain_states = chain.states;
+    }
+
+    /// A new proposal `p`. It moves the chain only if it is accepted and
+    /// wins at the state it amends (at the current state: if it is
+    /// accepted at all); otherwise, when no proposal here amends it (its
+    /// `prev` need not be in its past, so one may have come first), only
+    /// its own entry is new. Rule 2 as `Index::walk_chain` applies it, for
+    /// that one proposal: a log of many proposals costs a walk per
+    /// proposal that moves the chain, not per proposal.
+    fn proposal_added(&mut self, index: &Index, p: EventId) {
+        if index.genesis.is_none() || index.proposals.values().any(|q| q.prev == p) {
+            return self.chain_changed(index);
+        }
+        let info = &index.proposals[&p];
+        let at_state = self.chain_states.iter().position(|(s, _, _)| *s == info.prev);
+        let (approvals, outcome) = match at_state {
+            // Not amending a state of the chain: pending if it amends a
+            // pending proposal (reached, or pending in turn), else void.
+            None => {
+                let amends_pending = self
+                    .state
+                    .proposals
+                    .binary_search_by(|x| x.id.cmp(&info.prev))
+                    .is_ok_and(|at| self.state.proposals[at].outcome == ProposalOutcome::Pending);
+                let outcome = if amends_pending {
+                    ProposalOutcome::Pending
+                } else {
+                    ProposalOutcome::Void(VoidReason::NotOnChain)
+                };
+                (index.votes(&self.state.maintainers, p), outcome)
+            }
+            Some(k) => {
+                let (_, maintainers, threshold) = &self.chain_states[k];
+                let votes = index.votes(maintainers, p);
+                // The proposal the chain took at this state, if it moved on.
+                let winner = self.state.chain.get(k).copied();
+                let outcome = match (applicable(&info.change, maintainers, *threshold), winner) {
+                    (Err(why), _) => ProposalOutcome::Void(VoidReason::NotApplicable(why)),
+                    (Ok(_), winner) if votes.len() as u64 >= *threshold => {
+                        let Some(winner) = winner else { return self.chain_changed(index) };
+                        let Ok(w) = self.state.proposals.binary_search_by(|x| x.id.cmp(&winner)) else {
+                            return self.chain_changed(index);
+                        };
+                        let winner_votes = self.state.proposals[w].approvals.len();
+                        // Most approvals, then lowest id.
+                        if (votes.len(), std::cmp::Reverse(p)) > (winner_votes, std::cmp::Reverse(winner)) {
+                            return self.chain_changed(index);
+                        }
+                        ProposalOutcome::Void(VoidReason::LostTo(winner))
+                    }
+                    (Ok(_), Some(winner)) => ProposalOutcome::Void(VoidReason::Superseded { by: winner }),
+                    (Ok(_), None) => ProposalOutcome::Pending,
+                };
+                (votes, outcome)
+            }
+        };
+        let proposal =
+            Proposal { id: p, author: info.author, prev: info.prev, change: info.change, approvals, outcome };
+        match self.state.proposals.binary_search_by(|x| x.id.cmp(&p)) {
+            Ok(at) => self.state.proposals[at] = proposal,
+            Err(at) => self.state.proposals.insert(at, proposal),
+        }
     }
 
     /// A vote on proposal `p`. Two common cases change only that

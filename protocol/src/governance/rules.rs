@@ -143,7 +143,9 @@ pub(super) enum Touched {
     Revision {
         id: EventId,
     },
-    Proposal,
+    Proposal {
+        id: EventId,
+    },
     /// An approval or retraction of `target` by `author`.
     Stance {
         author: AuthorId,
@@ -204,7 +206,7 @@ impl Index {
             Body::Propose { prev, change } => {
                 self.proposals.insert(id, ProposalInfo { author, prev: *prev, change: *change });
                 self.endorsements.entry((author, id)).or_default().push(id);
-                Touched::Proposal
+                Touched::Proposal { id }
             }
             Body::Approve { target } => {
                 self.endorsements.entry((author, *target)).or_default().push(id);
