@@ -114,6 +114,47 @@ fn a_node_that_was_offline_catches_up_200_events_without_a_new_publish() {
     );
 }
 
+/// A peer that went away and came back on the same address is dialled
+/// again within seconds, with no command; meanwhile `sync` names it, says
+/// why it could not reach it, and fails since it reached no one. Alone,
+/// `sync` fails too (it used to say "Caught up with 0 peers" and exit 0).
+#[test]
+fn a_peer_that_comes_back_is_redialled_and_sync_names_the_peers_it_could_not_reach() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = Daemon::start(&Node::init(dir.path(), "a"), &["--no-dht"]);
+    let lone = Daemon::start(&Node::init(dir.path(), "lone"), &["--no-dht"]);
+    lone.node.run(&["sync"]).fails_with(1, "no peer to catch up with");
+
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &a.addr, "--no-dht"]);
+    let a_id = a.peer_id();
+    eventually(10, "b is connected to a", || b.peers().contains(&a_id));
+    let text = b.node.run(&["sync"]).ok();
+    assert!(text.stdout.starts_with("Caught up with 1 peers:"), "{text:?}");
+
+    // a stops: b's next sync names it and fails.
+    let port = a.addr.split('/').nth(4).expect("a's port").to_owned();
+    let a_home = a.stop();
+    eventually(10, "b saw a go", || b.peers().is_empty());
+    let run = b.node.run(&["--json", "sync"]).fails_with(1, "could not catch up with any peer");
+    let failures = run.json()["catch_up"]["failures"].clone();
+    assert_eq!(failures.as_array().map(Vec::len), Some(1), "{run:?}");
+    assert_eq!(failures[0]["peer_id"], a_id.as_str());
+    assert!(failures[0]["reason"].as_str().is_some_and(|r| r.starts_with("cannot connect")), "{run:?}");
+    let text = b.node.run(&["sync"]).fails_with(1, "could not catch up with any peer");
+    assert!(text.stderr.contains(&format!("warning: peer {a_id}: cannot connect")), "{text:?}");
+    assert_eq!(b.node.json(&["node", "status"])["redialling"], 1);
+
+    // a comes back on the same port, a while later: b dials it again by
+    // itself (its back-off is at most 7 s).
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    let a = Daemon::start(&a_home, &["--no-dht", "--listen", &format!("/ip4/127.0.0.1/tcp/{port}")]);
+    let back = std::time::Instant::now();
+    eventually(12, "b redialled a", || b.peers().contains(&a_id));
+    assert!(back.elapsed().as_secs() < 10, "reconnected {:?} after a came back", back.elapsed());
+    assert_eq!(b.node.json(&["node", "status"])["redialling"], 0);
+    drop(a);
+}
+
 #[test]
 fn two_partitions_that_decided_differently_converge_when_they_reconnect() {
     let dir = tempfile::tempdir().expect("tmp");

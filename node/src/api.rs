@@ -51,6 +51,8 @@ pub struct NodeStatus {
     pub listen: Vec<String>,
     pub api: String,
     pub peers: Vec<PeerInfo>,
+    /// Known peers not connected, redialled with back-off.
+    pub redialling: usize,
     pub seed_all: bool,
     /// How many designs this node keeps up to date and seeds (a count: at
     /// a tiers-lieu's size their ids would be most of every status; `list`
@@ -81,7 +83,7 @@ impl ApiState {
         // queued means its files are here. Read after, the queue could be
         // older than the designs kept.
         let kept = network.kept_count();
-        let NetStatus { peer_id, listen, peers, seed_all, pending_events, gossip, sync, seeding } =
+        let NetStatus { peer_id, listen, peers, redialling, seed_all, pending_events, gossip, sync, seeding } =
             network.status().await?;
         let node = network.node();
         let api = std::fs::read_to_string(node.home().api_path())
@@ -95,6 +97,7 @@ impl ApiState {
             listen,
             api,
             peers,
+            redialling,
             seed_all,
             kept,
             pending_events,

@@ -17,6 +17,9 @@ pub async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Resul
                     format!("  API on http://{}", status.api),
                     format!("  {} peers, {} designs kept", status.peers.len(), status.kept),
                 ];
+                if status.redialling > 0 {
+                    lines.push(format!("  {} known peers not connected, redialling", status.redialling));
+                }
                 if status.seed_all {
                     lines.push("  seeding every design it hears of".to_owned());
                 }
@@ -70,19 +73,29 @@ pub async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Resul
                     }
                 }
             }
+            for failure in &report.failures {
+                out.warn(&format!("peer {}: {}", failure.peer_id, failure.reason));
+            }
             for error in &errors {
                 out.warn(error);
             }
             let fetched: usize = files.iter().map(|f| f.fetched).sum();
             out.print(json!({ "catch_up": report, "files": files, "errors": errors }), || {
+                let failed = match report.failed_peers {
+                    0 => String::new(),
+                    n => format!(" ({n} could not be reached or caught up with)"),
+                };
                 format!(
-                    "Caught up with {} peers: {} new events in {} round trips; {} blobs fetched",
-                    report.peers - report.failed_peers,
-                    report.added,
-                    report.rounds,
-                    fetched
+                    "Caught up with {} peers{failed}: {} new events in {} round trips; {} blobs fetched",
+                    report.peers, report.added, report.rounds, fetched
                 )
             });
+            if report.peers == 0 {
+                match report.failed_peers {
+                    0 => anyhow::bail!("no peer to catch up with: none is connected or known"),
+                    n => anyhow::bail!("could not catch up with any peer: {n} failed"),
+                }
+            }
         }
         _ => unreachable!("dispatched to another module"),
     }

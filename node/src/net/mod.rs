@@ -12,6 +12,7 @@ mod catchup;
 mod codec;
 mod fetch;
 mod gossip;
+mod redial;
 mod seed;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -26,14 +27,16 @@ use libp2p::kad;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, tcp, yamux};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Node;
 use behaviour::{Behaviour, BehaviourEvent};
+use redial::Redial;
 
-pub use catchup::{CatchupError, CatchupReport, Interest};
+pub use catchup::{CatchupError, CatchupReport, Interest, PeerFailure};
 pub use fetch::{FetchReport, FilesError};
 pub use libp2p::Multiaddr as Address;
 pub use seed::{SEED_BATCH, SEED_CONCURRENCY};
@@ -115,6 +118,13 @@ pub const DEFAULT_PORT: u16 = 4517;
 /// the catch-up made when the connection opened.
 pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How long `communs sync` waits for the known peers it dials.
+pub const SYNC_DIAL_WAIT: Duration = Duration::from_secs(3);
+
+/// How often the driver asks [`Redial`] which peers to dial: the
+/// resolution of its back-offs.
+const REDIAL_TICK: Duration = Duration::from_millis(250);
+
 /// DHT announcements (provider records) in flight at once: a node keeping
 /// thousands of designs announces them a batch at a time, not in one burst
 /// of queries.
@@ -156,6 +166,9 @@ pub struct NetStatus {
     pub peer_id: String,
     pub listen: Vec<String>,
     pub peers: Vec<PeerInfo>,
+    /// Known peers (from mDNS, the config, past connections) that are not
+    /// connected and are redialled with back-off.
+    pub redialling: usize,
     pub seed_all: bool,
     pub pending_events: usize,
     pub gossip: GossipCounts,
@@ -199,15 +212,33 @@ impl GossipCounts {
 }
 
 enum Command {
-    Request { peer: PeerId, request: Request, reply: oneshot::Sender<Result<Response, String>> },
-    Respond { channel: ResponseChannel<Response>, response: Response },
-    Validated { id: gossipsub::MessageId, source: PeerId, acceptance: MessageAcceptance },
+    Request {
+        peer: PeerId,
+        request: Request,
+        reply: oneshot::Sender<Result<Response, String>>,
+    },
+    Respond {
+        channel: ResponseChannel<Response>,
+        response: Response,
+    },
+    Validated {
+        id: gossipsub::MessageId,
+        source: PeerId,
+        acceptance: MessageAcceptance,
+    },
     Publish(Box<SignedEvent>),
     Keep(KeepChange),
-    FindProviders { design: DesignId, reply: oneshot::Sender<Vec<PeerId>> },
+    FindProviders {
+        design: DesignId,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
     Dial(Multiaddr),
     Status(oneshot::Sender<NetStatus>),
     Peers(oneshot::Sender<Vec<PeerId>>),
+    /// Dial every known peer not connected, now; the peers dialled.
+    DialKnown(oneshot::Sender<Vec<PeerId>>),
+    /// Where the dialling of these peers stands.
+    DialStatus(Vec<PeerId>, oneshot::Sender<Vec<(PeerId, redial::DialStatus)>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -337,6 +368,16 @@ impl Network {
                 tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
             }
         }
+        // Config peers with an id are redialled whenever they are lost.
+        let mut redial = Redial::new(*swarm.local_peer_id());
+        let now = std::time::Instant::now();
+        for addr in config.bootstrap.iter().chain(&config.relays) {
+            if let Some(Protocol::P2p(peer)) = addr.iter().last() {
+                redial.discovered(now, peer, addr.clone(), redial::Source::Config);
+                // Dialled just above.
+                redial.due(now);
+            }
+        }
         let (commands, receiver) = mpsc::channel(1024);
         let shared = Arc::new(Shared {
             peer_id: *swarm.local_peer_id(),
@@ -363,6 +404,7 @@ impl Network {
             swarm,
             relays,
             known: HashMap::new(),
+            redial,
             requests: HashMap::new(),
             providers: HashMap::new(),
             to_announce: BTreeSet::new(),
@@ -510,19 +552,57 @@ impl Network {
         Ok(tokio::task::spawn_blocking(move || node.has_design(&design)).await.map_err(|_| NetError::Stopped)??)
     }
 
-    /// Catches up `scope` with every connected peer, one after the other.
+    /// Catches up `scope` with every connected peer, one after the other,
+    /// after dialling the known peers that are not connected (back-offs
+    /// forgotten) and waiting up to [`SYNC_DIAL_WAIT`] for them. Peers that
+    /// could not be dialled or caught up with are in the report's
+    /// `failures`, with the reason.
     pub async fn catch_up_all(&self, scope: &Interest) -> CatchupReport {
         let mut report = CatchupReport::default();
+        let dialled = self.dial_known().await.unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + SYNC_DIAL_WAIT;
+        let mut statuses = Vec::new();
+        while !dialled.is_empty() {
+            statuses = self.dial_status(dialled.clone()).await.unwrap_or_default();
+            let dialling = statuses.iter().any(|(_, s)| *s == redial::DialStatus::Dialing);
+            if !dialling || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for (peer, status) in statuses {
+            let reason = match status {
+                redial::DialStatus::Connected => continue,
+                redial::DialStatus::Dialing => format!("no connection within {} s", SYNC_DIAL_WAIT.as_secs()),
+                redial::DialStatus::Failed(why) => format!("cannot connect: {}", why.unwrap_or_default()),
+                redial::DialStatus::Unknown => "forgotten".to_owned(),
+            };
+            report.failed_peers += 1;
+            report.failures.push(catchup::PeerFailure { peer_id: peer.to_string(), reason });
+        }
         for peer in self.connected_peers().await.unwrap_or_default() {
             match self.catch_up(peer, scope.clone()).await {
                 Ok(r) => report.merge(r),
                 Err(e) => {
-                    tracing::debug!(%peer, "catch-up failed: {e}");
+                    tracing::info!(%peer, "catch-up failed: {e}");
                     report.failed_peers += 1;
+                    report.failures.push(catchup::PeerFailure { peer_id: peer.to_string(), reason: e.to_string() });
                 }
             }
         }
         report
+    }
+
+    async fn dial_known(&self) -> Result<Vec<PeerId>, NetError> {
+        let (reply, dialled) = oneshot::channel();
+        self.send(Command::DialKnown(reply)).await?;
+        dialled.await.map_err(|_| NetError::Stopped)
+    }
+
+    async fn dial_status(&self, peers: Vec<PeerId>) -> Result<Vec<(PeerId, redial::DialStatus)>, NetError> {
+        let (reply, statuses) = oneshot::channel();
+        self.send(Command::DialStatus(peers, reply)).await?;
+        statuses.await.map_err(|_| NetError::Stopped)
     }
 
     /// The scope this node catches up: everything when it seeds
@@ -693,6 +773,8 @@ struct Driver {
     /// Relays to listen through, by peer id, once connected to them.
     relays: HashMap<PeerId, Multiaddr>,
     known: HashMap<PeerId, Known>,
+    /// Which known peers to dial, and when.
+    redial: Redial,
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
     /// Kept designs to announce in the DHT, [`PROVIDE_AT_ONCE`] at a time.
@@ -712,10 +794,15 @@ impl Driver {
         let mut refresh = tokio::time::interval(PROVIDE_REFRESH_INTERVAL);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         refresh.tick().await;
+        let mut redial = tokio::time::interval(REDIAL_TICK);
+        redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut turn = 0usize;
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = redial.tick() => {
+                    self.dial_due();
+                }
                 _ = refresh.tick() => self.announce_all(),
                 _ = anti_entropy.tick() => {
                     // One peer per tick, in turn: what gossip lost or a
@@ -745,6 +832,35 @@ impl Driver {
                 },
             }
         }
+    }
+
+    /// Makes the dials [`Redial`] says are due. Each from a new local
+    /// port: two peers dialling each other from their listening ports at
+    /// the same instant make one TCP connection that both sides take as
+    /// their own outgoing one, and its Noise handshake fails on both.
+    fn dial_due(&mut self) -> Vec<PeerId> {
+        let now = std::time::Instant::now();
+        let mut dialled = Vec::new();
+        for dial in self.redial.due(now) {
+            let peer = dial.peer;
+            let opts = DialOpts::peer_id(peer)
+                .addresses(dial.addresses)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .allocate_new_port()
+                .build();
+            match self.swarm.dial(opts) {
+                Ok(()) => {
+                    tracing::debug!(%peer, "dialling");
+                    dialled.push(peer);
+                }
+                Err(_) if self.swarm.is_connected(&peer) => self.redial.connected(peer, None),
+                Err(e) => {
+                    tracing::info!(%peer, "cannot dial: {e}");
+                    self.redial.dial_failed(now, peer, e.to_string());
+                }
+            }
+        }
+        dialled
     }
 
     fn on_command(&mut self, command: Command) {
@@ -784,6 +900,13 @@ impl Driver {
             }
             Command::Peers(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
+            Command::DialKnown(reply) => {
+                self.redial.dial_all_now(std::time::Instant::now());
+                let _ = reply.send(self.dial_due());
+            }
+            Command::DialStatus(peers, reply) => {
+                let _ = reply.send(peers.into_iter().map(|p| (p, self.redial.status(&p))).collect());
             }
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
@@ -860,6 +983,7 @@ impl Driver {
             listen: self.swarm.listeners().map(ToString::to_string).collect(),
             peers,
             seed_all: self.network.shared.seed_all,
+            redialling: self.redial.unconnected(),
             pending_events: self.network.shared.pending.lock().map(|p| p.len()).unwrap_or(0),
             // Read by the caller, off the swarm's task (see `Network::status`).
             gossip: GossipCounts::default(),
@@ -874,6 +998,7 @@ impl Driver {
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
+                self.redial.connected(peer_id, endpoint.is_dialer().then(|| endpoint.get_remote_address().clone()));
                 let known = self.known.entry(peer_id).or_default();
                 let address = endpoint.get_remote_address().clone();
                 if !known.addresses.contains(&address) {
@@ -901,9 +1026,17 @@ impl Driver {
                     }
                 });
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, cause, .. } => {
                 self.known.remove(&peer_id);
-                tracing::info!(%peer_id, "disconnected");
+                self.redial.disconnected(std::time::Instant::now(), peer_id);
+                match cause {
+                    Some(cause) => tracing::info!(%peer_id, "disconnected: {cause}"),
+                    None => tracing::info!(%peer_id, "disconnected"),
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id: Some(peer_id), error, .. } => {
+                tracing::info!(%peer_id, "dial failed: {error}");
+                self.redial.dial_failed(std::time::Instant::now(), peer_id, error.to_string());
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
@@ -947,14 +1080,14 @@ impl Driver {
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                let now = std::time::Instant::now();
                 for (peer, addr) in found {
                     if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                         kad.add_address(&peer, addr.clone());
                     }
-                    if !self.swarm.is_connected(&peer) {
-                        let _ = self.swarm.dial(addr);
-                    }
+                    self.redial.discovered(now, peer, addr, redial::Source::Mdns);
                 }
+                self.dial_due();
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 if let Some(known) = self.known.get_mut(&peer_id) {
