@@ -24,6 +24,7 @@ pub struct Behaviour {
     pub kad: Toggle<kad::Behaviour<MemoryStore>>,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
+    /// Off until the node listens ([`mdns_once_listening`]).
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub relay_client: relay::client::Behaviour,
     pub relay: Toggle<relay::Behaviour>,
@@ -31,7 +32,6 @@ pub struct Behaviour {
 }
 
 pub struct Options {
-    pub mdns: bool,
     pub dht: bool,
     pub max_connections: u32,
     pub max_connections_per_peer: u32,
@@ -124,6 +124,32 @@ pub fn all_topics() -> impl Iterator<Item = IdentTopic> {
         .chain(std::iter::once(IdentTopic::new(wire::ANNOUNCE_TOPIC)))
 }
 
+/// How often mDNS asks who is on the LAN (libp2p's default: 5 minutes).
+/// Every answer is multicast, so one query refreshes what every node of
+/// the LAN knows of every other; this bounds how long an answer lost on
+/// the air (Wi-Fi) keeps two nodes apart, at a few packets a second for
+/// a room of 20 laptops.
+const MDNS_QUERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// mDNS, started once the node listens, told the addresses it listens on
+/// (`listening`, as the swarm reported them). Started with the swarm, a
+/// node answers the queries of the nodes started with it before it
+/// listens, with no address; libp2p ends its fast first queries at the
+/// first answer, so laptops started together never learnt of each other
+/// until the next query.
+pub fn mdns_once_listening(
+    peer_id: libp2p::PeerId,
+    listening: &[(libp2p::core::transport::ListenerId, libp2p::Multiaddr)],
+) -> std::io::Result<mdns::tokio::Behaviour> {
+    use libp2p::swarm::{FromSwarm, NetworkBehaviour, NewListenAddr};
+    let config = mdns::Config { query_interval: MDNS_QUERY_INTERVAL, ..Default::default() };
+    let mut mdns = mdns::tokio::Behaviour::new(config, peer_id)?;
+    for (listener_id, addr) in listening {
+        mdns.on_swarm_event(FromSwarm::NewListenAddr(NewListenAddr { listener_id: *listener_id, addr }));
+    }
+    Ok(mdns)
+}
+
 impl Behaviour {
     pub fn new(
         key: &Keypair,
@@ -132,8 +158,6 @@ impl Behaviour {
         registry: &mut prometheus_client::registry::Registry,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let peer_id = key.public().to_peer_id();
-        let mdns =
-            if options.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?) } else { None };
         let store = MemoryStore::with_config(
             peer_id,
             MemoryStoreConfig { max_provided_keys: MAX_PROVIDER_KEYS, ..Default::default() },
@@ -163,7 +187,7 @@ impl Behaviour {
                     .with_agent_version(format!("communs/{}", env!("CARGO_PKG_VERSION"))),
             ),
             ping: ping::Behaviour::default(),
-            mdns: mdns.into(),
+            mdns: None.into(),
             relay_client,
             relay: options.relay_server.then(|| relay::Behaviour::new(peer_id, relay_config())).into(),
             dcutr: dcutr::Behaviour::new(peer_id),
@@ -181,8 +205,7 @@ mod tests {
     #[test]
     fn the_dht_holds_provider_records_for_more_designs_than_libp2p_kads_default() {
         let key = Keypair::generate_ed25519();
-        let options =
-            Options { mdns: false, dht: true, max_connections: 8, max_connections_per_peer: 1, relay_server: false };
+        let options = Options { dht: true, max_connections: 8, max_connections_per_peer: 1, relay_server: false };
         let (relay_transport, relay_client) = relay::client::new(key.public().to_peer_id());
         drop(relay_transport);
         let mut registry = prometheus_client::registry::Registry::default();

@@ -300,7 +300,6 @@ impl Network {
         let key = libp2p::identity::Keypair::ed25519_from_bytes(node.key.to_bytes())
             .map_err(|e| NetError::Start(e.to_string()))?;
         let options = behaviour::Options {
-            mdns: config.mdns,
             dht: config.dht,
             relay_server: config.relay_server,
             max_connections: config.max_connections,
@@ -331,15 +330,24 @@ impl Network {
         // Wait for the real addresses (port 0 becomes a port) so that
         // `node status` right after start shows them.
         let mut listening = Vec::new();
+        let mut listeners = Vec::new();
         while listening.len() < listen.len() {
             match swarm.select_next_some().await {
-                SwarmEvent::NewListenAddr { address, .. } => listening.push(address),
+                SwarmEvent::NewListenAddr { address, listener_id } => {
+                    listeners.push((listener_id, address.clone()));
+                    listening.push(address);
+                }
                 SwarmEvent::ListenerError { error, .. } | SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
                     return Err(NetError::Listen { addr: listen[listening.len()].clone(), reason: error.to_string() });
                 }
                 _ => {}
             }
         }
+        if config.mdns {
+            let mdns = behaviour::mdns_once_listening(*swarm.local_peer_id(), &listeners).map_err(|e| start(&e))?;
+            swarm.behaviour_mut().mdns = Some(mdns).into();
+        }
+        let mut redial = Redial::new(*swarm.local_peer_id());
         let external = if config.external.is_empty() && config.relay_server { &listening } else { &config.external };
         for addr in external {
             swarm.add_external_address(addr.clone());
@@ -358,24 +366,22 @@ impl Network {
                 }
             })
             .collect();
-        for addr in config.bootstrap.iter().chain(&config.relays) {
-            if let Some(Protocol::P2p(peer)) = addr.iter().last()
-                && let Some(kad) = swarm.behaviour_mut().kad.as_mut()
-            {
-                kad.add_address(&peer, addr.clone());
-            }
-            if let Err(e) = swarm.dial(addr.clone()) {
-                tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
-            }
-        }
-        // Config peers with an id are redialled whenever they are lost.
-        let mut redial = Redial::new(*swarm.local_peer_id());
+        // Config peers with an id are dialled by the driver's first tick,
+        // and again whenever they are lost; others are dialled once, here.
         let now = std::time::Instant::now();
         for addr in config.bootstrap.iter().chain(&config.relays) {
-            if let Some(Protocol::P2p(peer)) = addr.iter().last() {
-                redial.discovered(now, peer, addr.clone(), redial::Source::Config);
-                // Dialled just above.
-                redial.due(now);
+            match addr.iter().last() {
+                Some(Protocol::P2p(peer)) => {
+                    if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
+                        kad.add_address(&peer, addr.clone());
+                    }
+                    redial.discovered(now, peer, addr.clone(), redial::Source::Config);
+                }
+                _ => {
+                    if let Err(e) = swarm.dial(addr.clone()) {
+                        tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
+                    }
+                }
             }
         }
         let (commands, receiver) = mpsc::channel(1024);

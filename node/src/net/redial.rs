@@ -10,8 +10,8 @@
 //! first dial failed, was not dialled again until a 5-minute timer.
 //!
 //! The rules (spec/network.md, "Staying connected"):
-//! - a peer announced by mDNS or given in the config and not connected is
-//!   dialled: at once by the peer with the lower id, after
+//! - a peer given in the config is dialled at once; a peer announced by
+//!   mDNS and not connected, at once by the peer with the lower id, after
 //!   [`YIELD_TO_LOWER`] by the other (the lower one has usually connected
 //!   by then, and crossing dials are avoided);
 //! - a peer whose last connection closed, or whose dial failed, is dialled
@@ -112,7 +112,8 @@ impl Redial {
         if peer == self.local {
             return;
         }
-        let first = if self.local < peer { now } else { now + YIELD_TO_LOWER };
+        // Only discovery is symmetric: a config peer is dialled at once.
+        let first = if self.local < peer || source == Source::Config { now } else { now + YIELD_TO_LOWER };
         let entry = self.peers.entry(peer).or_insert_with(|| Peer {
             addresses: Vec::new(),
             source,
