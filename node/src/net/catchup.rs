@@ -340,6 +340,12 @@ impl Network {
     ) -> Result<Vec<SignedEvent>, CatchupError> {
         let ingested = task.await.map_err(|_| NetError::Stopped)??;
         report.added += ingested.added.len();
+        // The peer holds the designs it sent events of: their files are
+        // asked of it first.
+        let designs: std::collections::BTreeSet<DesignId> = ingested.added.iter().map(SignedEvent::design).collect();
+        if !designs.is_empty() {
+            let _ = self.send(super::Command::Holds { peer, designs: designs.into_iter().collect() }).await;
+        }
         if let Some((id, e)) = ingested.rejected.into_iter().next() {
             tracing::info!(%peer, "sent event {id}, invalid against its parents: {e}");
         }

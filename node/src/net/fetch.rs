@@ -208,7 +208,7 @@ impl Network {
         &self,
         design: DesignId,
         revision: Option<EventId>,
-    ) -> Result<(EventId, BlobHash, Vec<PeerId>, Option<u64>, crate::store::Guard), FilesError> {
+    ) -> Result<(EventId, BlobHash, PeerOrder, Option<u64>, crate::store::Guard), FilesError> {
         let node = &self.shared.node;
         // Reading the log and resolving it is store work: off the async
         // workers that drive the swarm and the API.
@@ -217,7 +217,7 @@ impl Network {
             .await
             .map_err(|_| NetError::Stopped)??;
         let held = node.blobs.protect([tree_hash]).await;
-        let peers = self.connected_peers().await?;
+        let peers = self.peers_for(vec![design]).await?;
         let fetched = match node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
             true => None,
             false => Some(self.fetch_blob(tree_hash, None, &peers, 0).await?),
@@ -285,7 +285,7 @@ impl Network {
         // Held from before they are stored: a design may be unfollowed
         // meanwhile, and a collection then must not take a blob mid-way.
         let _trees_held = node.blobs.protect(going.iter().map(|(_, tree)| *tree)).await;
-        let peers = self.connected_peers().await?;
+        let peers = self.peers_for(going.iter().map(|(at, _)| wanted[*at].0).collect()).await?;
         let absent_trees: HashSet<BlobHash> = self.absent(going.iter().map(|(_, tree)| *tree)).await?;
         let mut listed = HashSet::new();
         let trees_in_order: Vec<BlobHash> = going
@@ -384,7 +384,7 @@ impl Network {
 
     /// Runs `plan`, [`FETCH_CONCURRENCY`] fetches at once, and returns the
     /// blobs of the fetches that failed, each with its fetch's error.
-    async fn run_fetches(&self, plan: Vec<Fetch>, peers: &[PeerId]) -> HashMap<BlobHash, Arc<FilesError>> {
+    async fn run_fetches(&self, plan: Vec<Fetch>, peers: &PeerOrder) -> HashMap<BlobHash, Arc<FilesError>> {
         let results: Vec<(Vec<BlobHash>, Result<Received, FilesError>)> =
             futures::stream::iter(plan.into_iter().enumerate())
                 .map(|(i, fetch)| async move { (fetch.blobs(), self.run_fetch(&fetch, peers, i).await) })
@@ -403,7 +403,7 @@ impl Network {
 
     /// Runs one fetch of [`plan`]. Returns how many blobs and bytes were
     /// received.
-    async fn run_fetch(&self, fetch: &Fetch, peers: &[PeerId], start: usize) -> Result<(usize, u64), FilesError> {
+    async fn run_fetch(&self, fetch: &Fetch, peers: &PeerOrder, start: usize) -> Result<(usize, u64), FilesError> {
         match fetch {
             Fetch::Large(hash, size) => {
                 let bytes = self.fetch_blob(*hash, Some(*size), peers, start).await?;
@@ -426,7 +426,7 @@ impl Network {
     async fn fetch_small(
         &self,
         blobs: &[(BlobHash, Length)],
-        peers: &[PeerId],
+        peers: &PeerOrder,
         start: usize,
     ) -> Result<(usize, u64), FilesError> {
         let store = &self.shared.node.blobs;
@@ -446,12 +446,12 @@ impl Network {
         }
         let wanted = self.still_missing(&sorted).await?;
         let mut missing = wanted.clone();
-        if !missing.is_empty() && peers.is_empty() {
+        if !missing.is_empty() && peers.peers.is_empty() {
             return Err(FilesError::NoPeers);
         }
         let mut received = 0;
         let mut last = String::new();
-        for (peer, pause) in tries(peers, start) {
+        for (peer, pause) in peers.tries(start) {
             if missing.is_empty() {
                 break;
             }
@@ -470,7 +470,7 @@ impl Network {
         }
         match missing.first() {
             None => Ok((wanted.len(), received)),
-            Some((hash, _)) => Err(FilesError::Unavailable { hash: *hash, tried: peers.len(), last }),
+            Some((hash, _)) => Err(FilesError::Unavailable { hash: *hash, tried: peers.peers.len(), last }),
         }
     }
 
@@ -489,10 +489,10 @@ impl Network {
         &self,
         hash: BlobHash,
         size: Option<u64>,
-        peers: &[PeerId],
+        peers: &PeerOrder,
         start: usize,
     ) -> Result<u64, FilesError> {
-        if peers.is_empty() {
+        if peers.peers.is_empty() {
             return Err(FilesError::NoPeers);
         }
         let lock = self.blob_lock(hash);
@@ -502,7 +502,7 @@ impl Network {
         }
         let store = self.shared.node.blobs.store().await.map_err(NodeError::from)?;
         let mut last = String::new();
-        for (peer, pause) in tries(peers, start) {
+        for (peer, pause) in peers.tries(start) {
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
@@ -520,20 +520,37 @@ impl Network {
                 }
             }
         }
-        Err(FilesError::Unavailable { hash, tried: peers.len(), last })
+        Err(FilesError::Unavailable { hash, tried: peers.peers.len(), last })
     }
 }
 
-/// The tries of one fetch, each with the pause before it: the peers in turn
-/// from `start` (so that concurrent fetches spread over them), each
-/// [`ATTEMPTS`] times, 40 ms to 640 ms apart.
-fn tries(peers: &[PeerId], start: usize) -> impl Iterator<Item = (PeerId, std::time::Duration)> + '_ {
-    (0..peers.len()).flat_map(move |k| {
-        (0..ATTEMPTS).map(move |attempt| {
-            let pause = std::time::Duration::from_millis(if attempt == 0 { 0 } else { 20 << attempt });
-            (peers[(start + k) % peers.len()], pause)
+/// The peers a fetch asks: those known to hold the designs first
+/// (`holders.rs`), then the other connected peers.
+#[derive(Debug, Clone, Default)]
+pub(super) struct PeerOrder {
+    pub peers: Vec<PeerId>,
+    /// How many of `peers`, from the first, hold the designs.
+    pub holders: usize,
+}
+
+impl PeerOrder {
+    /// The tries of one fetch, each with the pause before it: the holders
+    /// in turn from `start` (so that concurrent fetches spread over them),
+    /// then the other peers in turn from `start`, each [`ATTEMPTS`] times,
+    /// 40 ms to 640 ms apart.
+    fn tries(&self, start: usize) -> impl Iterator<Item = (PeerId, std::time::Duration)> + '_ {
+        let (holders, others) = self.peers.split_at(self.holders.min(self.peers.len()));
+        let mut order: Vec<PeerId> = Vec::with_capacity(self.peers.len());
+        for part in [holders, others] {
+            order.extend((0..part.len()).map(|k| part[(start + k) % part.len()]));
+        }
+        order.into_iter().flat_map(|peer| {
+            (0..ATTEMPTS).map(move |attempt| {
+                let pause = std::time::Duration::from_millis(if attempt == 0 { 0 } else { 20 << attempt });
+                (peer, pause)
+            })
         })
-    })
+    }
 }
 
 /// One fetch: what travels on one stream.

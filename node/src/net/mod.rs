@@ -12,6 +12,7 @@ mod catchup;
 mod codec;
 mod fetch;
 mod gossip;
+mod holders;
 mod redial;
 mod seed;
 
@@ -239,6 +240,16 @@ enum Command {
     DialKnown(oneshot::Sender<Vec<PeerId>>),
     /// Where the dialling of these peers stands.
     DialStatus(Vec<PeerId>, oneshot::Sender<Vec<(PeerId, redial::DialStatus)>>),
+    /// The peer sent events of these designs: it holds them.
+    Holds {
+        peer: PeerId,
+        designs: Vec<DesignId>,
+    },
+    /// The connected peers, those holding any of these designs first.
+    PeersFor {
+        designs: Vec<DesignId>,
+        reply: oneshot::Sender<fetch::PeerOrder>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -411,6 +422,7 @@ impl Network {
             relays,
             known: HashMap::new(),
             redial,
+            holders: holders::Holders::default(),
             requests: HashMap::new(),
             providers: HashMap::new(),
             to_announce: BTreeSet::new(),
@@ -599,6 +611,14 @@ impl Network {
         report
     }
 
+    /// The connected peers to fetch the files of `designs` from, those
+    /// known to hold them first.
+    async fn peers_for(&self, designs: Vec<DesignId>) -> Result<fetch::PeerOrder, NetError> {
+        let (reply, order) = oneshot::channel();
+        self.send(Command::PeersFor { designs, reply }).await?;
+        order.await.map_err(|_| NetError::Stopped)
+    }
+
     async fn dial_known(&self) -> Result<Vec<PeerId>, NetError> {
         let (reply, dialled) = oneshot::channel();
         self.send(Command::DialKnown(reply)).await?;
@@ -781,6 +801,8 @@ struct Driver {
     known: HashMap<PeerId, Known>,
     /// Which known peers to dial, and when.
     redial: Redial,
+    /// Which peers hold which designs: asked first for their files.
+    holders: holders::Holders,
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
     /// Kept designs to announce in the DHT, [`PROVIDE_AT_ONCE`] at a time.
@@ -910,6 +932,16 @@ impl Driver {
             Command::DialKnown(reply) => {
                 self.redial.dial_all_now(std::time::Instant::now());
                 let _ = reply.send(self.dial_due());
+            }
+            Command::Holds { peer, designs } => {
+                for design in designs {
+                    self.holders.saw(peer, design);
+                }
+            }
+            Command::PeersFor { designs, reply } => {
+                let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                let (peers, holders) = self.holders.order(&designs, &connected);
+                let _ = reply.send(fetch::PeerOrder { peers, holders });
             }
             Command::DialStatus(peers, reply) => {
                 let _ = reply.send(peers.into_iter().map(|p| (p, self.redial.status(&p))).collect());
