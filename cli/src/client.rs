@@ -87,9 +87,12 @@ impl Remote {
             .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token))
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))?;
-        let response = sender.send_request(request).await.context("calling the node's API")?;
+        // A connection that closes mid-request is the node stopping (or
+        // dying) under it.
+        let stopped = || format!("the node stopped while carrying out the request ({method} {path})");
+        let response = sender.send_request(request).await.with_context(stopped)?;
         let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
+        let bytes = response.into_body().collect().await.with_context(stopped)?.to_bytes();
         let value: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("the node answered {status} with something that is not JSON"))?;
         if status.is_success() { Ok(Ok(value)) } else { Ok(Err((value, status))) }

@@ -1,5 +1,7 @@
 //! `communs node run`: the node on the network, with its local API.
 
+use std::future::IntoFuture;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,10 +62,18 @@ struct RunRequest {
     command: Command,
 }
 
+/// How long requests in flight when the node is told to stop may still
+/// run: with the swarm's stop and the store's close, the node exits within
+/// 2 s of SIGTERM.
+const API_DRAIN: Duration = Duration::from_millis(500);
+
 pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colours only for a person at a terminal, and never with NO_COLOR
+    // (journald and log files get plain text).
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).try_init();
 
     let config = home.read_config()?;
     let mut net = config.network;
@@ -104,11 +114,32 @@ pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> 
         )
     });
     let router = api::router(state, Router::new().route("/v1/run", post(run_command)));
-    let served = axum::serve(listener, router).with_graceful_shutdown(stop_signal()).await;
+    // The signal is logged at once; requests in flight get `API_DRAIN` to
+    // end, then the node stops under them (a long `get` is cut short: what
+    // it stored stays, and every write acknowledged is committed).
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping");
+        let _ = stopping.send(true);
+    });
+    let signalled = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let serving = axum::serve(listener, router).with_graceful_shutdown(signalled(stop.clone())).into_future();
+    let drained = async {
+        signalled(stop.clone()).await;
+        tokio::time::sleep(API_DRAIN).await;
+    };
+    let served = tokio::select! {
+        served = serving => served,
+        () = drained => {
+            tracing::info!("requests still running {} ms after the signal: stopping under them", API_DRAIN.as_millis());
+            Ok(())
+        }
+    };
 
-    // Stopping: the API has answered what it accepted; every write it
-    // acknowledged is committed. Stop the swarm, then close the store.
-    tracing::info!("stopping");
+    // Stop the swarm, then close the store.
     network.shutdown().await;
     drop(network);
     collector.abort();
@@ -120,7 +151,9 @@ pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> 
 /// Closes the store once the tasks that still use it have ended (a
 /// fetch or a catch-up in flight ends when the swarm stops).
 async fn close(mut node: Arc<Node>) -> anyhow::Result<()> {
-    for _ in 0..50 {
+    // A command cut short by the stop may still hold the node: after a
+    // second, the store is flushed instead of closed.
+    for _ in 0..10 {
         match Arc::try_unwrap(node) {
             Ok(node) => return node.close().await.context("closing the store"),
             Err(shared) => node = shared,

@@ -188,6 +188,71 @@ fn files_are_asked_first_of_the_peer_that_holds_the_design() {
     }
 }
 
+/// SIGTERM while a `get` runs on the node: the node logs "stopping" at
+/// once and exits within 2 s, the `get` says the node stopped, and the
+/// store is sound (what the get stored stays; it may be taken up again).
+#[test]
+fn a_node_told_to_stop_during_a_long_get_exits_within_2_s_with_its_store_sound() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let seeder = Daemon::start(&Node::init(dir.path(), "seeder"), &["--no-dht"]);
+    let folder = small_design(dir.path(), "Laser-cut frame");
+    // Zeros, sparse on disk here: the stores hold 400 MB, which a debug
+    // build takes seconds to move.
+    let big = std::fs::File::create(folder.join("cad/frame.dxf")).expect("file");
+    big.set_len(400 << 20).expect("400 MB");
+    let (design, _) = seeder.node.publish(&folder, &["-m", "v1"]);
+    let mut getter = Daemon::start(&Node::init(dir.path(), "getter"), &["--bootstrap", &seeder.addr, "--no-dht"]);
+    eventually(10, "the getter is connected", || getter.peers().len() == 1);
+
+    let out = dir.path().join("out");
+    let get = getter
+        .node
+        .command(&["get", &design, out.to_str().expect("utf-8")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("get starts");
+    // Under way: some of the file is in the getter's store.
+    let blobs = getter.node.home.join("store/blobs");
+    eventually(30, "the transfer started", || du(&blobs) > 8 << 20);
+
+    let signalled = std::time::Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(getter.child.id() as i32, libc::SIGTERM) };
+    let status = loop {
+        if let Some(status) = getter.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(signalled.elapsed().as_secs() < 10, "the node did not stop: {}", support::daemon::log(&getter.node));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let took = signalled.elapsed();
+    let log = support::daemon::log(&getter.node);
+    assert!(status.success(), "{status}: {log}");
+    assert!(took.as_millis() < 2000, "stopped {took:?} after SIGTERM: {log}");
+    assert!(log.contains("stopping"), "{log}");
+
+    let got = get.wait_with_output().expect("get ends");
+    let stderr = String::from_utf8_lossy(&got.stderr);
+    assert_eq!(got.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the node stopped"), "{stderr}");
+    getter.node.run(&["fsck"]).ok();
+}
+
+/// Bytes of the files under `dir`, as allocated.
+fn du(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => du(&e.path()),
+            Ok(m) => m.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 #[test]
 fn two_partitions_that_decided_differently_converge_when_they_reconnect() {
     let dir = tempfile::tempdir().expect("tmp");
