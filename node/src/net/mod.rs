@@ -201,17 +201,6 @@ pub struct GossipCounts {
     pub delivered: u64,
 }
 
-impl GossipCounts {
-    /// Copies received for each message delivered, minus one.
-    pub fn duplicate_ratio(&self) -> f64 {
-        if self.delivered == 0 {
-            0.0
-        } else {
-            self.received.saturating_sub(self.delivered) as f64 / self.delivered as f64
-        }
-    }
-}
-
 enum Command {
     Request {
         peer: PeerId,

@@ -134,20 +134,6 @@ impl EventStore {
         Ok(items)
     }
 
-    /// (time, id) of every event of these designs, for reconciliation.
-    pub fn sync_items(&self, designs: &[DesignId]) -> Result<Vec<(u64, EventId)>, EventStoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(SYNC_ITEMS)?;
-        let mut items = Vec::new();
-        for design in designs {
-            for row in table.range((design.as_bytes(), &[0u8; 32])..=(design.as_bytes(), &[0xffu8; 32]))? {
-                let (key, time) = row?;
-                items.push((time.value(), EventId::from_hash(communs_protocol::Hash::from_bytes(*key.value().1))));
-            }
-        }
-        Ok(items)
-    }
-
     /// The stored events whose ids start with one of `prefixes`, as
     /// signed, in the order asked, at most `max` (a peer asks by prefix;
     /// one event per prefix, but for an accidental collision).
