@@ -20,6 +20,8 @@
 //! cargo bench -p communs-cli --bench network -- idle
 //! COMMUNS_BENCH_MIB=256 COMMUNS_BENCH_ROUNDS=2 cargo bench -p communs-cli --bench network -- transfer
 //! ```
+// Signals to the node processes (kill(2)).
+#![allow(unsafe_code)]
 
 mod common;
 

@@ -15,6 +15,8 @@
 //! cargo bench -p communs-cli --bench seeding
 //! COMMUNS_BENCH_DESIGNS=1000 COMMUNS_BENCH_ROUNDS=1 cargo bench -p communs-cli --bench seeding
 //! ```
+// Signals to the node processes (kill(2)).
+#![allow(unsafe_code)]
 
 mod common;
 

@@ -19,20 +19,20 @@ use crate::output::Captured;
 
 /// What a running node writes into its data directory (`api.json`).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct Running {
+pub(crate) struct Running {
     pub api: SocketAddr,
     pub pid: u32,
     pub peer_id: String,
 }
 
-pub struct Remote {
+pub(crate) struct Remote {
     addr: SocketAddr,
     token: String,
 }
 
 impl Remote {
     /// The node running on this data directory, if one answers.
-    pub async fn find(home: &Home) -> anyhow::Result<Option<Remote>> {
+    pub(crate) async fn find(home: &Home) -> anyhow::Result<Option<Remote>> {
         let Ok(text) = std::fs::read_to_string(home.api_path()) else { return Ok(None) };
         let running: Running =
             serde_json::from_str(&text).with_context(|| format!("reading {}", home.api_path().display()))?;
@@ -48,7 +48,7 @@ impl Remote {
 
     /// Runs a command in the node; what it printed comes back, with the
     /// error if it failed.
-    pub async fn run(&self, command: &Command, json: bool) -> (Captured, anyhow::Result<()>) {
+    pub(crate) async fn run(&self, command: &Command, json: bool) -> (Captured, anyhow::Result<()>) {
         let body = json!({ "json": json, "command": command });
         match self.call("POST", "/v1/run", Some(body)).await {
             Ok(value) => match serde_json::from_value(value) {

@@ -22,7 +22,7 @@ use crate::client::Running;
 use crate::output::Output;
 
 #[derive(clap::Args, Debug, Default)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Listen on this address (repeatable; replaces the config's; default /ip4/0.0.0.0/tcp/4517).
     #[arg(long, value_name = "MULTIADDR")]
     listen: Vec<Address>,
@@ -67,7 +67,7 @@ struct RunRequest {
 /// 2 s of SIGTERM.
 const API_DRAIN: Duration = Duration::from_millis(500);
 
-pub async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> {
+pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn"));
     // Colours only for a person at a terminal, and never with NO_COLOR
@@ -235,6 +235,8 @@ const COMMAND_NICENESS: i32 = 10;
 
 /// Lowers the calling thread's priority by [`COMMAND_NICENESS`] (Linux sets
 /// a nice value per thread; elsewhere commands keep the node's priority).
+/// The binary's one unsafe call.
+#[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority(2) on this thread's own id; no memory is shared.

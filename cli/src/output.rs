@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
-pub struct Output {
+pub(crate) struct Output {
     json: bool,
     captured: Option<Mutex<Captured>>,
 }
@@ -16,27 +16,27 @@ pub struct Output {
 /// What a command run inside a node would have printed.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
-pub struct Captured {
+pub(crate) struct Captured {
     pub stdout: String,
     pub warnings: Vec<String>,
 }
 
 impl Output {
-    pub fn new(json: bool) -> Self {
+    pub(crate) fn new(json: bool) -> Self {
         Output { json, captured: None }
     }
 
     /// An output that keeps what it is given, for [`Output::into_captured`].
-    pub fn capture(json: bool) -> Self {
+    pub(crate) fn capture(json: bool) -> Self {
         Output { json, captured: Some(Mutex::new(Captured::default())) }
     }
 
-    pub fn into_captured(self) -> Captured {
+    pub(crate) fn into_captured(self) -> Captured {
         self.captured.and_then(|c| c.into_inner().ok()).unwrap_or_default()
     }
 
     /// Prints `value` as JSON, or the text `human` builds.
-    pub fn print(&self, value: Value, human: impl FnOnce() -> String) {
+    pub(crate) fn print(&self, value: Value, human: impl FnOnce() -> String) {
         let line = if self.json { value.to_string() } else { human() };
         match &self.captured {
             Some(captured) => {
@@ -50,24 +50,24 @@ impl Output {
     }
 
     /// Prints what a node captured for us.
-    pub fn replay(&self, captured: Captured) {
+    pub(crate) fn replay(&self, captured: Captured) {
         for warning in &captured.warnings {
             self.warn(warning);
         }
         print!("{}", captured.stdout);
     }
 
-    pub fn is_json(&self) -> bool {
+    pub(crate) fn is_json(&self) -> bool {
         self.json
     }
 
     /// No progress bars: the output is for a script, or for another process.
-    pub fn quiet(&self) -> bool {
+    pub(crate) fn quiet(&self) -> bool {
         self.json || self.captured.is_some()
     }
 
     /// A warning on stderr (in JSON mode, results also carry them).
-    pub fn warn(&self, warning: &str) {
+    pub(crate) fn warn(&self, warning: &str) {
         match &self.captured {
             Some(captured) => {
                 if let Ok(mut captured) = captured.lock() {
@@ -80,7 +80,7 @@ impl Output {
     }
 
     /// Reports an error on stderr, with its chain of causes, each once.
-    pub fn error(&self, error: &anyhow::Error) {
+    pub(crate) fn error(&self, error: &anyhow::Error) {
         let messages = messages(error);
         if self.json {
             eprintln!("{}", json!({ "error": messages[0], "causes": messages[1..] }));
@@ -95,7 +95,7 @@ impl Output {
 /// `{source}` in a thiserror message) and also return it as their
 /// `source()`: printed whole, the chain would say it twice or more. Never
 /// empty.
-pub fn messages(error: &anyhow::Error) -> Vec<String> {
+pub(crate) fn messages(error: &anyhow::Error) -> Vec<String> {
     let mut messages: Vec<String> = Vec::new();
     for cause in error.chain() {
         let text = cause.to_string();

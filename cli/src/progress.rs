@@ -11,13 +11,13 @@ const MIN_FILES: usize = 500;
 
 /// A bar that appears once the work is known to be large, on a terminal,
 /// outside `--json` mode.
-pub struct Bar {
+pub(crate) struct Bar {
     bar: std::sync::OnceLock<ProgressBar>,
     verb: &'static str,
 }
 
 impl Bar {
-    pub fn new(verb: &'static str) -> Bar {
+    pub(crate) fn new(verb: &'static str) -> Bar {
         Bar { bar: std::sync::OnceLock::new(), verb }
     }
 }
@@ -49,6 +49,6 @@ impl Progress for Bar {
 }
 
 /// A bar for `verb` when one may be shown, else nothing.
-pub fn for_work(verb: &'static str, json: bool) -> Box<dyn Progress> {
+pub(crate) fn for_work(verb: &'static str, json: bool) -> Box<dyn Progress> {
     if json || !std::io::stderr().is_terminal() { Box::new(NoProgress) } else { Box::new(Bar::new(verb)) }
 }

@@ -1,6 +1,8 @@
 //! Nodes on a network: real `communs node run` processes on loopback, each
 //! with its own store, driven through the CLI (which talks to each running
 //! node through its local API).
+// Signals to the node processes (kill(2)).
+#![allow(unsafe_code)]
 
 mod support;
 

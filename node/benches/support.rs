@@ -9,18 +9,18 @@ use std::sync::Arc;
 use communs_node::net::{NetConfig, Network};
 use communs_node::{Home, Node, keyfile};
 
-pub fn wanted() -> bool {
+pub(crate) fn wanted() -> bool {
     std::env::args().any(|arg| arg == "--bench")
 }
 
-pub async fn open(dir: &Path, name: &str) -> Arc<Node> {
+pub(crate) async fn open(dir: &Path, name: &str) -> Arc<Node> {
     let home = Home::locate(Some(&dir.join(name))).expect("home");
     keyfile::load_or_create(&home).expect("identity");
     Arc::new(Node::open(home).await.expect("open"))
 }
 
 /// Starts the network of `node` on a free loopback port, no mDNS, no DHT.
-pub async fn start(node: &Arc<Node>, bootstrap: Vec<String>, seed_all: bool) -> (Network, String) {
+pub(crate) async fn start(node: &Arc<Node>, bootstrap: Vec<String>, seed_all: bool) -> (Network, String) {
     let config = NetConfig {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
         bootstrap: bootstrap.iter().map(|a| a.parse().expect("multiaddr")).collect(),
@@ -35,7 +35,7 @@ pub async fn start(node: &Arc<Node>, bootstrap: Vec<String>, seed_all: bool) -> 
     (network, addr)
 }
 
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -43,6 +43,6 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index]
 }
 
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

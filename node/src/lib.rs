@@ -4,6 +4,7 @@
 //!
 //! The rules live in `communs-protocol`; this crate decides where bytes are
 //! kept and never re-implements a rule.
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod atomic;

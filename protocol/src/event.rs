@@ -90,14 +90,14 @@ pub enum Body {
 
 /// Body kinds on the wire; the numbers are part of the format.
 mod kind {
-    pub const GENESIS: u64 = 0;
-    pub const REVISION: u64 = 1;
-    pub const APPROVE: u64 = 2;
-    pub const RETRACT: u64 = 3;
-    pub const PROPOSE: u64 = 4;
-    pub const ADD_MAINTAINER: u64 = 0;
-    pub const REMOVE_MAINTAINER: u64 = 1;
-    pub const SET_THRESHOLD: u64 = 2;
+    pub(super) const GENESIS: u64 = 0;
+    pub(super) const REVISION: u64 = 1;
+    pub(super) const APPROVE: u64 = 2;
+    pub(super) const RETRACT: u64 = 3;
+    pub(super) const PROPOSE: u64 = 4;
+    pub(super) const ADD_MAINTAINER: u64 = 0;
+    pub(super) const REMOVE_MAINTAINER: u64 = 1;
+    pub(super) const SET_THRESHOLD: u64 = 2;
 }
 
 /// An event before it is signed.

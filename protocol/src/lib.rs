@@ -9,6 +9,7 @@
 //!
 //! Decoding never panics on any input: every error is a typed value that
 //! says what was wrong.
+#![forbid(unsafe_code)]
 
 pub mod bundle;
 pub mod cbor;

@@ -1,6 +1,7 @@
 //! What the CLI benchmarks share: the generated design, a lock on the
 //! data folder, and running a command with its time and peak memory.
-
+// kill(2), wait4(2) and sysconf(3): a command's time and peak memory.
+#![allow(unsafe_code)]
 #![allow(dead_code)] // each benchmark uses a part
 
 use std::io::{BufWriter, Read, Write};
@@ -25,7 +26,7 @@ const GENERATOR_VERSION: &str = "offline-v1";
 /// `--bench`; `cargo test --all-targets` runs benches without it, and
 /// their stores and transfers would only slow the tests down), its error
 /// printed with its causes.
-pub fn bench_main(name: &str, run: fn() -> anyhow::Result<()>) -> std::process::ExitCode {
+pub(crate) fn bench_main(name: &str, run: fn() -> anyhow::Result<()>) -> std::process::ExitCode {
     if !std::env::args().any(|arg| arg == "--bench") {
         eprintln!("{name}: skipped (run it with `cargo bench -p communs-cli --bench {name}`)");
         return std::process::ExitCode::SUCCESS;
@@ -39,7 +40,7 @@ pub fn bench_main(name: &str, run: fn() -> anyhow::Result<()>) -> std::process::
     }
 }
 
-pub fn data_dir(binary: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn data_dir(binary: &Path) -> anyhow::Result<PathBuf> {
     let target_dir = binary.parent().and_then(Path::parent).context("locating the target directory")?;
     Ok(target_dir.join("bench-data"))
 }
@@ -48,7 +49,7 @@ pub fn data_dir(binary: &Path) -> anyhow::Result<PathBuf> {
 /// that were killed left behind. Two runs at once would measure each
 /// other, and each would remove the marker the other's `publish` wrote.
 /// The lock goes with the process, however it ends.
-pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let path = data_dir.join("lock");
     let lock = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -68,17 +69,17 @@ pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     Ok(lock)
 }
 
-pub fn env_number(name: &str, default: u64) -> anyhow::Result<u64> {
+pub(crate) fn env_number(name: &str, default: u64) -> anyhow::Result<u64> {
     match std::env::var(name) {
         Ok(text) => text.trim().parse().with_context(|| format!("{name}={text:?} is not a whole number")),
         Err(_) => Ok(default),
     }
 }
 
-pub const MIB: u64 = 1024 * 1024;
+pub(crate) const MIB: u64 = 1024 * 1024;
 
 /// The generated design folder and the files a publish takes from it.
-pub struct Dataset {
+pub(crate) struct Dataset {
     pub root: PathBuf,
     /// Every file, absolute, as `b3sum` is given them.
     pub files: Vec<PathBuf>,
@@ -94,7 +95,7 @@ struct PlannedFile {
 impl Dataset {
     /// Reuses the design of this size if a previous run completed it, else
     /// (re)generates it.
-    pub fn prepare(data_dir: &Path, mib: u64) -> anyhow::Result<Dataset> {
+    pub(crate) fn prepare(data_dir: &Path, mib: u64) -> anyhow::Result<Dataset> {
         let root = data_dir.join(format!("design-{mib}MiB"));
         let complete = data_dir.join(format!("design-{mib}MiB.complete"));
         let plan = plan(mib)?;
@@ -179,7 +180,7 @@ fn generate(root: &Path, plan: &[PlannedFile], manifest: &str) -> anyhow::Result
 /// A small, fast generator whose output no compressor can shrink: the
 /// store must really move every byte, and the design is the same on every
 /// machine.
-pub struct SplitMix64(u64);
+pub(crate) struct SplitMix64(u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -192,10 +193,10 @@ impl SplitMix64 {
 }
 
 /// This run's scratch folder, removed however the run ends.
-pub struct WorkDir(pub PathBuf);
+pub(crate) struct WorkDir(pub PathBuf);
 
 impl WorkDir {
-    pub fn create(path: PathBuf) -> anyhow::Result<WorkDir> {
+    pub(crate) fn create(path: PathBuf) -> anyhow::Result<WorkDir> {
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(WorkDir(path))
     }
@@ -207,7 +208,7 @@ impl Drop for WorkDir {
     }
 }
 
-pub fn remove(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn remove(path: &Path) -> anyhow::Result<()> {
     match std::fs::remove_dir_all(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -217,7 +218,7 @@ pub fn remove(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn sync() {
+pub(crate) fn sync() {
     #[cfg(unix)]
     // SAFETY: sync(2) takes nothing and cannot fail.
     unsafe {
@@ -227,7 +228,7 @@ pub fn sync() {
 
 /// A finished command: wall time, peak resident memory, CPU time (user
 /// and system), what it printed.
-pub struct Timed {
+pub(crate) struct Timed {
     pub secs: f64,
     pub max_rss_kib: Option<u64>,
     pub cpu_secs: Option<f64>,
@@ -235,7 +236,7 @@ pub struct Timed {
 }
 
 /// Flushes dirty pages, then runs `command` to success and times it.
-pub fn timed(command: &mut Command) -> anyhow::Result<Timed> {
+pub(crate) fn timed(command: &mut Command) -> anyhow::Result<Timed> {
     sync();
     let what = describe(command);
     // stderr goes straight to the terminal: a failure explains itself.
@@ -255,7 +256,7 @@ pub fn timed(command: &mut Command) -> anyhow::Result<Timed> {
 }
 
 /// The program and its first arguments (b3sum gets a thousand).
-pub fn describe(command: &Command) -> String {
+pub(crate) fn describe(command: &Command) -> String {
     let mut words = vec![command.get_program().to_string_lossy().into_owned()];
     words.extend(command.get_args().take(4).map(|arg| arg.to_string_lossy().into_owned()));
     if command.get_args().len() > 4 {
@@ -266,7 +267,7 @@ pub fn describe(command: &Command) -> String {
 
 /// What a finished child used.
 #[derive(Default)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub max_rss_kib: Option<u64>,
     pub cpu_secs: Option<f64>,
 }
@@ -275,7 +276,7 @@ pub struct Usage {
 /// CPU time, which only `wait4` reports for one child alone
 /// (`getrusage(RUSAGE_CHILDREN)` sums or maximises over all children).
 #[cfg(unix)]
-pub fn wait_with_usage(child: std::process::Child) -> std::io::Result<(ExitStatus, Usage)> {
+pub(crate) fn wait_with_usage(child: std::process::Child) -> std::io::Result<(ExitStatus, Usage)> {
     use std::os::unix::process::ExitStatusExt;
     let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
     let mut status = 0;
@@ -308,7 +309,7 @@ pub fn wait_with_usage(mut child: std::process::Child) -> std::io::Result<(ExitS
 }
 
 /// CPU time (user and system) a running process has used so far (Linux).
-pub fn cpu_secs_of(pid: u32) -> Option<f64> {
+pub(crate) fn cpu_secs_of(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces: count from its end.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -318,7 +319,7 @@ pub fn cpu_secs_of(pid: u32) -> Option<f64> {
     (per_second > 0).then(|| ticks as f64 / per_second as f64)
 }
 
-pub fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
     if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }

@@ -15,7 +15,7 @@ use crate::output::Output;
 use crate::progress;
 use crate::{BundleCommand, Command};
 
-pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
+pub(super) async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
         Command::Publish { dir, message, design, license, maintainers, threshold } => {
             let request =
@@ -317,7 +317,7 @@ pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Out
     Ok(())
 }
 
-pub fn loss_text(lost: LossReason) -> &'static str {
+pub(super) fn loss_text(lost: LossReason) -> &'static str {
     match lost {
         LossReason::FewerApprovals => "fewer approvals",
         LossReason::LowerClock => "as many approvals, older",

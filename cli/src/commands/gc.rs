@@ -7,7 +7,7 @@ use indicatif::HumanBytes;
 
 use crate::output::Output;
 
-pub async fn run(node: &Node, net: Option<&Network>, out: &Output) -> anyhow::Result<()> {
+pub(super) async fn run(node: &Node, net: Option<&Network>, out: &Output) -> anyhow::Result<()> {
     let report = collect(node, net).await?;
     out.print(serde_json::to_value(&report)?, || line(&report));
     Ok(())
@@ -15,7 +15,7 @@ pub async fn run(node: &Node, net: Option<&Network>, out: &Output) -> anyhow::Re
 
 /// Collects now: in a task of its own on a running node, so that the
 /// API's workers and the swarm go on meanwhile.
-pub async fn collect(node: &Node, net: Option<&Network>) -> anyhow::Result<GcReport> {
+pub(super) async fn collect(node: &Node, net: Option<&Network>) -> anyhow::Result<GcReport> {
     Ok(match net {
         Some(net) => {
             let node = net.node().clone();
@@ -25,7 +25,7 @@ pub async fn collect(node: &Node, net: Option<&Network>) -> anyhow::Result<GcRep
     })
 }
 
-pub fn line(report: &GcReport) -> String {
+pub(super) fn line(report: &GcReport) -> String {
     format!(
         "Freed {} blobs ({}) in {} ms; {} blobs kept",
         report.freed_blobs,

@@ -10,7 +10,7 @@ use super::now_ms;
 use crate::output::Output;
 use crate::{ChangeArg, Command};
 
-pub fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
+pub(super) fn run(node: &Node, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
         Command::Approve { design, target } => {
             let event = node.approve(&design, target, now_ms())?;
@@ -60,7 +60,7 @@ fn report(out: &Output, event: &SignedEvent, state: &GovernanceState, what: &str
     });
 }
 
-pub fn change_text(change: &Change) -> String {
+pub(super) fn change_text(change: &Change) -> String {
     match change {
         Change::AddMaintainer(a) => format!("add maintainer {a}"),
         Change::RemoveMaintainer(a) => format!("remove maintainer {a}"),
@@ -83,7 +83,7 @@ fn ids(v: &[communs_protocol::AuthorId]) -> Vec<String> {
     v.iter().map(ToString::to_string).collect()
 }
 
-pub fn status_json(design: &DesignId, state: &GovernanceState) -> Value {
+pub(super) fn status_json(design: &DesignId, state: &GovernanceState) -> Value {
     json!({
         "design": design.to_string(),
         "canonical": state.canonical.map(|c| c.to_string()),

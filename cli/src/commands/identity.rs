@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::output::Output;
 
-pub fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::Result<()> {
+pub(super) fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::Result<()> {
     let (key, created) = keyfile::load_or_create(home).context("creating the identity")?;
     let mut config = home.read_config()?;
     let name_set = created && name.is_some();
@@ -31,7 +31,7 @@ pub fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::Result<(
     Ok(())
 }
 
-pub fn id(home: &Home, out: &Output) -> anyhow::Result<()> {
+pub(super) fn id(home: &Home, out: &Output) -> anyhow::Result<()> {
     let key = keyfile::load(home)?;
     out.print(json!({ "author": key.author().to_string() }), || key.author().to_string());
     Ok(())

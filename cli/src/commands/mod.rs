@@ -19,7 +19,7 @@ use crate::client::Remote;
 use crate::output::Output;
 use crate::{Cli, Command, NodeCommand};
 
-pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
+pub(crate) async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
     if let Command::Completions { shell } = cli.command {
         let mut command = <Cli as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut command, "communs", &mut std::io::stdout());
@@ -50,7 +50,7 @@ pub async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
 
 /// Carries out a command on an open store, with the network when the
 /// node runs one.
-pub async fn dispatch(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
+pub(crate) async fn dispatch(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
         Command::Approve { .. } | Command::Retract { .. } | Command::Propose { .. } | Command::Status { .. } => {
             govern::run(node, command, out)
@@ -104,12 +104,12 @@ impl Command {
 }
 
 /// Milliseconds since the Unix epoch, for an event's advisory time.
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 /// An event time for people: RFC 3339 in UTC, to the second.
-pub fn format_time(ms: u64) -> String {
+pub(crate) fn format_time(ms: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
     humantime::format_rfc3339_seconds(time).to_string()
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::output::Output;
 use crate::{Command, NodeCommand};
 
-pub async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Result<()> {
+pub(super) async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
         Command::Node(NodeCommand::Status) => {
             let status = communs_node::api::ApiState::status_of(net).await?;

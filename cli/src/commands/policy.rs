@@ -9,7 +9,7 @@ use super::{format_time, now_ms};
 use crate::Command;
 use crate::output::Output;
 
-pub async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
+pub(super) async fn run(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
     let (action, reason) = match command {
         Command::Follow { design, reason } => (PolicyAction::Follow(design), reason),
         Command::Unfollow { design, reason } => (PolicyAction::Unfollow(design), reason),

@@ -1,4 +1,6 @@
 //! A running `communs node run` for tests, and waiting for what it does.
+// Signals to the node processes (kill(2)).
+#![allow(unsafe_code)]
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -6,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::Node;
 
 /// A running `communs node run`; stopped with SIGTERM when dropped.
-pub struct Daemon {
+pub(crate) struct Daemon {
     pub node: Node,
     pub child: Child,
     /// Its listen address with its peer id: what others bootstrap from.
@@ -15,7 +17,7 @@ pub struct Daemon {
 
 impl Daemon {
     #[track_caller]
-    pub fn start(node: &Node, extra: &[&str]) -> Daemon {
+    pub(crate) fn start(node: &Node, extra: &[&str]) -> Daemon {
         let _ = std::fs::remove_file(node.home.join("api.json"));
         let mut args = vec!["node", "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0", "--no-mdns"];
         args.extend_from_slice(extra);
@@ -41,17 +43,17 @@ impl Daemon {
         Daemon { node, child, addr }
     }
 
-    pub fn peers(&self) -> Vec<String> {
+    pub(crate) fn peers(&self) -> Vec<String> {
         let peers = self.node.json(&["peers"]);
         peers.as_array().expect("peers").iter().map(|p| p["peer_id"].as_str().expect("id").to_owned()).collect()
     }
 
-    pub fn peer_id(&self) -> String {
+    pub(crate) fn peer_id(&self) -> String {
         self.addr.rsplit('/').next().expect("peer id").to_owned()
     }
 
     /// Stops the node as Ctrl-C would, and waits for it.
-    pub fn stop(mut self) -> Node {
+    pub(crate) fn stop(mut self) -> Node {
         self.terminate();
         Node { home: self.node.home.clone() }
     }
@@ -83,20 +85,20 @@ impl Drop for Daemon {
     }
 }
 
-pub fn log(node: &Node) -> String {
+pub(crate) fn log(node: &Node) -> String {
     std::fs::read_to_string(node.home.with_extension("log")).unwrap_or_default()
 }
 
 /// Polls `check` until it holds, for up to `secs` seconds.
 #[track_caller]
-pub fn eventually(secs: u64, what: &str, check: impl FnMut() -> bool) {
+pub(crate) fn eventually(secs: u64, what: &str, check: impl FnMut() -> bool) {
     eventually_every(Duration::from_millis(50), secs, what, check);
 }
 
 /// [`eventually`] with `pause` between checks, for a check that costs
 /// the node work (a status listing thousands of designs).
 #[track_caller]
-pub fn eventually_every(pause: Duration, secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn eventually_every(pause: Duration, secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");

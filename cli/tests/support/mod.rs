@@ -2,13 +2,13 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-pub mod daemon;
+pub(crate) mod daemon;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The example designs of this checkout (see [`package_dir`]).
-pub fn examples_dir() -> PathBuf {
+pub(crate) fn examples_dir() -> PathBuf {
     package_dir().join("../examples/designs")
 }
 
@@ -19,29 +19,29 @@ fn package_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
-pub struct Node {
+pub(crate) struct Node {
     pub home: PathBuf,
 }
 
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
     }
 
     #[track_caller]
-    pub fn ok(self) -> Self {
+    pub(crate) fn ok(self) -> Self {
         assert_eq!(self.code, 0, "command failed: {self:?}");
         self
     }
 
     #[track_caller]
-    pub fn fails_with(self, code: i32, message: &str) -> Self {
+    pub(crate) fn fails_with(self, code: i32, message: &str) -> Self {
         assert_eq!(self.code, code, "unexpected exit code: {self:?}");
         assert!(self.stderr.contains(message), "stderr lacks {message:?}: {self:?}");
         self
@@ -54,25 +54,25 @@ impl std::fmt::Debug for Run {
     }
 }
 
-pub fn binary() -> &'static str {
+pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_communs")
 }
 
 impl Node {
     /// A node with its identity created in `dir/name`.
-    pub fn init(dir: &Path, name: &str) -> Node {
+    pub(crate) fn init(dir: &Path, name: &str) -> Node {
         let node = Node { home: dir.join(name) };
         node.run(&["init"]).ok();
         node
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(binary());
         command.arg("--home").arg(&self.home).args(args).env_remove("COMMUNS_HOME");
         command
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         let output: Output = self.command(args).output().expect("communs runs");
         Run {
             code: output.status.code().unwrap_or(-1),
@@ -83,7 +83,7 @@ impl Node {
 
     /// Runs with `--json` and returns the parsed output of a success.
     #[track_caller]
-    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut with_json = vec!["--json"];
         with_json.extend_from_slice(args);
         self.run(&with_json).ok().json()
@@ -91,7 +91,7 @@ impl Node {
 
     /// Publishes `folder` and returns (design, revision).
     #[track_caller]
-    pub fn publish(&self, folder: &Path, extra: &[&str]) -> (String, String) {
+    pub(crate) fn publish(&self, folder: &Path, extra: &[&str]) -> (String, String) {
         let mut args = vec!["publish", folder.to_str().expect("utf-8 path")];
         args.extend_from_slice(extra);
         let out = self.json(&args);
@@ -100,7 +100,7 @@ impl Node {
 }
 
 /// Deterministic, incompressible bytes.
-pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {
@@ -113,7 +113,7 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Writes files (path, contents) under `root`.
-pub fn write_files(root: &Path, files: &[(&str, &[u8])]) {
+pub(crate) fn write_files(root: &Path, files: &[(&str, &[u8])]) {
     for (path, contents) in files {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
@@ -122,7 +122,7 @@ pub fn write_files(root: &Path, files: &[(&str, &[u8])]) {
 }
 
 /// A small design folder with an okh.toml.
-pub fn small_design(root: &Path, name: &str) -> PathBuf {
+pub(crate) fn small_design(root: &Path, name: &str) -> PathBuf {
     let folder = root.join(name);
     write_files(
         &folder,
@@ -139,7 +139,7 @@ pub fn small_design(root: &Path, name: &str) -> PathBuf {
 }
 
 /// Every file under `root` (relative path -> contents), `.communs` excluded.
-pub fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+pub(crate) fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
@@ -158,7 +158,7 @@ pub fn snapshot(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 }
 
 /// The iroh-blobs data file of a blob (blobs over 16 KiB live in files).
-pub fn blob_data_file(home: &Path, blob: &str) -> PathBuf {
+pub(crate) fn blob_data_file(home: &Path, blob: &str) -> PathBuf {
     let path = home.join("store/blobs/data").join(format!("{blob}.data"));
     assert!(path.exists(), "no data file for blob {blob} at {}", path.display());
     path

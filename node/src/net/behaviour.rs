@@ -16,7 +16,7 @@ use libp2p::{
 use super::codec::CatchupCodec;
 
 #[derive(NetworkBehaviour)]
-pub struct Behaviour {
+pub(super) struct Behaviour {
     pub limits: connection_limits::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
     pub catchup: request_response::Behaviour<CatchupCodec>,
@@ -31,7 +31,7 @@ pub struct Behaviour {
     pub dcutr: dcutr::Behaviour,
 }
 
-pub struct Options {
+pub(super) struct Options {
     pub dht: bool,
     pub max_connections: u32,
     pub max_connections_per_peer: u32,
@@ -118,7 +118,7 @@ fn relay_config() -> relay::Config {
     }
 }
 
-pub fn all_topics() -> impl Iterator<Item = IdentTopic> {
+pub(super) fn all_topics() -> impl Iterator<Item = IdentTopic> {
     (0..GOSSIP_SHARDS)
         .map(|s| IdentTopic::new(wire::shard_topic(s)))
         .chain(std::iter::once(IdentTopic::new(wire::ANNOUNCE_TOPIC)))
@@ -137,7 +137,7 @@ const MDNS_QUERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 /// listens, with no address; libp2p ends its fast first queries at the
 /// first answer, so laptops started together never learnt of each other
 /// until the next query.
-pub fn mdns_once_listening(
+pub(super) fn mdns_once_listening(
     peer_id: libp2p::PeerId,
     listening: &[(libp2p::core::transport::ListenerId, libp2p::Multiaddr)],
 ) -> std::io::Result<mdns::tokio::Behaviour> {
@@ -151,7 +151,7 @@ pub fn mdns_once_listening(
 }
 
 impl Behaviour {
-    pub fn new(
+    pub(super) fn new(
         key: &Keypair,
         relay_client: relay::client::Behaviour,
         options: &Options,

@@ -120,7 +120,7 @@ impl Interest {
 
 /// The responder's open sessions, oldest first per peer.
 #[derive(Default)]
-pub struct Sessions {
+pub(super) struct Sessions {
     open: HashMap<PeerId, VecDeque<(u64, Instant, Responder)>>,
 }
 

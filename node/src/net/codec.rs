@@ -12,7 +12,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CatchupCodec;
+pub(super) struct CatchupCodec;
 
 /// A 4-byte big-endian length, then the message. The length is checked
 /// against the limit before anything is allocated for it.

@@ -13,13 +13,13 @@ use communs_protocol::DesignId;
 use libp2p::PeerId;
 
 /// Holders remembered per design, the most recent first.
-pub const MAX_HOLDERS_PER_DESIGN: usize = 8;
+pub(super) const MAX_HOLDERS_PER_DESIGN: usize = 8;
 /// Designs whose holders are remembered; the least recently seen go (an
 /// eighth at a time, so that forgetting costs a sort per that many saws).
-pub const MAX_DESIGNS_WITH_HOLDERS: usize = 16_384;
+pub(super) const MAX_DESIGNS_WITH_HOLDERS: usize = 16_384;
 
 #[derive(Debug, Default)]
-pub struct Holders {
+pub(super) struct Holders {
     /// The holders of each design, and when it was last seen (`tick`).
     by_design: HashMap<DesignId, (Vec<PeerId>, u64)>,
     tick: u64,
@@ -28,7 +28,7 @@ pub struct Holders {
 impl Holders {
     /// `peer` sent events of `design`, so it holds the design (and, a
     /// node keeping what it has, its files, or it is fetching them).
-    pub fn saw(&mut self, peer: PeerId, design: DesignId) {
+    pub(super) fn saw(&mut self, peer: PeerId, design: DesignId) {
         self.tick += 1;
         let (holders, seen) = self.by_design.entry(design).or_default();
         holders.retain(|p| *p != peer);
@@ -45,7 +45,7 @@ impl Holders {
 
     /// `peers` (the connected ones) with those known to hold any of
     /// `designs` first, most recent first; and how many those are.
-    pub fn order(&self, designs: &[DesignId], peers: &[PeerId]) -> (Vec<PeerId>, usize) {
+    pub(super) fn order(&self, designs: &[DesignId], peers: &[PeerId]) -> (Vec<PeerId>, usize) {
         let mut ordered: Vec<PeerId> = Vec::with_capacity(peers.len());
         for design in designs {
             for holder in self.by_design.get(design).into_iter().flat_map(|(holders, _)| holders) {

@@ -28,28 +28,28 @@ use libp2p::{Multiaddr, PeerId};
 
 /// How long the peer with the higher id waits before dialling a peer it
 /// discovered, so that the lower one's dial is not crossed.
-pub const YIELD_TO_LOWER: Duration = Duration::from_millis(1500);
+pub(super) const YIELD_TO_LOWER: Duration = Duration::from_millis(1500);
 /// The first retry after a connection closed or a dial failed.
-pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+pub(super) const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait between two dials of a known peer: short enough that
 /// a peer whose link came back (a cable, a switch, a firewall rule) is
 /// connected again within 10 s without an mDNS announcement (libp2p's
 /// mDNS only queries every 5 minutes); a failed dial on a LAN costs a
 /// refused or unanswered SYN.
-pub const MAX_RETRY: Duration = Duration::from_secs(7);
+pub(super) const MAX_RETRY: Duration = Duration::from_secs(7);
 /// A dial that reported nothing after this long counts as failed.
-pub const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Failed dials in a row after which a peer known only from a past
 /// connection is forgotten (about 7 minutes of retries).
-pub const MAX_FAILURES: u32 = 60;
+pub(super) const MAX_FAILURES: u32 = 60;
 /// Peers remembered for redialling.
-pub const MAX_KNOWN_PEERS: usize = 256;
+pub(super) const MAX_KNOWN_PEERS: usize = 256;
 /// Addresses remembered per peer (the newest).
-pub const MAX_ADDRESSES_PER_PEER: usize = 8;
+pub(super) const MAX_ADDRESSES_PER_PEER: usize = 8;
 
 /// Where a peer became known: what decides whether it may be forgotten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Source {
+pub(super) enum Source {
     /// A past connection (either way), with the addresses it announced.
     Connection,
     /// An mDNS announcement on the LAN.
@@ -80,7 +80,7 @@ struct Peer {
 
 /// Where the dialling of a peer stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DialStatus {
+pub(super) enum DialStatus {
     Connected,
     Dialing,
     /// Waiting to dial again; why the last dial failed, if one did.
@@ -90,25 +90,25 @@ pub enum DialStatus {
 
 /// A dial to make now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dial {
+pub(super) struct Dial {
     pub peer: PeerId,
     pub addresses: Vec<Multiaddr>,
 }
 
 #[derive(Debug)]
-pub struct Redial {
+pub(super) struct Redial {
     local: PeerId,
     peers: HashMap<PeerId, Peer>,
 }
 
 impl Redial {
-    pub fn new(local: PeerId) -> Redial {
+    pub(super) fn new(local: PeerId) -> Redial {
         Redial { local, peers: HashMap::new() }
     }
 
     /// `peer` is at `address`, as `source` says. Dialled soon if not
     /// connected and not being dialled.
-    pub fn discovered(&mut self, now: Instant, peer: PeerId, address: Multiaddr, source: Source) {
+    pub(super) fn discovered(&mut self, now: Instant, peer: PeerId, address: Multiaddr, source: Source) {
         if peer == self.local {
             return;
         }
@@ -137,7 +137,7 @@ impl Redial {
     /// A connection to `peer` is up; `dialed` is the address dialled, if
     /// this node dialled it (an inbound connection's address is the other
     /// side's outgoing port, not one to dial).
-    pub fn connected(&mut self, peer: PeerId, dialed: Option<Multiaddr>) {
+    pub(super) fn connected(&mut self, peer: PeerId, dialed: Option<Multiaddr>) {
         if peer == self.local {
             return;
         }
@@ -159,7 +159,7 @@ impl Redial {
 
     /// The last connection to `peer` closed: dialled again after the
     /// first back-off.
-    pub fn disconnected(&mut self, now: Instant, peer: PeerId) {
+    pub(super) fn disconnected(&mut self, now: Instant, peer: PeerId) {
         let local = self.local;
         if let Some(entry) = self.peers.get_mut(&peer) {
             entry.state = State::Waiting(now + backoff(local, peer, 0));
@@ -168,7 +168,7 @@ impl Redial {
 
     /// A dial of `peer` failed, for `reason`: dialled again after a longer
     /// back-off, or forgotten.
-    pub fn dial_failed(&mut self, now: Instant, peer: PeerId, reason: String) {
+    pub(super) fn dial_failed(&mut self, now: Instant, peer: PeerId, reason: String) {
         let local = self.local;
         let Some(entry) = self.peers.get_mut(&peer) else { return };
         if entry.state == State::Connected {
@@ -187,7 +187,7 @@ impl Redial {
 
     /// Every known peer that is not connected is dialled at the next
     /// [`Redial::due`], back-offs forgotten (`communs sync`).
-    pub fn dial_all_now(&mut self, now: Instant) {
+    pub(super) fn dial_all_now(&mut self, now: Instant) {
         for entry in self.peers.values_mut() {
             if matches!(entry.state, State::Waiting(_)) {
                 entry.state = State::Waiting(now);
@@ -197,7 +197,7 @@ impl Redial {
 
     /// The dials to make now; each peer is then `Dialing` until the swarm
     /// says how it went (or [`DIAL_TIMEOUT`]).
-    pub fn due(&mut self, now: Instant) -> Vec<Dial> {
+    pub(super) fn due(&mut self, now: Instant) -> Vec<Dial> {
         let mut dials = Vec::new();
         let mut timed_out = Vec::new();
         for (peer, entry) in &mut self.peers {
@@ -218,12 +218,12 @@ impl Redial {
     }
 
     /// Known peers that are not connected.
-    pub fn unconnected(&self) -> usize {
+    pub(super) fn unconnected(&self) -> usize {
         self.peers.values().filter(|p| p.state != State::Connected).count()
     }
 
     /// Where the dialling of `peer` stands.
-    pub fn status(&self, peer: &PeerId) -> DialStatus {
+    pub(super) fn status(&self, peer: &PeerId) -> DialStatus {
         match self.peers.get(peer) {
             None => DialStatus::Unknown,
             Some(Peer { state: State::Connected, .. }) => DialStatus::Connected,

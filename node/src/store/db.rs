@@ -24,14 +24,14 @@ enum State {
 impl EventDb {
     /// Opens for writing at once: a running node, whose tasks read while
     /// others write (a read transaction does not survive the reopen).
-    pub fn writable(path: &Path) -> Result<Self, DatabaseError> {
+    pub(crate) fn writable(path: &Path) -> Result<Self, DatabaseError> {
         Ok(EventDb { path: path.to_owned(), state: RwLock::new(State::Writing(Database::create(path)?)) })
     }
 
     /// Opens read-only, or for writing if the file does not exist yet or
     /// needs a repair (which only a writer can make). For one command at
     /// a time: no read transaction may be open across its first write.
-    pub fn read_only_until_written(path: &Path) -> Result<Self, DatabaseError> {
+    pub(crate) fn read_only_until_written(path: &Path) -> Result<Self, DatabaseError> {
         let state = match ReadOnlyDatabase::open(path) {
             Ok(db) => State::Reading(db),
             Err(_) => State::Writing(Database::create(path)?),
@@ -39,7 +39,7 @@ impl EventDb {
         Ok(EventDb { path: path.to_owned(), state: RwLock::new(state) })
     }
 
-    pub fn begin_read(&self) -> Result<ReadTransaction, redb::Error> {
+    pub(crate) fn begin_read(&self) -> Result<ReadTransaction, redb::Error> {
         match &*self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner) {
             State::Reading(db) => Ok(db.begin_read()?),
             State::Writing(db) => Ok(db.begin_read()?),
@@ -47,7 +47,7 @@ impl EventDb {
         }
     }
 
-    pub fn begin_write(&self) -> Result<WriteTransaction, redb::Error> {
+    pub(crate) fn begin_write(&self) -> Result<WriteTransaction, redb::Error> {
         if let State::Writing(db) = &*self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner) {
             return Ok(db.begin_write()?);
         }

@@ -100,7 +100,7 @@ pub(super) struct ResolverCache {
 }
 
 impl ResolverCache {
-    pub fn get_mut(&mut self, design: &DesignId) -> Option<&mut Resolver> {
+    pub(super) fn get_mut(&mut self, design: &DesignId) -> Option<&mut Resolver> {
         self.tick += 1;
         let tick = self.tick;
         self.entries.get_mut(design).map(|(resolver, _, used)| {
@@ -110,22 +110,22 @@ impl ResolverCache {
     }
 
     /// A cached resolver and its event count, without marking it used.
-    pub fn peek(&self, design: &DesignId) -> Option<(&Resolver, u64)> {
+    pub(super) fn peek(&self, design: &DesignId) -> Option<(&Resolver, u64)> {
         self.entries.get(design).map(|(resolver, events, _)| (resolver, *events))
     }
 
-    pub fn insert(&mut self, design: DesignId, resolver: Resolver, events: u64) {
+    pub(super) fn insert(&mut self, design: DesignId, resolver: Resolver, events: u64) {
         self.tick += 1;
         self.entries.insert(design, (resolver, events, self.tick));
     }
 
-    pub fn added(&mut self, design: &DesignId, events: u64) {
+    pub(super) fn added(&mut self, design: &DesignId, events: u64) {
         if let Some((_, count, _)) = self.entries.get_mut(design) {
             *count += events;
         }
     }
 
-    pub fn removed(&mut self, design: &DesignId, events: u64) {
+    pub(super) fn removed(&mut self, design: &DesignId, events: u64) {
         if let Some((_, count, _)) = self.entries.get_mut(design) {
             *count = count.saturating_sub(events);
         }
@@ -133,13 +133,13 @@ impl ResolverCache {
 
     /// Forgets a design whose resolver may no longer match the store (a
     /// transaction that changed it failed).
-    pub fn forget(&mut self, design: &DesignId) {
+    pub(super) fn forget(&mut self, design: &DesignId) {
         self.entries.remove(design);
     }
 
     /// Drops the least recently used resolvers until the rest hold at most
     /// [`MAX_CACHED_RESOLVER_EVENTS`], keeping the most recent.
-    pub fn trim(&mut self) {
+    pub(super) fn trim(&mut self) {
         let mut total: u64 = self.entries.values().map(|(_, n, _)| n).sum();
         while total > MAX_CACHED_RESOLVER_EVENTS && self.entries.len() > 1 {
             let oldest = *self.entries.iter().min_by_key(|(_, (_, _, used))| *used).map(|(d, _)| d).expect("not empty");

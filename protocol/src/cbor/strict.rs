@@ -63,7 +63,7 @@ impl CborError {
 }
 
 /// Checks that `bytes` hold exactly one canonical CBOR item.
-pub fn check(bytes: &[u8], max_bytes: usize) -> Result<(), CborError> {
+pub(super) fn check(bytes: &[u8], max_bytes: usize) -> Result<(), CborError> {
     if bytes.len() > max_bytes {
         return Err(CborError::TooLarge { len: bytes.len(), max: max_bytes });
     }

@@ -104,7 +104,7 @@ pub(super) enum Scope<'a> {
 }
 
 impl Scope<'_> {
-    pub fn has(&self, index: &Index, id: &EventId) -> bool {
+    pub(super) fn has(&self, index: &Index, id: &EventId) -> bool {
         match self {
             Scope::All => true,
             Scope::Governance(set) => set.contains(id),
@@ -154,7 +154,7 @@ impl Clone for Memo {
 impl Index {
     /// Whether `event` can be added now, or why not: the checks of
     /// `spec/governance.md`, "Admission", in the order the spec gives.
-    pub fn check(&self, event: &SignedEvent) -> Result<(), Refusal> {
+    pub(super) fn check(&self, event: &SignedEvent) -> Result<(), Refusal> {
         let Some(genesis) = &self.genesis else {
             // A signed event other than a genesis has parents (events.md).
             return match (event.body(), event.parents().first()) {

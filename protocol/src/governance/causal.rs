@@ -17,7 +17,7 @@ pub(crate) struct Dag {
 }
 
 impl Dag {
-    pub fn insert(&mut self, id: EventId, clock: u64, parents: Vec<EventId>) {
+    pub(super) fn insert(&mut self, id: EventId, clock: u64, parents: Vec<EventId>) {
         for parent in &parents {
             *self.children.entry(*parent).or_default() += 1;
         }
@@ -25,7 +25,7 @@ impl Dag {
     }
 
     /// Takes out an event that nothing left in the graph names as a parent.
-    pub fn remove(&mut self, id: &EventId) {
+    pub(super) fn remove(&mut self, id: &EventId) {
         let Some((_, parents)) = self.nodes.remove(id) else { return };
         self.children.remove(id);
         for parent in parents {
@@ -40,31 +40,31 @@ impl Dag {
 
     /// Whether the event is in the graph and no event of it names it as a
     /// parent.
-    pub fn is_head(&self, id: &EventId) -> bool {
+    pub(super) fn is_head(&self, id: &EventId) -> bool {
         self.contains(id) && !self.children.contains_key(id)
     }
 
-    pub fn parents(&self, id: &EventId) -> &[EventId] {
+    pub(super) fn parents(&self, id: &EventId) -> &[EventId] {
         self.nodes.get(id).map(|(_, parents)| &parents[..]).unwrap_or_default()
     }
 
-    pub fn contains(&self, id: &EventId) -> bool {
+    pub(super) fn contains(&self, id: &EventId) -> bool {
         self.nodes.contains_key(id)
     }
 
-    pub fn clock(&self, id: &EventId) -> Option<u64> {
+    pub(super) fn clock(&self, id: &EventId) -> Option<u64> {
         self.nodes.get(id).map(|(clock, _)| *clock)
     }
 
     /// Whether `ancestor` is a strict ancestor of `event`.
-    pub fn precedes(&self, ancestor: &EventId, event: &EventId) -> bool {
+    pub(super) fn precedes(&self, ancestor: &EventId, event: &EventId) -> bool {
         self.clock(event).is_some() && self.precedes_any(ancestor, std::slice::from_ref(event))
     }
 
     /// Whether `ancestor` is one of `events` or an ancestor of one: whether
     /// it is in the causal past of an event whose parents are `events`. One
     /// search from all of them, so that shared ancestry is walked once.
-    pub fn in_past(&self, ancestor: &EventId, events: &[EventId]) -> bool {
+    pub(super) fn in_past(&self, ancestor: &EventId, events: &[EventId]) -> bool {
         events.contains(ancestor) || self.precedes_any(ancestor, events)
     }
 

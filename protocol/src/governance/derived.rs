@@ -31,16 +31,16 @@ pub(crate) struct Derived {
 }
 
 impl Derived {
-    pub fn state(&self) -> &GovernanceState {
+    pub(super) fn state(&self) -> &GovernanceState {
         &self.state
     }
 
-    pub fn into_state(self) -> GovernanceState {
+    pub(super) fn into_state(self) -> GovernanceState {
         self.state
     }
 
     /// Everything from scratch.
-    pub fn full(index: &Index) -> Derived {
+    pub(super) fn full(index: &Index) -> Derived {
         let Some(genesis) = &index.genesis else { return Derived::default() };
         let chain = index.walk_chain(genesis);
         let mut derived = Derived {
@@ -95,7 +95,7 @@ impl Derived {
     }
 
     /// Brings the state up to date after `index` gained one event.
-    pub fn update(&mut self, index: &Index, touched: Touched) {
+    pub(super) fn update(&mut self, index: &Index, touched: Touched) {
         match touched {
             Touched::Genesis => *self = Derived::full(index),
             Touched::Proposal { id } => self.proposal_added(index, id),
@@ -130,7 +130,7 @@ impl Derived {
     /// but not the state of their contribution's past (added since, and
     /// not yet building on their addition): their writing endorses it
     /// (rule 1), so rules 2 to 5 are recounted.
-    pub fn forget(&mut self, index: &Index, evicted: &[Evicted]) {
+    pub(super) fn forget(&mut self, index: &Index, evicted: &[Evicted]) {
         let mut recount = false;
         let mut proposals = false;
         let mut gone = BTreeSet::new();

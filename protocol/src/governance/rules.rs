@@ -161,16 +161,16 @@ pub(super) struct ProposalInfo {
 }
 
 impl Index {
-    pub fn with_quota(quota: usize) -> Index {
+    pub(super) fn with_quota(quota: usize) -> Index {
         Index { quota: Quota(quota), ..Index::default() }
     }
 
-    pub fn design(&self) -> Option<DesignId> {
+    pub(super) fn design(&self) -> Option<DesignId> {
         self.genesis.as_ref().map(|g| DesignId::from_genesis(g.id))
     }
 
     /// Adds an event [`check`](Self::check) accepted.
-    pub fn add(&mut self, event: &SignedEvent) -> Touched {
+    pub(super) fn add(&mut self, event: &SignedEvent) -> Touched {
         let id = event.id();
         let author = event.author();
         let by_maintainer = match event.body() {
@@ -226,7 +226,7 @@ impl Index {
     /// unreviewed work, which a contribution may not build on (check 6)
     /// and a maintainer's event would claim; at most `MAX_PARENTS`, the
     /// named ones first, then the latest.
-    pub fn parents_for(&self, author: AuthorId, named: &[EventId]) -> Vec<EventId> {
+    pub(super) fn parents_for(&self, author: AuthorId, named: &[EventId]) -> Vec<EventId> {
         let own = self.unclaimed.get(&author).into_iter().flatten().filter(|(_, id)| self.dag.is_head(id));
         let mut heads: Vec<(u64, EventId)> =
             own.copied().chain(self.claimed_heads.iter().filter_map(|h| Some((self.dag.clock(h)?, *h)))).collect();

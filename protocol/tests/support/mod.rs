@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-pub fn vectors_dir() -> PathBuf {
+pub(crate) fn vectors_dir() -> PathBuf {
     package_dir().join("../spec/vectors")
 }
 
@@ -21,7 +21,7 @@ fn package_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
-pub fn load(name: &str) -> serde_json::Value {
+pub(crate) fn load(name: &str) -> serde_json::Value {
     let path = vectors_dir().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
@@ -29,7 +29,7 @@ pub fn load(name: &str) -> serde_json::Value {
 
 /// Compares `generated` with the checked-in file, or rewrites the file when
 /// `COMMUNS_BLESS` is set.
-pub fn check_or_bless(name: &str, generated: &serde_json::Value) {
+pub(crate) fn check_or_bless(name: &str, generated: &serde_json::Value) {
     let path = vectors_dir().join(name);
     if std::env::var_os("COMMUNS_BLESS").is_some() {
         let text = serde_json::to_string_pretty(generated).expect("vectors serialise") + "\n";
@@ -47,11 +47,11 @@ pub fn check_or_bless(name: &str, generated: &serde_json::Value) {
     );
 }
 
-pub fn unhex(s: &str) -> Vec<u8> {
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap_or_else(|e| panic!("bad hex in vectors {s:?}: {e}"))
 }
 
-pub fn str_field<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+pub(crate) fn str_field<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("vector lacks string field {key}: {v}"))
 }
 
@@ -60,19 +60,19 @@ use communs_protocol::{
 };
 
 /// A deterministic key for vectors and tests: the seed is `n` repeated.
-pub fn key(n: u8) -> SecretKey {
+pub(crate) fn key(n: u8) -> SecretKey {
     SecretKey::from_bytes(&[n; 32])
 }
 
 /// A fixed time (2026-01-01T00:00:00Z in milliseconds) so vectors are stable.
-pub const TIME: u64 = 1_767_225_600_000;
+pub(crate) const TIME: u64 = 1_767_225_600_000;
 
-pub fn manifest(name: &str) -> Manifest {
+pub(crate) fn manifest(name: &str) -> Manifest {
     Manifest::from_okh_toml(&format!("okhv = \"OKH-LOSHv1.0\"\nname = \"{name}\"\nlicense = \"CERN-OHL-S-2.0\"\n"))
         .expect("a minimal okh.toml parses")
 }
 
-pub fn genesis(key: &SecretKey, maintainers: &[AuthorId], threshold: u64) -> SignedEvent {
+pub(crate) fn genesis(key: &SecretKey, maintainers: &[AuthorId], threshold: u64) -> SignedEvent {
     UnsignedEvent {
         design: None,
         author: key.author(),
@@ -93,7 +93,7 @@ pub fn genesis(key: &SecretKey, maintainers: &[AuthorId], threshold: u64) -> Sig
 }
 
 /// An event of `design` on top of `parents`, with the right clock.
-pub fn child(key: &SecretKey, parents: &[&SignedEvent], body: Body) -> SignedEvent {
+pub(crate) fn child(key: &SecretKey, parents: &[&SignedEvent], body: Body) -> SignedEvent {
     UnsignedEvent {
         design: Some(parents[0].design()),
         author: key.author(),
@@ -106,7 +106,7 @@ pub fn child(key: &SecretKey, parents: &[&SignedEvent], body: Body) -> SignedEve
     .expect("a valid event signs")
 }
 
-pub fn revision(tree_seed: u8, base: &[EventId], message: &str) -> Body {
+pub(crate) fn revision(tree_seed: u8, base: &[EventId], message: &str) -> Body {
     Body::Revision(Revision {
         tree: BlobHash::of(&[tree_seed]),
         manifest: manifest("Face shield headband"),
