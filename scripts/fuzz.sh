@@ -4,6 +4,7 @@
 # (default: one per core). With arguments, only those targets:
 #   scripts/fuzz.sh                           # all of them, as CI does
 #   FUZZ_SECONDS=600 scripts/fuzz.sh catchup  # a longer run of one
+#   FUZZ_RUNS=10000000 FUZZ_SECONDS=3600 scripts/fuzz.sh wire  # until 10 M runs (or the time)
 # What a run finds goes to a scratch folder, not the committed corpus; a
 # crash is kept in protocol/fuzz/artifacts/<target>/ and fails the script.
 set -euo pipefail
@@ -43,10 +44,12 @@ run() {
     local target="$1"
     mkdir -p "$scratch/$target"
     if cargo fuzz run "${flags[@]}" "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
-        -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$scratch/$target.log" 2>&1; then
-        local runs
+        -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=10 -print_final_stats=1 \
+        >"$scratch/$target.log" 2>&1; then
+        local runs took
         runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/$target.log")"
-        echo "fuzz $target: ${runs:-?} runs in ${seconds} s, no crash"
+        took="$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$scratch/$target.log")"
+        echo "fuzz $target: ${runs:-?} runs in ${took:-$seconds} s, no crash"
     else
         echo "fuzz $target: FAILED"
         tail -n 40 "$scratch/$target.log"

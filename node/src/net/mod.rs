@@ -29,7 +29,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, noise, ping, tcp, yamux};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -1115,6 +1115,14 @@ impl Driver {
                     self.redial.discovered(now, peer, addr, redial::Source::Mdns);
                 }
                 self.dial_due();
+            }
+            // A connection that stopped answering is dead (a link down, a
+            // peer frozen): closed, so that its peer is redialled.
+            BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(failure) })
+                if !matches!(failure, ping::Failure::Unsupported) =>
+            {
+                tracing::info!(%peer, "connection does not answer pings ({failure}): closing it");
+                self.swarm.close_connection(connection);
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 if let Some(known) = self.known.get_mut(&peer_id) {
