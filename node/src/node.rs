@@ -1,8 +1,8 @@
 //! A node: one author's key and one store, opened by one process.
 //!
 //! Every command of the CLI is a method here (in the modules beside this
-//! one), so that the CLI stays a thin layer and the future daemon and HTTP
-//! API call exactly the same code.
+//! one), so that the CLI stays a thin layer and a running node (`node
+//! run`, its HTTP API) calls exactly the same code.
 
 use communs_protocol::{AuthorId, SecretKey};
 
