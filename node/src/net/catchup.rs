@@ -77,6 +77,12 @@ pub struct PeerFailure {
 }
 
 impl CatchupReport {
+    /// `peer` could not be reached or caught up with, for `reason`.
+    pub(crate) fn failed(&mut self, peer: PeerId, reason: String) {
+        self.failed_peers += 1;
+        self.failures.push(PeerFailure { peer_id: peer.to_string(), reason });
+    }
+
     pub fn merge(&mut self, other: CatchupReport) {
         self.peers += other.peers;
         self.failed_peers += other.failed_peers;

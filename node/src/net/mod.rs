@@ -505,15 +505,13 @@ impl Network {
 
     /// One catch-up request and its response.
     pub(crate) async fn request(&self, peer: PeerId, request: Request) -> Result<Response, NetError> {
-        let (reply, response) = oneshot::channel();
-        self.send(Command::Request { peer, request, reply }).await?;
-        response.await.map_err(|_| NetError::Stopped)?.map_err(|reason| NetError::Request { peer, reason })
+        self.ask(|reply| Command::Request { peer, request, reply })
+            .await?
+            .map_err(|reason| NetError::Request { peer, reason })
     }
 
     pub async fn status(&self) -> Result<NetStatus, NetError> {
-        let (reply, status) = oneshot::channel();
-        self.send(Command::Status(reply)).await?;
-        let mut status = status.await.map_err(|_| NetError::Stopped)?;
+        let mut status = self.ask(Command::Status).await?;
         // Encoding gossipsub's metrics takes a while (a family per topic):
         // done here, not by the swarm's task.
         status.gossip = self.gossip_counts();
@@ -521,9 +519,7 @@ impl Network {
     }
 
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
-        let (reply, peers) = oneshot::channel();
-        self.send(Command::Peers(reply)).await?;
-        peers.await.map_err(|_| NetError::Stopped)
+        self.ask(Command::Peers).await
     }
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
@@ -584,16 +580,14 @@ impl Network {
                 redial::DialStatus::Failed(why) => format!("cannot connect: {}", why.unwrap_or_default()),
                 redial::DialStatus::Unknown => "forgotten".to_owned(),
             };
-            report.failed_peers += 1;
-            report.failures.push(catchup::PeerFailure { peer_id: peer.to_string(), reason });
+            report.failed(peer, reason);
         }
         for peer in self.connected_peers().await.unwrap_or_default() {
             match self.catch_up(peer, scope.clone()).await {
                 Ok(r) => report.merge(r),
                 Err(e) => {
                     tracing::info!(%peer, "catch-up failed: {e}");
-                    report.failed_peers += 1;
-                    report.failures.push(catchup::PeerFailure { peer_id: peer.to_string(), reason: e.to_string() });
+                    report.failed(peer, e.to_string());
                 }
             }
         }
@@ -603,21 +597,23 @@ impl Network {
     /// The connected peers to fetch the files of `designs` from, those
     /// known to hold them first.
     async fn peers_for(&self, designs: Vec<DesignId>) -> Result<fetch::PeerOrder, NetError> {
-        let (reply, order) = oneshot::channel();
-        self.send(Command::PeersFor { designs, reply }).await?;
-        order.await.map_err(|_| NetError::Stopped)
+        self.ask(|reply| Command::PeersFor { designs, reply }).await
+    }
+
+    /// Sends the driver a command carrying a reply channel, and waits for
+    /// the reply.
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(command(reply)).await?;
+        answer.await.map_err(|_| NetError::Stopped)
     }
 
     async fn dial_known(&self) -> Result<Vec<PeerId>, NetError> {
-        let (reply, dialled) = oneshot::channel();
-        self.send(Command::DialKnown(reply)).await?;
-        dialled.await.map_err(|_| NetError::Stopped)
+        self.ask(Command::DialKnown).await
     }
 
     async fn dial_status(&self, peers: Vec<PeerId>) -> Result<Vec<(PeerId, redial::DialStatus)>, NetError> {
-        let (reply, statuses) = oneshot::channel();
-        self.send(Command::DialStatus(peers, reply)).await?;
-        statuses.await.map_err(|_| NetError::Stopped)
+        self.ask(|reply| Command::DialStatus(peers, reply)).await
     }
 
     /// The scope this node catches up: everything when it seeds
