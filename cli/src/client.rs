@@ -1,7 +1,8 @@
 //! Talking to a running node through its local API.
 //!
 //! A running node holds the store, so while it runs every command goes to
-//! it (`POST /v1/run`, spec/api.md) instead of opening the store.
+//! it (spec/api.md) instead of opening the store: the same typed requests
+//! and responses as `communs_node::service`, as JSON over HTTP.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,13 +10,12 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
 use communs_node::Home;
+use communs_node::service::ErrorBody;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
-
-use crate::Command;
-use crate::output::Captured;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// What a running node writes into its data directory (`api.json`).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -46,70 +46,56 @@ impl Remote {
         Ok(Some(Remote { addr: running.api, token: token.trim().to_owned() }))
     }
 
-    /// Runs a command in the node; what it printed comes back, with the
-    /// error if it failed.
-    pub(crate) async fn run(&self, command: &Command, json: bool) -> (Captured, anyhow::Result<()>) {
-        let body = json!({ "json": json, "command": command });
-        match self.call("POST", "/v1/run", Some(body)).await {
-            Ok(value) => match serde_json::from_value(value) {
-                Ok(captured) => (captured, Ok(())),
-                Err(e) => (Captured::default(), Err(anyhow::Error::new(e).context("reading the node's answer"))),
-            },
-            Err((printed, error)) => (printed, Err(error)),
-        }
+    /// `GET path?query`.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str, query: &impl Serialize) -> anyhow::Result<T> {
+        let query = serde_urlencoded::to_string(query).context("writing the request")?;
+        let uri = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
+        self.call("GET", &uri, None).await
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, (Captured, anyhow::Error)> {
-        self.exchange(method, path, body).await.map_err(|e| (Captured::default(), e))?.map_err(|(value, status)| {
-            let printed = serde_json::from_value(value.clone()).unwrap_or_default();
-            (printed, remote_error(&value, status))
-        })
+    /// `POST path` with `body` as JSON.
+    pub(crate) async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
+        let body = serde_json::to_vec(body).context("writing the request")?;
+        self.call("POST", path, Some(body)).await
     }
 
-    /// One request; `Err((body, status))` when the node answered with an
-    /// error status.
-    async fn exchange(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Result<Value, (Value, hyper::StatusCode)>> {
+    async fn call<T: DeserializeOwned>(&self, method: &str, uri: &str, body: Option<Vec<u8>>) -> anyhow::Result<T> {
         let stream = tokio::net::TcpStream::connect(self.addr)
             .await
             .with_context(|| format!("connecting to the node's API at {}", self.addr))?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
         let request = Request::builder()
             .method(method)
-            .uri(path)
+            .uri(uri)
             .header(hyper::header::HOST, self.addr.to_string())
             .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token))
             .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))?;
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         // A connection that closes mid-request is the node stopping (or
         // dying) under it.
+        let path = uri.split('?').next().unwrap_or(uri);
         let stopped = || format!("the node stopped while carrying out the request ({method} {path})");
         let response = sender.send_request(request).await.with_context(stopped)?;
         let status = response.status();
         let bytes = response.into_body().collect().await.with_context(stopped)?.to_bytes();
-        let value: Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("the node answered {status} with something that is not JSON"))?;
-        if status.is_success() { Ok(Ok(value)) } else { Ok(Err((value, status))) }
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) if body.reason.as_deref() == Some("stopping") => remote_error(body).context(stopped()),
+                Ok(body) => remote_error(body),
+                Err(_) => anyhow!("the node refused the request ({status})"),
+            });
+        }
+        serde_json::from_slice(&bytes).with_context(|| format!("reading the node's answer to {method} {path}"))
     }
 }
 
 /// The node's error, with its causes, as if it had happened here.
-fn remote_error(value: &Value, status: hyper::StatusCode) -> anyhow::Error {
-    let Some(error) = value.get("error").and_then(Value::as_str) else {
-        return anyhow!("the node refused the request ({status})");
-    };
-    let causes: Vec<&str> =
-        value.get("causes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-    let Some((last, rest)) = causes.split_last() else { return anyhow!("{error}") };
+fn remote_error(body: ErrorBody) -> anyhow::Error {
+    let Some((last, rest)) = body.causes.split_last() else { return anyhow!("{}", body.error) };
     let mut chained = anyhow!("{last}");
     for cause in rest.iter().rev() {
-        chained = chained.context(cause.to_string());
+        chained = chained.context(cause.clone());
     }
-    chained.context(error.to_owned())
+    chained.context(body.error)
 }

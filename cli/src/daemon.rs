@@ -7,17 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use communs_node::api::{self, ApiState};
 use communs_node::net::{Address, Network};
 use communs_node::{Home, Node};
 use serde_json::json;
 
-use crate::Command;
 use crate::client::Running;
 use crate::output::Output;
 
@@ -53,13 +47,6 @@ pub(crate) struct RunArgs {
     /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
     #[arg(long, value_name = "MULTIADDR")]
     external: Vec<Address>,
-}
-
-#[derive(serde::Deserialize)]
-struct RunRequest {
-    #[serde(default)]
-    json: bool,
-    command: Command,
 }
 
 /// How long requests in flight when the node is told to stop may still
@@ -103,21 +90,22 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     communs_node::atomic::write_atomically(&api_path, serde_json::to_string(&running)?.as_bytes(), 0o644)
         .with_context(|| format!("writing {}", api_path.display()))?;
 
-    let state = ApiState { network: network.clone(), token: token.into(), addr: api_addr };
-    let status = state.status().await.map_err(anyhow::Error::msg)?;
-    out.print(json!({ "peer_id": status.peer_id, "listen": status.listen, "api": status.api }), || {
+    // The signal is logged at once; requests in flight are answered "the
+    // node is stopping" and get `API_DRAIN` to end, then the node stops
+    // under them (a long `get` is cut short: what it stored stays, and
+    // every write acknowledged is committed).
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let state = ApiState::new(network.clone(), token, api_addr, stop.clone(), lower_priority);
+    let status = network.status().await?;
+    out.show(&json!({ "peer_id": status.peer_id, "listen": status.listen, "api": api_addr.to_string() }), || {
         format!(
             "Node {} running\n  listening on {}\n  API on http://{}\nStop it with Ctrl-C.",
             status.peer_id,
             status.listen.join(", "),
-            status.api
+            api_addr
         )
-    });
-    let router = api::router(state, Router::new().route("/v1/run", post(run_command)));
-    // The signal is logged at once; requests in flight get `API_DRAIN` to
-    // end, then the node stops under them (a long `get` is cut short: what
-    // it stored stays, and every write acknowledged is committed).
-    let (stopping, stop) = tokio::sync::watch::channel(false);
+    })?;
+    let router = api::router(state);
     tokio::spawn(async move {
         stop_signal().await;
         tracing::info!("stopping");
@@ -183,54 +171,9 @@ async fn stop_signal() {
     let _ = ctrl_c.await;
 }
 
-/// `POST /v1/run`: a CLI command, carried out by this node as it would be
-/// in the CLI, with what it prints sent back.
-///
-/// The command runs on a thread of its own, below the network's priority
-/// (its futures driven there with `block_on`), not on the async workers:
-/// its store reads and writes are synchronous, and on those workers they
-/// would hold up the swarm and `GET /v1/node` for as long as the slowest
-/// command took; at the same priority, a few commands busy on every core
-/// would still slow them down. What it awaits (the network, the blob
-/// store) runs on the workers.
-async fn run_command(State(state): State<ApiState>, Json(request): Json<RunRequest>) -> Response {
-    let runtime = tokio::runtime::Handle::current();
-    let network = state.network.clone();
-    let (done, ran) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new().name("command".into()).spawn(move || {
-        lower_priority();
-        let out = Output::capture(request.json);
-        let node = network.node().clone();
-        let result = runtime.block_on(crate::commands::dispatch(&node, Some(&network), request.command, &out));
-        let _ = done.send((result, out));
-    });
-    if let Err(e) = spawned {
-        return api::error_response(StatusCode::SERVICE_UNAVAILABLE, &format!("cannot start the command: {e}"), &[]);
-    }
-    let Ok((result, out)) = ran.await else {
-        return api::error_response(StatusCode::INTERNAL_SERVER_ERROR, "the command stopped unexpectedly", &[]);
-    };
-    match result {
-        Ok(()) => Json(out.into_captured()).into_response(),
-        // What the command printed before failing (fsck's report) goes
-        // back with the error, as it would reach the terminal.
-        Err(e) => {
-            let messages = crate::output::messages(&e);
-            let captured = out.into_captured();
-            let body = json!({
-                "error": messages[0],
-                "causes": messages[1..],
-                "stdout": captured.stdout,
-                "warnings": captured.warnings,
-            });
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-        }
-    }
-}
-
 /// How much lower than the network's a command's scheduling priority is
-/// (a nice value): enough that the swarm and the API's own routes take a
-/// busy core first.
+/// (a nice value): enough that the swarm and `GET /v1/node` take a busy
+/// core first.
 const COMMAND_NICENESS: i32 = 10;
 
 /// Lowers the calling thread's priority by [`COMMAND_NICENESS`] (Linux sets

@@ -5,6 +5,7 @@
 //! stable: 0 success, 1 failure, 2 bad usage (clap's own code for usage
 //! errors, malformed ids included). Errors go to stderr.
 
+mod backend;
 mod client;
 mod commands;
 mod daemon;
@@ -35,19 +36,10 @@ struct Cli {
 }
 
 /// Events `communs log` and designs `communs list` show when not told how
-/// many (the API's `{"command": "log"}` and `{"command": "list"}` without
-/// `limit` too): what a screen can take, at a cost that does not grow
-/// with the store.
-const PAGE: usize = 100;
+/// many, as the API does.
+const PAGE: usize = communs_node::service::PAGE;
 
-fn page() -> usize {
-    PAGE
-}
-
-/// Every command a CLI may ask a running node to carry out travels to it
-/// as JSON (spec/api.md, `POST /v1/run`), hence serde.
-#[derive(Subcommand, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "command")]
+#[derive(Subcommand)]
 enum Command {
     /// Create this node's identity and data directory (does nothing if they exist).
     Init {
@@ -58,7 +50,6 @@ enum Command {
     /// Print this node's author id.
     Id,
     /// Print a shell completion script (e.g. `communs completions bash > /etc/bash_completion.d/communs`).
-    #[serde(skip)]
     Completions { shell: clap_complete::Shell },
     /// Run this node on the network, or ask how it is doing.
     #[command(subcommand)]
@@ -91,11 +82,9 @@ enum Command {
     List {
         /// Show at most this many designs.
         #[arg(long, default_value_t = PAGE)]
-        #[serde(default = "page")]
         limit: usize,
         /// Start after this design (the last of the previous page).
         #[arg(long, value_name = "DESIGN")]
-        #[serde(default)]
         after: Option<communs_protocol::DesignId>,
     },
     /// Show a design at its canonical head, or at DESIGN@REVISION.
@@ -105,11 +94,9 @@ enum Command {
         design: communs_protocol::DesignId,
         /// Show at most this many events.
         #[arg(long, default_value_t = PAGE)]
-        #[serde(default = "page")]
         limit: usize,
         /// Start after this event (the last of the previous page).
         #[arg(long, value_name = "EVENT")]
-        #[serde(default)]
         before: Option<communs_protocol::EventId>,
     },
     /// Write a design's files (canonical head, or DESIGN@REVISION) into a folder.
@@ -197,18 +184,15 @@ enum Command {
     Bundle(BundleCommand),
 }
 
-#[derive(Subcommand, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "action")]
+#[derive(Subcommand)]
 enum NodeCommand {
     /// Run the node: gossip, catch up, serve and fetch files, answer the local API. Stops on Ctrl-C or SIGTERM.
-    #[serde(skip)]
     Run(daemon::RunArgs),
     /// Peer id, listen addresses, API address, peers and followed designs of the running node.
     Status,
 }
 
-#[derive(Subcommand, Clone, Copy, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "change")]
+#[derive(Subcommand, Clone, Copy)]
 enum ChangeArg {
     /// Add a maintainer.
     AddMaintainer { author: AuthorId },
@@ -218,8 +202,7 @@ enum ChangeArg {
     SetThreshold { threshold: u64 },
 }
 
-#[derive(Subcommand, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "action")]
+#[derive(Subcommand)]
 enum BundleCommand {
     /// Write designs' events and files into one file: `export DESIGN... FILE`, or `export --all FILE`.
     Export {
@@ -284,29 +267,6 @@ fn main() -> ExitCode {
         Err(e) => {
             out.error(&e);
             ExitCode::FAILURE
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Command, PAGE};
-
-    #[test]
-    fn an_api_log_without_limit_or_before_reads_the_first_page() {
-        let design = communs_protocol::DesignId::from_hash(communs_protocol::Hash::from_bytes([1; 32]));
-        let json = format!(r#"{{"command": "log", "design": "{design}"}}"#);
-        match serde_json::from_str::<Command>(&json).expect("a log command") {
-            Command::Log { limit, before, .. } => assert_eq!((limit, before), (PAGE, None)),
-            _ => panic!("not a log command"),
-        }
-    }
-
-    #[test]
-    fn an_api_list_without_limit_or_after_reads_the_first_page() {
-        match serde_json::from_str::<Command>(r#"{"command": "list"}"#).expect("a list command") {
-            Command::List { limit, after } => assert_eq!((limit, after), (PAGE, None)),
-            _ => panic!("not a list command"),
         }
     }
 }

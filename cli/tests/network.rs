@@ -332,12 +332,12 @@ fn the_api_refuses_writes_without_the_token_and_from_web_pages() {
         let mode = std::fs::metadata(daemon.node.home.join("api-token")).expect("token").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let body = r#"{"command":{"command":"list"}}"#;
+    let body = "{}";
     let request = |headers: &str| {
         http(
             &api,
             &format!(
-                "POST /v1/run HTTP/1.1\r\nHost: {api}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "POST /v1/gc HTTP/1.1\r\nHost: {api}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             ),
         )
@@ -351,20 +351,20 @@ fn the_api_refuses_writes_without_the_token_and_from_web_pages() {
     // Reads need no token; a foreign Host name (DNS rebinding) is refused.
     let read = http(&api, &format!("GET /v1/node HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n"));
     assert!(read.starts_with("HTTP/1.1 200") && read.contains("peer_id"), "{read}");
-    for host in ["evil.example", "127.evil.example", "localhost.evil.example"] {
+    for host in ["evil.example", "127.evil.example", "localhost.evil.example", "127.0.0.1.evil.example", "127.0.0.2"] {
         let rebound = http(&api, &format!("GET /v1/node HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
         assert!(rebound.starts_with("HTTP/1.1 403"), "{host}: {rebound}");
     }
-    // Commands that only make sense in the CLI are refused, not a crash.
-    let body = r#"{"command":{"command":"id"}}"#;
-    let id = http(
+    // A request the API cannot read is a JSON error too, never a crash.
+    let body = r#"{"action":"follow","design":"not-an-id"}"#;
+    let bad = http(
         &api,
         &format!(
-            "POST /v1/run HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /v1/policy HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     );
-    assert!(id.starts_with("HTTP/1.1 422") && id.contains("runs in the CLI"), "{id}");
+    assert!(bad.starts_with("HTTP/1.1 422") && bad.contains(r#""reason":"bad-request""#), "{bad}");
 }
 
 /// One raw HTTP/1.1 exchange.

@@ -24,7 +24,7 @@ use crate::{Node, NodeError};
 pub const GC_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// What a collection did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct GcReport {
     /// Blobs deleted.
     pub freed_blobs: usize,

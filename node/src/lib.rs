@@ -27,6 +27,7 @@ mod node;
 pub mod policy;
 pub mod progress;
 pub mod publish;
+pub mod service;
 pub mod store;
 
 pub use error::NodeError;

@@ -16,7 +16,7 @@ pub(super) fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::R
     }
     let author = key.author().to_string();
     let root = home.root().display().to_string();
-    out.print(json!({ "author": author, "home": root, "created": created, "name": config.name }), || {
+    out.show(&json!({ "author": author, "home": root, "created": created, "name": config.name }), || {
         if created {
             format!("Created identity {author}\nin {root}")
         } else {
@@ -27,12 +27,10 @@ pub(super) fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::R
             };
             format!("Already initialised, nothing changed: {author}\nin {root}{ignored}")
         }
-    });
-    Ok(())
+    })
 }
 
 pub(super) fn id(home: &Home, out: &Output) -> anyhow::Result<()> {
     let key = keyfile::load(home)?;
-    out.print(json!({ "author": key.author().to_string() }), || key.author().to_string());
-    Ok(())
+    out.show(&json!({ "author": key.author().to_string() }), || key.author().to_string())
 }

@@ -1,20 +1,20 @@
-//! One function per command: open what it needs, call the node, print.
-//!
-//! A command runs in this process on the store, or, while a node runs on
-//! the same data directory, in that node (which holds the store) through
-//! its API: [`dispatch`] is the same code in both places.
+//! One function per command: turn its arguments into a request of
+//! `communs_node::service`, carry it out (on this process's store, or in
+//! the running node: [`Backend`]), print the result.
 
 mod design;
-mod gc;
 mod govern;
 mod identity;
 mod network;
 mod policy;
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use communs_node::net::Network;
+use communs_node::service::Service;
 use communs_node::{Home, Node};
 
+use crate::backend::Backend;
 use crate::client::Remote;
 use crate::output::Output;
 use crate::{Cli, Command, NodeCommand};
@@ -32,28 +32,38 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
         Command::Node(NodeCommand::Run(args)) => crate::daemon::run(home, args, out).await,
         command => {
             if let Some(remote) = Remote::find(&home).await? {
-                let command = command.absolute()?;
-                let (printed, result) = remote.run(&command, out.is_json()).await;
-                out.replay(printed);
-                return result;
+                return dispatch(&Backend::Remote(remote), command, out).await;
             }
             if command.needs_network() {
                 anyhow::bail!("no node is running on {}: start one with `communs node run`", home.root().display());
             }
-            let node = Node::open_for_one_command(home).await?;
-            let result = dispatch(&node, None, command, out).await;
-            node.close().await.context("closing the store")?;
+            let node = Arc::new(Node::open_for_one_command(home).await?);
+            let backend = Backend::Local(Service::offline(node.clone()));
+            let result = dispatch(&backend, command, out).await;
+            drop(backend);
+            match Arc::try_unwrap(node) {
+                Ok(node) => node.close().await.context("closing the store")?,
+                Err(node) => node.flush().await.context("flushing the store")?,
+            }
             result
         }
     }
 }
 
-/// Carries out a command on an open store, with the network when the
-/// node runs one.
-pub(crate) async fn dispatch(node: &Node, net: Option<&Network>, command: Command, out: &Output) -> anyhow::Result<()> {
+/// Carries out a command where `backend` says.
+async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
+        Command::Publish { .. }
+        | Command::List { .. }
+        | Command::Show { .. }
+        | Command::Log { .. }
+        | Command::Get { .. }
+        | Command::Fork { .. }
+        | Command::Fsck
+        | Command::Gc
+        | Command::Bundle(_) => design::run(backend, command, out).await,
         Command::Approve { .. } | Command::Retract { .. } | Command::Propose { .. } | Command::Status { .. } => {
-            govern::run(node, command, out)
+            govern::run(backend, command, out).await
         }
         Command::Follow { .. }
         | Command::Unfollow { .. }
@@ -62,16 +72,13 @@ pub(crate) async fn dispatch(node: &Node, net: Option<&Network>, command: Comman
         | Command::Pin { .. }
         | Command::Unpin { .. }
         | Command::Remove { .. }
-        | Command::Policy => policy::run(node, net, command, out).await,
-        Command::Gc => gc::run(node, net, out).await,
-        Command::Node(_) | Command::Peers | Command::Sync { .. } => {
-            let net = net.context("this command needs a running node: start one with `communs node run`")?;
-            network::run(net, command, out).await
+        | Command::Policy => policy::run(backend, command, out).await,
+        Command::Node(NodeCommand::Status) | Command::Peers | Command::Sync { .. } => {
+            network::run(backend, command, out).await
         }
-        Command::Init { .. } | Command::Id | Command::Completions { .. } => {
+        Command::Init { .. } | Command::Id | Command::Completions { .. } | Command::Node(NodeCommand::Run(_)) => {
             anyhow::bail!("this command runs in the CLI, not in a node")
         }
-        command => design::run(node, net, command, out).await,
     }
 }
 
@@ -79,37 +86,23 @@ impl Command {
     fn needs_network(&self) -> bool {
         matches!(self, Command::Node(_) | Command::Peers | Command::Sync { .. })
     }
-
-    /// The same command with its paths made absolute, for a node whose
-    /// working directory is not ours.
-    fn absolute(self) -> anyhow::Result<Command> {
-        let abs = |p: std::path::PathBuf| std::path::absolute(&p).with_context(|| format!("{}", p.display()));
-        Ok(match self {
-            Command::Publish { dir, message, design, license, maintainers, threshold } => {
-                Command::Publish { dir: abs(dir)?, message, design, license, maintainers, threshold }
-            }
-            Command::Get { target, dir, force } => Command::Get { target, dir: abs(dir)?, force },
-            Command::Bundle(crate::BundleCommand::Export { mut args, all }) => {
-                if let Some(file) = args.pop() {
-                    args.push(abs(file.into())?.display().to_string());
-                }
-                Command::Bundle(crate::BundleCommand::Export { args, all })
-            }
-            Command::Bundle(crate::BundleCommand::Import { file }) => {
-                Command::Bundle(crate::BundleCommand::Import { file: abs(file)? })
-            }
-            other => other,
-        })
-    }
 }
 
-/// Milliseconds since the Unix epoch, for an event's advisory time.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+/// A path for `backend` to open: made absolute for a running node, whose
+/// working directory is not ours.
+fn path_for(backend: &Backend, path: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    match backend {
+        Backend::Local(_) => Ok(path.to_owned()),
+        Backend::Remote(_) => std::path::absolute(path).with_context(|| format!("{}", path.display())),
+    }
 }
 
 /// An event time for people: RFC 3339 in UTC, to the second.
 pub(crate) fn format_time(ms: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

@@ -1,16 +1,16 @@
 //! The commands that need the running node's network.
 
-use communs_node::net::{FetchReport, Interest, Network, SEED_BATCH};
-use serde_json::json;
+use communs_node::service::SyncRequest;
 
+use crate::backend::Backend;
 use crate::output::Output;
 use crate::{Command, NodeCommand};
 
-pub(super) async fn run(net: &Network, command: Command, out: &Output) -> anyhow::Result<()> {
+pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
         Command::Node(NodeCommand::Status) => {
-            let status = communs_node::api::ApiState::status_of(net).await?;
-            out.print(serde_json::to_value(&status)?, || {
+            let status = backend.node_status().await?;
+            out.show(&status, || {
                 let mut lines = vec![
                     format!("Node {} (author {})", status.peer_id, status.author),
                     format!("  listening on {}", status.listen.join(", ")),
@@ -27,11 +27,11 @@ pub(super) async fn run(net: &Network, command: Command, out: &Output) -> anyhow
                     lines.push(format!("  {} events wait for their parents", status.pending_events));
                 }
                 lines.join("\n")
-            });
+            })
         }
         Command::Peers => {
-            let peers = net.status().await?.peers;
-            out.print(serde_json::to_value(&peers)?, || {
+            let peers = backend.peers().await?;
+            out.show(&peers, || {
                 if peers.is_empty() {
                     return "No peers connected.".to_owned();
                 }
@@ -43,44 +43,19 @@ pub(super) async fn run(net: &Network, command: Command, out: &Output) -> anyhow
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
-            });
+            })
         }
         Command::Sync { design } => {
-            let scope = match design {
-                Some(design) => Interest::designs([design]),
-                None => net.own_scope()?,
-            };
-            let report = net.catch_up_all(&scope).await;
-            let designs = match design {
-                Some(design) => vec![design],
-                None => net.node().kept_designs()?,
-            };
-            let mut present = Vec::with_capacity(designs.len());
-            for design in designs {
-                if net.node().has_design(&design)? {
-                    present.push((design, None));
-                }
-            }
-            let mut files: Vec<FetchReport> = Vec::new();
-            let mut errors = Vec::new();
-            // Fetched together, as the seeder does: many designs' trees and
-            // small files share streams.
-            for batch in present.chunks(SEED_BATCH) {
-                for (design, fetched) in net.fetch_revisions(batch).await {
-                    match fetched {
-                        Ok(fetched) => files.push(fetched),
-                        Err(e) => errors.push(format!("{design}: {e}")),
-                    }
-                }
-            }
+            let synced = backend.sync(SyncRequest { design }).await?;
+            let report = &synced.catch_up;
             for failure in &report.failures {
                 out.warn(&format!("peer {}: {}", failure.peer_id, failure.reason));
             }
-            for error in &errors {
+            for error in &synced.errors {
                 out.warn(error);
             }
-            let fetched: usize = files.iter().map(|f| f.fetched).sum();
-            out.print(json!({ "catch_up": report, "files": files, "errors": errors }), || {
+            let fetched: usize = synced.files.iter().map(|f| f.fetched).sum();
+            out.show(&synced, || {
                 let failed = match report.failed_peers {
                     0 => String::new(),
                     n => format!(" ({n} could not be reached or caught up with)"),
@@ -89,15 +64,15 @@ pub(super) async fn run(net: &Network, command: Command, out: &Output) -> anyhow
                     "Caught up with {} peers{failed}: {} new events in {} round trips; {} blobs fetched",
                     report.peers, report.added, report.rounds, fetched
                 )
-            });
+            })?;
             if report.peers == 0 {
                 match report.failed_peers {
                     0 => anyhow::bail!("no peer to catch up with: none is connected or known"),
                     n => anyhow::bail!("could not catch up with any peer: {n} failed"),
                 }
             }
+            Ok(())
         }
-        _ => unreachable!("dispatched to another module"),
+        _ => anyhow::bail!("not a network command"),
     }
-    Ok(())
 }

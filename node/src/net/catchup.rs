@@ -51,7 +51,7 @@ pub enum CatchupError {
 }
 
 /// What catching up brought, for `communs sync`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CatchupReport {
     pub peers: usize,
     pub failed_peers: usize,
@@ -70,7 +70,7 @@ pub struct CatchupReport {
 }
 
 /// A peer `communs sync` could not dial or catch up with.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PeerFailure {
     pub peer_id: String,
     pub reason: String,

@@ -65,7 +65,7 @@ impl Drop for DesignClaim {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FetchReport {
     pub design: String,
     pub revision: String,

@@ -151,7 +151,7 @@ pub enum NetError {
 }
 
 /// A peer as `communs peers` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PeerInfo {
     pub peer_id: String,
     pub addresses: Vec<String>,
@@ -179,7 +179,7 @@ pub struct NetStatus {
 }
 
 /// Where the fetching of kept designs' files stands.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct SeedingStatus {
     /// Designs waiting for their files to be checked and fetched.
     pub queued: usize,
@@ -193,7 +193,7 @@ pub struct SeedingStatus {
 }
 
 /// Gossip messages received since start, over every topic.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct GossipCounts {
     /// Every copy received, duplicates included.
     pub received: u64,
@@ -284,7 +284,7 @@ struct Shared {
 }
 
 /// The last catch-up with one peer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PeerSync {
     pub peer_id: String,
     /// When it ended, in milliseconds since the Unix epoch.

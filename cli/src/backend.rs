@@ -1,0 +1,172 @@
+//! Where a command runs: on the store this process opened, or in the node
+//! running on the same data directory, through its API. Both take the
+//! same typed requests of `communs_node::service` and give back the same
+//! typed results, so that a command prints the same bytes either way.
+
+use communs_node::gc::GcReport;
+use communs_node::net::PeerInfo;
+use communs_node::progress::Progress;
+use communs_node::service::*;
+use communs_protocol::{DesignId, EventId};
+
+use crate::client::Remote;
+
+pub(crate) enum Backend {
+    Local(Service),
+    Remote(Remote),
+}
+
+impl Backend {
+    /// Progress is drawn only for work done in this process: a node's
+    /// work is not streamed back.
+    pub(crate) fn shows_progress(&self) -> bool {
+        matches!(self, Backend::Local(_))
+    }
+
+    pub(crate) async fn publish(&self, request: PublishRequest, bar: &dyn Progress) -> anyhow::Result<PublishResult> {
+        match self {
+            Backend::Local(s) => Ok(s.publish(request, bar).await?),
+            Backend::Remote(r) => r.post("/v1/designs", &request).await,
+        }
+    }
+
+    pub(crate) async fn list(&self, request: ListRequest) -> anyhow::Result<DesignPage> {
+        match self {
+            Backend::Local(s) => Ok(s.list(&request)?),
+            Backend::Remote(r) => r.get("/v1/designs", &request).await,
+        }
+    }
+
+    pub(crate) async fn show(&self, design: DesignId, revision: Option<EventId>) -> anyhow::Result<DesignView> {
+        match self {
+            Backend::Local(s) => Ok(s.show(&design, revision).await?),
+            Backend::Remote(r) => r.get(&format!("/v1/designs/{design}"), &RevisionQuery { revision }).await,
+        }
+    }
+
+    pub(crate) async fn log(&self, design: DesignId, request: LogRequest) -> anyhow::Result<EventPage> {
+        match self {
+            Backend::Local(s) => Ok(s.log(&design, &request)?),
+            Backend::Remote(r) => r.get(&format!("/v1/designs/{design}/log"), &request).await,
+        }
+    }
+
+    pub(crate) async fn get(
+        &self,
+        design: DesignId,
+        request: GetRequest,
+        bar: &dyn Progress,
+    ) -> anyhow::Result<GetResult> {
+        match self {
+            Backend::Local(s) => Ok(s.get(design, &request, bar).await?),
+            Backend::Remote(r) => r.post(&format!("/v1/designs/{design}/get"), &request).await,
+        }
+    }
+
+    pub(crate) async fn fork(&self, design: DesignId, request: ForkRequest) -> anyhow::Result<ForkResult> {
+        match self {
+            Backend::Local(s) => Ok(s.fork(design, request)?),
+            Backend::Remote(r) => r.post(&format!("/v1/designs/{design}/fork"), &request).await,
+        }
+    }
+
+    pub(crate) async fn approve(&self, design: DesignId, request: TargetRequest) -> anyhow::Result<GovernanceResult> {
+        match self {
+            Backend::Local(s) => Ok(s.approve(&design, request)?),
+            Backend::Remote(r) => r.post(&format!("/v1/designs/{design}/approvals"), &request).await,
+        }
+    }
+
+    pub(crate) async fn retract(&self, design: DesignId, request: TargetRequest) -> anyhow::Result<GovernanceResult> {
+        match self {
+            Backend::Local(s) => Ok(s.retract(&design, request)?),
+            Backend::Remote(r) => r.post(&format!("/v1/designs/{design}/retractions"), &request).await,
+        }
+    }
+
+    pub(crate) async fn propose(&self, design: DesignId, request: ProposeRequest) -> anyhow::Result<GovernanceResult> {
+        match self {
+            Backend::Local(s) => Ok(s.propose(&design, request)?),
+            Backend::Remote(r) => r.post(&format!("/v1/designs/{design}/proposals"), &request).await,
+        }
+    }
+
+    pub(crate) async fn status(&self, design: DesignId) -> anyhow::Result<StatusResult> {
+        match self {
+            Backend::Local(s) => Ok(s.status(&design)?),
+            Backend::Remote(r) => r.get(&format!("/v1/designs/{design}/status"), &()).await,
+        }
+    }
+
+    pub(crate) async fn policy(&self) -> anyhow::Result<PolicyView> {
+        match self {
+            Backend::Local(s) => Ok(s.policy()?),
+            Backend::Remote(r) => r.get("/v1/policy", &()).await,
+        }
+    }
+
+    pub(crate) async fn set_policy(&self, change: PolicyChange) -> anyhow::Result<PolicyRecorded> {
+        match self {
+            Backend::Local(s) => Ok(s.set_policy(change).await?),
+            Backend::Remote(r) => r.post("/v1/policy", &change).await,
+        }
+    }
+
+    pub(crate) async fn gc(&self) -> anyhow::Result<GcReport> {
+        match self {
+            Backend::Local(s) => Ok(s.gc().await?),
+            Backend::Remote(r) => r.post("/v1/gc", &()).await,
+        }
+    }
+
+    pub(crate) async fn fsck(&self, bar: &dyn Progress) -> anyhow::Result<FsckResult> {
+        match self {
+            Backend::Local(s) => Ok(s.fsck(bar).await?),
+            Backend::Remote(r) => r.post("/v1/fsck", &()).await,
+        }
+    }
+
+    pub(crate) async fn bundle_export(
+        &self,
+        request: ExportRequest,
+        bar: &dyn Progress,
+    ) -> anyhow::Result<ExportResult> {
+        match self {
+            Backend::Local(s) => Ok(s.bundle_export(&request, bar).await?),
+            Backend::Remote(r) => r.post("/v1/bundles/export", &request).await,
+        }
+    }
+
+    pub(crate) async fn bundle_import(
+        &self,
+        request: ImportRequest,
+        bar: &dyn Progress,
+    ) -> anyhow::Result<ImportResult> {
+        match self {
+            Backend::Local(s) => Ok(s.bundle_import(&request, bar).await?),
+            Backend::Remote(r) => r.post("/v1/bundles/import", &request).await,
+        }
+    }
+
+    pub(crate) async fn sync(&self, request: SyncRequest) -> anyhow::Result<SyncResult> {
+        match (self, request.design) {
+            (Backend::Local(s), _) => Ok(s.sync(request).await?),
+            (Backend::Remote(r), Some(design)) => r.post(&format!("/v1/designs/{design}/sync"), &()).await,
+            (Backend::Remote(r), None) => r.post("/v1/sync", &()).await,
+        }
+    }
+
+    pub(crate) async fn node_status(&self) -> anyhow::Result<NodeStatus> {
+        match self {
+            Backend::Local(s) => Ok(s.node_status().await?),
+            Backend::Remote(r) => r.get("/v1/node", &()).await,
+        }
+    }
+
+    pub(crate) async fn peers(&self) -> anyhow::Result<Vec<PeerInfo>> {
+        match self {
+            Backend::Local(s) => Ok(s.peers().await?),
+            Backend::Remote(r) => r.get("/v1/peers", &()).await,
+        }
+    }
+}

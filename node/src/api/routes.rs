@@ -1,0 +1,352 @@
+//! The routes of the API: each one reads its request, hands it to the
+//! node's [`Service`] on a command thread, and answers its typed result
+//! as JSON. Their `#[utoipa::path]` make the OpenAPI document the node
+//! serves (`GET /v1/openapi.json`).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use communs_protocol::DesignId;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiState;
+use super::extract::{Json, Path, Query};
+use crate::gc::GcReport;
+use crate::net::PeerInfo;
+use crate::progress::NoProgress;
+use crate::service::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "communs node API",
+        description = "The local HTTP API of a running communs node (spec/api.md). Loopback only; \
+                       every method but GET needs `Authorization: Bearer TOKEN` (the file api-token \
+                       of the node's data directory) and no `Origin` header."
+    ),
+    paths(file),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(node_status))
+        .routes(routes!(peers))
+        .routes(routes!(list_designs, publish))
+        .routes(routes!(show))
+        .routes(routes!(log))
+        .routes(routes!(status))
+        // A path may hold slashes: axum's catch-all, documented as one
+        // parameter (`ApiDoc`), which a client may also percent-encode.
+        .route("/v1/designs/{design}/files/{*path}", axum::routing::get(file))
+        .routes(routes!(get_files))
+        .routes(routes!(fork))
+        .routes(routes!(approve))
+        .routes(routes!(retract))
+        .routes(routes!(propose))
+        .routes(routes!(sync_design))
+        .routes(routes!(sync_all))
+        .routes(routes!(policy, set_policy))
+        .routes(routes!(gc))
+        .routes(routes!(fsck))
+        .routes(routes!(bundle_export))
+        .routes(routes!(bundle_import))
+}
+
+/// A failed request: the error's status and its JSON body.
+struct Failure(ServiceError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self.0.body())).into_response()
+    }
+}
+
+type Answer<T> = Result<axum::Json<T>, Failure>;
+
+impl ApiState {
+    /// Runs `work` on a command thread and answers its result as JSON.
+    async fn answer<T, F, Fut>(&self, work: F) -> Answer<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Service) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ServiceError>>,
+    {
+        self.run(work).await.map(axum::Json).map_err(Failure)
+    }
+}
+
+/// The node's status. Reads nothing from the store: it answers at once
+/// however many requests the node is serving.
+#[utoipa::path(get, path = "/v1/node", tag = "node",
+    responses((status = 200, body = NodeStatus), (status = 503, body = ErrorBody)))]
+async fn node_status(State(state): State<ApiState>) -> Answer<NodeStatus> {
+    let mut status = state.service.node_status().await.map_err(Failure)?;
+    status.api = state.addr.to_string();
+    Ok(axum::Json(status))
+}
+
+/// The connected peers.
+#[utoipa::path(get, path = "/v1/peers", tag = "node",
+    responses((status = 200, body = Vec<PeerInfo>), (status = 503, body = ErrorBody)))]
+async fn peers(State(state): State<ApiState>) -> Answer<Vec<PeerInfo>> {
+    state.service.peers().await.map(axum::Json).map_err(Failure)
+}
+
+/// A page of the designs in the store, by name.
+#[utoipa::path(get, path = "/v1/designs", tag = "designs", params(ListRequest),
+    responses((status = 200, body = DesignPage), (status = "4XX", body = ErrorBody)))]
+async fn list_designs(State(state): State<ApiState>, Query(request): Query<ListRequest>) -> Answer<DesignPage> {
+    state.answer(move |s| async move { s.list(&request) }).await
+}
+
+/// Publish a folder of the node's machine: a new design, or a new
+/// revision.
+#[utoipa::path(post, path = "/v1/designs", tag = "designs", request_body = PublishRequest,
+    responses((status = 200, body = PublishResult), (status = "4XX", body = ErrorBody)))]
+async fn publish(State(state): State<ApiState>, Json(request): Json<PublishRequest>) -> Answer<PublishResult> {
+    state.answer(move |s| async move { s.publish(request, &NoProgress).await }).await
+}
+
+/// A design at its canonical head (or this node's pin), or at `revision`.
+#[utoipa::path(get, path = "/v1/designs/{design}", tag = "designs",
+    params(("design" = String, Path, description = "design1…"), RevisionQuery),
+    responses((status = 200, body = DesignView), (status = "4XX", body = ErrorBody)))]
+async fn show(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Query(query): Query<RevisionQuery>,
+) -> Answer<DesignView> {
+    state.answer(move |s| async move { s.show(&design, query.revision).await }).await
+}
+
+/// A page of a design's events, newest first.
+#[utoipa::path(get, path = "/v1/designs/{design}/log", tag = "designs",
+    params(("design" = String, Path, description = "design1…"), LogRequest),
+    responses((status = 200, body = EventPage), (status = "4XX", body = ErrorBody)))]
+async fn log(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Query(request): Query<LogRequest>,
+) -> Answer<EventPage> {
+    state.answer(move |s| async move { s.log(&design, &request) }).await
+}
+
+/// A design's governance: canonical and competing heads, open
+/// contributions, maintainers, proposals.
+#[utoipa::path(get, path = "/v1/designs/{design}/status", tag = "governance",
+    params(("design" = String, Path, description = "design1…")),
+    responses((status = 200, body = StatusResult), (status = "4XX", body = ErrorBody)))]
+async fn status(State(state): State<ApiState>, Path(design): Path<DesignId>) -> Answer<StatusResult> {
+    state.answer(move |s| async move { s.status(&design) }).await
+}
+
+/// One file of a revision, its bytes re-hashed as they leave the store
+/// (a damaged blob cuts the answer short). Served as an attachment,
+/// pictures aside, and never interpreted by a browser.
+#[utoipa::path(get, path = "/v1/designs/{design}/files/{path}", tag = "designs",
+    params(("design" = String, Path, description = "design1…"),
+           ("path" = String, Path, description = "the file's path in the revision, e.g. `parts/clip.stl`"),
+           RevisionQuery),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = "4XX", body = ErrorBody)))]
+async fn file(
+    State(state): State<ApiState>,
+    Path((design, path)): Path<(DesignId, String)>,
+    Query(query): Query<RevisionQuery>,
+) -> Result<Response, Failure> {
+    let row = state.answer(move |s| async move { s.file(&design, query.revision, &path).await }).await?.0;
+    let name = row.path.rsplit('/').next().unwrap_or(&row.path).to_owned();
+    let (reader, mut writer) = tokio::io::duplex(1 << 16);
+    let node = state.service.node().clone();
+    let size = row.size;
+    tokio::spawn(async move {
+        // An error here (a damaged blob) drops the writer early: the
+        // answer ends short of its Content-Length, and the client fails.
+        if let Err(e) = node.blobs.copy_verified(&row.blob, row.size, &mut writer).await {
+            tracing::warn!("serving {}: {e}", row.path);
+        }
+    });
+    let (content_type, inline) = content_type(&name);
+    let disposition = if inline { "inline" } else { "attachment" };
+    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(reader)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename*=UTF-8''{}", percent(&name))) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// The media type of a file by its name, and whether a browser may show
+/// it inline: raster pictures only (an SVG can carry script).
+fn content_type(name: &str) -> (&'static str, bool) {
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match extension.as_str() {
+        "png" => ("image/png", true),
+        "jpg" | "jpeg" => ("image/jpeg", true),
+        "gif" => ("image/gif", true),
+        "webp" => ("image/webp", true),
+        "txt" | "md" => ("text/plain; charset=utf-8", false),
+        _ => ("application/octet-stream", false),
+    }
+}
+
+/// `name` percent-encoded for `filename*` (RFC 5987): what is not an
+/// unreserved character is escaped.
+fn percent(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Write a revision's files into a folder of the node's machine
+/// (fetching from peers what the store lacks).
+#[utoipa::path(post, path = "/v1/designs/{design}/get", tag = "designs",
+    params(("design" = String, Path, description = "design1…")), request_body = GetRequest,
+    responses((status = 200, body = GetResult), (status = "4XX", body = ErrorBody)))]
+async fn get_files(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Json(request): Json<GetRequest>,
+) -> Answer<GetResult> {
+    state.answer(move |s| async move { s.get(design, &request, &NoProgress).await }).await
+}
+
+/// Remix a design: a new design whose genesis names its source.
+#[utoipa::path(post, path = "/v1/designs/{design}/fork", tag = "designs",
+    params(("design" = String, Path, description = "the source, design1…")), request_body = ForkRequest,
+    responses((status = 200, body = ForkResult), (status = "4XX", body = ErrorBody)))]
+async fn fork(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Json(request): Json<ForkRequest>,
+) -> Answer<ForkResult> {
+    state.answer(move |s| async move { s.fork(design, request) }).await
+}
+
+/// Approve a revision or a proposal, as a maintainer.
+#[utoipa::path(post, path = "/v1/designs/{design}/approvals", tag = "governance",
+    params(("design" = String, Path, description = "design1…")), request_body = TargetRequest,
+    responses((status = 200, body = GovernanceResult), (status = "4XX", body = ErrorBody)))]
+async fn approve(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Json(request): Json<TargetRequest>,
+) -> Answer<GovernanceResult> {
+    state.answer(move |s| async move { s.approve(&design, request) }).await
+}
+
+/// Withdraw this node's approval of a revision or a proposal.
+#[utoipa::path(post, path = "/v1/designs/{design}/retractions", tag = "governance",
+    params(("design" = String, Path, description = "design1…")), request_body = TargetRequest,
+    responses((status = 200, body = GovernanceResult), (status = "4XX", body = ErrorBody)))]
+async fn retract(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Json(request): Json<TargetRequest>,
+) -> Answer<GovernanceResult> {
+    state.answer(move |s| async move { s.retract(&design, request) }).await
+}
+
+/// Propose a change to who maintains a design, or to its threshold.
+#[utoipa::path(post, path = "/v1/designs/{design}/proposals", tag = "governance",
+    params(("design" = String, Path, description = "design1…")), request_body = ProposeRequest,
+    responses((status = 200, body = GovernanceResult), (status = "4XX", body = ErrorBody)))]
+async fn propose(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Json(request): Json<ProposeRequest>,
+) -> Answer<GovernanceResult> {
+    state.answer(move |s| async move { s.propose(&design, request) }).await
+}
+
+/// Catch one design up with every peer now, and fetch its files.
+#[utoipa::path(post, path = "/v1/designs/{design}/sync", tag = "network",
+    params(("design" = String, Path, description = "design1…")),
+    responses((status = 200, body = SyncResult), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+async fn sync_design(State(state): State<ApiState>, Path(design): Path<DesignId>) -> Answer<SyncResult> {
+    state.answer(move |s| async move { s.sync(SyncRequest { design: Some(design) }).await }).await
+}
+
+/// Catch up every design this node keeps with every peer now, and fetch
+/// their files.
+#[utoipa::path(post, path = "/v1/sync", tag = "network",
+    responses((status = 200, body = SyncResult), (status = "5XX", body = ErrorBody)))]
+async fn sync_all(State(state): State<ApiState>) -> Answer<SyncResult> {
+    state.answer(move |s| async move { s.sync(SyncRequest { design: None }).await }).await
+}
+
+/// The local policy log and what is in force.
+#[utoipa::path(get, path = "/v1/policy", tag = "policy",
+    responses((status = 200, body = PolicyView), (status = "5XX", body = ErrorBody)))]
+async fn policy(State(state): State<ApiState>) -> Answer<PolicyView> {
+    state.answer(move |s| async move { s.policy() }).await
+}
+
+/// Record a change of the local policy: follow, unfollow, mute, unmute,
+/// pin, unpin, remove.
+#[utoipa::path(post, path = "/v1/policy", tag = "policy", request_body = PolicyChange,
+    responses((status = 200, body = PolicyRecorded), (status = "4XX", body = ErrorBody)))]
+async fn set_policy(State(state): State<ApiState>, Json(change): Json<PolicyChange>) -> Answer<PolicyRecorded> {
+    state.answer(move |s| async move { s.set_policy(change).await }).await
+}
+
+/// Delete the blobs nothing this node keeps names.
+#[utoipa::path(post, path = "/v1/gc", tag = "store",
+    responses((status = 200, body = GcReport), (status = "5XX", body = ErrorBody)))]
+async fn gc(State(state): State<ApiState>) -> Answer<GcReport> {
+    state.answer(move |s| async move { s.gc().await }).await
+}
+
+/// Re-hash every blob and re-verify every event. Problems found are in
+/// the answer (`ok` false), with status 200.
+#[utoipa::path(post, path = "/v1/fsck", tag = "store",
+    responses((status = 200, body = FsckResult), (status = "5XX", body = ErrorBody)))]
+async fn fsck(State(state): State<ApiState>) -> Answer<FsckResult> {
+    state.answer(move |s| async move { s.fsck(&NoProgress).await }).await
+}
+
+/// Write designs' events and files into one file of the node's machine.
+#[utoipa::path(post, path = "/v1/bundles/export", tag = "store", request_body = ExportRequest,
+    responses((status = 200, body = ExportResult), (status = "4XX", body = ErrorBody)))]
+async fn bundle_export(State(state): State<ApiState>, Json(request): Json<ExportRequest>) -> Answer<ExportResult> {
+    state.answer(move |s| async move { s.bundle_export(&request, &NoProgress).await }).await
+}
+
+/// Verify a bundle file of the node's machine completely, then add what
+/// the store lacks.
+#[utoipa::path(post, path = "/v1/bundles/import", tag = "store", request_body = ImportRequest,
+    responses((status = 200, body = ImportResult), (status = "4XX", body = ErrorBody)))]
+async fn bundle_import(State(state): State<ApiState>, Json(request): Json<ImportRequest>) -> Answer<ImportResult> {
+    state.answer(move |s| async move { s.bundle_import(&request, &NoProgress).await }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{content_type, percent};
+
+    #[test]
+    fn only_raster_pictures_are_shown_inline() {
+        assert_eq!(content_type("photo.JPG"), ("image/jpeg", true));
+        assert_eq!(content_type("drawing.svg"), ("application/octet-stream", false));
+        assert_eq!(content_type("clip.stl"), ("application/octet-stream", false));
+        assert_eq!(content_type("README"), ("application/octet-stream", false));
+    }
+
+    #[test]
+    fn file_names_are_percent_encoded() {
+        assert_eq!(percent("a b\"é.stl"), "a%20b%22%C3%A9.stl");
+    }
+}

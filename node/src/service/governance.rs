@@ -1,0 +1,202 @@
+//! Governance: approve, retract, propose, status.
+
+use communs_protocol::governance::{GovernanceState, ProposalOutcome, VoidReason};
+use communs_protocol::{AuthorId, Change, DesignId, EventId, SignedEvent};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{CompetingHead, Service, ServiceError, now_ms};
+
+/// A revision or a proposal to approve, or to withdraw an approval of.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct TargetRequest {
+    #[schema(value_type = String)]
+    pub target: EventId,
+}
+
+/// A change to who maintains a design, or to its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum ChangeRequest {
+    AddMaintainer {
+        #[schema(value_type = String)]
+        author: AuthorId,
+    },
+    RemoveMaintainer {
+        #[schema(value_type = String)]
+        author: AuthorId,
+    },
+    SetThreshold {
+        threshold: u64,
+    },
+}
+
+impl From<ChangeRequest> for Change {
+    fn from(change: ChangeRequest) -> Change {
+        match change {
+            ChangeRequest::AddMaintainer { author } => Change::AddMaintainer(author),
+            ChangeRequest::RemoveMaintainer { author } => Change::RemoveMaintainer(author),
+            ChangeRequest::SetThreshold { threshold } => Change::SetThreshold(threshold),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct ProposeRequest {
+    pub change: ChangeRequest,
+}
+
+/// The event this node signed, and the design's governance after it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GovernanceResult {
+    #[schema(value_type = String)]
+    pub event: EventId,
+    pub status: DesignStatus,
+}
+
+/// Where a design's governance stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DesignStatus {
+    #[schema(value_type = String)]
+    pub design: DesignId,
+    #[schema(value_type = Option<String>)]
+    pub canonical: Option<EventId>,
+    /// Maintainers approving the canonical revision.
+    pub canonical_approvals: usize,
+    #[schema(value_type = Vec<String>)]
+    pub competing: Vec<EventId>,
+    pub competing_heads: Vec<CompetingHead>,
+    /// Revisions not accepted yet, with the maintainers approving each.
+    pub open: Vec<OpenRow>,
+    #[schema(value_type = Vec<String>)]
+    pub maintainers: Vec<AuthorId>,
+    pub threshold: u64,
+    /// The current governance state: the genesis or the last accepted
+    /// proposal.
+    #[schema(value_type = Option<String>)]
+    pub state: Option<EventId>,
+    pub proposals: Vec<ProposalRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OpenRow {
+    #[schema(value_type = String)]
+    pub revision: EventId,
+    #[schema(value_type = Vec<String>)]
+    pub approvals: Vec<AuthorId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProposalRow {
+    #[schema(value_type = String)]
+    pub id: EventId,
+    #[schema(value_type = String)]
+    pub author: AuthorId,
+    /// The change, in words (`add maintainer author1…`).
+    pub change: String,
+    #[schema(value_type = Vec<String>)]
+    pub approvals: Vec<AuthorId>,
+    /// `accepted`, `pending`, or `void: …` with why.
+    pub outcome: String,
+}
+
+/// `status`: the governance, with this node's own view on it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatusResult {
+    #[serde(flatten)]
+    pub status: DesignStatus,
+    /// Open contributions by muted authors, left out of `open`.
+    pub muted_open: usize,
+    /// The revision this node uses instead of the canonical one.
+    #[schema(value_type = Option<String>)]
+    pub pinned: Option<EventId>,
+}
+
+/// A change in words, as `log` and `status` show it.
+pub(super) fn change_text(change: &Change) -> String {
+    match change {
+        Change::AddMaintainer(a) => format!("add maintainer {a}"),
+        Change::RemoveMaintainer(a) => format!("remove maintainer {a}"),
+        Change::SetThreshold(n) => format!("set threshold to {n}"),
+    }
+}
+
+fn outcome_text(outcome: &ProposalOutcome) -> String {
+    match outcome {
+        ProposalOutcome::Accepted => "accepted".to_owned(),
+        ProposalOutcome::Pending => "pending".to_owned(),
+        ProposalOutcome::Void(VoidReason::LostTo(w)) => format!("void: lost to {w}"),
+        ProposalOutcome::Void(VoidReason::Superseded { by }) => format!("void: superseded by {by}"),
+        ProposalOutcome::Void(VoidReason::NotOnChain) => "void: amends no state of the chain".to_owned(),
+        ProposalOutcome::Void(VoidReason::NotApplicable(why)) => format!("void: not applicable ({why:?})"),
+    }
+}
+
+impl DesignStatus {
+    fn of(design: DesignId, state: &GovernanceState) -> DesignStatus {
+        DesignStatus {
+            design,
+            canonical: state.canonical,
+            canonical_approvals: state.canonical.and_then(|c| state.approvals.get(&c)).map_or(0, Vec::len),
+            competing: state.competing.iter().map(|c| c.revision).collect(),
+            competing_heads: state.competing.iter().map(CompetingHead::of).collect(),
+            open: state.open.iter().map(|o| OpenRow { revision: o.revision, approvals: o.approvals.clone() }).collect(),
+            maintainers: state.maintainers.clone(),
+            threshold: state.threshold,
+            state: state.state,
+            proposals: state
+                .proposals
+                .iter()
+                .map(|p| ProposalRow {
+                    id: p.id,
+                    author: p.author,
+                    change: change_text(&p.change),
+                    approvals: p.approvals.clone(),
+                    outcome: outcome_text(&p.outcome),
+                })
+                .collect(),
+        }
+    }
+
+    /// The proposal `id`, if the design has it.
+    pub fn proposal(&self, id: &EventId) -> Option<&ProposalRow> {
+        self.proposals.iter().find(|p| p.id == *id)
+    }
+}
+
+impl Service {
+    pub fn approve(&self, design: &DesignId, request: TargetRequest) -> Result<GovernanceResult, ServiceError> {
+        let event = self.node.approve(design, request.target, now_ms())?;
+        self.signed(&event)
+    }
+
+    pub fn retract(&self, design: &DesignId, request: TargetRequest) -> Result<GovernanceResult, ServiceError> {
+        let event = self.node.retract(design, request.target, now_ms())?;
+        self.signed(&event)
+    }
+
+    pub fn propose(&self, design: &DesignId, request: ProposeRequest) -> Result<GovernanceResult, ServiceError> {
+        let event = self.node.propose(design, request.change.into(), now_ms())?;
+        self.signed(&event)
+    }
+
+    fn signed(&self, event: &SignedEvent) -> Result<GovernanceResult, ServiceError> {
+        let design = event.design();
+        let state = self.node.status(&design)?;
+        Ok(GovernanceResult { event: event.id(), status: DesignStatus::of(design, &state) })
+    }
+
+    /// The design's governance, without the open contributions of authors
+    /// this node mutes (counted in `muted_open`).
+    pub fn status(&self, design: &DesignId) -> Result<StatusResult, ServiceError> {
+        let mut state = self.node.status(design)?;
+        let muted = self.node.muted_revisions(design)?;
+        let before = state.open.len();
+        state.open.retain(|o| !muted.contains(&o.revision));
+        Ok(StatusResult {
+            status: DesignStatus::of(*design, &state),
+            muted_open: before - state.open.len(),
+            pinned: self.node.policy()?.pins.get(design).copied(),
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! What only a running node can do: sync, and say how its network is.
+
+use communs_protocol::DesignId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Service, ServiceError};
+use crate::net::{
+    CatchupReport, FetchReport, GossipCounts, Interest, NetStatus, PeerInfo, PeerSync, SEED_BATCH, SeedingStatus,
+};
+
+/// Catch up now with every connected (and known) peer: one design, or
+/// all this node keeps.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+pub struct SyncRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub design: Option<DesignId>,
+}
+
+/// What a sync brought. A sync that reached no peer is not an error of
+/// the request: `catch_up.peers` is 0 and `catch_up.failures` says why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncResult {
+    pub catch_up: CatchupReport,
+    /// The files of each design present, fetched from peers.
+    pub files: Vec<FetchReport>,
+    /// Designs whose files could not be fetched, and why.
+    pub errors: Vec<String>,
+}
+
+/// How a running node is doing (`GET /v1/node`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NodeStatus {
+    pub peer_id: String,
+    pub author: String,
+    pub listen: Vec<String>,
+    pub api: String,
+    pub peers: Vec<PeerInfo>,
+    /// Known peers not connected, redialled with back-off.
+    pub redialling: usize,
+    pub seed_all: bool,
+    /// How many designs this node keeps up to date and seeds (a count: at
+    /// a tiers-lieu's size their ids would be most of every status; `list`
+    /// and `policy` name them).
+    pub kept: usize,
+    /// Events held until their parents arrive.
+    pub pending_events: usize,
+    pub gossip: GossipCounts,
+    /// The last catch-up with each peer.
+    pub sync: Vec<PeerSync>,
+    /// Files of kept designs still to fetch, and DHT announcements to make.
+    pub seeding: SeedingStatus,
+}
+
+impl Service {
+    pub async fn sync(&self, request: SyncRequest) -> Result<SyncResult, ServiceError> {
+        let net = self.net()?;
+        let scope = match request.design {
+            Some(design) => Interest::designs([design]),
+            None => net.own_scope()?,
+        };
+        let catch_up = net.catch_up_all(&scope).await;
+        let designs = match request.design {
+            Some(design) => vec![design],
+            None => self.node.kept_designs()?,
+        };
+        let mut present = Vec::with_capacity(designs.len());
+        for design in designs {
+            if self.node.has_design(&design)? {
+                present.push((design, None));
+            }
+        }
+        let mut files = Vec::new();
+        let mut errors = Vec::new();
+        // Fetched together, as the seeder does: many designs' trees and
+        // small files share streams.
+        for batch in present.chunks(SEED_BATCH) {
+            for (design, fetched) in net.fetch_revisions(batch).await {
+                match fetched {
+                    Ok(fetched) => files.push(fetched),
+                    Err(e) => errors.push(format!("{design}: {e}")),
+                }
+            }
+        }
+        Ok(SyncResult { catch_up, files, errors })
+    }
+
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, ServiceError> {
+        Ok(self.net()?.status().await?.peers)
+    }
+
+    /// The status reads nothing from the store (the designs kept are the
+    /// network's copy), so that it answers at once however busy the
+    /// store is.
+    pub async fn node_status(&self) -> Result<NodeStatus, ServiceError> {
+        let network = self.net()?;
+        // Read before the seeding queue: a design is queued for its files
+        // before it is shown kept, so a status showing it kept and nothing
+        // queued means its files are here. Read after, the queue could be
+        // older than the designs kept.
+        let kept = network.kept_count();
+        let NetStatus { peer_id, listen, peers, redialling, seed_all, pending_events, gossip, sync, seeding } =
+            network.status().await?;
+        let api = std::fs::read_to_string(self.node.home().api_path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("api").and_then(|a| a.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        Ok(NodeStatus {
+            peer_id,
+            author: self.node.author().to_string(),
+            listen,
+            api,
+            peers,
+            redialling,
+            seed_all,
+            kept,
+            pending_events,
+            gossip,
+            sync,
+            seeding,
+        })
+    }
+}
