@@ -12,11 +12,11 @@ use communs_protocol::limits::MAX_BLOB_BYTES;
 use communs_protocol::{PathError, ValidatedPath};
 
 /// Name of the ignore files, in gitignore syntax.
-pub const IGNORE_FILE: &str = ".communsignore";
+pub(crate) const IGNORE_FILE: &str = ".communsignore";
 
 /// One file to publish.
 #[derive(Debug, Clone)]
-pub struct LocalFile {
+pub(crate) struct LocalFile {
     pub path: ValidatedPath,
     pub absolute: PathBuf,
     pub size: u64,
@@ -44,7 +44,7 @@ pub enum FolderError {
 }
 
 /// The folder's canonical absolute path.
-pub fn absolute(root: &Path) -> Result<PathBuf, FolderError> {
+pub(crate) fn absolute(root: &Path) -> Result<PathBuf, FolderError> {
     root.canonicalize().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => FolderError::Missing(root.to_owned()),
         _ => FolderError::Io { path: root.to_owned(), source: e },
@@ -52,7 +52,7 @@ pub fn absolute(root: &Path) -> Result<PathBuf, FolderError> {
 }
 
 /// Lists the files to publish from `root`, sorted by path.
-pub fn scan(root: &Path) -> Result<Vec<LocalFile>, FolderError> {
+pub(crate) fn scan(root: &Path) -> Result<Vec<LocalFile>, FolderError> {
     let meta = std::fs::metadata(root).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => FolderError::Missing(root.to_owned()),
         _ => FolderError::Io { path: root.to_owned(), source: e },

@@ -13,7 +13,7 @@ use crate::home::{Home, HomeError, io_error};
 /// Held for as long as the store is open; the OS releases it when the
 /// process ends, even on `kill -9`.
 #[derive(Debug)]
-pub struct StoreLock {
+pub(crate) struct StoreLock {
     _file: File,
 }
 
@@ -26,7 +26,7 @@ pub enum LockError {
 }
 
 impl StoreLock {
-    pub fn acquire(home: &Home) -> Result<StoreLock, LockError> {
+    pub(crate) fn acquire(home: &Home) -> Result<StoreLock, LockError> {
         home.create()?;
         let path = home.lock_path();
         let mut file = std::fs::OpenOptions::new()

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use communs_protocol::{DesignId, EventId};
 
-pub use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
+pub(crate) use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
 use crate::{Node, NodeError};
 
 impl Node {

@@ -19,7 +19,7 @@ use n0_future::StreamExt;
 use std::io::Read;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub use super::sweep::Guard;
+pub(crate) use super::sweep::Guard;
 use super::sweep::{Guards, Run};
 
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +163,7 @@ const SWEEP_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What a sweep freed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Freed {
+pub(crate) struct Freed {
     /// Blobs deleted, complete or partial.
     pub blobs: usize,
     /// Their bytes (what a partial blob announced).
@@ -179,7 +179,8 @@ pub struct BlobStore {
     options: Options,
     /// What operations in progress hold, and the runs of the collector.
     guards: Guards,
-    /// Where the store keeps each complete blob's data file.
+    /// Where the store keeps each complete blob's data file (read only
+    /// through [`BlobStore::data_file`]).
     paths: PathOptions,
     root: PathBuf,
 }
@@ -199,6 +200,15 @@ impl BlobStore {
             paths: PathOptions::new(dir),
             root: dir.to_owned(),
         })
+    }
+
+    /// The file in which iroh-blobs keeps a complete blob too large to
+    /// inline in its database. Reading it directly (in large blocks, or
+    /// copied by the kernel) is what makes `get` and `copy_verified` fast,
+    /// but the layout is iroh-blobs' own, not its API: this is the one
+    /// place that relies on it, and its test fails if an upgrade moves it.
+    fn data_file(&self, hash: &BlobHash) -> PathBuf {
+        self.paths.data_path(&to_iroh(hash))
     }
 
     /// The iroh-blobs store, loaded if it was not yet.
@@ -279,7 +289,7 @@ impl BlobStore {
     }
 
     async fn export_checked(&self, hash: &BlobHash, size: u64, target: &Path, rehash: Rehash) -> Result<(), BlobError> {
-        let data_file = self.paths.data_path(&to_iroh(hash));
+        let data_file = self.data_file(hash);
         let (from, to) = (data_file.clone(), target.to_owned());
         let copied = match tokio::task::spawn_blocking(move || match rehash {
             Rehash::Yes => copy_hashing(&from, &to).map(|(hash, len)| (Some(hash), len)),
@@ -386,7 +396,7 @@ impl BlobStore {
         }
         let io = |source| BlobError::Io { path: PathBuf::new(), source };
         // A complete blob's data file is immutable: read it in large blocks.
-        if let Ok(mut file) = tokio::fs::File::open(self.paths.data_path(&to_iroh(hash))).await {
+        if let Ok(mut file) = tokio::fs::File::open(self.data_file(hash)).await {
             let mut hasher = blake3::Hasher::new();
             let len = file.metadata().await.map_err(io)?.len();
             let mut buffer = vec![0u8; block_for(len)];
@@ -599,5 +609,26 @@ impl BlobStore {
         let tag = self.fs().await?.blobs().add_stream(chunks).await.temp_tag().await;
         let tag = tag.map_err(|e| import_error(&e, &self.root))?;
         Ok(from_iroh(tag.hash()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BlobStore, MAX_INLINE_BYTES};
+
+    /// If an iroh-blobs upgrade changes where it keeps a blob's bytes, the
+    /// fast paths of `get` would silently fall back to the slow ones (or
+    /// read the wrong file): this fails first.
+    #[tokio::test]
+    async fn a_large_blob_is_kept_whole_in_the_data_file_named_by_its_hash() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = BlobStore::open(dir.path()).await.expect("open");
+        let bytes: Vec<u8> = (0..MAX_INLINE_BYTES as usize * 4).map(|i| (i * 7 % 251) as u8).collect();
+        let hash = store.add_bytes(bytes.clone()).await.expect("add");
+        store.sync().await.expect("sync");
+        let file = store.data_file(&hash);
+        assert!(file.starts_with(dir.path()), "{}", file.display());
+        assert_eq!(std::fs::read(&file).expect("the data file is where data_file says"), bytes);
+        store.shutdown().await.expect("shutdown");
     }
 }

@@ -60,7 +60,7 @@ macro_rules! db_error {
 }
 db_error!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
 
-pub struct EventStore {
+pub(crate) struct EventStore {
     db: EventDb,
     /// Every event inserted, as it is committed: the network gossips the
     /// ones this node signs and fetches the files of new revisions.
@@ -76,13 +76,13 @@ pub struct EventStore {
 
 impl EventStore {
     /// Opens the store for writing, as a running node does.
-    pub fn open(path: &Path) -> Result<Self, EventStoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, EventStoreError> {
         Self::with_db(EventDb::writable(path)?)
     }
 
     /// Opens the store read-only until its first write, for one command
     /// at a time (see [`EventDb::read_only_until_written`]).
-    pub fn open_for_one_command(path: &Path) -> Result<Self, EventStoreError> {
+    pub(crate) fn open_for_one_command(path: &Path) -> Result<Self, EventStoreError> {
         Self::with_db(EventDb::read_only_until_written(path)?)
     }
 
@@ -111,13 +111,16 @@ impl EventStore {
 
     /// Events as they are stored (a receiver that lags misses some and
     /// learns it from the channel; catch-up repairs the rest).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SignedEvent> {
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SignedEvent> {
         self.inserted.subscribe()
     }
 
     /// (time, id) of every event of the designs whose ids start with one
     /// of `prefixes` (all designs for `None`), for reconciliation.
-    pub fn sync_items_by_prefix(&self, prefixes: Option<&[[u8; 8]]>) -> Result<Vec<(u64, EventId)>, EventStoreError> {
+    pub(crate) fn sync_items_by_prefix(
+        &self,
+        prefixes: Option<&[[u8; 8]]>,
+    ) -> Result<Vec<(u64, EventId)>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(SYNC_ITEMS)?;
         let mut items = Vec::new();
@@ -137,7 +140,7 @@ impl EventStore {
     /// The stored events whose ids start with one of `prefixes`, as
     /// signed, in the order asked, at most `max` (a peer asks by prefix;
     /// one event per prefix, but for an accidental collision).
-    pub fn raw_by_prefixes(&self, prefixes: &[[u8; 8]], max: usize) -> Result<Vec<Vec<u8>>, EventStoreError> {
+    pub(crate) fn raw_by_prefixes(&self, prefixes: &[[u8; 8]], max: usize) -> Result<Vec<Vec<u8>>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(EVENTS)?;
         let mut out = Vec::new();
@@ -153,14 +156,14 @@ impl EventStore {
         Ok(out)
     }
 
-    pub fn get(&self, id: &EventId) -> Result<Option<SignedEvent>, EventStoreError> {
+    pub(crate) fn get(&self, id: &EventId) -> Result<Option<SignedEvent>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(EVENTS)?;
         let Some(bytes) = table.get(id.as_bytes())? else { return Ok(None) };
         decode(*id, bytes.value()).map(Some)
     }
 
-    pub fn contains(&self, id: &EventId) -> Result<bool, EventStoreError> {
+    pub(crate) fn contains(&self, id: &EventId) -> Result<bool, EventStoreError> {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(EVENTS)?.get(id.as_bytes())?.is_some())
     }
@@ -170,7 +173,7 @@ impl EventStore {
     /// them). All or nothing; returns how many were new. Each event must
     /// also be admitted by its design's rules (the protocol's
     /// [`Resolver`]), which every node applies alike.
-    pub fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
+    pub(crate) fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
         Ok(self.insert_in(events, Mode::AllOrNothing)?.added.len())
     }
 
@@ -180,7 +183,7 @@ impl EventStore {
     /// against its parents, or by its design's rules). For events from
     /// peers, where one bad event must not cost the good ones of the batch
     /// a transaction each.
-    pub fn insert_each(&self, events: &[SignedEvent]) -> Result<Inserted, EventStoreError> {
+    pub(crate) fn insert_each(&self, events: &[SignedEvent]) -> Result<Inserted, EventStoreError> {
         self.insert_in(events, Mode::EachAlone)
     }
 
@@ -212,7 +215,10 @@ impl EventStore {
     /// (not those stored already, nor those the bound on unclaimed
     /// contributions would drop: their files need not be stored). Costs a
     /// copy of the touched designs' cached resolvers.
-    pub fn check_insert(&self, events: &[SignedEvent]) -> Result<std::collections::HashSet<EventId>, EventStoreError> {
+    pub(crate) fn check_insert(
+        &self,
+        events: &[SignedEvent],
+    ) -> Result<std::collections::HashSet<EventId>, EventStoreError> {
         let mut scratch = ResolverCache::default();
         {
             let cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -298,7 +304,7 @@ impl EventStore {
     }
 
     /// Every event of a design, in clock order (ties by id).
-    pub fn design_log(&self, design: &DesignId) -> Result<Vec<SignedEvent>, EventStoreError> {
+    pub(crate) fn design_log(&self, design: &DesignId) -> Result<Vec<SignedEvent>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let log = tx.open_table(LOG)?;
         let table = tx.open_table(EVENTS)?;
@@ -315,7 +321,7 @@ impl EventStore {
 
     /// A page of a design's log, newest first (ties by id), starting after
     /// `before` when given: the cost of a page does not grow with the log.
-    pub fn log_page(
+    pub(crate) fn log_page(
         &self,
         design: &DesignId,
         before: Option<&SignedEvent>,
@@ -345,7 +351,7 @@ impl EventStore {
     }
 
     /// Ids of every design with at least its genesis stored.
-    pub fn designs(&self) -> Result<Vec<DesignId>, EventStoreError> {
+    pub(crate) fn designs(&self) -> Result<Vec<DesignId>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(DESIGNS)?;
         let mut designs = Vec::new();
@@ -358,7 +364,7 @@ impl EventStore {
     /// At most `limit` designs' rows in `list` order (name, case aside,
     /// then id), starting after `after` when given: the cost is the page,
     /// whatever the store holds. `None` if `after` is not a design here.
-    pub fn design_page(
+    pub(crate) fn design_page(
         &self,
         after: Option<&DesignId>,
         limit: usize,
@@ -391,7 +397,7 @@ impl EventStore {
         Ok(Some(page))
     }
 
-    pub fn design_row(&self, design: &DesignId) -> Result<Option<DesignRow>, EventStoreError> {
+    pub(crate) fn design_row(&self, design: &DesignId) -> Result<Option<DesignRow>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(DESIGNS)?;
         Ok(table.get(design.as_bytes())?.map(|v| DesignRow::from_value(design.as_bytes(), owned_row(v.value()))))
@@ -400,7 +406,7 @@ impl EventStore {
     /// The design's governance state as of its last insert (approvals kept
     /// for its heads and open contributions only); `None` for a design the
     /// store does not hold.
-    pub fn governance(&self, design: &DesignId) -> Result<Option<GovernanceState>, EventStoreError> {
+    pub(crate) fn governance(&self, design: &DesignId) -> Result<Option<GovernanceState>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(GOVERNANCE)?;
         match table.get(design.as_bytes())? {
@@ -413,7 +419,7 @@ impl EventStore {
     /// their clocks (the protocol's [`Resolver::parents_for`]):
     /// maintainers' latest events, the author's own unreviewed heads, and
     /// `named` (a base, a target) when not below those.
-    pub fn parents_for(
+    pub(crate) fn parents_for(
         &self,
         design: &DesignId,
         author: communs_protocol::AuthorId,
@@ -436,7 +442,7 @@ impl EventStore {
 
     /// The design's events that no other event names as a parent, with
     /// their clocks.
-    pub fn heads(&self, design: &DesignId) -> Result<Vec<(EventId, u64)>, EventStoreError> {
+    pub(crate) fn heads(&self, design: &DesignId) -> Result<Vec<(EventId, u64)>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(HEADS)?;
         let mut heads = Vec::new();
@@ -449,7 +455,7 @@ impl EventStore {
 
     /// Rebuilds every design's rows from its events in memory and returns
     /// the designs whose stored rows differ, for `fsck`.
-    pub fn stale_views(&self) -> Result<Vec<DesignId>, EventStoreError> {
+    pub(crate) fn stale_views(&self) -> Result<Vec<DesignId>, EventStoreError> {
         let mut stale = Vec::new();
         for design in self.designs_in_log()? {
             let log = self.design_log(&design)?;
@@ -515,7 +521,7 @@ impl EventStore {
         designs_in(&tx.open_table(DESIGN_EVENTS)?)
     }
 
-    pub fn append_policy(
+    pub(crate) fn append_policy(
         &self,
         time_ms: u64,
         action: PolicyAction,
@@ -532,7 +538,7 @@ impl EventStore {
     }
 
     /// The policy in force.
-    pub fn policy(&self) -> Result<std::sync::Arc<Policy>, EventStoreError> {
+    pub(crate) fn policy(&self) -> Result<std::sync::Arc<Policy>, EventStoreError> {
         let mut kept = self.policy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(policy) = kept.as_ref() {
             return Ok(policy.clone());
@@ -542,12 +548,12 @@ impl EventStore {
         Ok(policy)
     }
 
-    pub fn policy_entries(&self) -> Result<Vec<PolicyEntry>, EventStoreError> {
+    pub(crate) fn policy_entries(&self) -> Result<Vec<PolicyEntry>, EventStoreError> {
         Ok(super::policy::entries(&self.db)?)
     }
 
     /// Every stored event as raw bytes, for `fsck` to re-verify from scratch.
-    pub fn raw_events(&self) -> Result<Vec<(EventId, Vec<u8>)>, EventStoreError> {
+    pub(crate) fn raw_events(&self) -> Result<Vec<(EventId, Vec<u8>)>, EventStoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(EVENTS)?;
         let mut out = Vec::new();
@@ -561,7 +567,7 @@ impl EventStore {
     /// Deletes every event of `design` from this store (`communs remove`),
     /// in one transaction; returns how many there were. Its blobs are
     /// freed by the next garbage collection.
-    pub fn remove_design(&self, design: &DesignId) -> Result<usize, EventStoreError> {
+    pub(crate) fn remove_design(&self, design: &DesignId) -> Result<usize, EventStoreError> {
         // Taken before the write transaction, as an insert does (the other
         // order could deadlock with one), and held across the commit: an
         // insert must not use the resolver of the events removed.
@@ -667,7 +673,7 @@ enum Mode {
 
 /// What [`EventStore::insert_each`] did with a batch.
 #[derive(Debug, Default)]
-pub struct Inserted {
+pub(crate) struct Inserted {
     /// Stored now, in the order given.
     pub added: Vec<SignedEvent>,
     /// Not stored: a parent is neither in the store nor stored before it.

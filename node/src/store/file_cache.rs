@@ -14,15 +14,15 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 const FILES: TableDefinition<&str, (u64, i64, u32, u64, &[u8; 32])> = TableDefinition::new("files");
 
 /// How recent a modification must be for its stamp not to be trusted.
-pub const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
-pub struct FileCache {
+pub(crate) struct FileCache {
     db: Database,
 }
 
 /// What `stat` says of a file, as far as a change detector cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileStamp {
+pub(crate) struct FileStamp {
     pub size: u64,
     pub mtime_secs: i64,
     pub mtime_nanos: u32,
@@ -34,7 +34,7 @@ impl FileStamp {
         std::time::Duration::new(u64::try_from(self.mtime_secs).unwrap_or(0), self.mtime_nanos)
     }
 
-    pub fn of(meta: &std::fs::Metadata) -> Option<FileStamp> {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Option<FileStamp> {
         let modified = meta.modified().ok()?;
         let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
         #[cfg(unix)]
@@ -51,7 +51,7 @@ impl FileStamp {
 }
 
 impl FileCache {
-    pub fn open(path: &Path) -> Result<Self, redb::Error> {
+    pub(crate) fn open(path: &Path) -> Result<Self, redb::Error> {
         let db = Database::create(path)?;
         // A write (and its fsync) only the first time: read-only commands
         // open this file too.
@@ -68,7 +68,7 @@ impl FileCache {
         Ok(FileCache { db })
     }
 
-    pub fn get(&self, path: &Path, stamp: FileStamp) -> Result<Option<BlobHash>, redb::Error> {
+    pub(crate) fn get(&self, path: &Path, stamp: FileStamp) -> Result<Option<BlobHash>, redb::Error> {
         let Some(key) = path.to_str() else { return Ok(None) };
         let tx = self.db.begin_read()?;
         let table = tx.open_table(FILES)?;
@@ -85,7 +85,7 @@ impl FileCache {
     /// A file modified within [`RACY_WINDOW`] of now is not recorded: a
     /// second write in the same clock tick of the file system would keep
     /// its stamp and be missed (git's "racily clean" problem).
-    pub fn put(&self, entries: &[(std::path::PathBuf, FileStamp, BlobHash)]) -> Result<(), redb::Error> {
+    pub(crate) fn put(&self, entries: &[(std::path::PathBuf, FileStamp, BlobHash)]) -> Result<(), redb::Error> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let settled = now.saturating_sub(RACY_WINDOW);
         let mut tx = self.db.begin_write()?;

@@ -1,14 +1,13 @@
 //! The store: events in redb, file contents in iroh-blobs, under one data
 //! directory and one lock.
 
-pub mod blobs;
+pub(crate) mod blobs;
 mod db;
-pub mod events;
-pub mod file_cache;
-pub mod policy;
+pub(crate) mod events;
+pub(crate) mod file_cache;
+pub(crate) mod policy;
 mod sweep;
-pub mod views;
+pub(crate) mod views;
 
-pub use blobs::{BlobError, BlobStore, Freed, Guard};
-pub use events::{EventStore, EventStoreError, Inserted};
-pub use views::DesignRow;
+pub(crate) use blobs::{BlobError, BlobStore, Guard};
+pub(crate) use events::{EventStore, EventStoreError};

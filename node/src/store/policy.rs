@@ -16,7 +16,7 @@ use redb::{ReadableTable, TableDefinition};
 const POLICY: TableDefinition<u64, &[u8]> = TableDefinition::new("policy");
 
 /// Longest reason kept with an entry.
-pub const MAX_REASON_BYTES: usize = 1024;
+pub(crate) const MAX_REASON_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyAction {

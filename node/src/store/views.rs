@@ -51,11 +51,11 @@ pub(super) const VIEWS_VERSION_KEY: &str = "views_version";
 /// Events held by the cached resolvers together, beyond which the least
 /// recently used ones are dropped (the most recent is always kept, however
 /// large). About 300 bytes of memory each.
-pub const MAX_CACHED_RESOLVER_EVENTS: u64 = 1_000_000;
+pub(crate) const MAX_CACHED_RESOLVER_EVENTS: u64 = 1_000_000;
 
 /// One design as `list` shows it, read from one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesignRow {
+pub(crate) struct DesignRow {
     pub design: DesignId,
     /// The canonical revision's manifest name, else the genesis name.
     pub name: String,
