@@ -14,10 +14,15 @@
 //! - `idle`: a node started on a fresh store: time from spawning
 //!   `communs node run` until it listens and answers its API (its
 //!   `api.json` appears), and its resident memory after 5 s idle.
+//! - `crowd` (issue 11): a `get` of a design that 1 of 8 connected peers
+//!   holds, against the same `get` from that peer alone, side by side in
+//!   each round (goal: at most 1.5 times as long). The other 7 peers keep
+//!   nothing; files must be asked of the peer that holds them first.
 //!
 //! ```sh
-//! cargo bench -p communs-cli --bench network            # both
+//! cargo bench -p communs-cli --bench network            # all three
 //! cargo bench -p communs-cli --bench network -- idle
+//! COMMUNS_BENCH_MIB=64 COMMUNS_BENCH_ROUNDS=5 cargo bench -p communs-cli --bench network -- crowd
 //! COMMUNS_BENCH_MIB=256 COMMUNS_BENCH_ROUNDS=2 cargo bench -p communs-cli --bench network -- transfer
 //! ```
 // Signals to the node processes (kill(2)).
@@ -42,6 +47,11 @@ const GOAL_THROUGHPUT_OVER_SENDME: f64 = 2.0;
 const GOAL_PEAK_MB: f64 = 200.0;
 const GOAL_IDLE_MB: f64 = 60.0;
 const GOAL_START_MS: f64 = 300.0;
+/// Issue 11's goal: a get among 8 peers, 1 of them holding the design.
+const GOAL_CROWD_OVER_ALONE: f64 = 1.5;
+const CROWD_PEERS: usize = 8;
+const CROWD_DEFAULT_MIB: u64 = 64;
+const CROWD_DEFAULT_ROUNDS: u64 = 5;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -57,6 +67,9 @@ fn main() -> ExitCode {
     }
     if wants("transfer") {
         result = result.and_then(|()| transfer());
+    }
+    if wants("crowd") {
+        result = result.and_then(|()| crowd());
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -330,6 +343,105 @@ fn transfer() -> anyhow::Result<()> {
         mb(peak(&[sendme.peak_kib()])),
         mb(peak(&sendme_receive_peaks)),
     );
+    Ok(())
+}
+
+/// The peers a running node is connected to.
+fn peer_count(home: &Path) -> usize {
+    let Ok(out) = communs(home).args(["--json", "peers"]).output() else { return 0 };
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).ok().and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0)
+}
+
+fn wait_for_peers(home: &Path, peers: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while peer_count(home) < peers {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("{} did not connect to {peers} peers", home.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn crowd() -> anyhow::Result<()> {
+    let mib = env_number("COMMUNS_BENCH_MIB", CROWD_DEFAULT_MIB)?;
+    let rounds = env_number("COMMUNS_BENCH_ROUNDS", CROWD_DEFAULT_ROUNDS)?.max(1);
+    let data_dir = common::data_dir(binary())?;
+    let _lock = lock_data_dir(&data_dir)?;
+    let design = Dataset::prepare(&data_dir, mib)?;
+    let work = WorkDir::create(data_dir.join(format!("crowd-{}", std::process::id())))?;
+
+    let seeder_home = work.0.join("seeder");
+    init(&seeder_home)?;
+    let folder = work.0.join("folder");
+    copy_folder(&design.root, &folder)?;
+    let _ = std::fs::remove_file(folder.join(".communs"));
+    let published = communs(&seeder_home).args(["--json", "publish"]).arg(&folder).output()?;
+    if !published.status.success() {
+        bail!("publish failed: {}", String::from_utf8_lossy(&published.stderr));
+    }
+    let published: serde_json::Value = serde_json::from_slice(&published.stdout)?;
+    let design_id = published["design"].as_str().context("design id")?.to_owned();
+    let (seeder, _) = Daemon::start(&seeder_home, &[])?;
+    // Seven peers that keep nothing, all connected to the seeder.
+    let mut empty = Vec::new();
+    for i in 1..CROWD_PEERS {
+        let home = work.0.join(format!("empty-{i}"));
+        init(&home)?;
+        empty.push(Daemon::start(&home, &["--bootstrap", &seeder.addr])?.0);
+    }
+    eprintln!(
+        "design: {:.0} MiB, {} files; {} peers, 1 holding it; {rounds} rounds",
+        design.bytes as f64 / MIB as f64,
+        design.files.len(),
+        CROWD_PEERS
+    );
+    let (mut crowd_secs, mut alone_secs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut times = [0.0; 2];
+        // Alone first in even rounds, in the crowd first in odd ones.
+        for pass in 0..2 {
+            let in_crowd = (pass + round as usize) % 2 == 1;
+            let home = work.0.join(format!("getter-{round}-{pass}"));
+            init(&home)?;
+            let mut args = vec!["--bootstrap".to_owned(), seeder.addr.clone()];
+            if in_crowd {
+                for peer in &empty {
+                    args.extend(["--bootstrap".to_owned(), peer.addr.clone()]);
+                }
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (getter, _) = Daemon::start(&home, &args)?;
+            wait_for_peers(&home, if in_crowd { CROWD_PEERS } else { 1 })?;
+            let out = work.0.join(format!("out-{round}-{pass}"));
+            let got = timed(communs(&home).args(["--json", "get", &design_id]).arg(&out))?;
+            times[usize::from(in_crowd)] = got.secs;
+            getter.stop();
+            remove(&out)?;
+            remove(&home)?;
+        }
+        let [alone, crowd] = times;
+        eprintln!(
+            "round {}/{rounds}: alone {alone:.3}s, among {CROWD_PEERS} peers {crowd:.3}s ({:.2}x)",
+            round + 1,
+            crowd / alone
+        );
+        ratios.push(crowd / alone);
+        crowd_secs.push(crowd);
+        alone_secs.push(alone);
+    }
+    println!(
+        "get of {:.0} MiB held by 1 of {CROWD_PEERS} peers: {:.3}s, from that peer alone {:.3}s; ratio {:.2}x \
+         (median of rounds; goal <= {GOAL_CROWD_OVER_ALONE}x)",
+        design.bytes as f64 / MIB as f64,
+        median(crowd_secs),
+        median(alone_secs),
+        median(ratios)
+    );
+    for peer in empty {
+        peer.stop();
+    }
+    seeder.stop();
     Ok(())
 }
 
