@@ -24,8 +24,9 @@ use super::sweep::{Guards, Run};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
+    /// iroh-blobs failed: its error, as the cause.
     #[error("blob store: {0}")]
-    Store(String),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("blob {0} is not in this store")]
@@ -38,8 +39,8 @@ pub enum BlobError {
     WrongSize { hash: BlobHash, expected: u64, actual: u64 },
 }
 
-fn store_error(e: impl std::fmt::Debug) -> BlobError {
-    BlobError::Store(format!("{e:?}"))
+fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> BlobError {
+    BlobError::Store(Box::new(e))
 }
 
 /// Blocks read at once when copying or hashing a file: large enough for
@@ -118,7 +119,7 @@ fn import_error(e: &(dyn std::error::Error + 'static), path: &Path) -> BlobError
         }
         cause = c.source();
     }
-    store_error(e)
+    BlobError::Store(e.to_string().into())
 }
 
 /// A failed write of `path`, told apart when the disk is full.
@@ -493,7 +494,7 @@ impl BlobStore {
         let mut deleted = keep.clone();
         let mut tries = 0;
         while !candidates.is_empty() {
-            self.guards.sweep(run, &keep).await.map_err(BlobError::Store)?;
+            self.guards.sweep(run, &keep).await.map_err(|e| BlobError::Store(e.into()))?;
             let mut left = Vec::new();
             for (hash, size) in candidates {
                 match self.fs().await?.blobs().status(to_iroh(&hash)).await.map_err(store_error)? {
