@@ -161,6 +161,31 @@ pub const MAX_REQUESTS_PER_PEER: usize = 8;
 /// a peer that never lets the session end.
 pub const MAX_CATCHUP_ROUNDS: usize = 64;
 
+/// Seconds an answering node keeps a reconciliation session that is not
+/// continued: an honest initiator sends its next message as soon as the
+/// reply arrives, so a minute is ample, and a session holds the item set
+/// of its scope in memory.
+pub const CATCHUP_SESSION_TTL_SECS: u64 = 60;
+
+/// Seconds a catch-up request may wait for its response before it fails:
+/// a `Fetch` of [`MAX_FETCH_IDS`] events read from a busy disk on a slow
+/// link takes seconds, not a minute. No longer than
+/// [`CATCHUP_SESSION_TTL_SECS`], so that a session outlives the wait for
+/// any one of its replies.
+pub const CATCHUP_REQUEST_TIMEOUT_SECS: u64 = 60;
+
+/// Times an initiator starts a whole catch-up again, with a new session,
+/// after the peer answered `unknown session` (it dropped the session for
+/// newer ones, or it expired): once recovers from a peer's restart or a
+/// burst of sessions; a second refusal means trying again later.
+pub const MAX_CATCHUP_RESTARTS: usize = 1;
+
+/// `Fetch` requests of one catch-up in flight at once: the next batch is
+/// on the wire (and read from the peer's store) while one is verified.
+/// Kept well under [`MAX_REQUESTS_PER_PEER`], so that a node's own
+/// catch-up never makes its peer answer `busy`.
+pub const MAX_FETCHES_IN_FLIGHT: usize = 2;
+
 /// Designs a node announces in the DHT, and provider records it keeps for
 /// others, together (libp2p-kad's memory store holds 1,024 by default,
 /// fewer than a tiers-lieu seeds).

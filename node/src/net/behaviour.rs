@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use communs_protocol::limits::{GOSSIP_SHARDS, MAX_GOSSIP_MESSAGE_BYTES, MAX_PROVIDER_KEYS};
+use communs_protocol::limits::{self, GOSSIP_SHARDS, MAX_GOSSIP_MESSAGE_BYTES, MAX_PROVIDER_KEYS};
 use communs_protocol::wire::{self, CATCHUP_PROTOCOL, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::kad::{self, store::MemoryStore, store::MemoryStoreConfig};
@@ -189,7 +189,8 @@ impl Behaviour {
             catchup: request_response::Behaviour::with_codec(
                 CatchupCodec,
                 [(StreamProtocol::new(CATCHUP_PROTOCOL), request_response::ProtocolSupport::Full)],
-                request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(limits::CATCHUP_REQUEST_TIMEOUT_SECS)),
             ),
             blobs: libp2p_stream::Behaviour::new(),
             kad: kad.into(),

@@ -207,9 +207,12 @@ enum Command {
         request: Request,
         reply: oneshot::Sender<Result<Response, String>>,
     },
-    Respond {
+    /// The work of a peer's catch-up request ended: the answer to send,
+    /// and the session to keep open.
+    Answered {
+        peer: PeerId,
         channel: ResponseChannel<Response>,
-        response: Response,
+        answer: catchup::Answer,
     },
     Validated {
         id: gossipsub::MessageId,
@@ -256,7 +259,6 @@ struct Shared {
     control: libp2p_stream::Control,
     /// Events whose parents have not arrived, by id (bounded).
     pending: Mutex<gossip::Pending>,
-    sessions: Mutex<catchup::Sessions>,
     /// Designs whose files are being fetched (by a background task, or a
     /// `get`), each with whether another fetch was asked for meanwhile.
     fetching: Mutex<HashMap<DesignId, bool>>,
@@ -270,8 +272,6 @@ struct Shared {
     metrics: prometheus_client::registry::Registry,
     /// The last catch-up with each peer, for `node status`.
     synced: Mutex<BTreeMap<PeerId, PeerSync>>,
-    /// Catch-up requests being answered, per peer.
-    inflight: Mutex<HashMap<PeerId, usize>>,
     /// The designs this node keeps ([`Node::kept_designs`]), cached so that
     /// checking a gossiped event needs no store read; refreshed when a
     /// design arrives and when the follow policy changes.
@@ -392,13 +392,11 @@ impl Network {
             commands,
             control: swarm.behaviour().blobs.new_control(),
             pending: Mutex::new(gossip::Pending::default()),
-            sessions: Mutex::new(catchup::Sessions::default()),
             fetching: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
             synced: Mutex::new(BTreeMap::new()),
-            inflight: Mutex::new(HashMap::new()),
             kept: std::sync::RwLock::new(BTreeSet::new()),
             provided: Mutex::new(BTreeSet::new()),
             seeds: Mutex::new(seed::SeedQueue::default()),
@@ -413,6 +411,7 @@ impl Network {
             redial,
             holders: holders::Holders::default(),
             requests: HashMap::new(),
+            responders: catchup::Responders::default(),
             providers: HashMap::new(),
             to_announce: BTreeSet::new(),
             announcing: HashSet::new(),
@@ -739,38 +738,6 @@ impl KeepChange {
     }
 }
 
-/// One of a peer's [`MAX_REQUESTS_PER_PEER`] catch-up requests in flight;
-/// given back when dropped.
-struct RequestSlot {
-    network: Network,
-    peer: PeerId,
-}
-
-impl RequestSlot {
-    fn take(network: &Network, peer: PeerId) -> Option<RequestSlot> {
-        let mut inflight = network.shared.inflight.lock().ok()?;
-        let count = inflight.entry(peer).or_default();
-        if *count >= communs_protocol::limits::MAX_REQUESTS_PER_PEER {
-            return None;
-        }
-        *count += 1;
-        Some(RequestSlot { network: network.clone(), peer })
-    }
-}
-
-impl Drop for RequestSlot {
-    fn drop(&mut self) {
-        if let Ok(mut inflight) = self.network.shared.inflight.lock()
-            && let Some(count) = inflight.get_mut(&self.peer)
-        {
-            *count -= 1;
-            if *count == 0 {
-                inflight.remove(&self.peer);
-            }
-        }
-    }
-}
-
 /// What the driver knows of a connected peer.
 #[derive(Default)]
 struct Known {
@@ -789,6 +756,8 @@ struct Driver {
     /// Which peers hold which designs: asked first for their files.
     holders: holders::Holders,
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
+    /// The answering side of catch-up: open sessions and request slots.
+    responders: catchup::Responders,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
     /// Kept designs to announce in the DHT, [`PROVIDE_AT_ONCE`] at a time.
     to_announce: BTreeSet<DesignId>,
@@ -818,6 +787,8 @@ impl Driver {
                 }
                 _ = refresh.tick() => self.announce_all(),
                 _ = anti_entropy.tick() => {
+                    // Sessions of peers that went away, freed.
+                    self.responders.expire(std::time::Instant::now());
                     // One peer per tick, in turn: what gossip lost or a
                     // peer learnt by its own catch-up after ours reaches
                     // us within a few ticks.
@@ -883,7 +854,8 @@ impl Driver {
                 let id = behaviour.catchup.send_request(&peer, request);
                 self.requests.insert(id, reply);
             }
-            Command::Respond { channel, response } => {
+            Command::Answered { peer, channel, answer } => {
+                let response = self.responders.answered(std::time::Instant::now(), peer, answer);
                 let _ = behaviour.catchup.send_response(channel, response);
             }
             Command::Validated { id, source, acceptance } => {
@@ -1079,17 +1051,18 @@ impl Driver {
             }
             BehaviourEvent::Catchup(request_response::Event::Message { peer, message, .. }) => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let Some(slot) = RequestSlot::take(&self.network, peer) else {
-                        let refused = wire::Response::Refused(wire::Refusal::Busy);
-                        let _ = self.swarm.behaviour_mut().catchup.send_response(channel, refused);
-                        return;
-                    };
-                    let network = self.network.clone();
-                    tokio::spawn(async move {
-                        let response = network.answer(peer, request).await;
-                        drop(slot);
-                        let _ = network.send(Command::Respond { channel, response }).await;
-                    });
+                    match self.responders.admit(std::time::Instant::now(), peer, request) {
+                        catchup::Admitted::Now(response) => {
+                            let _ = self.swarm.behaviour_mut().catchup.send_response(channel, response);
+                        }
+                        catchup::Admitted::Work(work) => {
+                            let network = self.network.clone();
+                            tokio::spawn(async move {
+                                let answer = network.answer(work).await;
+                                let _ = network.send(Command::Answered { peer, channel, answer }).await;
+                            });
+                        }
+                    }
                 }
                 request_response::Message::Response { request_id, response } => {
                     if let Some(reply) = self.requests.remove(&request_id) {

@@ -1,0 +1,250 @@
+//! Catch-up: after being apart, two nodes find and exchange the events one
+//! lacks (spec/catchup.md).
+//!
+//! Each side pulls: when a connection opens, both sides start a session
+//! as initiator over their own scope, so each ends with what it keeps.
+//! The responder is stateless but for a cache of the item set it built for
+//! a session, so that later messages of the session need not name the
+//! scope again.
+//!
+//! The rules live in two state machines without I/O: [`initiator`] (one
+//! catch-up: rounds, fetch batches, stores, starting again) and
+//! [`responder`] (the sessions and request slots of the answering side,
+//! owned by the driver). This module carries out what they ask: requests
+//! through the driver, store reads and writes and signature checks on
+//! blocking threads.
+
+mod initiator;
+mod responder;
+
+use std::num::NonZeroUsize;
+
+use communs_protocol::limits::MAX_CATCHUP_ROUNDS;
+use communs_protocol::sync::SyncError;
+use communs_protocol::wire::{Refusal, Scope};
+use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
+use futures::StreamExt;
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::FuturesUnordered;
+use libp2p::PeerId;
+use serde::Serialize;
+
+use super::{NetError, Network};
+use crate::store::EventStoreError;
+use initiator::{Action, Catchup, Input};
+pub(super) use responder::{Admitted, Answer, Responders, Work};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatchupError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Store(#[from] EventStoreError),
+    #[error("reconciliation with {peer}: {source}")]
+    Sync { peer: PeerId, source: SyncError },
+    #[error("{peer} refused: {refusal}")]
+    Refused { peer: PeerId, refusal: Refusal },
+    #[error("{peer} answered with the wrong kind of message")]
+    Protocol { peer: PeerId },
+    #[error("{peer} sent an invalid event: {source}")]
+    BadEvent { peer: PeerId, source: EventError },
+    #[error("{peer} sent event {got}, which was not asked for")]
+    Unasked { peer: PeerId, got: EventId },
+    #[error("reconciliation with {peer} did not converge in {MAX_CATCHUP_ROUNDS} round trips")]
+    TooManyRounds { peer: PeerId },
+    /// The state machine waits for nothing and has not finished: a bug of
+    /// this node, not the peer's doing.
+    #[error("catch-up with {peer} stopped with nothing left to wait for")]
+    Stalled { peer: PeerId },
+}
+
+/// What catching up brought, for `communs sync`.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CatchupReport {
+    pub peers: usize,
+    pub failed_peers: usize,
+    /// Round trips of reconciliation (fetches not counted).
+    pub rounds: usize,
+    /// Events the peers had and this node lacked.
+    pub needed: usize,
+    /// Events stored.
+    pub added: usize,
+    /// Bytes of the reconciliation and fetch messages received.
+    pub bytes_received: usize,
+    /// Bytes sent.
+    pub bytes_sent: usize,
+    /// The peers that could not be reached or caught up with, and why.
+    pub failures: Vec<PeerFailure>,
+}
+
+/// A peer `communs sync` could not dial or catch up with.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct PeerFailure {
+    pub peer_id: String,
+    pub reason: String,
+}
+
+impl CatchupReport {
+    /// `peer` could not be reached or caught up with, for `reason`.
+    pub(crate) fn failed(&mut self, peer: PeerId, reason: String) {
+        self.failed_peers += 1;
+        self.failures.push(PeerFailure { peer_id: peer.to_string(), reason });
+    }
+
+    pub fn merge(&mut self, other: CatchupReport) {
+        self.peers += other.peers;
+        self.failed_peers += other.failed_peers;
+        self.rounds += other.rounds;
+        self.needed += other.needed;
+        self.added += other.added;
+        self.bytes_received += other.bytes_received;
+        self.bytes_sent += other.bytes_sent;
+        self.failures.extend(other.failures);
+    }
+}
+
+/// What a node catches up: everything, or some designs. On the wire the
+/// designs travel as id prefixes ([`Scope`]); the full ids stay here to
+/// keep only the events of designs meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interest {
+    All,
+    Designs(std::collections::BTreeSet<DesignId>),
+}
+
+impl Interest {
+    pub fn designs(designs: impl IntoIterator<Item = DesignId>) -> Interest {
+        Interest::Designs(designs.into_iter().collect())
+    }
+
+    pub fn scope(&self) -> Scope {
+        match self {
+            Interest::All => Scope::All,
+            Interest::Designs(designs) => Scope::designs(designs.iter().copied()),
+        }
+    }
+
+    pub fn wants(&self, design: &DesignId) -> bool {
+        match self {
+            Interest::All => true,
+            Interest::Designs(designs) => designs.contains(design),
+        }
+    }
+}
+
+impl Network {
+    /// The reconciliation items of this store a scope covers (the same
+    /// rule on both sides of a session, so that both reconcile the same
+    /// sets).
+    fn items_in(&self, scope: &Scope) -> Result<Vec<(u64, EventId)>, EventStoreError> {
+        match scope {
+            Scope::All => self.shared.node.events.sync_items_by_prefix(None),
+            Scope::Designs(prefixes) => {
+                let prefixes: Vec<[u8; 8]> = prefixes.iter().map(|p| p.0).collect();
+                self.shared.node.events.sync_items_by_prefix(Some(&prefixes))
+            }
+        }
+    }
+
+    /// Runs the work of a request the driver admitted (see
+    /// [`Responders::admit`]) on a blocking thread: store reads and
+    /// negentropy are never done by the driver.
+    pub(super) async fn answer(&self, work: Work) -> Answer {
+        let network = self.clone();
+        let answered = tokio::task::spawn_blocking(move || {
+            let events = &network.shared.node.events;
+            work.run(|scope| network.items_in(scope), |prefixes, max| events.raw_by_prefixes(prefixes, max))
+        })
+        .await;
+        answered.unwrap_or_else(|_| Answer::failed())
+    }
+
+    /// Reconciles `interest` with `peer`, fetches what this node lacks and
+    /// stores it. The rules are [`Catchup`]'s; this carries out its
+    /// actions, several at once (a request on the wire while a batch is
+    /// verified and another stored), and feeds back their results.
+    pub async fn catch_up(&self, peer: PeerId, interest: Interest) -> Result<CatchupReport, CatchupError> {
+        let random = || rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+        let (session, restart) = (random(), random());
+        let (mut catchup, mut actions) = Catchup::start(peer, interest, session, [restart]);
+        // Owned futures, each with its own network: futures borrowing
+        // `self` defeat the compiler's proof that the tasks awaiting this
+        // are `Send`.
+        let mut running: FuturesUnordered<BoxFuture<'static, Result<Input, CatchupError>>> = FuturesUnordered::new();
+        loop {
+            for action in actions {
+                let network = self.clone();
+                match action {
+                    Action::ReadItems(scope) => running.push(
+                        async move {
+                            let items = tokio::task::spawn_blocking(move || network.items_in(&scope))
+                                .await
+                                .map_err(|_| NetError::Stopped)??;
+                            Ok(Input::Items(items))
+                        }
+                        .boxed(),
+                    ),
+                    Action::Send(exchange, request) => running.push(
+                        async move { Ok(Input::Response(exchange, network.request(peer, request).await?)) }.boxed(),
+                    ),
+                    Action::Verify(number, records) => running.push(
+                        async move {
+                            let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+                            let decoded =
+                                tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
+                                    .await
+                                    .map_err(|_| NetError::Stopped)?;
+                            Ok(Input::Verified(number, decoded))
+                        }
+                        .boxed(),
+                    ),
+                    Action::Store(events) => {
+                        running.push(async move { network.store_caught_up(peer, events).await }.boxed())
+                    }
+                    Action::Finish { report, hold } => {
+                        self.hold(hold);
+                        self.record_sync(peer, &report);
+                        // A peer is here and now holds what this node holds
+                        // of the scope: the files no peer could send before
+                        // may come from it.
+                        self.retry_seeds();
+                        return Ok(report);
+                    }
+                }
+            }
+            let Some(input) = running.next().await else { return Err(CatchupError::Stalled { peer }) };
+            actions = catchup.handle(input?)?;
+        }
+    }
+
+    /// Stores events a catch-up with `peer` brought (in one transaction,
+    /// parents first), tells the driver the peer holds their designs, and
+    /// releases the held events that waited for them.
+    async fn store_caught_up(&self, peer: PeerId, events: Vec<SignedEvent>) -> Result<Input, CatchupError> {
+        let node = self.shared.node.clone();
+        let ingested =
+            tokio::task::spawn_blocking(move || node.ingest(events)).await.map_err(|_| NetError::Stopped)??;
+        // The peer holds the designs it sent events of: their files are
+        // asked of it first.
+        let designs: std::collections::BTreeSet<DesignId> = ingested.added.iter().map(SignedEvent::design).collect();
+        if !designs.is_empty() {
+            let _ = self.send(super::Command::Holds { peer, designs: designs.into_iter().collect() }).await;
+        }
+        if let Some((id, e)) = ingested.rejected.into_iter().next() {
+            tracing::info!(%peer, "sent event {id}, invalid against its parents: {e}");
+        }
+        self.release_pending(ingested.added.iter().map(SignedEvent::id).collect()).await;
+        Ok(Input::Stored { added: ingested.added.len(), waiting: ingested.waiting })
+    }
+
+    /// Remembers the last catch-up with `peer`, for `node status`.
+    fn record_sync(&self, peer: PeerId, report: &CatchupReport) {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        if let Ok(mut synced) = self.shared.synced.lock() {
+            synced.insert(peer, super::PeerSync { peer_id: peer.to_string(), at_ms, report: report.clone() });
+        }
+    }
+}
