@@ -1,100 +1,161 @@
-//! Checking a gossiped event before it is accepted or forwarded.
+//! Checking a gossiped event before it is accepted or forwarded, and the
+//! pending set of events whose parents are missing.
+//!
+//! Both are without I/O. A message's verdict is decided step by step by
+//! [`received`], [`stored`] and [`gap_filled`] from what the signature
+//! check and the store said; the task validating the message carries out
+//! each [`Step`] (a store, a catch-up) and brings its result back. The
+//! [`Pending`] set is owned by the driver, which alone changes it, at the
+//! commands of the tasks that store events: no lock guards it.
 
-use communs_protocol::wire;
 use std::collections::{BTreeMap, HashMap};
 
-use communs_protocol::{EventId, SignedEvent, limits::MAX_PENDING_EVENTS};
+use communs_protocol::limits::MAX_PENDING_EVENTS;
+use communs_protocol::{DesignId, EventError, EventId, SignedEvent, wire};
 use libp2p::PeerId;
 use libp2p::gossipsub::{Message, MessageAcceptance};
 
-use super::Interest;
+use super::{Command, Interest, Network};
+use crate::ingest::Ingested;
+use crate::store::EventStoreError;
 
 /// How long the verdict on an event whose parents are missing waits for a
 /// catch-up to bring them: less than gossipsub keeps a message it has not
 /// validated (5 heartbeats of 500 ms).
-const GAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-use super::Network;
+pub(super) const GAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The next step of a gossiped message's verdict.
+#[derive(Debug)]
+pub(super) enum Step {
+    /// Give gossipsub this verdict; nothing more to do.
+    Verdict(MessageAcceptance),
+    /// This node keeps the event's design: store it, then [`stored`].
+    Store(Box<SignedEvent>),
+    /// The event's parents are missing: hold `hold` in the pending set,
+    /// catch `design` up with the sender for at most [`GAP_WAIT`], then
+    /// give [`gap_filled`] whether `event` is stored.
+    FillGap { hold: Vec<SignedEvent>, design: DesignId, event: EventId },
+    /// Accept, and release the held events that waited for `event`.
+    AcceptAndRelease(EventId),
+}
+
+/// The first step for a message from `source` on `topic`, whose bytes
+/// decoded (signature checked) to `decoded`; `keeps` says whether this
+/// node keeps a design.
+///
+/// The verdicts, in the end:
+/// - `Reject` (the sender is penalised) for bytes that are not a valid
+///   signed event, an event on the wrong topic, or one that contradicts
+///   its parents;
+/// - for an event whose parents this node lacks, a catch-up with the
+///   sender first (up to [`GAP_WAIT`]): `Accept` if the event then
+///   connects, else `Ignore` (dropped, not forwarded, no penalty; it is
+///   held until its parents come);
+/// - `Ignore` for an event of a design this node removed, or that it
+///   could not store;
+/// - `Accept` otherwise: stored if this node keeps the design, and
+///   forwarded.
+pub(super) fn received(
+    source: PeerId,
+    topic: &str,
+    decoded: Result<SignedEvent, EventError>,
+    keeps: impl FnOnce(&DesignId) -> bool,
+) -> Step {
+    let event = match decoded {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::info!(%source, "rejected a gossiped message: {e}");
+            return Step::Verdict(MessageAcceptance::Reject);
+        }
+    };
+    if !wire::topic_matches(&event, topic) {
+        tracing::info!(%source, "rejected event {} gossiped on the wrong topic", event.id());
+        return Step::Verdict(MessageAcceptance::Reject);
+    }
+    if !keeps(&event.design()) {
+        // Valid as far as this node can tell without the design's log;
+        // forwarded for the peers that keep it.
+        return Step::Verdict(MessageAcceptance::Accept);
+    }
+    Step::Store(Box::new(event))
+}
+
+/// The step after storing `event` (as [`Step::Store`] asked): `result` is
+/// what the store did with it.
+pub(super) fn stored(source: PeerId, event: EventId, result: Result<Ingested, EventStoreError>) -> Step {
+    let ingested = match result {
+        Ok(ingested) => ingested,
+        Err(e) => {
+            tracing::warn!("cannot store a gossiped event: {e}");
+            return Step::Verdict(MessageAcceptance::Ignore);
+        }
+    };
+    if !ingested.ignored.is_empty() {
+        // A design this node removed: not stored, not forwarded, and the
+        // sender did nothing wrong.
+        return Step::Verdict(MessageAcceptance::Ignore);
+    }
+    if let Some((id, e)) = ingested.rejected.first() {
+        tracing::info!(%source, "rejected event {id}: {e}");
+        return Step::Verdict(MessageAcceptance::Reject);
+    }
+    if let Some(waiting) = ingested.waiting.first() {
+        // The sender accepted this event, so it holds its parents: the
+        // verdict waits while a catch-up with it brings them, and the
+        // event is forwarded if it then connects. Past the wait, gossip
+        // would have dropped the message anyway.
+        let design = waiting.design();
+        return Step::FillGap { hold: ingested.waiting, design, event };
+    }
+    Step::AcceptAndRelease(event)
+}
+
+/// The verdict after the catch-up of a gap: whether the event is stored
+/// now.
+pub(super) fn gap_filled(stored: bool) -> MessageAcceptance {
+    if stored { MessageAcceptance::Accept } else { MessageAcceptance::Ignore }
+}
 
 impl Network {
-    /// The verdict on one gossiped message:
-    /// - `Reject` (the sender is penalised) for bytes that are not a valid
-    ///   signed event, an event on the wrong topic, or one that contradicts
-    ///   its parents;
-    /// - for an event whose parents this node lacks, a catch-up with the
-    ///   sender first (up to [`GAP_WAIT`]): `Accept` if the event then
-    ///   connects, else `Ignore` (dropped, not forwarded, no penalty; it is
-    ///   held until its parents come);
-    /// - `Ignore` for an event of a design this node removed;
-    /// - `Accept` otherwise: stored if this node keeps the design, and
-    ///   forwarded.
+    /// The verdict on one gossiped message (see [`received`]), each step
+    /// carried out here, in the message's own task: the stores on
+    /// blocking threads, never on the driver.
     pub(super) async fn validate_gossip(&self, source: PeerId, message: &Message) -> MessageAcceptance {
-        let event = match SignedEvent::decode(&message.data) {
-            Ok(event) => event,
-            Err(e) => {
-                tracing::info!(%source, "rejected a gossiped message: {e}");
-                return MessageAcceptance::Reject;
-            }
-        };
-        if !wire::topic_matches(&event, message.topic.as_str()) {
-            tracing::info!(%source, "rejected event {} gossiped on the wrong topic", event.id());
-            return MessageAcceptance::Reject;
-        }
-        let design = event.design();
-        let id = event.id();
-        if !self.keeps(&design) {
-            // Valid as far as this node can tell without the design's log;
-            // forwarded for the peers that keep it.
-            return MessageAcceptance::Accept;
-        }
-        let node = self.shared.node.clone();
-        let ingested = match tokio::task::spawn_blocking(move || node.ingest(vec![event])).await {
-            Ok(Ok(ingested)) => ingested,
-            Ok(Err(e)) => {
-                tracing::warn!("cannot store a gossiped event: {e}");
-                return MessageAcceptance::Ignore;
-            }
-            Err(_) => return MessageAcceptance::Ignore,
-        };
-        if !ingested.ignored.is_empty() {
-            // A design this node removed: not stored, not forwarded, and
-            // the sender did nothing wrong.
-            return MessageAcceptance::Ignore;
-        }
-        if let Some((id, e)) = ingested.rejected.first() {
-            tracing::info!(%source, "rejected event {id}: {e}");
-            return MessageAcceptance::Reject;
-        }
-        if !ingested.waiting.is_empty() {
-            // The sender accepted this event, so it holds its parents: the
-            // verdict waits while a catch-up with it brings them, and the
-            // event is forwarded if it then connects. Past the wait, gossip
-            // would have dropped the message anyway.
-            self.hold(ingested.waiting);
-            let caught_up = tokio::time::timeout(GAP_WAIT, self.catch_up(source, Interest::designs([design]))).await;
-            if let Ok(Err(e)) = caught_up {
-                tracing::debug!(%source, "catch-up after a gap failed: {e}");
-            }
-            let node = self.shared.node.clone();
-            let stored = tokio::task::spawn_blocking(move || node.events.contains(&id)).await;
-            return match stored {
-                Ok(Ok(true)) => MessageAcceptance::Accept,
-                _ => MessageAcceptance::Ignore,
+        let decoded = SignedEvent::decode(&message.data);
+        let mut step = received(source, message.topic.as_str(), decoded, |design| self.keeps(design));
+        loop {
+            step = match step {
+                Step::Verdict(verdict) => return verdict,
+                Step::Store(event) => {
+                    let id = event.id();
+                    let node = self.shared.node.clone();
+                    match tokio::task::spawn_blocking(move || node.ingest(vec![*event])).await {
+                        Ok(result) => stored(source, id, result),
+                        Err(_) => Step::Verdict(MessageAcceptance::Ignore),
+                    }
+                }
+                Step::FillGap { hold, design, event } => {
+                    self.hold(hold).await;
+                    let catch_up = self.catch_up(source, Interest::designs([design]));
+                    if let Ok(Err(e)) = tokio::time::timeout(GAP_WAIT, catch_up).await {
+                        tracing::debug!(%source, "catch-up after a gap failed: {e}");
+                    }
+                    let node = self.shared.node.clone();
+                    let stored = tokio::task::spawn_blocking(move || node.events.contains(&event)).await;
+                    Step::Verdict(gap_filled(matches!(stored, Ok(Ok(true)))))
+                }
+                Step::AcceptAndRelease(event) => {
+                    self.release_pending(vec![event]).await;
+                    Step::Verdict(MessageAcceptance::Accept)
+                }
             };
         }
-        self.release_pending(vec![id]).await;
-        MessageAcceptance::Accept
     }
 
-    /// Keeps events whose parents are missing, up to the limit; beyond it
-    /// the newest arrivals are dropped (catch-up brings them back).
-    pub(super) fn hold(&self, events: Vec<SignedEvent>) {
-        let Ok(mut pending) = self.shared.pending.lock() else { return };
-        for event in events {
-            if pending.len() >= MAX_PENDING_EVENTS {
-                tracing::warn!("{MAX_PENDING_EVENTS} events wait for their parents; dropping the rest");
-                return;
-            }
-            pending.insert(event);
+    /// Gives events whose parents are missing to the pending set.
+    pub(super) async fn hold(&self, events: Vec<SignedEvent>) {
+        if !events.is_empty() {
+            let _ = self.send(Command::Hold(events)).await;
         }
     }
 
@@ -104,23 +165,24 @@ impl Network {
     /// costs nothing to the events that do.
     pub(super) async fn release_pending(&self, arrived: Vec<EventId>) {
         let mut arrived = arrived;
+        let mut waiting = Vec::new();
         while !arrived.is_empty() {
-            let waiting = match self.shared.pending.lock() {
-                Ok(mut pending) => pending.take_children(&arrived),
-                Err(_) => return,
-            };
-            if waiting.is_empty() {
+            let hold = std::mem::take(&mut waiting);
+            let Ok(released) = self.ask(|reply| Command::Release { hold, arrived, reply }).await else { return };
+            if released.is_empty() {
                 return;
             }
             let node = self.shared.node.clone();
-            let Ok(Ok(ingested)) = tokio::task::spawn_blocking(move || node.ingest(waiting)).await else { return };
+            let Ok(Ok(ingested)) = tokio::task::spawn_blocking(move || node.ingest(released)).await else { return };
             arrived = ingested.added.iter().map(SignedEvent::id).collect();
-            self.hold(ingested.waiting);
+            waiting = ingested.waiting;
         }
+        self.hold(waiting).await;
     }
 }
 
-/// Events held until their parents arrive, indexed by parent.
+/// Events held until their parents arrive, indexed by parent, at most
+/// [`MAX_PENDING_EVENTS`]. Owned by the driver.
 #[derive(Default)]
 pub(super) struct Pending {
     events: BTreeMap<EventId, SignedEvent>,
@@ -130,6 +192,21 @@ pub(super) struct Pending {
 impl Pending {
     pub(super) fn len(&self) -> usize {
         self.events.len()
+    }
+
+    /// Keeps events whose parents are missing, up to the limit; beyond it
+    /// the newest arrivals are dropped (catch-up brings them back).
+    /// Returns how many were dropped.
+    pub(super) fn hold(&mut self, events: Vec<SignedEvent>) -> usize {
+        let mut dropped = 0;
+        for event in events {
+            if self.len() >= MAX_PENDING_EVENTS {
+                dropped += 1;
+                continue;
+            }
+            self.insert(event);
+        }
+        dropped
     }
 
     fn insert(&mut self, event: SignedEvent) {
@@ -143,8 +220,9 @@ impl Pending {
         self.events.insert(id, event);
     }
 
-    /// Removes and returns the events that name one of `parents`.
-    fn take_children(&mut self, parents: &[EventId]) -> Vec<SignedEvent> {
+    /// Removes and returns the events that name one of `parents`: those to
+    /// store now that `parents` are stored.
+    pub(super) fn take_children(&mut self, parents: &[EventId]) -> Vec<SignedEvent> {
         let mut out = Vec::new();
         for parent in parents {
             for child in self.by_parent.remove(parent).unwrap_or_default() {
@@ -152,6 +230,9 @@ impl Pending {
                     for other in event.parents() {
                         if let Some(siblings) = self.by_parent.get_mut(other) {
                             siblings.retain(|c| *c != child);
+                            if siblings.is_empty() {
+                                self.by_parent.remove(other);
+                            }
                         }
                     }
                     out.push(event);
@@ -164,9 +245,13 @@ impl Pending {
 
 #[cfg(test)]
 mod tests {
-    use communs_protocol::{Body, DesignId, EventId, Hash, SecretKey, SignedEvent, UnsignedEvent};
+    use communs_protocol::{Body, DesignId, EventError, EventId, Hash, SecretKey, SignedEvent, UnsignedEvent, wire};
+    use libp2p::PeerId;
+    use libp2p::gossipsub::MessageAcceptance;
 
-    use super::Pending;
+    use super::{Pending, Step, gap_filled, received, stored};
+    use crate::ingest::Ingested;
+    use crate::store::EventStoreError;
 
     fn approval(key: &SecretKey, parent: EventId, clock: u64) -> SignedEvent {
         UnsignedEvent {
@@ -189,9 +274,7 @@ mod tests {
         let second = approval(&key, first.id(), 2);
         let stranger = approval(&key, EventId::from_hash(Hash::from_bytes([3; 32])), 1);
         let mut pending = Pending::default();
-        for event in [second.clone(), first.clone(), stranger.clone(), first.clone()] {
-            pending.insert(event);
-        }
+        assert_eq!(pending.hold(vec![second.clone(), first.clone(), stranger.clone(), first.clone()]), 0);
         assert_eq!(pending.len(), 3);
         assert!(pending.take_children(&[second.id()]).is_empty());
         assert_eq!(pending.take_children(&[root]).iter().map(SignedEvent::id).collect::<Vec<_>>(), vec![first.id()]);
@@ -200,5 +283,69 @@ mod tests {
             vec![second.id()]
         );
         assert_eq!(pending.len(), 1, "the event whose parent never came stays");
+    }
+
+    #[test]
+    fn the_pending_set_drops_arrivals_beyond_its_bound() {
+        let key = SecretKey::from_bytes(&[9; 32]);
+        let root = EventId::from_hash(Hash::from_bytes([2; 32]));
+        let events: Vec<SignedEvent> = (1..=3).map(|clock| approval(&key, root, clock)).collect();
+        let mut pending = Pending::default();
+        for n in 0..communs_protocol::limits::MAX_PENDING_EVENTS - 2 {
+            let filler = EventId::from_hash(Hash::of(&n.to_be_bytes()));
+            pending.events.insert(filler, events[0].clone());
+        }
+        assert_eq!(pending.hold(events.clone()), 1, "the newest arrival is dropped");
+        let released: Vec<EventId> = pending.take_children(&[root]).iter().map(SignedEvent::id).collect();
+        assert_eq!(released, vec![events[0].id(), events[1].id()]);
+        assert!(pending.by_parent.is_empty(), "no empty index entry left behind");
+    }
+
+    fn verdict(step: Step) -> MessageAcceptance {
+        match step {
+            Step::Verdict(verdict) => verdict,
+            other => panic!("not a verdict: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_bytes_and_wrong_topics_are_rejected_and_designs_not_kept_accepted_unstored() {
+        let key = SecretKey::from_bytes(&[9; 32]);
+        let event = approval(&key, EventId::from_hash(Hash::from_bytes([2; 32])), 1);
+        let topic = wire::topic_of(&event);
+        let peer = PeerId::random();
+        assert_eq!(
+            verdict(received(peer, &topic, Err(EventError::BadSignature { author: key.author() }), |_| true)),
+            MessageAcceptance::Reject
+        );
+        let elsewhere = wire::shard_topic((wire::shard(&event.design()) + 1) % communs_protocol::limits::GOSSIP_SHARDS);
+        assert_eq!(verdict(received(peer, &elsewhere, Ok(event.clone()), |_| true)), MessageAcceptance::Reject);
+        assert_eq!(verdict(received(peer, &topic, Ok(event.clone()), |_| false)), MessageAcceptance::Accept);
+        assert!(matches!(received(peer, &topic, Ok(event.clone()), |_| true), Step::Store(e) if e.id() == event.id()));
+    }
+
+    #[test]
+    fn the_store_decides_the_rest() {
+        let key = SecretKey::from_bytes(&[9; 32]);
+        let event = approval(&key, EventId::from_hash(Hash::from_bytes([2; 32])), 1);
+        let (peer, id) = (PeerId::random(), event.id());
+        let added = Ingested { added: vec![event.clone()], ..Default::default() };
+        assert!(matches!(stored(peer, id, Ok(added)), Step::AcceptAndRelease(e) if e == id));
+        let removed = Ingested { ignored: vec![id], ..Default::default() };
+        assert_eq!(verdict(stored(peer, id, Ok(removed))), MessageAcceptance::Ignore);
+        let invalid = EventStoreError::Invalid { event: id, source: EventError::BadSignature { author: key.author() } };
+        let rejected = Ingested { rejected: vec![(id, invalid)], ..Default::default() };
+        assert_eq!(verdict(stored(peer, id, Ok(rejected))), MessageAcceptance::Reject);
+        let failed = EventStoreError::NameWithoutRow(event.design());
+        assert_eq!(verdict(stored(peer, id, Err(failed))), MessageAcceptance::Ignore);
+        let waiting = Ingested { waiting: vec![event.clone()], ..Default::default() };
+        match stored(peer, id, Ok(waiting)) {
+            Step::FillGap { hold, design, event: e } => {
+                assert_eq!((hold.len(), design, e), (1, event.design(), id));
+            }
+            other => panic!("not a gap: {other:?}"),
+        }
+        assert_eq!(gap_filled(true), MessageAcceptance::Accept);
+        assert_eq!(gap_filled(false), MessageAcceptance::Ignore);
     }
 }

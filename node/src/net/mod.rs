@@ -242,6 +242,15 @@ enum Command {
         designs: Vec<DesignId>,
         reply: oneshot::Sender<fetch::PeerOrder>,
     },
+    /// Events whose parents are missing, for the pending set.
+    Hold(Vec<SignedEvent>),
+    /// Holds `hold`, then takes out of the pending set the events that
+    /// waited for one of `arrived` (just stored): those to store now.
+    Release {
+        hold: Vec<SignedEvent>,
+        arrived: Vec<communs_protocol::EventId>,
+        reply: oneshot::Sender<Vec<SignedEvent>>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -257,8 +266,6 @@ struct Shared {
     seed_all: bool,
     commands: mpsc::Sender<Command>,
     control: libp2p_stream::Control,
-    /// Events whose parents have not arrived, by id (bounded).
-    pending: Mutex<gossip::Pending>,
     /// Designs whose files are being fetched (by a background task, or a
     /// `get`), each with whether another fetch was asked for meanwhile.
     fetching: Mutex<HashMap<DesignId, bool>>,
@@ -391,7 +398,6 @@ impl Network {
             seed_all: config.seed_all,
             commands,
             control: swarm.behaviour().blobs.new_control(),
-            pending: Mutex::new(gossip::Pending::default()),
             fetching: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             stopped: tokio::sync::watch::Sender::new(false),
@@ -412,6 +418,7 @@ impl Network {
             holders: holders::Holders::default(),
             requests: HashMap::new(),
             responders: catchup::Responders::default(),
+            pending: gossip::Pending::default(),
             providers: HashMap::new(),
             to_announce: BTreeSet::new(),
             announcing: HashSet::new(),
@@ -758,6 +765,9 @@ struct Driver {
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
     /// The answering side of catch-up: open sessions and request slots.
     responders: catchup::Responders,
+    /// Events whose parents have not arrived (bounded), released when
+    /// they do.
+    pending: gossip::Pending,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
     /// Kept designs to announce in the DHT, [`PROVIDE_AT_ONCE`] at a time.
     to_announce: BTreeSet<DesignId>,
@@ -903,10 +913,25 @@ impl Driver {
             Command::DialStatus(peers, reply) => {
                 let _ = reply.send(peers.into_iter().map(|p| (p, self.redial.status(&p))).collect());
             }
+            Command::Hold(events) => self.hold(events),
+            Command::Release { hold, arrived, reply } => {
+                self.hold(hold);
+                let _ = reply.send(self.pending.take_children(&arrived));
+            }
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
             }
             Command::Shutdown(_) => {}
+        }
+    }
+
+    fn hold(&mut self, events: Vec<SignedEvent>) {
+        let dropped = self.pending.hold(events);
+        if dropped > 0 {
+            tracing::warn!(
+                "{} events wait for their parents; dropped {dropped} more",
+                communs_protocol::limits::MAX_PENDING_EVENTS
+            );
         }
     }
 
@@ -979,7 +1004,7 @@ impl Driver {
             peers,
             seed_all: self.network.shared.seed_all,
             redialling: self.redial.unconnected(),
-            pending_events: self.network.shared.pending.lock().map(|p| p.len()).unwrap_or(0),
+            pending_events: self.pending.len(),
             // Read by the caller, off the swarm's task (see `Network::status`).
             gossip: GossipCounts::default(),
             sync: self.network.shared.synced.lock().map(|s| s.values().cloned().collect()).unwrap_or_default(),

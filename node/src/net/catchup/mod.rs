@@ -202,7 +202,7 @@ impl Network {
                         running.push(async move { network.store_caught_up(peer, events).await }.boxed())
                     }
                     Action::Finish { report, hold } => {
-                        self.hold(hold);
+                        self.hold(hold).await;
                         self.record_sync(peer, &report);
                         // A peer is here and now holds what this node holds
                         // of the scope: the files no peer could send before
