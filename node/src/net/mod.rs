@@ -13,6 +13,7 @@ mod codec;
 mod fetch;
 mod gossip;
 mod holders;
+mod kept;
 mod redial;
 mod seed;
 
@@ -220,7 +221,17 @@ enum Command {
         acceptance: MessageAcceptance,
     },
     Publish(Box<SignedEvent>),
-    Keep(KeepChange),
+    /// The store says these designs are kept, and these of them present:
+    /// subscribe, announce, publish the set; `done` once it is published.
+    Kept {
+        kept: BTreeSet<DesignId>,
+        present: BTreeSet<DesignId>,
+        done: oneshot::Sender<()>,
+    },
+    /// Queue every present kept design for its files.
+    SeedEverything,
+    /// A catch-up with this peer ended.
+    Synced(PeerId, PeerSync),
     FindProviders {
         design: DesignId,
         reply: oneshot::Sender<Vec<PeerId>>,
@@ -277,14 +288,11 @@ struct Shared {
     stopped: tokio::sync::watch::Sender<bool>,
     /// Gossipsub's counters.
     metrics: prometheus_client::registry::Registry,
-    /// The last catch-up with each peer, for `node status`.
-    synced: Mutex<BTreeMap<PeerId, PeerSync>>,
-    /// The designs this node keeps ([`Node::kept_designs`]), cached so that
-    /// checking a gossiped event needs no store read; refreshed when a
-    /// design arrives and when the follow policy changes.
-    kept: std::sync::RwLock<BTreeSet<DesignId>>,
-    /// The kept designs present in the store: those announced in the DHT.
-    provided: Mutex<BTreeSet<DesignId>>,
+    /// The designs this node keeps ([`Node::kept_designs`]), as the driver
+    /// last published them (it holds the only sender), so that checking a
+    /// gossiped event needs no store read and no round trip to the driver;
+    /// refreshed when a design arrives and when the follow policy changes.
+    kept: tokio::sync::watch::Receiver<Arc<BTreeSet<DesignId>>>,
     /// Designs whose files may be missing (`seed.rs`).
     seeds: Mutex<seed::SeedQueue>,
     seed_wake: tokio::sync::Notify,
@@ -392,6 +400,7 @@ impl Network {
             }
         }
         let (commands, receiver) = mpsc::channel(1024);
+        let (kept_sender, kept_receiver) = tokio::sync::watch::channel(Arc::default());
         let shared = Arc::new(Shared {
             peer_id: *swarm.local_peer_id(),
             node,
@@ -402,9 +411,7 @@ impl Network {
             in_flight: Mutex::new(HashMap::new()),
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
-            synced: Mutex::new(BTreeMap::new()),
-            kept: std::sync::RwLock::new(BTreeSet::new()),
-            provided: Mutex::new(BTreeSet::new()),
+            kept: kept_receiver,
             seeds: Mutex::new(seed::SeedQueue::default()),
             seed_wake: tokio::sync::Notify::new(),
         });
@@ -419,6 +426,9 @@ impl Network {
             requests: HashMap::new(),
             responders: catchup::Responders::default(),
             pending: gossip::Pending::default(),
+            kept: kept::Kept::new(config.seed_all),
+            kept_sender,
+            synced: BTreeMap::new(),
             providers: HashMap::new(),
             to_announce: BTreeSet::new(),
             announcing: HashSet::new(),
@@ -451,44 +461,19 @@ impl Network {
             }
         }
         let (kept, present) = self.shared.node.kept_and_present()?;
-        driver.keep(self.keep_change(kept, present));
+        driver.set_kept(kept, present);
         Ok(())
-    }
-
-    /// What the swarm must change so that it subscribes to the shards of
-    /// the kept designs and announces the present ones, and records the
-    /// new sets.
-    fn keep_change(&self, kept: BTreeSet<DesignId>, present: BTreeSet<DesignId>) -> KeepChange {
-        let (Ok(mut cached), Ok(mut provided)) = (self.shared.kept.write(), self.shared.provided.lock()) else {
-            return KeepChange::default();
-        };
-        let shards = |designs: &BTreeSet<DesignId>| designs.iter().map(wire::shard).collect::<BTreeSet<u16>>();
-        let (before, after) = (shards(&cached), shards(&kept));
-        let change = KeepChange {
-            subscribe: after.difference(&before).copied().collect(),
-            // A node that seeds everything stays on every shard.
-            unsubscribe: if self.shared.seed_all { Vec::new() } else { before.difference(&after).copied().collect() },
-            provide: present.difference(&provided).copied().collect(),
-            unprovide: provided.difference(&present).copied().collect(),
-        };
-        // A design new to the store is queued for its files before it is
-        // shown as kept: whoever sees it kept and nothing queued knows its
-        // files are here.
-        self.seed(present.difference(&provided).copied().collect::<Vec<_>>());
-        *cached = kept;
-        *provided = present;
-        change
     }
 
     /// How many designs this node keeps, as last read from the store (see
     /// [`Network::refresh_kept`]): what the API shows without a store read.
     pub fn kept_count(&self) -> usize {
-        self.shared.kept.read().map_or(0, |kept| kept.len())
+        self.shared.kept.borrow().len()
     }
 
     /// Whether this node keeps (stores, catches up, seeds) `design`.
     pub fn keeps(&self, design: &DesignId) -> bool {
-        self.shared.seed_all || self.shared.kept.read().is_ok_and(|kept| kept.contains(design))
+        self.shared.seed_all || self.shared.kept.borrow().contains(design)
     }
 
     /// Re-reads which designs this node keeps (after a policy change or a
@@ -498,11 +483,7 @@ impl Network {
         let node = self.shared.node.clone();
         let (kept, present) =
             tokio::task::spawn_blocking(move || node.kept_and_present()).await.map_err(|_| NetError::Stopped)??;
-        let change = self.keep_change(kept, present);
-        if !change.is_empty() {
-            self.send(Command::Keep(change)).await?;
-        }
-        Ok(())
+        self.ask(|done| Command::Kept { kept, present, done }).await
     }
 
     async fn send(&self, command: Command) -> Result<(), NetError> {
@@ -628,9 +609,7 @@ impl Network {
         if self.shared.seed_all {
             return Ok(Interest::All);
         }
-        Ok(Interest::designs(
-            self.shared.kept.read().map(|k| k.iter().copied().collect::<Vec<_>>()).unwrap_or_default(),
-        ))
+        Ok(Interest::designs(self.shared.kept.borrow().iter().copied()))
     }
 
     /// Gossips an event this node stored.
@@ -684,7 +663,7 @@ impl Network {
                 tracing::info!("missed new events in a burst; checking every kept design for files");
             }
             if lagged {
-                self.seed_everything();
+                self.seed_everything().await;
             }
             // The designs new to the store are queued as they are read.
             if (new_design || lagged)
@@ -728,23 +707,6 @@ impl Network {
     }
 }
 
-/// A change in the shards a node listens to and the designs it announces
-/// in the DHT: a followed design is announced once it is here, and an
-/// unfollowed one no longer.
-#[derive(Debug, Default)]
-struct KeepChange {
-    subscribe: Vec<u16>,
-    unsubscribe: Vec<u16>,
-    provide: Vec<DesignId>,
-    unprovide: Vec<DesignId>,
-}
-
-impl KeepChange {
-    fn is_empty(&self) -> bool {
-        self.subscribe.is_empty() && self.unsubscribe.is_empty() && self.provide.is_empty() && self.unprovide.is_empty()
-    }
-}
-
 /// What the driver knows of a connected peer.
 #[derive(Default)]
 struct Known {
@@ -768,6 +730,12 @@ struct Driver {
     /// Events whose parents have not arrived (bounded), released when
     /// they do.
     pending: gossip::Pending,
+    /// The kept designs and those present, and the only sender of the set
+    /// the other tasks read.
+    kept: kept::Kept,
+    kept_sender: tokio::sync::watch::Sender<Arc<BTreeSet<DesignId>>>,
+    /// The last catch-up with each peer, for `node status`.
+    synced: BTreeMap<PeerId, PeerSync>,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
     /// Kept designs to announce in the DHT, [`PROVIDE_AT_ONCE`] at a time.
     to_announce: BTreeSet<DesignId>,
@@ -878,7 +846,14 @@ impl Driver {
                     tracing::debug!("event {} not gossiped: {e}", event.id());
                 }
             }
-            Command::Keep(change) => self.keep(change),
+            Command::Kept { kept, present, done } => {
+                self.set_kept(kept, present);
+                let _ = done.send(());
+            }
+            Command::SeedEverything => self.network.seed(self.kept.present().iter().copied()),
+            Command::Synced(peer, sync) => {
+                self.synced.insert(peer, sync);
+            }
             Command::FindProviders { design, reply } => match behaviour.kad.as_mut() {
                 Some(kad) => {
                     let id = kad.get_providers(kad::RecordKey::new(design.as_bytes()));
@@ -935,9 +910,21 @@ impl Driver {
         }
     }
 
+    /// Records what the store says is kept and present, and makes the
+    /// swarm follow: see [`Driver::keep`].
+    fn set_kept(&mut self, kept: BTreeSet<DesignId>, present: BTreeSet<DesignId>) {
+        let (change, published) = self.kept.update(kept, present);
+        // A design new to the store is queued for its files before it is
+        // shown as kept: whoever sees it kept and nothing queued knows its
+        // files are here.
+        self.network.seed(change.provide.iter().copied());
+        self.kept_sender.send_replace(published);
+        self.keep(change);
+    }
+
     /// Subscribes to the shards of the kept designs, and announces the
     /// present ones in the DHT (in batches) or stops announcing them.
-    fn keep(&mut self, change: KeepChange) {
+    fn keep(&mut self, change: kept::KeepChange) {
         let behaviour = self.swarm.behaviour_mut();
         for shard in change.subscribe {
             let topic = IdentTopic::new(wire::shard_topic(shard));
@@ -959,9 +946,7 @@ impl Driver {
 
     /// Queues every present kept design for a new announcement.
     fn announce_all(&mut self) {
-        if let Ok(provided) = self.network.shared.provided.lock() {
-            self.to_announce.extend(provided.iter().copied());
-        }
+        self.to_announce.extend(self.kept.present().iter().copied());
         self.announce();
     }
 
@@ -1007,7 +992,7 @@ impl Driver {
             pending_events: self.pending.len(),
             // Read by the caller, off the swarm's task (see `Network::status`).
             gossip: GossipCounts::default(),
-            sync: self.network.shared.synced.lock().map(|s| s.values().cloned().collect()).unwrap_or_default(),
+            sync: self.synced.values().cloned().collect(),
             seeding: SeedingStatus {
                 announcing: self.announcing.len() + self.to_announce.len(),
                 ..self.network.seeding_status()

@@ -71,10 +71,8 @@ impl Network {
 
     /// Queues every kept design the store holds: at start-up, and when
     /// the signal of new events was lost.
-    pub(super) fn seed_everything(&self) {
-        let present: Vec<DesignId> =
-            self.shared.provided.lock().map(|p| p.iter().copied().collect()).unwrap_or_default();
-        self.seed(present);
+    pub(super) async fn seed_everything(&self) {
+        let _ = self.send(super::Command::SeedEverything).await;
     }
 
     /// Queues again the designs whose files could not be fetched.

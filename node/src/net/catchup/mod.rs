@@ -203,7 +203,7 @@ impl Network {
                     }
                     Action::Finish { report, hold } => {
                         self.hold(hold).await;
-                        self.record_sync(peer, &report);
+                        self.record_sync(peer, &report).await;
                         // A peer is here and now holds what this node holds
                         // of the scope: the files no peer could send before
                         // may come from it.
@@ -238,13 +238,12 @@ impl Network {
     }
 
     /// Remembers the last catch-up with `peer`, for `node status`.
-    fn record_sync(&self, peer: PeerId, report: &CatchupReport) {
+    async fn record_sync(&self, peer: PeerId, report: &CatchupReport) {
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        if let Ok(mut synced) = self.shared.synced.lock() {
-            synced.insert(peer, super::PeerSync { peer_id: peer.to_string(), at_ms, report: report.clone() });
-        }
+        let sync = super::PeerSync { peer_id: peer.to_string(), at_ms, report: report.clone() };
+        let _ = self.send(super::Command::Synced(peer, sync)).await;
     }
 }
