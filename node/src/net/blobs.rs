@@ -162,9 +162,19 @@ pub async fn serve(mut control: libp2p_stream::Control, store: Store) {
             return;
         }
     };
-    while let Some((peer, stream)) = incoming.next().await {
+    // Each request in a task of this set: aborted with the server (the
+    // set's drop aborts them), and reaped as they end.
+    let mut requests = tokio::task::JoinSet::new();
+    loop {
+        let (peer, stream) = tokio::select! {
+            next = incoming.next() => match next {
+                Some(next) => next,
+                None => return,
+            },
+            Some(_) = requests.join_next(), if !requests.is_empty() => continue,
+        };
         let store = store.clone();
-        tokio::spawn(async move {
+        requests.spawn(async move {
             let (recv, send) = split(stream);
             let mut pair = iroh_blobs::provider::StreamPair::new(0, recv, send, EventSender::DEFAULT);
             let result = match pair.read_request().await {

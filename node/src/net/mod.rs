@@ -433,14 +433,17 @@ impl Network {
             to_announce: BTreeSet::new(),
             announcing: HashSet::new(),
             dht_empty: true,
+            tasks: tokio::task::JoinSet::new(),
         };
         // Also queues every kept design in the store for its files: what
         // the last run left unfetched is found again here.
         network.subscribe_kept(&mut driver)?;
         let store = network.shared.node.blobs.store().await.map_err(crate::NodeError::from)?.clone();
-        tokio::spawn(blobs::serve(network.shared.control.clone(), store));
-        tokio::spawn(network.clone().watch_store());
-        tokio::spawn(network.clone().run_seeder());
+        driver.tasks.spawn(blobs::serve(network.shared.control.clone(), store));
+        driver.tasks.spawn(network.clone().watch_store());
+        driver.tasks.spawn(network.clone().run_seeder());
+        // The driver's own task needs no handle: it answers `Shutdown` only
+        // once everything it owns is gone (see `Driver::run`).
         tokio::spawn(driver.run(receiver));
         Ok(network)
     }
@@ -744,6 +747,11 @@ struct Driver {
     /// No peer in the DHT's routing table yet: announcements reach no one,
     /// and are made again when the first peer enters it.
     dht_empty: bool,
+    /// Every task the network started (the blob server, the store's
+    /// watcher, the seeder, and one per gossiped message, catch-up request
+    /// answered and catch-up started here): aborted and waited for at
+    /// shutdown.
+    tasks: tokio::task::JoinSet<()>,
 }
 
 impl Driver {
@@ -757,7 +765,7 @@ impl Driver {
         let mut redial = tokio::time::interval(REDIAL_TICK);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut turn = 0usize;
-        loop {
+        let done = loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = redial.tick() => {
@@ -775,7 +783,7 @@ impl Driver {
                         turn = turn.wrapping_add(1);
                         let peer = peers[turn % peers.len()];
                         let network = self.network.clone();
-                        tokio::spawn(async move {
+                        self.tasks.spawn(async move {
                             let Ok(scope) = network.own_scope() else { return };
                             if let Err(e) = network.catch_up(peer, scope).await {
                                 tracing::debug!(%peer, "periodic catch-up failed: {e}");
@@ -783,17 +791,38 @@ impl Driver {
                         });
                     }
                 }
-                command = commands.recv() => match command {
-                    Some(Command::Shutdown(done)) => {
-                        self.network.shared.stopped.send_replace(true);
-                        let _ = done.send(());
-                        return;
+                // Reaps the tasks that ended, so that the set holds only
+                // those running; a panic is logged, not propagated.
+                Some(ended) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    if let Err(e) = ended
+                        && e.is_panic()
+                    {
+                        tracing::error!("a network task panicked: {e}");
                     }
+                }
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown(done)) => break Some(done),
                     Some(command) => self.on_command(command),
-                    None => return,
+                    None => break None,
                 },
             }
+        };
+        self.stop().await;
+        if let Some(done) = done {
+            let _ = done.send(());
         }
+    }
+
+    /// Stops every task the network started and waits until each has
+    /// ended, then closes the swarm (its connections and listeners): when
+    /// `Network::shutdown` returns, nothing of the network runs any more
+    /// but store work already on a blocking thread, which finishes on its
+    /// own (a transaction is never cut in half).
+    async fn stop(mut self) {
+        self.network.shared.stopped.send_replace(true);
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        drop(self);
     }
 
     /// Makes the dials [`Redial`] says are due. Each from a new local
@@ -1020,7 +1049,7 @@ impl Driver {
                     }
                 }
                 let network = self.network.clone();
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     let Ok(scope) = network.own_scope() else { return };
                     match network.catch_up(peer_id, scope).await {
                         Ok(report) if report.added > 0 => {
@@ -1052,7 +1081,7 @@ impl Driver {
         match event {
             BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
                 let network = self.network.clone();
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     let acceptance = network.validate_gossip(propagation_source, &message).await;
                     let _ = network
                         .send(Command::Validated { id: message_id, source: propagation_source, acceptance })
@@ -1067,7 +1096,7 @@ impl Driver {
                         }
                         catchup::Admitted::Work(work) => {
                             let network = self.network.clone();
-                            tokio::spawn(async move {
+                            self.tasks.spawn(async move {
                                 let answer = network.answer(work).await;
                                 let _ = network.send(Command::Answered { peer, channel, answer }).await;
                             });
@@ -1153,6 +1182,65 @@ impl Driver {
                 self.announce_all();
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::{NetConfig, Network};
+    use crate::Node;
+
+    async fn open(dir: &std::path::Path, name: &str) -> Arc<Node> {
+        let home = crate::home::Home::locate(Some(&dir.join(name))).expect("home");
+        crate::keyfile::load_or_create(&home).expect("identity");
+        Arc::new(Node::open(home).await.expect("open"))
+    }
+
+    fn loopback(bootstrap: Vec<libp2p::Multiaddr>) -> NetConfig {
+        NetConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
+            bootstrap,
+            mdns: false,
+            dht: false,
+            ..NetConfig::default()
+        }
+    }
+
+    /// What the daemon relies on to close the store: once `shutdown`
+    /// returns and the handle is dropped, no task of the network holds the
+    /// node any more.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_returns_once_every_task_of_the_network_has_ended() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b) = (open(dir.path(), "a").await, open(dir.path(), "b").await);
+        let first = Network::start(a.clone(), &loopback(Vec::new())).await.expect("a starts");
+        let status = first.status().await.expect("status");
+        let addr = format!("{}/p2p/{}", status.listen[0], status.peer_id).parse().expect("address");
+        let second = Network::start(b.clone(), &loopback(vec![addr])).await.expect("b starts");
+        // Connected, and both catch-ups of the new connection ended: the
+        // network's tasks ran.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let caught_up = |s: super::NetStatus| !s.sync.is_empty();
+            if caught_up(first.status().await.expect("status")) && caught_up(second.status().await.expect("status")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no catch-up within 20 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for (network, node) in [(first, a), (second, b)] {
+            let handle = network.clone();
+            network.shutdown().await;
+            drop(network);
+            // At once: no task may still be on its way out.
+            assert_eq!(Arc::strong_count(&node), 2, "a task of the network still holds the node");
+            assert!(handle.status().await.is_err(), "the driver has stopped");
+            drop(handle);
+            assert_eq!(Arc::strong_count(&node), 1);
         }
     }
 }
