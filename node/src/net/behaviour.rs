@@ -1,9 +1,7 @@
 //! The libp2p protocols a node speaks, in one behaviour, and how they are
 //! tuned.
 
-use std::time::Duration;
-
-use communs_protocol::limits::{self, GOSSIP_SHARDS, MAX_GOSSIP_MESSAGE_BYTES, MAX_PROVIDER_KEYS};
+use communs_protocol::limits::{GOSSIP_SHARDS, MAX_GOSSIP_MESSAGE_BYTES, MAX_PROVIDER_KEYS};
 use communs_protocol::wire::{self, CATCHUP_PROTOCOL, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::kad::{self, store::MemoryStore, store::MemoryStoreConfig};
@@ -14,6 +12,10 @@ use libp2p::{
 };
 
 use super::codec::CatchupCodec;
+use super::timing::{
+    CATCHUP_REQUEST_TIMEOUT, GOSSIP_HEARTBEAT, MDNS_QUERY_INTERVAL, PING_INTERVAL, PING_TIMEOUT,
+    RELAY_MAX_CIRCUIT_DURATION, SCORE_TIME_IN_MESH_QUANTUM,
+};
 
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
@@ -55,7 +57,7 @@ fn gossipsub(
         .validate_messages()
         .message_id_fn(message_id)
         .max_transmit_size(MAX_GOSSIP_MESSAGE_BYTES)
-        .heartbeat_interval(Duration::from_millis(500))
+        .heartbeat_interval(GOSSIP_HEARTBEAT)
         .build()?;
     let behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config)?;
     // Counters of messages received, first copies and duplicates (see
@@ -77,7 +79,7 @@ fn score_params() -> gossipsub::PeerScoreParams {
         // it in milliseconds, and a well-connected hostile peer would bank
         // enough credit to spend on invalid messages.
         time_in_mesh_weight: 0.1,
-        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_quantum: SCORE_TIME_IN_MESH_QUANTUM,
         time_in_mesh_cap: 100.0,
         first_message_deliveries_weight: 1.0,
         first_message_deliveries_decay: 0.5,
@@ -112,7 +114,7 @@ fn score_thresholds() -> gossipsub::PeerScoreThresholds {
 /// to set up a direct connection).
 fn relay_config() -> relay::Config {
     relay::Config {
-        max_circuit_duration: Duration::from_secs(30 * 60),
+        max_circuit_duration: RELAY_MAX_CIRCUIT_DURATION,
         max_circuit_bytes: 1 << 30,
         ..relay::Config::default()
     }
@@ -123,24 +125,6 @@ pub(super) fn all_topics() -> impl Iterator<Item = IdentTopic> {
         .map(|s| IdentTopic::new(wire::shard_topic(s)))
         .chain(std::iter::once(IdentTopic::new(wire::ANNOUNCE_TOPIC)))
 }
-
-/// How often each connection is pinged, and how long an answer may take:
-/// a connection that misses one is closed (`Driver`), and its peer
-/// redialled. TCP alone notices a dead link only after minutes of
-/// retransmissions; libp2p's defaults (15 s, 20 s) and libp2p no longer
-/// closing a connection whose ping fails left a node whose cable was
-/// pulled connected to nothing for minutes.
-pub(crate) const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-pub(crate) const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// How often mDNS asks who is on the LAN (libp2p's default: 5 minutes).
-/// Every answer is multicast, so one query refreshes what every node of
-/// the LAN knows of every other; this bounds how long an answer lost (on
-/// Wi-Fi, or by a node busy starting) keeps two nodes apart: a node that
-/// started last and missed some answers to its first query waited for the
-/// next one. The cost is a query and one answer per node every 5 s: for
-/// a room of 20 laptops, 80 packets of about 200 bytes a second.
-const MDNS_QUERY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// mDNS, started once the node listens, told the addresses it listens on
 /// (`listening`, as the swarm reported them). Started with the swarm, a
@@ -189,8 +173,7 @@ impl Behaviour {
             catchup: request_response::Behaviour::with_codec(
                 CatchupCodec,
                 [(StreamProtocol::new(CATCHUP_PROTOCOL), request_response::ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(limits::CATCHUP_REQUEST_TIMEOUT_SECS)),
+                request_response::Config::default().with_request_timeout(CATCHUP_REQUEST_TIMEOUT),
             ),
             blobs: libp2p_stream::Behaviour::new(),
             kad: kad.into(),

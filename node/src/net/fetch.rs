@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::blobs::Length;
+use super::timing::FIRST_FETCH_RETRY_PAUSE;
 use super::{NetError, Network, blobs};
 use crate::NodeError;
 use crate::checkout::Arrival;
@@ -546,7 +547,10 @@ impl PeerOrder {
         }
         order.into_iter().flat_map(|peer| {
             (0..ATTEMPTS).map(move |attempt| {
-                let pause = std::time::Duration::from_millis(if attempt == 0 { 0 } else { 20 << attempt });
+                let pause = match attempt {
+                    0 => std::time::Duration::ZERO,
+                    n => FIRST_FETCH_RETRY_PAUSE * (1 << (n - 1)),
+                };
                 (peer, pause)
             })
         })

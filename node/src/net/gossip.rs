@@ -15,14 +15,10 @@ use communs_protocol::{DesignId, EventError, EventId, SignedEvent, wire};
 use libp2p::PeerId;
 use libp2p::gossipsub::{Message, MessageAcceptance};
 
+use super::timing::GAP_WAIT;
 use super::{Command, Interest, Network};
 use crate::ingest::Ingested;
 use crate::store::EventStoreError;
-
-/// How long the verdict on an event whose parents are missing waits for a
-/// catch-up to bring them: less than gossipsub keeps a message it has not
-/// validated (5 heartbeats of 500 ms).
-pub(super) const GAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The next step of a gossiped message's verdict.
 #[derive(Debug)]

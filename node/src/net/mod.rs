@@ -16,10 +16,10 @@ mod holders;
 mod kept;
 mod redial;
 mod seed;
+mod timing;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use communs_protocol::wire::{self, Request, Response};
 use communs_protocol::{DesignId, SignedEvent};
@@ -42,6 +42,8 @@ pub use catchup::{CatchupError, CatchupReport, Interest, PeerFailure};
 pub use fetch::{FetchReport, FilesError};
 pub use libp2p::Multiaddr as Address;
 pub use seed::{SEED_BATCH, SEED_CONCURRENCY};
+pub use timing::{ANTI_ENTROPY_INTERVAL, PROVIDE_REFRESH_INTERVAL, SYNC_DIAL_WAIT};
+use timing::{DIAL_STATUS_POLL, FIND_PROVIDERS_WAIT, IDLE_CONNECTION_TIMEOUT, REDIAL_TICK};
 
 /// How the node joins the network (the `[network]` table of config.toml,
 /// each field overridable by a flag of `communs node run`).
@@ -115,27 +117,10 @@ impl Default for NetConfig {
 
 pub const DEFAULT_PORT: u16 = 4517;
 
-/// How often a node catches up with one of its peers (in turn) besides
-/// when it connects: gossip is lossy, and a peer may learn events after
-/// the catch-up made when the connection opened.
-pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(30);
-
-/// How long `communs sync` waits for the known peers it dials.
-pub const SYNC_DIAL_WAIT: Duration = Duration::from_secs(3);
-
-/// How often the driver asks [`Redial`] which peers to dial: the
-/// resolution of its back-offs.
-const REDIAL_TICK: Duration = Duration::from_millis(250);
-
 /// DHT announcements (provider records) in flight at once: a node keeping
 /// thousands of designs announces them a batch at a time, not in one burst
 /// of queries.
 pub const PROVIDE_AT_ONCE: usize = 32;
-
-/// How often every kept design is announced again in the DHT. Peers keep
-/// a provider record 48 hours (libp2p-kad's default); the node, not
-/// libp2p-kad, re-announces, so that it can do so in batches.
-pub const PROVIDE_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -330,7 +315,7 @@ impl Network {
             .map_err(|e| start(&e))?
             .with_behaviour(|key, relay_client| Behaviour::new(key, relay_client, &options, &mut registry))
             .map_err(|e| start(&e))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+            .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
             .build();
         let listen = if config.listen.is_empty() {
             vec![format!("/ip4/0.0.0.0/tcp/{DEFAULT_PORT}").parse().map_err(|e| start(&e))?]
@@ -527,7 +512,7 @@ impl Network {
         if !self.has_design(design).await? {
             let (reply, providers) = oneshot::channel();
             self.send(Command::FindProviders { design, reply }).await?;
-            let providers = tokio::time::timeout(Duration::from_secs(10), providers).await.ok().and_then(Result::ok);
+            let providers = tokio::time::timeout(FIND_PROVIDERS_WAIT, providers).await.ok().and_then(Result::ok);
             for peer in providers.unwrap_or_default() {
                 if let Ok(r) = self.catch_up(peer, scope.clone()).await {
                     report.merge(r);
@@ -561,7 +546,7 @@ impl Network {
             if !dialling || tokio::time::Instant::now() >= deadline {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(DIAL_STATUS_POLL).await;
         }
         for (peer, status) in statuses {
             let reason = match status {

@@ -26,19 +26,7 @@ use std::time::{Duration, Instant};
 
 use libp2p::{Multiaddr, PeerId};
 
-/// How long the peer with the higher id waits before dialling a peer it
-/// discovered, so that the lower one's dial is not crossed.
-pub(super) const YIELD_TO_LOWER: Duration = Duration::from_millis(1500);
-/// The first retry after a connection closed or a dial failed.
-pub(super) const FIRST_RETRY: Duration = Duration::from_secs(1);
-/// The longest wait between two dials of a known peer: short enough that
-/// a peer whose link came back (a cable, a switch, a firewall rule) is
-/// connected again within 10 s without an mDNS announcement (libp2p's
-/// mDNS only queries every 5 minutes); a failed dial on a LAN costs a
-/// refused or unanswered SYN.
-pub(super) const MAX_RETRY: Duration = Duration::from_secs(7);
-/// A dial that reported nothing after this long counts as failed.
-pub(super) const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) use super::timing::{DIAL_TIMEOUT, FIRST_RETRY, MAX_RETRY, YIELD_TO_LOWER};
 /// Failed dials in a row after which a peer known only from a past
 /// connection is forgotten (about 7 minutes of retries).
 pub(super) const MAX_FAILURES: u32 = 60;

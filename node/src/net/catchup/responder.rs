@@ -22,16 +22,15 @@
 //!   answered `bad request` and its session dropped.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use communs_protocol::EventId;
-use communs_protocol::limits::{CATCHUP_SESSION_TTL_SECS, MAX_FETCH_IDS, MAX_REQUESTS_PER_PEER, MAX_SESSIONS_PER_PEER};
+use communs_protocol::limits::{MAX_FETCH_IDS, MAX_REQUESTS_PER_PEER, MAX_SESSIONS_PER_PEER};
 use communs_protocol::sync::Responder;
 use communs_protocol::wire::{IdPrefix, Refusal, Request, Response, Scope, events_response};
 use libp2p::PeerId;
 
-/// A session not continued within this time is dropped.
-pub(in crate::net) const SESSION_TTL: Duration = Duration::from_secs(CATCHUP_SESSION_TTL_SECS);
+use crate::net::timing::SESSION_TTL;
 
 /// One open session with a peer.
 struct Open {
@@ -207,6 +206,7 @@ impl Work {
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
+    use std::time::Duration;
 
     use communs_protocol::sync::Initiator;
     use communs_protocol::{EventId, Hash};
