@@ -6,6 +6,7 @@
 //! send back. Everything that reads or writes the store runs in those
 //! tasks, so a slow disk never stalls gossip.
 
+mod anti_entropy;
 mod behaviour;
 pub mod blobs;
 mod catchup;
@@ -414,6 +415,7 @@ impl Network {
             kept: kept::Kept::new(config.seed_all),
             kept_sender,
             synced: BTreeMap::new(),
+            anti_entropy: anti_entropy::AntiEntropy::default(),
             providers: HashMap::new(),
             to_announce: BTreeSet::new(),
             announcing: HashSet::new(),
@@ -724,6 +726,8 @@ struct Driver {
     kept_sender: tokio::sync::watch::Sender<Arc<BTreeSet<DesignId>>>,
     /// The last catch-up with each peer, for `node status`.
     synced: BTreeMap<PeerId, PeerSync>,
+    /// Which peer the next periodic catch-up asks.
+    anti_entropy: anti_entropy::AntiEntropy,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
     /// Kept designs to announce in the DHT, [`PROVIDE_AT_ONCE`] at a time.
     to_announce: BTreeSet<DesignId>,
@@ -749,7 +753,6 @@ impl Driver {
         refresh.tick().await;
         let mut redial = tokio::time::interval(REDIAL_TICK);
         redial.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut turn = 0usize;
         let done = loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
@@ -763,10 +766,7 @@ impl Driver {
                     // One peer per tick, in turn: what gossip lost or a
                     // peer learnt by its own catch-up after ours reaches
                     // us within a few ticks.
-                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-                    if !peers.is_empty() {
-                        turn = turn.wrapping_add(1);
-                        let peer = peers[turn % peers.len()];
+                    if let Some(peer) = self.anti_entropy.tick(self.swarm.connected_peers().copied()) {
                         let network = self.network.clone();
                         self.tasks.spawn(async move {
                             let Ok(scope) = network.own_scope() else { return };
