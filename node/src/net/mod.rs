@@ -279,9 +279,9 @@ struct Shared {
     /// gossiped event needs no store read and no round trip to the driver;
     /// refreshed when a design arrives and when the follow policy changes.
     kept: tokio::sync::watch::Receiver<Arc<BTreeSet<DesignId>>>,
-    /// Designs whose files may be missing (`seed.rs`).
-    seeds: Mutex<seed::SeedQueue>,
-    seed_wake: tokio::sync::Notify,
+    /// To the driver, which owns the queue of designs whose files may be
+    /// missing (`seed.rs`).
+    seeds: mpsc::UnboundedSender<seed::SeedMessage>,
 }
 
 /// The last catch-up with one peer.
@@ -387,6 +387,7 @@ impl Network {
         }
         let (commands, receiver) = mpsc::channel(1024);
         let (kept_sender, kept_receiver) = tokio::sync::watch::channel(Arc::default());
+        let (seeds_sender, seeds_receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             peer_id: *swarm.local_peer_id(),
             node,
@@ -398,8 +399,7 @@ impl Network {
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
             kept: kept_receiver,
-            seeds: Mutex::new(seed::SeedQueue::default()),
-            seed_wake: tokio::sync::Notify::new(),
+            seeds: seeds_sender,
         });
         let network = Network { shared };
         let mut driver = Driver {
@@ -416,6 +416,9 @@ impl Network {
             kept_sender,
             synced: BTreeMap::new(),
             anti_entropy: anti_entropy::AntiEntropy::default(),
+            seeds: seed::SeedQueue::default(),
+            seed_messages: seeds_receiver,
+            seeder_waiting: None,
             providers: HashMap::new(),
             to_announce: BTreeSet::new(),
             announcing: HashSet::new(),
@@ -728,6 +731,11 @@ struct Driver {
     synced: BTreeMap<PeerId, PeerSync>,
     /// Which peer the next periodic catch-up asks.
     anti_entropy: anti_entropy::AntiEntropy,
+    /// The designs whose files may be missing, and what tasks say of it.
+    seeds: seed::SeedQueue,
+    seed_messages: mpsc::UnboundedReceiver<seed::SeedMessage>,
+    /// The seeder's request for a batch, while the queue is empty.
+    seeder_waiting: Option<oneshot::Sender<Vec<DesignId>>>,
     providers: HashMap<kad::QueryId, (oneshot::Sender<Vec<PeerId>>, HashSet<PeerId>)>,
     /// Kept designs to announce in the DHT, [`PROVIDE_AT_ONCE`] at a time.
     to_announce: BTreeSet<DesignId>,
@@ -785,6 +793,7 @@ impl Driver {
                         tracing::error!("a network task panicked: {e}");
                     }
                 }
+                Some(message) = self.seed_messages.recv() => self.on_seed_message(message),
                 command = commands.recv() => match command {
                     Some(Command::Shutdown(done)) => break Some(done),
                     Some(command) => self.on_command(command),
@@ -864,7 +873,10 @@ impl Driver {
                 self.set_kept(kept, present);
                 let _ = done.send(());
             }
-            Command::SeedEverything => self.network.seed(self.kept.present().iter().copied()),
+            Command::SeedEverything => {
+                let present: Vec<DesignId> = self.kept.present().iter().copied().collect();
+                self.queue_seeds(present);
+            }
             Command::Synced(peer, sync) => {
                 self.synced.insert(peer, sync);
             }
@@ -908,9 +920,52 @@ impl Driver {
                 let _ = reply.send(self.pending.take_children(&arrived));
             }
             Command::Status(reply) => {
+                // What tasks queued before they asked is counted.
+                while let Ok(message) = self.seed_messages.try_recv() {
+                    self.on_seed_message(message);
+                }
                 let _ = reply.send(self.status());
             }
             Command::Shutdown(_) => {}
+        }
+    }
+
+    fn on_seed_message(&mut self, message: seed::SeedMessage) {
+        match message {
+            seed::SeedMessage::Queue(designs) => self.queue_seeds(designs),
+            seed::SeedMessage::Retry => {
+                let again = self.seeds.retry();
+                if again > 0 {
+                    tracing::debug!("trying again the files of {again} designs");
+                }
+                self.give_seeder_a_batch();
+            }
+            seed::SeedMessage::Take(reply) => {
+                self.seeder_waiting = Some(reply);
+                self.give_seeder_a_batch();
+            }
+            seed::SeedMessage::Done { taken, failed } => self.seeds.done(taken, failed),
+        }
+    }
+
+    fn queue_seeds(&mut self, designs: impl IntoIterator<Item = DesignId>) {
+        for design in designs {
+            self.seeds.push(design);
+        }
+        self.give_seeder_a_batch();
+    }
+
+    /// Answers the seeder's request for a batch, if it waits and there is
+    /// one.
+    fn give_seeder_a_batch(&mut self) {
+        if self.seeds.is_empty() {
+            return;
+        }
+        let Some(reply) = self.seeder_waiting.take() else { return };
+        let batch = self.seeds.take_batch();
+        if let Err(batch) = reply.send(batch) {
+            // The seeder has stopped: the batch is not being fetched.
+            self.seeds.done(batch.len(), Vec::new());
         }
     }
 
@@ -931,7 +986,7 @@ impl Driver {
         // A design new to the store is queued for its files before it is
         // shown as kept: whoever sees it kept and nothing queued knows its
         // files are here.
-        self.network.seed(change.provide.iter().copied());
+        self.queue_seeds(change.provide.iter().copied());
         self.kept_sender.send_replace(published);
         self.keep(change);
     }
@@ -1009,7 +1064,7 @@ impl Driver {
             sync: self.synced.values().cloned().collect(),
             seeding: SeedingStatus {
                 announcing: self.announcing.len() + self.to_announce.len(),
-                ..self.network.seeding_status()
+                ..self.seeds.status()
             },
         }
     }

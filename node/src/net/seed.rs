@@ -12,7 +12,9 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 
 use communs_protocol::DesignId;
 use futures::StreamExt;
+use futures::future::OptionFuture;
 use futures::stream::FuturesUnordered;
+use tokio::sync::oneshot;
 
 use super::{FilesError, Network};
 use crate::NodeError;
@@ -29,7 +31,10 @@ pub const SEED_BATCH: usize = 256;
 pub const SEED_CONCURRENCY: usize = 2;
 
 /// The designs waiting for their files to be checked and fetched, each
-/// once, oldest first.
+/// once, oldest first: a state machine owned by the driver, so that a
+/// design queued when it becomes kept is counted as queued in the same
+/// step (`node status` never shows it kept and nothing queued). Other
+/// tasks reach it through [`SeedMessage`]s.
 #[derive(Default)]
 pub(super) struct SeedQueue {
     queued: VecDeque<DesignId>,
@@ -43,7 +48,7 @@ pub(super) struct SeedQueue {
 }
 
 impl SeedQueue {
-    fn push(&mut self, design: DesignId) {
+    pub(super) fn push(&mut self, design: DesignId) {
         self.failed.remove(&design);
         if self.members.insert(design) {
             self.queued.push_back(design);
@@ -55,18 +60,78 @@ impl SeedQueue {
         self.members.remove(&design);
         Some(design)
     }
+
+    /// Takes up to [`SEED_BATCH`] designs to fetch, counted as being
+    /// fetched until [`SeedQueue::done`].
+    pub(super) fn take_batch(&mut self) -> Vec<DesignId> {
+        let batch: Vec<DesignId> = std::iter::from_fn(|| self.pop()).take(SEED_BATCH).collect();
+        self.active += batch.len();
+        batch
+    }
+
+    /// A batch of `taken` designs ended; `failed` found no peer with
+    /// their files (unless queued again meanwhile, they wait for the next
+    /// catch-up).
+    pub(super) fn done(&mut self, taken: usize, failed: Vec<DesignId>) {
+        self.active = self.active.saturating_sub(taken);
+        for design in failed {
+            if !self.members.contains(&design) {
+                self.failed.insert(design);
+            }
+        }
+    }
+
+    /// Queues again the designs whose files could not be fetched; returns
+    /// how many.
+    pub(super) fn retry(&mut self) -> usize {
+        let failed = std::mem::take(&mut self.failed);
+        let count = failed.len();
+        for design in failed {
+            self.push(design);
+        }
+        count
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+
+    /// The queue's lengths, for `node status` (the DHT's part is the
+    /// driver's).
+    pub(super) fn status(&self) -> super::SeedingStatus {
+        super::SeedingStatus {
+            queued: self.queued.len(),
+            fetching: self.active,
+            waiting_for_peers: self.failed.len(),
+            announcing: 0,
+        }
+    }
+}
+
+/// What tasks tell the driver about the seed queue. They travel on a
+/// channel of their own, unbounded so that sending never waits nor fails
+/// while the driver runs (a `get`'s claim queues its design when dropped,
+/// in no async context): work is never lost to a full channel. The driver
+/// reads them all before it answers `node status`.
+pub(super) enum SeedMessage {
+    /// Queue these designs.
+    Queue(Vec<DesignId>),
+    /// Queue again the designs no peer could serve (after a catch-up).
+    Retry,
+    /// The seeder asks for a batch; answered when there is one.
+    Take(oneshot::Sender<Vec<DesignId>>),
+    /// The seeder ended a batch of `taken` designs.
+    Done { taken: usize, failed: Vec<DesignId> },
 }
 
 impl Network {
     /// Queues `designs` for their files to be fetched (those already here
     /// cost a look at the store).
     pub(super) fn seed(&self, designs: impl IntoIterator<Item = DesignId>) {
-        let Ok(mut queue) = self.shared.seeds.lock() else { return };
-        for design in designs {
-            queue.push(design);
+        let designs: Vec<DesignId> = designs.into_iter().collect();
+        if !designs.is_empty() {
+            let _ = self.shared.seeds.send(SeedMessage::Queue(designs));
         }
-        drop(queue);
-        self.shared.seed_wake.notify_one();
     }
 
     /// Queues every kept design the store holds: at start-up, and when
@@ -77,62 +142,43 @@ impl Network {
 
     /// Queues again the designs whose files could not be fetched.
     pub(super) fn retry_seeds(&self) {
-        let failed = match self.shared.seeds.lock() {
-            Ok(mut queue) => std::mem::take(&mut queue.failed),
-            Err(_) => return,
-        };
-        if !failed.is_empty() {
-            tracing::debug!("trying again the files of {} designs", failed.len());
-            self.seed(failed);
-        }
-    }
-
-    /// The queue's lengths, for `node status` (the DHT's part is the
-    /// driver's).
-    pub(super) fn seeding_status(&self) -> super::SeedingStatus {
-        let (queued, fetching, waiting_for_peers) =
-            self.shared.seeds.lock().map(|q| (q.queued.len(), q.active, q.failed.len())).unwrap_or_default();
-        super::SeedingStatus { queued, fetching, waiting_for_peers, announcing: 0 }
+        let _ = self.shared.seeds.send(SeedMessage::Retry);
     }
 
     /// Works through the queue, [`SEED_CONCURRENCY`] batches of up to
-    /// [`SEED_BATCH`] designs at a time, until the network stops.
+    /// [`SEED_BATCH`] designs at a time, until the network stops (the
+    /// driver aborts this task).
     pub(super) async fn run_seeder(self) {
-        let mut stopped = self.shared.stopped.subscribe();
         let mut running = FuturesUnordered::new();
+        let mut asking: Option<oneshot::Receiver<Vec<DesignId>>> = None;
         loop {
-            while running.len() < SEED_CONCURRENCY {
-                let batch: Vec<DesignId> = self
-                    .shared
-                    .seeds
-                    .lock()
-                    .map(|mut queue| {
-                        let batch: Vec<DesignId> = std::iter::from_fn(|| queue.pop()).take(SEED_BATCH).collect();
-                        queue.active += batch.len();
-                        batch
-                    })
-                    .unwrap_or_default();
-                if batch.is_empty() {
-                    break;
+            if asking.is_none() && running.len() < SEED_CONCURRENCY {
+                let (reply, answer) = oneshot::channel();
+                if self.shared.seeds.send(SeedMessage::Take(reply)).is_err() {
+                    return;
                 }
-                let network = self.clone();
-                running.push(async move { (batch.len(), network.seed_batch(batch).await) });
+                asking = Some(answer);
             }
             tokio::select! {
+                Some(batch) = OptionFuture::from(asking.as_mut()), if asking.is_some() => {
+                    asking = None;
+                    // The driver is gone: the network has stopped.
+                    let Ok(batch) = batch else { return };
+                    let network = self.clone();
+                    running.push(async move { (batch.len(), network.seed_batch(batch).await) });
+                }
                 Some((taken, results)) = running.next(), if !running.is_empty() => {
-                    let Ok(mut queue) = self.shared.seeds.lock() else { return };
-                    queue.active -= taken;
+                    let mut failed = Vec::new();
                     for (design, result) in results {
                         if let Err(e) = result {
                             tracing::debug!("files of {design} not fetched: {e}");
-                            if !queue.members.contains(&design) {
-                                queue.failed.insert(design);
-                            }
+                            failed.push(design);
                         }
                     }
+                    if self.shared.seeds.send(SeedMessage::Done { taken, failed }).is_err() {
+                        return;
+                    }
                 }
-                () = self.shared.seed_wake.notified() => {}
-                _ = stopped.wait_for(|stopped| *stopped) => return,
             }
         }
     }
@@ -215,6 +261,26 @@ mod tests {
 
     fn design(n: u8) -> DesignId {
         DesignId::from_hash(Hash::from_bytes([n; 32]))
+    }
+
+    #[test]
+    fn batches_are_counted_until_done_and_failures_wait_for_a_retry() {
+        let mut queue = SeedQueue::default();
+        for n in 0..=u8::try_from(super::SEED_BATCH / 2).expect("small") {
+            queue.push(design(n));
+        }
+        let first = queue.take_batch();
+        assert_eq!(first.len(), super::SEED_BATCH / 2 + 1);
+        assert!(queue.is_empty());
+        assert_eq!(queue.status().fetching, first.len());
+        // Design 1 was queued again while its fetch ran: not a failure.
+        queue.push(design(1));
+        queue.done(first.len(), vec![design(0), design(1)]);
+        let status = queue.status();
+        assert_eq!((status.queued, status.fetching, status.waiting_for_peers), (1, 0, 1));
+        assert_eq!(queue.retry(), 1);
+        assert_eq!(queue.take_batch(), vec![design(1), design(0)]);
+        assert_eq!(queue.retry(), 0);
     }
 
     #[test]
