@@ -169,7 +169,7 @@ impl Catchup {
             (Phase::Fetching(_), Input::Stored { added, waiting }) => self.stored(added, waiting),
             // Results of nothing asked for in this phase (a caller's bug):
             // the session cannot go on sensibly.
-            _ => Err(CatchupError::Protocol { peer }),
+            _ => Err(CatchupError::Bug { peer, what: "input not expected at this step" }),
         }
     }
 
@@ -209,7 +209,7 @@ impl Catchup {
             Err(e) => return Err(e),
         };
         let Phase::Reconciling { initiator, need } = &mut self.phase else {
-            return Err(CatchupError::Protocol { peer });
+            return Err(CatchupError::Bug { peer, what: "a reconciliation reply outside reconciliation" });
         };
         let learned = initiator.receive(&reply).map_err(|source| CatchupError::Sync { peer, source })?;
         need.extend(learned.need);
@@ -264,7 +264,7 @@ impl Catchup {
         };
         let batch = self.batch(number)?;
         let BatchState::Asking { wanted, asked, records } = &mut batch.state else {
-            return Err(CatchupError::Protocol { peer });
+            return Err(CatchupError::Bug { peer, what: "a fetch response for a batch not fetching" });
         };
         let mut progressed = false;
         for bytes in got {
@@ -306,7 +306,7 @@ impl Catchup {
         }
         let batch = self.batch(number)?;
         if !matches!(batch.state, BatchState::Verifying) {
-            return Err(CatchupError::Protocol { peer });
+            return Err(CatchupError::Bug { peer, what: "a verification of a batch not verifying" });
         }
         batch.state = BatchState::Verified(events);
         let mut actions = Vec::new();
@@ -340,8 +340,12 @@ impl Catchup {
     fn stored(&mut self, added: usize, waiting: Vec<SignedEvent>) -> Result<Vec<Action>, CatchupError> {
         let peer = self.peer;
         self.report.added += added;
-        let Phase::Fetching(fetching) = &mut self.phase else { return Err(CatchupError::Protocol { peer }) };
-        let Some(last) = fetching.storing.take() else { return Err(CatchupError::Protocol { peer }) };
+        let Phase::Fetching(fetching) = &mut self.phase else {
+            return Err(CatchupError::Bug { peer, what: "a store outside fetching" });
+        };
+        let Some(last) = fetching.storing.take() else {
+            return Err(CatchupError::Bug { peer, what: "a store ended that was not running" });
+        };
         if last {
             return Ok(vec![self.finish(waiting)]);
         }
@@ -371,7 +375,11 @@ impl Catchup {
     fn batch(&mut self, number: usize) -> Result<&mut Batch, CatchupError> {
         let peer = self.peer;
         let Phase::Fetching(fetching) = &mut self.phase else { return Err(CatchupError::Protocol { peer }) };
-        fetching.active.iter_mut().find(|b| b.number == number).ok_or(CatchupError::Protocol { peer })
+        fetching
+            .active
+            .iter_mut()
+            .find(|b| b.number == number)
+            .ok_or(CatchupError::Bug { peer, what: "a batch that is not active" })
     }
 }
 
@@ -615,7 +623,10 @@ mod tests {
         let response = Response::Events { events: vec![stranger.bytes().to_vec()] };
         assert!(matches!(catchup.handle(Input::Response(exchange, response)), Err(CatchupError::Unasked { .. })));
         // Over: anything more is refused.
-        assert!(catchup.handle(Input::Stored { added: 0, waiting: Vec::new() }).is_err());
+        assert!(matches!(
+            catchup.handle(Input::Stored { added: 0, waiting: Vec::new() }),
+            Err(CatchupError::Bug { .. })
+        ));
     }
 
     #[test]

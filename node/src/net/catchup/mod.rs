@@ -52,10 +52,11 @@ pub enum CatchupError {
     Unasked { peer: PeerId, got: EventId },
     #[error("reconciliation with {peer} did not converge in {MAX_CATCHUP_ROUNDS} round trips")]
     TooManyRounds { peer: PeerId },
-    /// The state machine waits for nothing and has not finished: a bug of
-    /// this node, not the peer's doing.
-    #[error("catch-up with {peer} stopped with nothing left to wait for")]
-    Stalled { peer: PeerId },
+    /// The catch-up's state machine was fed what it did not ask for, or
+    /// waits for nothing and has not finished: a bug of this node, not
+    /// the peer's doing.
+    #[error("catch-up with {peer} stopped: {what} (a bug of this node)")]
+    Bug { peer: PeerId, what: &'static str },
 }
 
 /// What catching up brought, for `communs sync`.
@@ -212,7 +213,9 @@ impl Network {
                     }
                 }
             }
-            let Some(input) = running.next().await else { return Err(CatchupError::Stalled { peer }) };
+            let Some(input) = running.next().await else {
+                return Err(CatchupError::Bug { peer, what: "nothing left to wait for" });
+            };
             actions = catchup.handle(input?)?;
         }
     }
