@@ -265,9 +265,14 @@ struct Shared {
     control: libp2p_stream::Control,
     /// Designs whose files are being fetched (by a background task, or a
     /// `get`), each with whether another fetch was asked for meanwhile.
+    /// A lock rather than the driver's: [`Network::claim_design`] answers
+    /// at once, on any thread, and its guard gives the claim back in
+    /// `Drop`; it decides only which of this node's tasks fetches a
+    /// design's files, nothing a peer sees.
     fetching: Mutex<HashMap<DesignId, bool>>,
     /// One lock per blob being fetched, so that no two fetches of the same
-    /// blob run at once.
+    /// blob run at once: tasks wait on these while another fetches, which
+    /// the driver must never do.
     in_flight: Mutex<HashMap<communs_protocol::BlobHash, Arc<tokio::sync::Mutex<()>>>>,
     /// Set when the swarm stops, so that the tasks that watch the store end
     /// and the store can close.
