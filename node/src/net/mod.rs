@@ -17,6 +17,8 @@ mod holders;
 mod kept;
 mod redial;
 mod seed;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 mod timing;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -14,8 +14,8 @@
 //! through the driver, store reads and writes and signature checks on
 //! blocking threads.
 
-mod initiator;
-mod responder;
+pub(super) mod initiator;
+pub(super) mod responder;
 
 use std::num::NonZeroUsize;
 
