@@ -1,6 +1,7 @@
 //! The simulator at a thousand nodes: how fast one event reaches every
-//! node (simulated time, p50/p99/max) and how much memory each node's
-//! state takes (measured by the allocator).
+//! node (simulated time, p50/p99/max), how much memory each node's state
+//! takes (measured by the allocator), and how long after a partition heals
+//! every node holds what each side published meanwhile.
 //!
 //! `cargo bench -p communs-node --features sim --bench sim`
 //! (`COMMUNS_SIM_NODES`, `COMMUNS_SIM_RUNS` change the size and the runs).
@@ -83,4 +84,33 @@ fn main() {
     }
     p99s.sort();
     println!("median p99 over {runs} seeds: {:?}", p99s[p99s.len() / 2]);
+
+    // A partition into two halves, an event published on each side, then
+    // the heal: how long until every node holds both.
+    let mut heals = Vec::new();
+    for seed in 0..runs {
+        let mut config = Config::new(nodes, 1000 + seed);
+        config.latency = (Duration::from_millis(50), Duration::from_millis(50));
+        let mut sim = Sim::new(config);
+        sim.partition(|n| (n % 2) as u32);
+        let (ada, bo) = (sim.author(0), sim.author(1));
+        let a = communs_protocol::fixtures::genesis(&ada, "Clip", "CERN-OHL-S-2.0", seed);
+        let b = communs_protocol::fixtures::genesis(&bo, "Hinge", "CERN-OHL-S-2.0", seed);
+        sim.publish(0, a.clone());
+        sim.publish(1, b.clone());
+        sim.run_for(Duration::from_secs(10));
+        sim.heal();
+        let healed = sim.now();
+        let done = sim.run_while_not(Duration::from_millis(50), Duration::from_secs(600), |s| {
+            (0..s.len()).all(|n| s.has(n, &a.id()) && s.has(n, &b.id()))
+        });
+        let took = sim.now() - healed;
+        println!(
+            "seed {seed}: partition healed, every node holds both sides' events after {took:?}{}",
+            if done { "" } else { " (not all!)" }
+        );
+        heals.push(took);
+    }
+    heals.sort();
+    println!("median time from heal to every node holding both events: {:?}", heals[heals.len() / 2]);
 }

@@ -186,6 +186,14 @@ pub const MAX_CATCHUP_RESTARTS: usize = 1;
 /// catch-up never makes its peer answer `busy`.
 pub const MAX_FETCHES_IN_FLIGHT: usize = 2;
 
+/// Events a catch-up brought that the node then gossips to its mesh
+/// (network.md, "Forwarding what a catch-up brought"). What a node learns
+/// by catch-up (after a partition, back from being offline) reaches its
+/// neighbours within a round trip instead of one anti-entropy round per
+/// hop; a bulk catch-up forwards only its first events, and anti-entropy
+/// carries the rest.
+pub const MAX_FORWARDED_PER_CATCHUP: usize = 64;
+
 /// Designs a node announces in the DHT, and provider records it keeps for
 /// others, together (libp2p-kad's memory store holds 1,024 by default,
 /// fewer than a tiers-lieu seeds).

@@ -36,7 +36,9 @@ use std::time::{Duration, Instant};
 
 use communs_protocol::governance::GovernanceState;
 use communs_protocol::identity::SecretKey;
-use communs_protocol::limits::{CATCHUP_REQUEST_TIMEOUT_SECS, MAX_CATCHUP_MESSAGE_BYTES, MAX_GOSSIP_MESSAGE_BYTES};
+use communs_protocol::limits::{
+    CATCHUP_REQUEST_TIMEOUT_SECS, MAX_CATCHUP_MESSAGE_BYTES, MAX_FORWARDED_PER_CATCHUP, MAX_GOSSIP_MESSAGE_BYTES,
+};
 use communs_protocol::wire::{self, Request, Response};
 use communs_protocol::{DesignId, EventId, SignedEvent};
 use libp2p::PeerId;
@@ -149,6 +151,9 @@ pub enum Hostility {
 struct Running {
     peer: usize,
     machine: Catchup,
+    /// Events it brought that were gossiped on
+    /// ([`MAX_FORWARDED_PER_CATCHUP`]).
+    forwarded: usize,
 }
 
 /// A gossiped event whose parents were missing: its verdict waits for a
@@ -687,7 +692,7 @@ impl Sim {
         let (session, restart) = (self.rng.next_u64(), self.rng.next_u64());
         let (machine, actions) = Catchup::start(self.nodes[peer].peer, interest, session, [restart]);
         let id = self.rng.next_u64();
-        self.nodes[node].catchups.insert(id, Running { peer, machine });
+        self.nodes[node].catchups.insert(id, Running { peer, machine, forwarded: 0 });
         self.drive(node, id, actions);
     }
 
@@ -714,6 +719,7 @@ impl Sim {
                 Action::Store(events) => {
                     let ingested = self.nodes[node].store.ingest(events);
                     self.arrived(node, &ingested.added);
+                    self.forward_caught_up(node, id, peer, &ingested.added);
                     let added = ingested.added.len();
                     self.release(node, ingested.added.iter().map(SignedEvent::id).collect());
                     Input::Stored { added, waiting: ingested.waiting }
@@ -740,6 +746,21 @@ impl Sim {
                     self.settle_gaps(node, false);
                     return;
                 }
+            }
+        }
+    }
+
+    /// Gossips on the first events a catch-up brought, as the real node
+    /// does (network.md, "Forwarding what a catch-up brought").
+    fn forward_caught_up(&mut self, node: usize, catchup: u64, peer: usize, added: &[SignedEvent]) {
+        let Some(running) = self.nodes[node].catchups.get_mut(&catchup) else { return };
+        let room = MAX_FORWARDED_PER_CATCHUP.saturating_sub(running.forwarded);
+        running.forwarded += added.len().min(room);
+        for event in added.iter().take(room) {
+            let topic: Arc<str> = wire::topic_of(event).into();
+            let bytes: Arc<[u8]> = event.bytes().into();
+            if self.nodes[node].seen.insert(*blake3::hash(&bytes).as_bytes()) {
+                self.forward(node, Some(peer), &topic, &bytes);
             }
         }
     }
