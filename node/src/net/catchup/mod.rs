@@ -18,8 +18,10 @@ pub(super) mod initiator;
 pub(super) mod responder;
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use communs_protocol::limits::MAX_CATCHUP_ROUNDS;
+use communs_protocol::limits::{MAX_CATCHUP_ROUNDS, MAX_FORWARDED_PER_CATCHUP};
 use communs_protocol::sync::SyncError;
 use communs_protocol::wire::{Refusal, Scope};
 use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
@@ -172,6 +174,9 @@ impl Network {
         // `self` defeat the compiler's proof that the tasks awaiting this
         // are `Send`.
         let mut running: FuturesUnordered<BoxFuture<'static, Result<Input, CatchupError>>> = FuturesUnordered::new();
+        // Events this catch-up gossiped on (at most
+        // `MAX_FORWARDED_PER_CATCHUP`); stores run one at a time.
+        let forwarded = Arc::new(AtomicUsize::new(0));
         loop {
             for action in actions {
                 let network = self.clone();
@@ -200,7 +205,8 @@ impl Network {
                         .boxed(),
                     ),
                     Action::Store(events) => {
-                        running.push(async move { network.store_caught_up(peer, events).await }.boxed())
+                        let forwarded = forwarded.clone();
+                        running.push(async move { network.store_caught_up(peer, events, &forwarded).await }.boxed())
                     }
                     Action::Finish { report, hold } => {
                         self.hold(hold).await;
@@ -221,9 +227,16 @@ impl Network {
     }
 
     /// Stores events a catch-up with `peer` brought (in one transaction,
-    /// parents first), tells the driver the peer holds their designs, and
-    /// releases the held events that waited for them.
-    async fn store_caught_up(&self, peer: PeerId, events: Vec<SignedEvent>) -> Result<Input, CatchupError> {
+    /// parents first), tells the driver the peer holds their designs,
+    /// gossips on the first of them (spec/network.md, "Forwarding what a
+    /// catch-up brought"), and releases the held events that waited for
+    /// them.
+    async fn store_caught_up(
+        &self,
+        peer: PeerId,
+        events: Vec<SignedEvent>,
+        forwarded: &AtomicUsize,
+    ) -> Result<Input, CatchupError> {
         let node = self.shared.node.clone();
         let ingested =
             tokio::task::spawn_blocking(move || node.ingest(events)).await.map_err(|_| NetError::Stopped)??;
@@ -235,6 +248,16 @@ impl Network {
         }
         if let Some((id, e)) = ingested.rejected.into_iter().next() {
             tracing::info!(%peer, "sent event {id}, invalid against its parents: {e}");
+        }
+        // What this node just learned, its other peers may lack too (after
+        // a partition, or while it was away): gossiped on, it reaches them
+        // within a round trip instead of one anti-entropy round per hop.
+        // A bulk catch-up forwards only its first events.
+        let room = MAX_FORWARDED_PER_CATCHUP.saturating_sub(forwarded.load(Ordering::Relaxed));
+        let forward: Vec<SignedEvent> = ingested.added.iter().take(room).cloned().collect();
+        forwarded.fetch_add(forward.len(), Ordering::Relaxed);
+        for event in forward {
+            self.publish(event).await;
         }
         self.release_pending(ingested.added.iter().map(SignedEvent::id).collect()).await;
         Ok(Input::Stored { added: ingested.added.len(), waiting: ingested.waiting })
