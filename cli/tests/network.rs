@@ -422,3 +422,21 @@ fn follow_finds_through_the_dht_a_design_no_configured_peer_has() {
     assert_eq!(snapshot(&out), snapshot(&dir.path().join("Cable comb")));
     assert!(log_len(&b.node, &design) == 0, "b never kept it");
 }
+
+#[test]
+fn what_a_catch_up_brings_is_gossiped_on_to_the_other_peers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = Daemon::start(&Node::init(dir.path(), "a"), &["--no-dht"]);
+    let (design, _) = a.node.publish(&small_design(dir.path(), "Drill guide"), &["-m", "v1"]);
+    // B keeps nothing yet; C seeds everything but knows only B.
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &a.addr, "--no-dht"]);
+    let c = Daemon::start(&Node::init(dir.path(), "c"), &["--bootstrap", &b.addr, "--no-dht", "--seed-all"]);
+    eventually(10, "c is connected to b", || c.peers().contains(&b.peer_id()));
+    assert_eq!(log_len(&c.node, &design), 0, "c cannot have it yet");
+    // B follows the design: its catch-up with A brings the events, which
+    // B gossips on to C.
+    assert_eq!(b.node.json(&["follow", &design])["present"], true);
+    eventually(10, "c holds the design", || log_len(&c.node, &design) > 0);
+    let delivered = c.node.json(&["node", "status"])["gossip"]["delivered"].as_u64().expect("delivered");
+    assert!(delivered >= 1, "c got the design by gossip from b, not by a catch-up of its own");
+}
