@@ -12,6 +12,19 @@ use crate::manifest::{License, Manifest};
 /// A design's first event, `key` its one maintainer (threshold 1); `nonce`
 /// makes designs of the same name and author distinct.
 pub fn genesis(key: &SecretKey, name: &str, license: &str, nonce: u64) -> SignedEvent {
+    genesis_governed(key, name, license, &[key.author()], 1, nonce)
+}
+
+/// A design's first event signed by `key`, with these maintainers and
+/// threshold.
+pub fn genesis_governed(
+    key: &SecretKey,
+    name: &str,
+    license: &str,
+    maintainers: &[crate::identity::AuthorId],
+    threshold: u64,
+    nonce: u64,
+) -> SignedEvent {
     let mut bytes = [0; GENESIS_NONCE_BYTES];
     bytes[..8].copy_from_slice(&nonce.to_le_bytes());
     UnsignedEvent {
@@ -22,8 +35,8 @@ pub fn genesis(key: &SecretKey, name: &str, license: &str, nonce: u64) -> Signed
         time: 0,
         body: Body::Genesis(Genesis {
             name: name.to_owned(),
-            maintainers: vec![key.author()],
-            threshold: 1,
+            maintainers: maintainers.to_vec(),
+            threshold,
             license: license.to_owned(),
             fork_of: None,
             nonce: bytes,

@@ -183,6 +183,33 @@ struct SimNode {
     arrivals: BTreeMap<EventId, Duration>,
 }
 
+impl SimNode {
+    /// Node `index`, its peer id drawn from the run's generator.
+    fn new(rng: &mut Rng, index: usize) -> SimNode {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+        seed[8..16].copy_from_slice(&(index as u64).to_le_bytes());
+        let peer = libp2p::identity::Keypair::ed25519_from_bytes(seed)
+            .expect("32 bytes make an ed25519 key")
+            .public()
+            .to_peer_id();
+        SimNode {
+            peer,
+            online: true,
+            hostile: None,
+            store: MemStore::default(),
+            pending: Pending::default(),
+            seen: BTreeSet::new(),
+            responders: Responders::default(),
+            catchups: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            gaps: Vec::new(),
+            anti_entropy: AntiEntropy::default(),
+            arrivals: BTreeMap::new(),
+        }
+    }
+}
+
 /// Counters of a run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counters {
@@ -221,28 +248,9 @@ impl Sim {
         let mut nodes = Vec::with_capacity(config.nodes);
         let mut by_peer = BTreeMap::new();
         for index in 0..config.nodes {
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
-            seed[8..16].copy_from_slice(&(index as u64).to_le_bytes());
-            let peer = libp2p::identity::Keypair::ed25519_from_bytes(seed)
-                .expect("32 bytes make an ed25519 key")
-                .public()
-                .to_peer_id();
-            by_peer.insert(peer, index);
-            nodes.push(SimNode {
-                peer,
-                online: true,
-                hostile: None,
-                store: MemStore::default(),
-                pending: Pending::default(),
-                seen: BTreeSet::new(),
-                responders: Responders::default(),
-                catchups: BTreeMap::new(),
-                requests: BTreeMap::new(),
-                gaps: Vec::new(),
-                anti_entropy: AntiEntropy::default(),
-                arrivals: BTreeMap::new(),
-            });
+            let node = SimNode::new(&mut rng, index);
+            by_peer.insert(node.peer, index);
+            nodes.push(node);
         }
         let mut neighbours = vec![BTreeSet::new(); config.nodes];
         if config.nodes > 1 {
@@ -483,25 +491,9 @@ impl Sim {
     /// index. It catches up with them as a real node does on connecting.
     pub fn join(&mut self, links: usize) -> usize {
         let index = self.nodes.len();
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
-        seed[8..16].copy_from_slice(&(index as u64).to_le_bytes());
-        let peer = libp2p::identity::Keypair::ed25519_from_bytes(seed).expect("a key").public().to_peer_id();
-        self.by_peer.insert(peer, index);
-        self.nodes.push(SimNode {
-            peer,
-            online: true,
-            hostile: None,
-            store: MemStore::default(),
-            pending: Pending::default(),
-            seen: BTreeSet::new(),
-            responders: Responders::default(),
-            catchups: BTreeMap::new(),
-            requests: BTreeMap::new(),
-            gaps: Vec::new(),
-            anti_entropy: AntiEntropy::default(),
-            arrivals: BTreeMap::new(),
-        });
+        let node = SimNode::new(&mut self.rng, index);
+        self.by_peer.insert(node.peer, index);
+        self.nodes.push(node);
         self.side.push(0);
         self.neighbours.push(BTreeSet::new());
         for _ in 0..links.max(1) {

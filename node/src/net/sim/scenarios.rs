@@ -7,7 +7,7 @@ use communs_protocol::governance::ProposalOutcome;
 use communs_protocol::limits::MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR;
 use communs_protocol::manifest::{License, Manifest};
 use communs_protocol::{
-    AuthorId, BlobHash, Body, Change, DesignId, EventId, Genesis, Hash, Revision, SecretKey, SignedEvent, UnsignedEvent,
+    AuthorId, BlobHash, Body, Change, DesignId, EventId, Hash, Revision, SecretKey, SignedEvent, UnsignedEvent,
 };
 
 use super::{Config, Hostility, Sim};
@@ -42,25 +42,7 @@ fn over_seeds(name: &str, scenario: impl Fn(u64) -> Result<(), String>) {
 }
 
 fn genesis(key: &SecretKey, maintainers: &[AuthorId], threshold: u64, nonce: u64) -> SignedEvent {
-    let mut nonce_bytes = [0; communs_protocol::limits::GENESIS_NONCE_BYTES];
-    nonce_bytes[..8].copy_from_slice(&nonce.to_le_bytes());
-    UnsignedEvent {
-        design: None,
-        author: key.author(),
-        parents: vec![],
-        clock: 0,
-        time: 0,
-        body: Body::Genesis(Genesis {
-            name: "Face shield".to_owned(),
-            maintainers: maintainers.to_vec(),
-            threshold,
-            license: "CERN-OHL-S-2.0".to_owned(),
-            fork_of: None,
-            nonce: nonce_bytes,
-        }),
-    }
-    .sign(key)
-    .expect("a valid genesis")
+    communs_protocol::fixtures::genesis_governed(key, "Face shield", "CERN-OHL-S-2.0", maintainers, threshold, nonce)
 }
 
 /// An event `key` signs at node `node`, on the parents that node's store
