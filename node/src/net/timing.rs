@@ -119,7 +119,7 @@ pub(super) const FIND_PROVIDERS_WAIT: Duration = Duration::from_secs(10);
 // Files (spec/network.md, "Blob transfer").
 
 /// The pause before the second try of a blob from one peer, doubled for
-/// each try after (40 ms to 640 ms over `fetch::ATTEMPTS` tries): a peer
+/// each try after (40 ms to 640 ms over `fetch::plan::ATTEMPTS` tries): a peer
 /// that is still storing a design's files it just learned has them
 /// moments later.
 pub(super) const FIRST_FETCH_RETRY_PAUSE: Duration = Duration::from_millis(40);

@@ -1,43 +1,33 @@
-//! Fetching a revision's files from the peers that have them.
+//! Fetching a revision's files from the peers that have them: the
+//! awaits, the store and the streams, carrying out what `plan.rs`
+//! decides (the grouping of the blobs, which peer to ask next for what,
+//! when to give up).
+
+mod plan;
 
 use communs_protocol::limits::MAX_TREE_BYTES;
 use communs_protocol::{BlobHash, DesignId, EventId, Tree};
 use futures::future::FusedFuture;
 use futures::{FutureExt, StreamExt};
-use libp2p::PeerId;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::blobs::Length;
-use super::timing::FIRST_FETCH_RETRY_PAUSE;
 use super::{NetError, Network, blobs};
 use crate::NodeError;
 use crate::checkout::Arrival;
+pub(super) use plan::PeerOrder;
+use plan::{BATCH_BLOBS, Fetch, Retries, Step, plan};
 
 /// Fetches (a large blob, or a batch of small ones) run at once, spread
 /// over the peers.
 const FETCH_CONCURRENCY: usize = 8;
 
-/// Blobs up to this size are fetched in batches, several on one stream.
-const SMALL_BLOB: u64 = 256 * 1024;
-
-/// A batch holds at most this many blobs...
-const BATCH_BLOBS: usize = 64;
-
-/// ...and at most this many bytes: enough batches for the fetches to run
-/// side by side, few enough that streams stay rare.
-const BATCH_BYTES: u64 = 2 << 20;
-
 /// Requests to the store (a blob's status, a tree's bytes) in flight at
 /// once when many designs are fetched together: the store answers those
 /// waiting together in one read transaction.
 const READS_AT_ONCE: usize = 32;
-
-/// Tries of one blob from one peer before the next peer, 40 ms to 640 ms
-/// apart (1.2 s in all): a peer that has a revision's events may still be
-/// fetching its files, as a follower does right after a new revision.
-const ATTEMPTS: u32 = 6;
 
 /// A tree read from the store, with its length in bytes.
 type TreeRead = (Tree, usize);
@@ -421,9 +411,9 @@ impl Network {
         }
     }
 
-    /// Fetches small blobs on one stream, asking the peers in turn from
-    /// `start`, each up to [`ATTEMPTS`] times, for the blobs still missing.
-    /// Returns how many blobs and bytes were received.
+    /// Fetches small blobs on one stream, asking the peers as [`Retries`]
+    /// says for the blobs still missing. Returns how many blobs and bytes
+    /// were received.
     async fn fetch_small(
         &self,
         blobs: &[(BlobHash, Length)],
@@ -445,47 +435,43 @@ impl Network {
         if sorted.iter().any(|(_, length)| *length == Length::Exactly(0)) {
             store.add_bytes(Vec::new()).await.map_err(NodeError::from)?;
         }
-        let wanted = self.still_missing(&sorted).await?;
-        let mut missing = wanted.clone();
-        if !missing.is_empty() && peers.peers.is_empty() {
-            return Err(FilesError::NoPeers);
-        }
+        let lengths: HashMap<BlobHash, Length> = sorted.iter().copied().collect();
+        let wanted = self.absent(lengths.keys().copied()).await?;
+        let in_order = sorted.iter().map(|(hash, _)| *hash).filter(|hash| wanted.contains(hash)).collect();
+        let mut retries = Retries::new(peers, start, in_order);
         let mut received = 0;
-        let mut last = String::new();
-        for (peer, pause) in peers.tries(start) {
-            if missing.is_empty() {
-                break;
-            }
+        loop {
+            let (peer, pause, asked) = match retries.next() {
+                Step::Ask { peer, pause, blobs } => (peer, pause, blobs),
+                Step::Done => return Ok((wanted.len(), received)),
+                Step::GiveUp(e) => return Err(e),
+            };
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
+            let asked: Vec<(BlobHash, Length)> =
+                asked.into_iter().filter_map(|hash| lengths.get(&hash).map(|length| (hash, *length))).collect();
             let mut control = self.shared.control.clone();
-            match blobs::fetch_many(&mut control, store, peer, &missing).await {
-                Ok(bytes) => received += bytes,
+            let failure = match blobs::fetch_many(&mut control, store, peer, &asked).await {
+                Ok(bytes) => {
+                    received += bytes;
+                    None
+                }
                 Err(e) => {
                     tracing::debug!("{e}");
-                    last = e.to_string();
+                    Some(e.to_string())
                 }
-            }
-            missing = self.still_missing(&missing).await?;
-        }
-        match missing.first() {
-            None => Ok((wanted.len(), received)),
-            Some((hash, _)) => Err(FilesError::Unavailable { hash: *hash, tried: peers.peers.len(), last }),
+            };
+            let still_missing = self.absent(asked.iter().map(|(hash, _)| *hash)).await?;
+            retries.answered(&still_missing, failure);
         }
     }
 
-    /// The blobs of `blobs` the store does not hold complete.
-    async fn still_missing(&self, blobs: &[(BlobHash, Length)]) -> Result<Vec<(BlobHash, Length)>, FilesError> {
-        let absent = self.absent(blobs.iter().map(|(hash, _)| *hash)).await?;
-        Ok(blobs.iter().filter(|(hash, _)| absent.contains(hash)).copied().collect())
-    }
-
-    /// Fetches one blob, trying the peers in turn from `start` (so that
-    /// concurrent fetches spread over them), each up to [`ATTEMPTS`] times:
-    /// libp2p-stream hands a node's inbound streams over one at a time and
-    /// drops one that arrives while the previous is still being taken, so
-    /// under load a stream can fail before carrying anything.
+    /// Fetches one blob, asking the peers as [`Retries`] says (each
+    /// several times: libp2p-stream hands a node's inbound streams over
+    /// one at a time and drops one that arrives while the previous is
+    /// still being taken, so under load a stream can fail before carrying
+    /// anything).
     async fn fetch_blob(
         &self,
         hash: BlobHash,
@@ -493,6 +479,7 @@ impl Network {
         peers: &PeerOrder,
         start: usize,
     ) -> Result<u64, FilesError> {
+        // Before waiting on the lock: with no peer, nothing to wait for.
         if peers.peers.is_empty() {
             return Err(FilesError::NoPeers);
         }
@@ -502,146 +489,32 @@ impl Network {
             return Ok(0);
         }
         let store = self.shared.node.blobs.store().await.map_err(NodeError::from)?;
-        let mut last = String::new();
-        for (peer, pause) in peers.tries(start) {
+        let mut retries = Retries::new(peers, start, vec![hash]);
+        let mut received = 0;
+        loop {
+            let (peer, pause) = match retries.next() {
+                Step::Ask { peer, pause, .. } => (peer, pause),
+                Step::Done => return Ok(received),
+                Step::GiveUp(e) => return Err(e),
+            };
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
             let mut control = self.shared.control.clone();
             match blobs::fetch(&mut control, store, peer, hash, size).await {
                 Ok(bytes) => {
+                    received = bytes;
                     if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
-                        return Ok(bytes);
+                        retries.answered(&HashSet::new(), None);
+                    } else {
+                        retries.answered(&HashSet::from([hash]), Some(format!("{peer} sent only part of it")));
                     }
-                    last = format!("{peer} sent only part of it");
                 }
                 Err(e) => {
                     tracing::debug!("{e}");
-                    last = e.to_string();
+                    retries.answered(&HashSet::from([hash]), Some(e.to_string()));
                 }
             }
         }
-        Err(FilesError::Unavailable { hash, tried: peers.peers.len(), last })
-    }
-}
-
-/// The peers a fetch asks: those known to hold the designs first
-/// (`holders.rs`), then the other connected peers.
-#[derive(Debug, Clone, Default)]
-pub(super) struct PeerOrder {
-    pub peers: Vec<PeerId>,
-    /// How many of `peers`, from the first, hold the designs.
-    pub holders: usize,
-}
-
-impl PeerOrder {
-    /// The tries of one fetch, each with the pause before it: the holders
-    /// in turn from `start` (so that concurrent fetches spread over them),
-    /// then the other peers in turn from `start`, each [`ATTEMPTS`] times,
-    /// 40 ms to 640 ms apart.
-    fn tries(&self, start: usize) -> impl Iterator<Item = (PeerId, std::time::Duration)> + '_ {
-        let (holders, others) = self.peers.split_at(self.holders.min(self.peers.len()));
-        let mut order: Vec<PeerId> = Vec::with_capacity(self.peers.len());
-        for part in [holders, others] {
-            order.extend((0..part.len()).map(|k| part[(start + k) % part.len()]));
-        }
-        order.into_iter().flat_map(|peer| {
-            (0..ATTEMPTS).map(move |attempt| {
-                let pause = match attempt {
-                    0 => std::time::Duration::ZERO,
-                    n => FIRST_FETCH_RETRY_PAUSE * (1 << (n - 1)),
-                };
-                (peer, pause)
-            })
-        })
-    }
-}
-
-/// One fetch: what travels on one stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Fetch {
-    /// A blob over [`SMALL_BLOB`], for the ranges the store lacks (an
-    /// interrupted transfer resumes), streamed to disk, with its size as
-    /// the tree says it.
-    Large(BlobHash, u64),
-    /// Small blobs, with their sizes, whole, each held in memory until
-    /// verified.
-    Small(Vec<(BlobHash, u64)>),
-    /// Trees of several designs, whole, as small blobs are, each at most
-    /// [`MAX_TREE_BYTES`] (a revision names its tree without a size).
-    Trees(Vec<BlobHash>),
-}
-
-impl Fetch {
-    fn blobs(&self) -> Vec<BlobHash> {
-        match self {
-            Fetch::Large(hash, _) => vec![*hash],
-            Fetch::Small(blobs) => blobs.iter().map(|(hash, _)| *hash).collect(),
-            Fetch::Trees(trees) => trees.clone(),
-        }
-    }
-}
-
-/// Groups the blobs to fetch, in order: a large blob alone, runs of small
-/// ones together, at most [`BATCH_BLOBS`] blobs and [`BATCH_BYTES`] bytes.
-fn plan(blobs: Vec<(BlobHash, u64)>) -> Vec<Fetch> {
-    let mut plan = Vec::new();
-    let mut open: Vec<(BlobHash, u64)> = Vec::new();
-    let mut open_bytes = 0;
-    for (hash, size) in blobs {
-        let large = size > SMALL_BLOB;
-        if !open.is_empty() && (large || open.len() == BATCH_BLOBS || open_bytes + size > BATCH_BYTES) {
-            plan.push(Fetch::Small(std::mem::take(&mut open)));
-            open_bytes = 0;
-        }
-        if large {
-            plan.push(Fetch::Large(hash, size));
-            continue;
-        }
-        open_bytes += size;
-        open.push((hash, size));
-    }
-    if !open.is_empty() {
-        plan.push(Fetch::Small(open));
-    }
-    plan
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn blob(n: u8, size: u64) -> (BlobHash, u64) {
-        (BlobHash(communs_protocol::Hash::from_bytes([n; 32])), size)
-    }
-
-    #[test]
-    fn large_blobs_go_alone_and_runs_of_small_ones_together_in_order() {
-        let blobs = vec![blob(1, 10), blob(2, SMALL_BLOB + 1), blob(3, 20), blob(4, SMALL_BLOB)];
-        assert_eq!(
-            plan(blobs.clone()),
-            vec![
-                Fetch::Small(vec![blobs[0]]),
-                Fetch::Large(blobs[1].0, blobs[1].1),
-                Fetch::Small(vec![blobs[2], blobs[3]])
-            ]
-        );
-    }
-
-    #[test]
-    fn batches_are_bounded_in_blobs_and_bytes() {
-        let many: Vec<_> = (0..=BATCH_BLOBS as u8).map(|n| blob(n, 1)).collect();
-        let sizes: Vec<usize> = plan(many).iter().map(|f| f.blobs().len()).collect();
-        assert_eq!(sizes, vec![BATCH_BLOBS, 1]);
-        let heavy: Vec<_> = (0..20).map(|n| blob(n, SMALL_BLOB)).collect();
-        for fetch in plan(heavy) {
-            let Fetch::Small(blobs) = fetch else { panic!("{fetch:?} is small") };
-            assert!(blobs.iter().map(|(_, size)| size).sum::<u64>() <= BATCH_BYTES);
-        }
-    }
-
-    #[test]
-    fn nothing_to_fetch_is_no_fetch() {
-        assert!(plan(Vec::new()).is_empty());
     }
 }
