@@ -127,10 +127,11 @@ pub const PROVIDE_AT_ONCE: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
+    /// The swarm could not be built: libp2p's error, as the cause.
     #[error("starting the network: {0}")]
-    Start(String),
-    #[error("cannot listen on {addr}: {reason}")]
-    Listen { addr: Multiaddr, reason: String },
+    Start(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: Multiaddr, source: Box<dyn std::error::Error + Send + Sync> },
     #[error("the network has stopped")]
     Stopped,
     #[error("request to {peer} failed: {reason}")]
@@ -306,34 +307,34 @@ impl Network {
     /// every address of `config`.
     pub async fn start(node: Arc<Node>, config: &NetConfig) -> Result<Network, NetError> {
         let key = libp2p::identity::Keypair::ed25519_from_bytes(node.key.to_bytes())
-            .map_err(|e| NetError::Start(e.to_string()))?;
+            .map_err(|e| NetError::Start(e.into()))?;
         let options = behaviour::Options {
             dht: config.dht,
             relay_server: config.relay_server,
             max_connections: config.max_connections,
             max_connections_per_peer: config.max_connections_per_peer,
         };
-        let start = |e: &dyn std::fmt::Display| NetError::Start(e.to_string());
+        fn start(e: impl std::error::Error + Send + Sync + 'static) -> NetError {
+            NetError::Start(Box::new(e))
+        }
         let mut registry = prometheus_client::registry::Registry::default();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-            .map_err(|e| start(&e))?
+            .map_err(start)?
             .with_relay_client(noise::Config::new, yamux::Config::default)
-            .map_err(|e| start(&e))?
+            .map_err(start)?
             .with_behaviour(|key, relay_client| Behaviour::new(key, relay_client, &options, &mut registry))
-            .map_err(|e| start(&e))?
+            .map_err(start)?
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
             .build();
         let listen = if config.listen.is_empty() {
-            vec![format!("/ip4/0.0.0.0/tcp/{DEFAULT_PORT}").parse().map_err(|e| start(&e))?]
+            vec![format!("/ip4/0.0.0.0/tcp/{DEFAULT_PORT}").parse().map_err(start)?]
         } else {
             config.listen.clone()
         };
         for addr in &listen {
-            swarm
-                .listen_on(addr.clone())
-                .map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
+            swarm.listen_on(addr.clone()).map_err(|e| NetError::Listen { addr: addr.clone(), source: Box::new(e) })?;
         }
         // Wait for the real addresses (port 0 becomes a port) so that
         // `node status` right after start shows them.
@@ -346,13 +347,13 @@ impl Network {
                     listening.push(address);
                 }
                 SwarmEvent::ListenerError { error, .. } | SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
-                    return Err(NetError::Listen { addr: listen[listening.len()].clone(), reason: error.to_string() });
+                    return Err(NetError::Listen { addr: listen[listening.len()].clone(), source: Box::new(error) });
                 }
                 _ => {}
             }
         }
         if config.mdns {
-            let mdns = behaviour::mdns_once_listening(*swarm.local_peer_id(), &listeners).map_err(|e| start(&e))?;
+            let mdns = behaviour::mdns_once_listening(*swarm.local_peer_id(), &listeners).map_err(start)?;
             swarm.behaviour_mut().mdns = Some(mdns).into();
         }
         let mut redial = Redial::new(*swarm.local_peer_id());
@@ -457,7 +458,7 @@ impl Network {
         let gossipsub = &mut driver.swarm.behaviour_mut().gossipsub;
         if self.shared.seed_all {
             for topic in behaviour::all_topics() {
-                gossipsub.subscribe(&topic).map_err(|e| NetError::Start(e.to_string()))?;
+                gossipsub.subscribe(&topic).map_err(|e| NetError::Start(Box::new(e)))?;
             }
         }
         let (kept, present) = self.shared.node.kept_and_present()?;
