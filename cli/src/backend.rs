@@ -158,7 +158,8 @@ impl Backend {
 
     pub(crate) async fn node_status(&self) -> anyhow::Result<NodeStatus> {
         match self {
-            Backend::Local(s) => Ok(s.node_status().await?),
+            // A store opened here has no network, hence no status.
+            Backend::Local(_) => Err(ServiceError::NoNetwork.into()),
             Backend::Remote(r) => r.get("/v1/node", &()).await,
         }
     }

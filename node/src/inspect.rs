@@ -162,7 +162,11 @@ impl Node {
     }
 
     pub(crate) async fn read_tree(&self, revision: &Revision) -> Result<Tree, NodeError> {
-        let bytes = self.blobs.read(&revision.tree, MAX_TREE_BYTES as u64).await?;
+        self.read_tree_blob(&revision.tree).await
+    }
+
+    pub(crate) async fn read_tree_blob(&self, tree: &communs_protocol::BlobHash) -> Result<Tree, NodeError> {
+        let bytes = self.blobs.read(tree, MAX_TREE_BYTES as u64).await?;
         Ok(Tree::decode(&bytes)?)
     }
 }

@@ -62,10 +62,6 @@ impl ApiState {
         ApiState { service: Service::online(network), token: token.into(), addr, stopping, command_thread }
     }
 
-    pub fn service(&self) -> &Service {
-        &self.service
-    }
-
     /// Carries out `work` on a thread of its own, below the network's
     /// priority (its futures driven there with `block_on`), not on the
     /// async workers: store reads and writes are synchronous, and on those

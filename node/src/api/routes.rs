@@ -86,9 +86,7 @@ impl ApiState {
 #[utoipa::path(get, path = "/v1/node", tag = "node",
     responses((status = 200, body = NodeStatus), (status = 503, body = ErrorBody)))]
 async fn node_status(State(state): State<ApiState>) -> Answer<NodeStatus> {
-    let mut status = state.service.node_status().await.map_err(Failure)?;
-    status.api = state.addr.to_string();
-    Ok(axum::Json(status))
+    state.service.node_status(state.addr).await.map(axum::Json).map_err(Failure)
 }
 
 /// The connected peers.

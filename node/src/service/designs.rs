@@ -477,10 +477,12 @@ impl Service {
         revision: Option<EventId>,
         path: &str,
     ) -> Result<FileRow, ServiceError> {
-        let view = self.node.show(design, revision).await?;
-        let (design, revision) = (*design, view.revision);
-        let entry = view
-            .tree
+        // Only the revision's tree: not the governance and genesis `show`
+        // reads besides.
+        let (revision, tree) = self.node.revision_tree(design, revision)?;
+        let tree = self.node.read_tree_blob(&tree).await?;
+        let design = *design;
+        let entry = tree
             .entries()
             .iter()
             .find(|e| e.path.as_str() == path)

@@ -56,10 +56,6 @@ impl Service {
         &self.node
     }
 
-    pub fn network(&self) -> Option<&Network> {
-        self.net.as_ref()
-    }
-
     fn net(&self) -> Result<&Network, ServiceError> {
         self.net.as_ref().ok_or(ServiceError::NoNetwork)
     }
@@ -130,7 +126,7 @@ impl ServiceError {
     pub fn status(&self) -> u16 {
         match self.reason() {
             "unknown-design" | "unknown-revision" | "unknown-event" | "unknown-file" => 404,
-            "absent-file" => 409,
+            "absent-file" | "absent-blob" => 409,
             "no-canonical" => 409,
             "bad-request" => 400,
             "no-network" | "stopping" => 503,
@@ -159,6 +155,8 @@ fn node_reason(e: &NodeError) -> &'static str {
         NodeError::Blobs(BlobError::DiskFull(_)) | NodeError::File { source: BlobError::DiskFull(_), .. } => {
             "disk-full"
         }
+        // A revision whose tree or file has not been fetched yet.
+        NodeError::Blobs(BlobError::Missing(_)) => "absent-blob",
         NodeError::Events(EventStoreError::Refused { .. } | EventStoreError::Invalid { .. }) => "refused",
         NodeError::Events(_) | NodeError::Blobs(_) | NodeError::Cache(_) | NodeError::Home(_) => "store",
         _ => "refused",

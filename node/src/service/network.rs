@@ -93,7 +93,8 @@ impl Service {
     /// The status reads nothing from the store (the designs kept are the
     /// network's copy), so that it answers at once however busy the
     /// store is.
-    pub async fn node_status(&self) -> Result<NodeStatus, ServiceError> {
+    /// `api` is where the node's API listens, which only the API knows.
+    pub async fn node_status(&self, api: std::net::SocketAddr) -> Result<NodeStatus, ServiceError> {
         let network = self.net()?;
         // Read before the seeding queue: a design is queued for its files
         // before it is shown kept, so a status showing it kept and nothing
@@ -102,16 +103,11 @@ impl Service {
         let kept = network.kept_count();
         let NetStatus { peer_id, listen, peers, redialling, seed_all, pending_events, gossip, sync, seeding } =
             network.status().await?;
-        let api = std::fs::read_to_string(self.node.home().api_path())
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v.get("api").and_then(|a| a.as_str()).map(str::to_owned))
-            .unwrap_or_default();
         Ok(NodeStatus {
             peer_id,
             author: self.node.author().to_string(),
             listen,
-            api,
+            api: api.to_string(),
             peers,
             redialling,
             seed_all,

@@ -509,12 +509,6 @@ impl Sim {
         index
     }
 
-    /// Bytes of memory a node's state takes, estimated from what it holds
-    /// (for the benchmark, which also measures the allocator).
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
-
     fn at(&mut self, when: Duration, happening: Happening) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -585,7 +579,7 @@ impl Sim {
                     if self.nodes[node].catchups.remove(&catchup).is_some() {
                         self.counters.catchups_failed += 1;
                     }
-                    self.settle_gaps(node, false);
+                    self.settle_gaps(node);
                 }
             }
             Happening::GapDeadline { node, event } => {
@@ -722,7 +716,7 @@ impl Sim {
                     }
                     self.nodes[node].pending.hold(hold);
                     self.nodes[node].catchups.remove(&id);
-                    self.settle_gaps(node, true);
+                    self.settle_gaps(node);
                     continue;
                 }
             };
@@ -735,7 +729,7 @@ impl Sim {
                     }
                     self.nodes[node].catchups.remove(&id);
                     self.counters.catchups_failed += 1;
-                    self.settle_gaps(node, false);
+                    self.settle_gaps(node);
                     return;
                 }
             }
@@ -759,7 +753,7 @@ impl Sim {
 
     /// The gaps whose event is now stored get their verdict (`Accept`:
     /// forwarded) without waiting for their deadline.
-    fn settle_gaps(&mut self, node: usize, _caught_up: bool) {
+    fn settle_gaps(&mut self, node: usize) {
         let (filled, waiting): (Vec<Gap>, Vec<Gap>) = std::mem::take(&mut self.nodes[node].gaps)
             .into_iter()
             .partition(|g| self.nodes[node].store.contains(&g.event));
@@ -809,7 +803,7 @@ impl Sim {
             Err(_) => {
                 self.nodes[node].catchups.remove(&catchup);
                 self.counters.catchups_failed += 1;
-                self.settle_gaps(node, false);
+                self.settle_gaps(node);
                 return;
             }
         };
@@ -818,7 +812,7 @@ impl Sim {
             Err(_) => {
                 self.nodes[node].catchups.remove(&catchup);
                 self.counters.catchups_failed += 1;
-                self.settle_gaps(node, false);
+                self.settle_gaps(node);
             }
         }
     }
