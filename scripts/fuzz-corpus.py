@@ -235,8 +235,15 @@ def governance_plan(scenario):
         author = key[e["author"]]
         if "revision" in e:
             base = e["revision"]["base"]
-            assert len(base) <= 1
+            # A plan names one base at most: a revision on two is planned
+            # on the first (refused, or taken, as the target decides).
             out += record(author, 0, p1, p2, index[base[0]] if base else 0xFF, n)
+        elif "comment" in e:
+            on = e["comment"].get("on")
+            out += record(author, 6, p1, p2, index[on] if on else 0)
+        elif "made" in e:
+            outcome = ["worked", "worked-with-changes", "failed"].index(e["made"]["outcome"])
+            out += record(author, 7, p1, p2, index[e["made"]["revision"]], outcome)
         elif "approve" in e:
             out += record(author, 1, p1, p2, index[e["approve"]])
         elif "retract" in e:

@@ -164,6 +164,48 @@ impl Backend {
         }
     }
 
+    pub(crate) async fn comment(&self, design: DesignId, request: CommentRequest) -> anyhow::Result<Signed> {
+        match self {
+            Backend::Local(s) => Ok(s.comment(design, request).await?),
+            Backend::Remote(r) => r.post(&format!("/v1/designs/{design}/comments"), &request).await,
+        }
+    }
+
+    pub(crate) async fn comments(&self, design: DesignId) -> anyhow::Result<CommentThreads> {
+        match self {
+            Backend::Local(s) => Ok(s.comments(design)?),
+            Backend::Remote(r) => r.get(&format!("/v1/designs/{design}/comments"), &()).await,
+        }
+    }
+
+    pub(crate) async fn report_make(&self, design: DesignId, request: MakeRequest) -> anyhow::Result<Signed> {
+        match self {
+            Backend::Local(s) => Ok(s.report_make(design, request).await?),
+            Backend::Remote(r) => r.post(&format!("/v1/designs/{design}/makes"), &request).await,
+        }
+    }
+
+    pub(crate) async fn make_reports(&self, design: DesignId) -> anyhow::Result<MakeReports> {
+        match self {
+            Backend::Local(s) => Ok(s.make_reports(design)?),
+            Backend::Remote(r) => r.get(&format!("/v1/designs/{design}/makes"), &()).await,
+        }
+    }
+
+    pub(crate) async fn set_profile(&self, request: ProfileRequest) -> anyhow::Result<Signed> {
+        match self {
+            Backend::Local(s) => Ok(s.set_profile(request).await?),
+            Backend::Remote(r) => r.post("/v1/profile", &request).await,
+        }
+    }
+
+    pub(crate) async fn author(&self, author: communs_protocol::AuthorId) -> anyhow::Result<AuthorView> {
+        match self {
+            Backend::Local(s) => Ok(s.author(author)?),
+            Backend::Remote(r) => r.get(&format!("/v1/authors/{author}"), &()).await,
+        }
+    }
+
     pub(crate) async fn peers(&self) -> anyhow::Result<Vec<PeerInfo>> {
         match self {
             Backend::Local(s) => Ok(s.peers().await?),

@@ -175,6 +175,64 @@ enum Command {
     },
     /// Show this node's policy log and what is in force.
     Policy,
+    /// Comment on a design (Markdown), or answer one of its comments or revisions with --on.
+    Comment {
+        design: communs_protocol::DesignId,
+        /// The text (Markdown).
+        #[arg(long, short)]
+        message: String,
+        /// The event this answers: a comment, a revision, a make report.
+        #[arg(long, value_name = "EVENT")]
+        on: Option<communs_protocol::EventId>,
+        /// A file to attach, such as a photo (repeatable).
+        #[arg(long = "attach", value_name = "FILE")]
+        attach: Vec<PathBuf>,
+    },
+    /// A design's comments, as threads.
+    Comments { design: communs_protocol::DesignId },
+    /// Say you built a design (its canonical revision, or DESIGN@REVISION) and how it went.
+    Made {
+        target: Target,
+        /// worked, worked-with-changes or failed.
+        #[arg(long, value_parser = ["worked", "worked-with-changes", "failed"])]
+        outcome: String,
+        /// How it was made (e.g. "FDM printing", "laser cutting").
+        #[arg(long, default_value = "")]
+        process: String,
+        /// The machine (e.g. "Prusa MK4").
+        #[arg(long, default_value = "")]
+        machine: String,
+        /// The material (e.g. PETG).
+        #[arg(long, default_value = "")]
+        material: String,
+        /// A setting, KEY=VALUE (repeatable; e.g. "layer height=0.2 mm").
+        #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_setting)]
+        settings: Vec<(String, String)>,
+        /// A photo of the build (repeatable).
+        #[arg(long = "photo", value_name = "IMAGE")]
+        photos: Vec<PathBuf>,
+        /// Notes (Markdown).
+        #[arg(long, short, default_value = "")]
+        message: String,
+    },
+    /// A design's make reports, and how many times each revision was made.
+    Makes { design: communs_protocol::DesignId },
+    /// Your author profile: the name, bio, place and links shown beside your id.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// An author as this node knows them: the name shown and their profile.
+    Author { author: AuthorId },
+    /// Give an author your own name for them on this node (wins over their profile); --forget removes it.
+    Name {
+        author: AuthorId,
+        /// The name; omit it with --forget.
+        #[arg(required_unless_present = "forget")]
+        name: Option<String>,
+        #[arg(long, conflicts_with = "name")]
+        forget: bool,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Delete the blobs that nothing this node keeps names, and say how much space that gave back.
     Gc,
     /// Re-hash every blob and re-verify every event; exit 1 if anything is wrong.
@@ -182,6 +240,34 @@ enum Command {
     /// Carry designs between nodes without a network, in one file.
     #[command(subcommand)]
     Bundle(BundleCommand),
+}
+
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// Sign a new profile (it replaces the one before, on every node that holds one of your designs).
+    Set {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        bio: String,
+        /// A town, a tiers-lieu.
+        #[arg(long, default_value = "")]
+        place: String,
+        /// A web page (repeatable).
+        #[arg(long = "link", value_name = "URL")]
+        links: Vec<String>,
+        /// An image (at most 1 MiB).
+        #[arg(long, value_name = "IMAGE")]
+        avatar: Option<PathBuf>,
+    },
+    /// Show your profile.
+    Show,
+}
+
+/// `KEY=VALUE` of `made --setting`.
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s.split_once('=').ok_or_else(|| format!("{s:?} is not KEY=VALUE"))?;
+    Ok((key.trim().to_owned(), value.trim().to_owned()))
 }
 
 #[derive(Subcommand)]

@@ -18,8 +18,13 @@ impl Output {
     /// `human` builds.
     pub(crate) fn show<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> anyhow::Result<()> {
         let line = if self.json { serde_json::to_value(value)?.to_string() } else { human() };
-        println!("{line}");
-        Ok(())
+        use std::io::Write;
+        match writeln!(std::io::stdout().lock(), "{line}") {
+            // The reader went away (`communs log | head`): what it did not
+            // read, nobody wants. Not a failure of the command.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            written => Ok(written?),
+        }
     }
 
     /// No progress bars: the output is for a script.

@@ -201,6 +201,8 @@ fn every_route_answers_what_its_openapi_document_says() {
     let bundle = dir.path().join("all.communs");
     let other = Node::init(dir.path(), "b");
     let author_b = other.json(&["id"])["author"].as_str().expect("author").to_owned();
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, b"not really a jpeg").expect("photo");
     for (path, template, body) in [
         ("/v1/designs".to_owned(), "/v1/designs", json!({ "dir": second, "message": "wider" })),
         (format!("{d}/get"), "/v1/designs/{design}/get", json!({ "dir": out })),
@@ -225,10 +227,38 @@ fn every_route_answers_what_its_openapi_document_says() {
         ("/v1/bundles/export".to_owned(), "/v1/bundles/export", json!({ "file": bundle })),
         ("/v1/bundles/import".to_owned(), "/v1/bundles/import", json!({ "file": bundle })),
         ("/v1/policy".to_owned(), "/v1/policy", json!({ "action": "follow" })),
+        (
+            format!("{d}/comments"),
+            "/v1/designs/{design}/comments",
+            json!({ "text": "Printed it.", "attachments": [photo] }),
+        ),
+        (format!("{d}/comments"), "/v1/designs/{design}/comments", json!({ "text": "" })),
+        (
+            format!("{d}/makes"),
+            "/v1/designs/{design}/makes",
+            json!({ "outcome": "worked", "material": "PETG", "settings": { "infill": "20 %" }, "photos": [photo] }),
+        ),
+        (format!("{d}/makes"), "/v1/designs/{design}/makes", json!({ "outcome": "exploded" })),
+        ("/v1/profile".to_owned(), "/v1/profile", json!({ "name": "Ada", "links": ["https://ada.example.org"] })),
+        ("/v1/policy".to_owned(), "/v1/policy", json!({ "action": "name", "author": author_b, "name": "Bob" })),
     ] {
         let answer = api.post(&path, &body);
         doc.check("POST", template, &answer);
     }
+    let author_a = daemon.node.json(&["id"])["author"].as_str().expect("author").to_owned();
+    for (path, template) in [
+        (format!("{d}/comments"), "/v1/designs/{design}/comments"),
+        (format!("{d}/makes"), "/v1/designs/{design}/makes"),
+        (format!("/v1/authors/{author_a}"), "/v1/authors/{author}"),
+        (format!("/v1/authors/{author_b}"), "/v1/authors/{author}"),
+        ("/v1/authors/author1nope".to_owned(), "/v1/authors/{author}"),
+    ] {
+        let answer = api.get(&path);
+        doc.check("GET", template, &answer);
+    }
+    assert_eq!(api.get(&format!("/v1/authors/{author_a}")).json()["shown_name"], "Ada");
+    assert_eq!(api.get(&format!("/v1/authors/{author_b}")).json()["shown_name"], "Bob");
+    assert_eq!(api.get(&format!("{d}/makes")).json()["reports"][0]["settings"]["infill"], "20 %");
     // The second get into the same folder is refused (not empty): still
     // documented, still JSON. The first wrote the files.
     assert_eq!(support::snapshot(&out), support::snapshot(&dir.path().join("Spool holder")));

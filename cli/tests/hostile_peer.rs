@@ -1,14 +1,19 @@
 //! A hostile peer against real nodes: a libp2p swarm in this process that
 //! gossips a forged event, malformed bytes, an oversized message, an event
-//! that lies about its clock and an outsider's validly signed approval; and a node whose stored file was
+//! that lies about its clock, an outsider's validly signed approval, an
+//! oversized comment, a make report of a revision that is not in its past
+//! and a profile declaring a 50 MB avatar; and a node whose stored file was
 //! altered, so that it serves bytes that do not match their hash.
 
 mod support;
 
 use std::time::Duration;
 
+use communs_protocol::cbor::{self, Value as CborValue};
 use communs_protocol::wire::{shard, shard_topic};
-use communs_protocol::{Body, DesignId, EventId, SecretKey, UnsignedEvent};
+use communs_protocol::{
+    Attachment, Body, Comment, DesignId, EventId, MakeReport, Outcome, Profile, SecretKey, UnsignedEvent,
+};
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::swarm::SwarmEvent;
@@ -47,7 +52,61 @@ fn hostile_messages(design: DesignId, head: EventId, clock: u64) -> Vec<(&'stati
     let mut forged = approve(clock + 1).bytes().to_vec();
     let last = forged.len() - 1;
     forged[last] ^= 0x01; // a bit of the signature
+    let sign = |design: Option<DesignId>, parents: Vec<EventId>, clock: u64, body: Body| {
+        UnsignedEvent { design, author: key.author(), parents, clock, time: 1, body }.sign(&key).expect("sign")
+    };
+    // Valid events, then one field made to break a rule (the signature no
+    // longer matters: the rule is checked first).
+    let broken = |event: communs_protocol::SignedEvent, field: usize, value: CborValue| {
+        let Ok(CborValue::Array(mut items)) = cbor::decode(event.bytes(), 1 << 20) else { panic!("an event") };
+        if let CborValue::Array(body) = &mut items[6] {
+            body[field] = value;
+        }
+        cbor::encode(&CborValue::Array(items))
+    };
+    let comment = sign(
+        Some(design),
+        vec![head],
+        clock + 1,
+        Body::Comment(Comment { on: None, text: "fine".into(), attachments: vec![] }),
+    );
+    let elsewhere = EventId::from_hash(communs_protocol::Hash::of(b"a revision of nowhere"));
+    let made = sign(
+        Some(design),
+        vec![head],
+        clock + 1,
+        Body::MakeReport(MakeReport {
+            revision: elsewhere,
+            outcome: Outcome::Worked,
+            process: String::new(),
+            machine: String::new(),
+            material: String::new(),
+            settings: vec![],
+            notes: String::new(),
+            photos: vec![],
+        }),
+    );
+    let profile = sign(
+        None,
+        vec![],
+        1,
+        Body::Profile(Profile {
+            name: "Mallory".into(),
+            bio: String::new(),
+            place: String::new(),
+            links: vec![],
+            avatar: Some(Attachment { name: "me.png".into(), blob: communs_protocol::BlobHash::of(b"x"), size: 1 }),
+        }),
+    );
+    let avatar = CborValue::Array(vec![
+        CborValue::Text("me.png".into()),
+        CborValue::Bytes(vec![7; 32]),
+        CborValue::Integer(50_000_000u64.into()),
+    ]);
     vec![
+        ("an oversized comment", broken(comment, 2, CborValue::Text("x".repeat(8 * 1024 + 1)))),
+        ("a make report of a revision not in its past", made.bytes().to_vec()),
+        ("a profile declaring a 50 MB avatar", broken(profile, 5, avatar)),
         ("a forged event", forged),
         ("malformed bytes", b"\xa1\x01\x02 this is not an event".to_vec()),
         ("an event that lies about its clock", approve(clock + 40).bytes().to_vec()),

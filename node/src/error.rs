@@ -64,6 +64,9 @@ pub enum NodeError {
     #[error(transparent)]
     Fork(#[from] crate::fork::ForkError),
     #[error(transparent)]
+    Social(#[from] crate::social::SocialError),
+
+    #[error(transparent)]
     Checkout(#[from] crate::checkout::CheckoutError),
     #[error(transparent)]
     Home(#[from] crate::home::HomeError),

@@ -27,7 +27,8 @@ pub struct FsckReport {
     pub bytes: u64,
     /// Blobs of which only verified parts are here (a transfer to resume).
     pub partial_blobs: usize,
-    /// Trees and files named by stored revisions that are not here (yet).
+    /// Trees, files and attachments named by stored events that are not
+    /// here (yet).
     pub absent_blobs: usize,
     pub problems: Vec<Problem>,
 }
@@ -123,6 +124,32 @@ impl Node {
                             entry.path,
                             event.id(),
                             entry.size
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+        // Profiles are re-verified like events; attachments (of comments,
+        // make reports and profiles) are checked like a tree's files.
+        let profiles = self.events.profiles()?;
+        for profile in &profiles {
+            if let Err(e) = SignedEvent::decode(profile.bytes()) {
+                report.problem("bad-event", profile.id(), e);
+            }
+        }
+        for event in events.values().chain(&profiles) {
+            for attachment in crate::social::attachments(event) {
+                match sizes.get(&attachment.blob) {
+                    None => report.absent_blobs += 1,
+                    Some(size) if *size != attachment.size => report.problem(
+                        "wrong-size",
+                        attachment.blob,
+                        format!(
+                            "{} of event {}: {size} bytes stored, {} declared",
+                            attachment.name,
+                            event.id(),
+                            attachment.size
                         ),
                     ),
                     Some(_) => {}

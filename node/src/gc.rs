@@ -3,7 +3,9 @@
 //! Mark and sweep. The live set comes from the event log: the tree of
 //! every revision of every design in the store, and the files those trees
 //! name for the designs whose files this node keeps (all but the
-//! unfollowed ones; a pinned revision's files always). The sweep
+//! unfollowed ones; a pinned revision's files always), with the
+//! attachments of their comments and make reports, and the avatars of the
+//! profiles kept. The sweep
 //! (`store::sweep`) deletes every other blob that no operation in progress
 //! holds: what an unfollow or a remove left, and what a publish, an import
 //! or a fetch stored and never committed an event for.
@@ -69,6 +71,9 @@ impl Node {
             let keeps_files = !policy.unfollowed.contains(&design);
             let pin = policy.pins.get(&design);
             for event in self.events.design_log(&design)? {
+                if keeps_files {
+                    live.extend(crate::social::attachments(&event).map(|a| a.blob));
+                }
                 let Body::Revision(revision) = event.body() else { continue };
                 live.insert(revision.tree);
                 if (keeps_files || pin == Some(&event.id()))
@@ -78,6 +83,10 @@ impl Node {
                     live.extend(tree.entries().iter().map(|e| e.blob));
                 }
             }
+        }
+        // Every profile kept is of an author of a design held here.
+        for profile in self.events.profiles()? {
+            live.extend(crate::social::attachments(&profile).map(|a| a.blob));
         }
         Ok(live)
     }

@@ -28,6 +28,7 @@ mod policy;
 pub mod progress;
 pub mod publish;
 pub mod service;
+pub mod social;
 mod store;
 
 pub use error::NodeError;

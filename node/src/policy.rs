@@ -7,19 +7,29 @@ use communs_protocol::{DesignId, EventId};
 pub(crate) use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
 use crate::{Node, NodeError};
 
+/// A local name: one line, bounded; empty forgets the name.
+fn check_local_name(name: &str) -> Result<(), NodeError> {
+    let max = crate::store::policy::MAX_LOCAL_NAME_BYTES;
+    if name.len() > max || name.chars().any(char::is_control) || name.trim() != name {
+        return Err(crate::social::SocialError::BadLocalName { max }.into());
+    }
+    Ok(())
+}
+
 impl Node {
     /// Records a policy decision. A pin must name a revision of the design
     /// in the store; a followed design may be absent (a running node
     /// fetches it from peers as soon as one has it).
     pub fn set_policy(&self, action: PolicyAction, reason: &str, now_ms: u64) -> Result<PolicyEntry, NodeError> {
-        match action {
+        match &action {
             PolicyAction::Unpin(design) => {
-                self.governance_of(&design)?;
+                self.governance_of(design)?;
             }
             PolicyAction::Pin(design, revision) => {
-                self.governance_of(&design)?;
-                self.revision_of(&design, &revision)?;
+                self.governance_of(design)?;
+                self.revision_of(design, revision)?;
             }
+            PolicyAction::Name(_, name) => check_local_name(name)?,
             PolicyAction::Follow(_)
             | PolicyAction::Unfollow(_)
             | PolicyAction::Mute(_)
@@ -27,13 +37,25 @@ impl Node {
             | PolicyAction::Remove(_) => {}
         }
         let entry = self.events.append_policy(now_ms, action, reason)?;
-        if let PolicyAction::Remove(design) = action {
+        if let PolicyAction::Remove(design) = entry.action {
             // Recorded first: a crash in between leaves events that the
             // policy already disowns (no longer kept, refused from peers),
             // and another remove deletes them.
             self.events.remove_design(&design)?;
         }
         Ok(entry)
+    }
+
+    /// The name this node shows for `author`: its own name for them, else
+    /// their profile's, else none.
+    pub fn author_name(&self, author: &communs_protocol::AuthorId) -> Result<Option<String>, NodeError> {
+        if let Some(name) = self.policy()?.names.get(author) {
+            return Ok(Some(name.clone()));
+        }
+        Ok(self.events.profile(author)?.and_then(|p| match p.body() {
+            communs_protocol::Body::Profile(p) => Some(p.name.clone()),
+            _ => None,
+        }))
     }
 
     /// Whether this node refuses `design`'s events (removed, not followed

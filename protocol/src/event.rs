@@ -10,16 +10,20 @@
 //! and the resolver.
 
 use crate::cbor::{
-    self, DecodeError, Value, array_n, bytes_n, bytes_value, nullable, sorted_set, text, text_value, uint, uint_value,
+    self, DecodeError, Value, array_n, bytes_n, bytes_value, list, nullable, sorted_set, text, text_value, uint,
+    uint_value,
 };
 use crate::hash::{BlobHash, DesignId, EventId, Hash};
 use crate::identity::{AuthorId, KeyCache, KeyError, SecretKey, Signature};
 use crate::license::{LicenseError, check_expression};
 use crate::limits::{
-    GENESIS_NONCE_BYTES, MAX_BASE, MAX_EVENT_BYTES, MAX_LICENSE_BYTES, MAX_MAINTAINERS, MAX_MANIFEST_BYTES,
-    MAX_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_PARENTS,
+    GENESIS_NONCE_BYTES, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_AVATAR_BYTES, MAX_BASE, MAX_BIO_BYTES,
+    MAX_COMMENT_BYTES, MAX_EVENT_BYTES, MAX_LICENSE_BYTES, MAX_MAINTAINERS, MAX_MAKE_SETTINGS, MAX_MANIFEST_BYTES,
+    MAX_MANIFEST_LINE_BYTES, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, MAX_PARENTS, MAX_PATH_BYTES, MAX_PROFILE_LINKS,
+    MAX_SETTING_KEY_BYTES, MAX_URL_BYTES,
 };
 use crate::manifest::{Manifest, ManifestError};
+use crate::path::{PathError, ValidatedPath};
 
 /// The only event format version this implementation reads and writes.
 pub const EVENT_VERSION: u64 = 1;
@@ -86,6 +90,114 @@ pub enum Body {
         prev: EventId,
         change: Change,
     },
+    /// Words about the design, one of its events, or another comment.
+    /// Never changes governance.
+    Comment(Comment),
+    /// Someone built a revision and says how it went.
+    MakeReport(MakeReport),
+    /// Who an author says they are. Belongs to no design: `design` is
+    /// null, like a genesis's, and `clock` is the author's own count of
+    /// their profiles (the largest wins).
+    Profile(Profile),
+}
+
+/// A file that goes with a comment, a make report or a profile (a photo,
+/// a drawing). Its bytes are a blob like a design's files, fetched and
+/// verified the same way; the size is declared so that a node refuses an
+/// oversized one before fetching anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// One path segment under `spec/paths.md`.
+    pub name: String,
+    pub blob: BlobHash,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// The event this comment answers (a revision, a make report, another
+    /// comment), if any. A reference only: it need not be in the comment's
+    /// past, so anyone may answer anyone.
+    pub on: Option<EventId>,
+    /// Markdown.
+    pub text: String,
+    /// Sorted by name, unique.
+    pub attachments: Vec<Attachment>,
+}
+
+/// How a build went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    Worked,
+    WorkedWithChanges,
+    Failed,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Worked, Outcome::WorkedWithChanges, Outcome::Failed];
+
+    /// The spelling of the CLI, the API and the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Worked => "worked",
+            Outcome::WorkedWithChanges => "worked-with-changes",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    fn code(self) -> u64 {
+        match self {
+            Outcome::Worked => 0,
+            Outcome::WorkedWithChanges => 1,
+            Outcome::Failed => 2,
+        }
+    }
+}
+
+impl std::str::FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("unknown outcome {s:?}: expected worked, worked-with-changes or failed"))
+    }
+}
+
+/// A maker's account of building a revision: the trust signal makers
+/// read first on the platforms they use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MakeReport {
+    /// The revision built; in the report's past.
+    pub revision: EventId,
+    pub outcome: Outcome,
+    /// e.g. "FDM printing", "laser cutting"; may be empty.
+    pub process: String,
+    /// e.g. "Prusa MK4"; may be empty.
+    pub machine: String,
+    /// e.g. "PETG"; may be empty.
+    pub material: String,
+    /// Key/value pairs (layer height, infill…), sorted by key, unique keys.
+    pub settings: Vec<(String, String)>,
+    /// Markdown; may be empty.
+    pub notes: String,
+    /// Sorted by name, unique.
+    pub photos: Vec<Attachment>,
+}
+
+/// What an author says about themselves. Display only: an author is
+/// their key, and two authors may well share a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String,
+    /// May be empty.
+    pub bio: String,
+    /// A town, a tiers-lieu; may be empty.
+    pub place: String,
+    /// Web pages, in the author's order.
+    pub links: Vec<String>,
+    pub avatar: Option<Attachment>,
 }
 
 /// Body kinds on the wire; the numbers are part of the format.
@@ -95,6 +207,9 @@ mod kind {
     pub(super) const APPROVE: u64 = 2;
     pub(super) const RETRACT: u64 = 3;
     pub(super) const PROPOSE: u64 = 4;
+    pub(super) const COMMENT: u64 = 5;
+    pub(super) const MAKE_REPORT: u64 = 6;
+    pub(super) const PROFILE: u64 = 7;
     pub(super) const ADD_MAINTAINER: u64 = 0;
     pub(super) const REMOVE_MAINTAINER: u64 = 1;
     pub(super) const SET_THRESHOLD: u64 = 2;
@@ -133,7 +248,9 @@ pub enum EventError {
     BadSignature { author: AuthorId },
     #[error("signing key {key} is not the event's author {author}")]
     WrongKey { key: AuthorId, author: AuthorId },
-    #[error("a genesis has no design, no parents and clock 0; every other event has a design and parents")]
+    #[error(
+        "a genesis has no design, no parents and clock 0; a profile no design, no parents and a clock of at least 1; every other event a design and parents"
+    )]
     Lineage,
     #[error("the genesis author {author} must be one of its maintainers")]
     AuthorNotMaintainer { author: AuthorId },
@@ -149,6 +266,10 @@ pub enum EventError {
     ControlCharacter { field: &'static str, code: u32 },
     #[error("{field}: starts or ends with whitespace")]
     SurroundingWhitespace { field: &'static str },
+    #[error("attachment name {name:?}: {source}")]
+    AttachmentName { name: String, source: PathError },
+    #[error("{field}: {size} bytes, over the limit of {max}")]
+    AttachmentTooLarge { field: &'static str, size: u64, max: u64 },
 }
 
 impl EventError {
@@ -170,6 +291,8 @@ impl EventError {
             EventError::ParentsMismatch => "parents-mismatch",
             EventError::ControlCharacter { .. } => "control-character",
             EventError::SurroundingWhitespace { .. } => "surrounding-whitespace",
+            EventError::AttachmentName { .. } => "attachment-name",
+            EventError::AttachmentTooLarge { .. } => "attachment-too-large",
         }
     }
 }
@@ -225,6 +348,12 @@ impl UnsignedEvent {
                 r.base.sort();
                 r.base.dedup();
             }
+            Body::Comment(c) => sort_attachments(&mut c.attachments),
+            Body::MakeReport(m) => {
+                sort_attachments(&mut m.photos);
+                m.settings.sort_by(|a, b| a.0.cmp(&b.0));
+                m.settings.dedup_by(|a, b| a.0 == b.0);
+            }
             _ => {}
         }
     }
@@ -241,6 +370,12 @@ impl UnsignedEvent {
             body_value(&self.body),
         ])
     }
+}
+
+/// Sorted by name; of two with one name, the first given stays.
+fn sort_attachments(attachments: &mut Vec<Attachment>) {
+    attachments.sort_by(|a, b| a.name.cmp(&b.name));
+    attachments.dedup_by(|a, b| a.name == b.name);
 }
 
 fn ids_value(ids: &[EventId]) -> Value {
@@ -277,17 +412,49 @@ fn body_value(body: &Body) -> Value {
             };
             vec![uint_value(kind::PROPOSE), bytes_value(prev.as_bytes()), Value::Array(change)]
         }
+        Body::Comment(c) => vec![
+            uint_value(kind::COMMENT),
+            c.on.map_or(Value::Null, |on| bytes_value(on.as_bytes())),
+            text_value(&c.text),
+            attachments_value(&c.attachments),
+        ],
+        Body::MakeReport(m) => vec![
+            uint_value(kind::MAKE_REPORT),
+            bytes_value(m.revision.as_bytes()),
+            uint_value(m.outcome.code()),
+            text_value(&m.process),
+            text_value(&m.machine),
+            text_value(&m.material),
+            Value::Array(m.settings.iter().map(|(k, v)| Value::Array(vec![text_value(k), text_value(v)])).collect()),
+            text_value(&m.notes),
+            attachments_value(&m.photos),
+        ],
+        Body::Profile(p) => vec![
+            uint_value(kind::PROFILE),
+            text_value(&p.name),
+            text_value(&p.bio),
+            text_value(&p.place),
+            Value::Array(p.links.iter().map(|l| text_value(l)).collect()),
+            p.avatar.as_ref().map_or(Value::Null, attachment_value),
+        ],
     };
     Value::Array(items)
 }
 
+fn attachment_value(a: &Attachment) -> Value {
+    Value::Array(vec![text_value(&a.name), bytes_value(a.blob.as_bytes()), uint_value(a.size)])
+}
+
+fn attachments_value(attachments: &[Attachment]) -> Value {
+    Value::Array(attachments.iter().map(attachment_value).collect())
+}
+
 /// The rules an event keeps on its own, checked when signing and decoding.
 fn check_rules(event: &UnsignedEvent) -> Result<(), EventError> {
-    let is_genesis = matches!(event.body, Body::Genesis(_));
-    let lineage_ok = if is_genesis {
-        event.design.is_none() && event.parents.is_empty() && event.clock == 0
-    } else {
-        event.design.is_some() && !event.parents.is_empty() && event.clock >= 1
+    let lineage_ok = match event.body {
+        Body::Genesis(_) => event.design.is_none() && event.parents.is_empty() && event.clock == 0,
+        Body::Profile(_) => event.design.is_none() && event.parents.is_empty() && event.clock >= 1,
+        _ => event.design.is_some() && !event.parents.is_empty() && event.clock >= 1,
     };
     if !lineage_ok {
         return Err(EventError::Lineage);
@@ -327,6 +494,77 @@ fn check_rules(event: &UnsignedEvent) -> Result<(), EventError> {
             return Err(EventError::Threshold { threshold: 0, maintainers: 0 });
         }
         Body::Approve { .. } | Body::Retract { .. } | Body::Propose { .. } => {}
+        Body::Comment(c) => {
+            check_prose("comment.text", &c.text, MAX_COMMENT_BYTES, false)?;
+            check_attachments("comment.attachments", &c.attachments, MAX_ATTACHMENT_BYTES)?;
+        }
+        Body::MakeReport(m) => {
+            check_optional_line("make.process", &m.process, MAX_MANIFEST_LINE_BYTES)?;
+            check_optional_line("make.machine", &m.machine, MAX_MANIFEST_LINE_BYTES)?;
+            check_optional_line("make.material", &m.material, MAX_MANIFEST_LINE_BYTES)?;
+            check_set_limit("make.settings", m.settings.len(), MAX_MAKE_SETTINGS)?;
+            if m.settings.windows(2).any(|w| w[0].0 >= w[1].0) {
+                return Err(DecodeError::NotSortedUnique { field: "make.settings" }.into());
+            }
+            for (key, value) in &m.settings {
+                check_line("make.settings.key", key, MAX_SETTING_KEY_BYTES)?;
+                check_line("make.settings.value", value, MAX_MANIFEST_LINE_BYTES)?;
+            }
+            check_prose("make.notes", &m.notes, MAX_COMMENT_BYTES, true)?;
+            check_attachments("make.photos", &m.photos, MAX_ATTACHMENT_BYTES)?;
+        }
+        Body::Profile(p) => {
+            check_line("profile.name", &p.name, MAX_NAME_BYTES)?;
+            check_prose("profile.bio", &p.bio, MAX_BIO_BYTES, true)?;
+            check_optional_line("profile.place", &p.place, MAX_MANIFEST_LINE_BYTES)?;
+            check_set_limit("profile.links", p.links.len(), MAX_PROFILE_LINKS)?;
+            for link in &p.links {
+                crate::manifest::check_web_url(link, "profile.links")?;
+            }
+            if let Some(avatar) = &p.avatar {
+                check_attachments("profile.avatar", std::slice::from_ref(avatar), MAX_AVATAR_BYTES)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Text of several lines (Markdown): bounded, and no control character
+/// but line feed and tab, so that nothing it holds can rewrite what a
+/// terminal shows.
+fn check_prose(field: &'static str, s: &str, max: usize, may_be_empty: bool) -> Result<(), EventError> {
+    check_text(field, s, max)?;
+    if s.is_empty() && !may_be_empty {
+        return Err(DecodeError::Empty { field }.into());
+    }
+    if let Some(c) = s.chars().find(|&c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(EventError::ControlCharacter { field, code: c.into() });
+    }
+    Ok(())
+}
+
+/// A line that may be left empty.
+fn check_optional_line(field: &'static str, s: &str, max: usize) -> Result<(), EventError> {
+    if s.is_empty() { Ok(()) } else { check_line(field, s, max) }
+}
+
+/// At most `MAX_ATTACHMENTS`, sorted by name and unique, each name one
+/// path segment, each size at most `max`.
+fn check_attachments(field: &'static str, attachments: &[Attachment], max: u64) -> Result<(), EventError> {
+    check_set_limit(field, attachments.len(), MAX_ATTACHMENTS)?;
+    if attachments.windows(2).any(|w| w[0].name >= w[1].name) {
+        return Err(DecodeError::NotSortedUnique { field }.into());
+    }
+    for a in attachments {
+        let name_error = |source| EventError::AttachmentName { name: a.name.clone(), source };
+        let path = ValidatedPath::new(&a.name).map_err(name_error)?;
+        let depth = path.segments().count();
+        if depth != 1 {
+            return Err(name_error(PathError::TooDeep { depth, max: 1 }));
+        }
+        if a.size > max {
+            return Err(EventError::AttachmentTooLarge { field, size: a.size, max });
+        }
     }
     Ok(())
 }
@@ -559,8 +797,66 @@ fn decode_body(value: &Value) -> Result<Body, EventError> {
             let [prev, change] = fields(items, "propose")?;
             Body::Propose { prev: event_id(prev, "propose.prev")?, change: decode_change(change)? }
         }
+        kind::COMMENT => {
+            let [on, text_item, attachments] = fields(items, "comment")?;
+            Body::Comment(Comment {
+                on: nullable(on).map(|v| event_id(v, "comment.on")).transpose()?,
+                text: text(text_item, "comment.text", MAX_COMMENT_BYTES)?.to_owned(),
+                attachments: decode_attachments(attachments, "comment.attachments")?,
+            })
+        }
+        kind::MAKE_REPORT => {
+            let [revision, outcome, process, machine, material, settings, notes, photos] = fields(items, "make")?;
+            let outcome = match uint(outcome, "make.outcome")? {
+                0 => Outcome::Worked,
+                1 => Outcome::WorkedWithChanges,
+                2 => Outcome::Failed,
+                other => return Err(DecodeError::UnknownKind { field: "make.outcome", kind: other }.into()),
+            };
+            Body::MakeReport(MakeReport {
+                revision: event_id(revision, "make.revision")?,
+                outcome,
+                process: text(process, "make.process", MAX_MANIFEST_LINE_BYTES)?.to_owned(),
+                machine: text(machine, "make.machine", MAX_MANIFEST_LINE_BYTES)?.to_owned(),
+                material: text(material, "make.material", MAX_MANIFEST_LINE_BYTES)?.to_owned(),
+                settings: list(settings, "make.settings", MAX_MAKE_SETTINGS, |pair| {
+                    let [key, value] = array_n(pair, "make.settings")?;
+                    Ok((
+                        text(key, "make.settings.key", MAX_SETTING_KEY_BYTES)?.to_owned(),
+                        text(value, "make.settings.value", MAX_MANIFEST_LINE_BYTES)?.to_owned(),
+                    ))
+                })?,
+                notes: text(notes, "make.notes", MAX_COMMENT_BYTES)?.to_owned(),
+                photos: decode_attachments(photos, "make.photos")?,
+            })
+        }
+        kind::PROFILE => {
+            let [name, bio, place, links, avatar] = fields(items, "profile")?;
+            Body::Profile(Profile {
+                name: text(name, "profile.name", MAX_NAME_BYTES)?.to_owned(),
+                bio: text(bio, "profile.bio", MAX_BIO_BYTES)?.to_owned(),
+                place: text(place, "profile.place", MAX_MANIFEST_LINE_BYTES)?.to_owned(),
+                links: list(links, "profile.links", MAX_PROFILE_LINKS, |v| {
+                    Ok(text(v, "profile.links", MAX_URL_BYTES)?.to_owned())
+                })?,
+                avatar: nullable(avatar).map(|v| decode_attachment(v, "profile.avatar")).transpose()?,
+            })
+        }
         other => return Err(DecodeError::UnknownKind { field: "event.body", kind: other }.into()),
     })
+}
+
+fn decode_attachment(value: &Value, field: &'static str) -> Result<Attachment, DecodeError> {
+    let [name, blob, size] = array_n(value, field)?;
+    Ok(Attachment {
+        name: text(name, field, MAX_PATH_BYTES)?.to_owned(),
+        blob: BlobHash(Hash::from_bytes(bytes_n(blob, field)?)),
+        size: uint(size, field)?,
+    })
+}
+
+fn decode_attachments(value: &Value, field: &'static str) -> Result<Vec<Attachment>, DecodeError> {
+    list(value, field, MAX_ATTACHMENTS, |v| decode_attachment(v, field))
 }
 
 fn decode_change(value: &Value) -> Result<Change, EventError> {

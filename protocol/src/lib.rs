@@ -28,7 +28,10 @@ pub mod text_id;
 pub mod tree;
 pub mod wire;
 
-pub use event::{Body, Change, EventError, Genesis, Revision, SignedEvent, UnsignedEvent};
+pub use event::{
+    Attachment, Body, Change, Comment, EventError, Genesis, MakeReport, Outcome, Profile, Revision, SignedEvent,
+    UnsignedEvent,
+};
 pub use hash::{BlobHash, DesignId, EventId, Hash};
 pub use identity::{AuthorId, SecretKey, Signature};
 pub use manifest::Manifest;

@@ -65,6 +65,33 @@ pub const MAX_LICENSE_BYTES: usize = 200;
 /// Longest revision message.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 
+/// Longest comment text, and make report notes (Markdown).
+pub const MAX_COMMENT_BYTES: usize = 8 * 1024;
+
+/// Most attachments of one comment, photos of one make report.
+pub const MAX_ATTACHMENTS: usize = 8;
+
+/// Largest attachment or photo a comment or make report may declare. The
+/// size is in the event, so an oversized one is refused before anything
+/// is fetched.
+pub const MAX_ATTACHMENT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Most settings (key/value pairs) of a make report.
+pub const MAX_MAKE_SETTINGS: usize = 32;
+
+/// Longest key of a make report setting ("layer height", "infill").
+pub const MAX_SETTING_KEY_BYTES: usize = 64;
+
+/// Longest profile bio.
+pub const MAX_BIO_BYTES: usize = 1024;
+
+/// Most links of a profile.
+pub const MAX_PROFILE_LINKS: usize = 8;
+
+/// Largest avatar image a profile may declare: every node holding one of
+/// the author's designs keeps it.
+pub const MAX_AVATAR_BYTES: u64 = 1024 * 1024;
+
 /// Deepest nesting of CBOR arrays and maps accepted by the decoder. Our
 /// deepest structure (event > body > manifest > parts > part > list) needs 6.
 pub const MAX_CBOR_DEPTH: usize = 16;
@@ -127,8 +154,9 @@ pub const MAX_OKH_FILE_BYTES: usize = 256 * 1024;
 /// peer sending events that never connect fills this and no more.
 pub const MAX_PENDING_EVENTS: usize = 10_000;
 
-/// Most contributions (revisions and proposals) of one author to one
-/// design that no maintainer's event has in its past: the first ones in
+/// Most contributions (revisions, proposals, comments, make reports) of
+/// one author to one design that no maintainer's event has in its past:
+/// the first ones in
 /// causal order are kept, the rest refused or evicted until a maintainer
 /// builds on them (`spec/governance.md`, "Unclaimed contributions").
 pub const MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR: usize = 64;
@@ -143,6 +171,9 @@ pub const MAX_CATCHUP_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Most event ids one catch-up `Fetch` may ask for.
 pub const MAX_FETCH_IDS: usize = 1024;
+
+/// Most authors one catch-up `Profiles` request may name.
+pub const MAX_PROFILE_AUTHORS: usize = 1024;
 
 /// Most designs named in one catch-up scope: a laptop follows a few dozen,
 /// a tiers-lieu seeding everything asks for all of them instead.

@@ -15,9 +15,10 @@
 
 use crate::cbor::{self, DecodeError, Value, bytes_n, list, nullable, sorted_set, uint, uint_value};
 use crate::hash::DesignId;
+use crate::identity::AuthorId;
 use crate::limits::{
-    GOSSIP_SHARDS, MAX_CATCHUP_MESSAGE_BYTES, MAX_EVENT_BYTES, MAX_FETCH_IDS, MAX_RECONCILE_MESSAGE_BYTES,
-    MAX_SCOPE_DESIGNS,
+    GOSSIP_SHARDS, MAX_CATCHUP_MESSAGE_BYTES, MAX_EVENT_BYTES, MAX_FETCH_IDS, MAX_PROFILE_AUTHORS,
+    MAX_RECONCILE_MESSAGE_BYTES, MAX_SCOPE_DESIGNS,
 };
 use crate::{Body, SignedEvent};
 
@@ -46,10 +47,14 @@ pub fn shard_topic(shard: u16) -> String {
     format!("{SHARD_TOPIC_PREFIX}{shard}")
 }
 
-/// The topic an event is gossiped on.
+/// The topic an event is gossiped on. A profile, which belongs to no
+/// design, goes to the shard topics of the designs its author has events
+/// in ([`profile_topics`]); this gives the first shard's, for a caller
+/// that knows of none.
 pub fn topic_of(event: &SignedEvent) -> String {
     match event.body() {
         Body::Genesis(_) => ANNOUNCE_TOPIC.to_owned(),
+        Body::Profile(_) => shard_topic(0),
         _ => shard_topic(shard(&event.design())),
     }
 }
@@ -58,7 +63,24 @@ pub fn topic_of(event: &SignedEvent) -> String {
 /// other topic is refused, so a peer cannot push events of designs into
 /// shards whose subscribers did not ask for them.
 pub fn topic_matches(event: &SignedEvent, topic: &str) -> bool {
-    topic_of(event) == topic
+    match event.body() {
+        Body::Profile(_) => is_shard_topic(topic),
+        _ => topic_of(event) == topic,
+    }
+}
+
+/// The topics a profile is gossiped on: the shards of its author's
+/// designs, each once.
+pub fn profile_topics(designs: impl IntoIterator<Item = DesignId>) -> Vec<String> {
+    let shards: std::collections::BTreeSet<u16> = designs.into_iter().map(|d| shard(&d)).collect();
+    shards.into_iter().map(shard_topic).collect()
+}
+
+fn is_shard_topic(topic: &str) -> bool {
+    topic
+        .strip_prefix(SHARD_TOPIC_PREFIX)
+        .and_then(|n| n.parse::<u16>().ok())
+        .is_some_and(|n| n < GOSSIP_SHARDS && shard_topic(n) == topic)
 }
 
 /// Bytes of an [`IdPrefix`].
@@ -121,6 +143,10 @@ pub enum Request {
     /// The events whose ids start with these prefixes (at most
     /// [`MAX_FETCH_IDS`]).
     Fetch { ids: Vec<IdPrefix> },
+    /// The profiles of these authors (at most [`MAX_PROFILE_AUTHORS`])
+    /// newer than the clock given with each (0: any), answered with
+    /// `Events` (spec/catchup.md, "Profiles").
+    Profiles { known: Vec<(AuthorId, u64)> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,7 +248,8 @@ impl Scope {
 }
 
 impl Request {
-    /// `[0, session, scope | null, message]` or `[1, [prefix, ...]]`.
+    /// `[0, session, scope | null, message]`, `[1, [prefix, ...]]` or
+    /// `[2, [[author, clock], ...]]`.
     pub fn encode(&self) -> Vec<u8> {
         let value = match self {
             Request::Reconcile { session, scope, message } => Value::Array(vec![
@@ -234,6 +261,15 @@ impl Request {
             Request::Fetch { ids } => {
                 Value::Array(vec![uint_value(1), Value::Array(ids.iter().map(|id| id_value(&id.0)).collect())])
             }
+            Request::Profiles { known } => Value::Array(vec![
+                uint_value(2),
+                Value::Array(
+                    known
+                        .iter()
+                        .map(|(author, clock)| Value::Array(vec![id_value(author.as_bytes()), uint_value(*clock)]))
+                        .collect(),
+                ),
+            ]),
         };
         cbor::encode(&value)
     }
@@ -253,6 +289,17 @@ impl Request {
                 let [ids] = rest(items, "request.fetch")?;
                 let ids = list(ids, "request.ids", MAX_FETCH_IDS, |v| prefix(v, "request.id"))?;
                 Ok(Request::Fetch { ids })
+            }
+            (2, items) => {
+                let [known] = rest(items, "request.profiles")?;
+                let known = list(known, "request.profiles", MAX_PROFILE_AUTHORS, |v| {
+                    let [author, clock] = crate::cbor::array_n(v, "request.profile")?;
+                    let author = AuthorId::from_bytes(bytes_n(author, "request.profile.author")?).map_err(|_| {
+                        DecodeError::Shape { field: "request.profile.author", expected: "an author key" }
+                    })?;
+                    Ok((author, uint(clock, "request.profile.clock")?))
+                })?;
+                Ok(Request::Profiles { known })
             }
             (kind, _) => Err(DecodeError::UnknownKind { field: "request", kind }),
         }

@@ -5,8 +5,12 @@ mod support;
 
 use communs_protocol::cbor::{self, Value};
 use communs_protocol::event::{EVENT_SIGNING_DOMAIN, EventError};
+use communs_protocol::limits::{MAX_AVATAR_BYTES, MAX_COMMENT_BYTES};
 use communs_protocol::limits::{MAX_EVENT_BYTES, MAX_NAME_BYTES};
-use communs_protocol::{Body, Change, DesignId, EventId, Genesis, SignedEvent, UnsignedEvent};
+use communs_protocol::{
+    Attachment, Body, Change, Comment, DesignId, EventId, Genesis, Hash, MakeReport, Outcome, Profile, SignedEvent,
+    UnsignedEvent, hash::BlobHash,
+};
 use proptest::prelude::*;
 use serde_json::json;
 use support::{TIME, child, genesis, key, revision};
@@ -42,6 +46,56 @@ fn sample_log() -> Vec<(&'static str, SignedEvent)> {
     }
     .sign(&key(3))
     .expect("fork genesis signs");
+    let photo = |name: &str, n: u8, size: u64| Attachment {
+        name: name.to_owned(),
+        blob: BlobHash(Hash::from_bytes([n; 32])),
+        size,
+    };
+    let comment = child(
+        &bob,
+        &[&merge],
+        Body::Comment(Comment {
+            on: Some(r2.id()),
+            text: "Printed at 0.3 mm layers:\n\n- the band holds\n- the visor clips are tight".to_owned(),
+            attachments: vec![photo("band.jpg", 7, 48_213)],
+        }),
+    );
+    let stranger = key(4);
+    let reply = child(
+        &stranger,
+        &[&merge],
+        Body::Comment(Comment { on: Some(comment.id()), text: "Same here in PLA.".to_owned(), attachments: vec![] }),
+    );
+    let made = child(
+        &stranger,
+        &[&merge],
+        Body::MakeReport(MakeReport {
+            revision: r2.id(),
+            outcome: Outcome::WorkedWithChanges,
+            process: "FDM printing".to_owned(),
+            machine: "Prusa MK4".to_owned(),
+            material: "PETG".to_owned(),
+            settings: vec![("infill".to_owned(), "20 %".to_owned()), ("layer height".to_owned(), "0.3 mm".to_owned())],
+            notes: "Widened the clip by 0.2 mm.".to_owned(),
+            photos: vec![photo("front.jpg", 8, 1_048_576), photo("side.jpg", 9, 912_004)],
+        }),
+    );
+    let profile = UnsignedEvent {
+        design: None,
+        author: alice.author(),
+        parents: vec![],
+        clock: 1,
+        time: TIME + 9000,
+        body: Body::Profile(Profile {
+            name: "Ada Lovelace".to_owned(),
+            bio: "Prints face shields at the fablab.".to_owned(),
+            place: "La Fabrique, Lyon".to_owned(),
+            links: vec!["https://ada.example.org".to_owned()],
+            avatar: Some(photo("avatar.png", 10, 20_480)),
+        }),
+    }
+    .sign(&alice)
+    .expect("profile signs");
     vec![
         ("genesis, two maintainers, threshold 1", g),
         ("first revision", r1),
@@ -53,6 +107,10 @@ fn sample_log() -> Vec<(&'static str, SignedEvent)> {
         ("propose remove-maintainer", remove),
         ("approve with two parents", merge),
         ("genesis of a remix (fork_of)", fork),
+        ("comment on a revision, with a photo", comment),
+        ("reply to a comment, by a non-maintainer", reply),
+        ("make report with settings and photos", made),
+        ("profile with an avatar", profile),
     ]
 }
 
@@ -79,6 +137,13 @@ fn rejected_vectors() -> Vec<(&'static str, Vec<u8>)> {
     let approve = &log[3].1;
     let propose = &log[5].1;
     let merge = &log[8].1;
+    let comment = &log[10].1;
+    let made = &log[12].1;
+    let profile = &log[13].1;
+    let comment_text = |text: &str| mutate(comment, |i| body_items(i)[2] = Value::Text(text.to_owned()));
+    let attachment = |name: &str, size: u64| {
+        Value::Array(vec![Value::Text(name.to_owned()), Value::Bytes(vec![7; 32]), Value::Integer(size.into())])
+    };
     let name = |text: &str| mutate(g, |i| body_items(i)[1] = Value::Text(text.to_owned()));
     let mut flipped_signature = g.bytes().to_vec();
     *flipped_signature.last_mut().expect("non-empty") ^= 1;
@@ -142,6 +207,47 @@ fn rejected_vectors() -> Vec<(&'static str, Vec<u8>)> {
                 body_items(i)[2] = Value::Array(vec![Value::Integer(2.into()), Value::Integer(0.into())]);
             }),
         ),
+        ("comment text empty", comment_text("")),
+        ("comment text with a terminal escape", comment_text("ok \u{1b}[2J")),
+        ("comment text one byte over MAX_COMMENT_BYTES", comment_text(&"x".repeat(MAX_COMMENT_BYTES + 1))),
+        (
+            "comment attachment name with a folder",
+            mutate(comment, |i| body_items(i)[3] = Value::Array(vec![attachment("photos/band.jpg", 10)])),
+        ),
+        (
+            "comment attachment name ..",
+            mutate(comment, |i| body_items(i)[3] = Value::Array(vec![attachment("..", 10)])),
+        ),
+        (
+            "comment attachments out of order",
+            mutate(comment, |i| body_items(i)[3] = Value::Array(vec![attachment("b.jpg", 1), attachment("a.jpg", 1)])),
+        ),
+        (
+            "comment attachment over MAX_ATTACHMENT_BYTES",
+            mutate(comment, |i| body_items(i)[3] = Value::Array(vec![attachment("a.jpg", 16 * 1024 * 1024 + 1)])),
+        ),
+        ("make report outcome 3", mutate(made, |i| body_items(i)[2] = Value::Integer(3.into()))),
+        (
+            "make report settings out of order",
+            mutate(made, |i| {
+                if let Value::Array(settings) = &mut body_items(i)[6] {
+                    settings.reverse();
+                }
+            }),
+        ),
+        ("make report material with a line feed", mutate(made, |i| body_items(i)[5] = Value::Text("PE\nTG".into()))),
+        ("profile avatar of 50 MB", mutate(profile, |i| body_items(i)[5] = attachment("avatar.png", 50 * 1000 * 1000))),
+        (
+            "profile avatar one byte over MAX_AVATAR_BYTES",
+            mutate(profile, |i| body_items(i)[5] = attachment("avatar.png", MAX_AVATAR_BYTES + 1)),
+        ),
+        ("profile with a design", mutate(profile, |i| i[1] = Value::Bytes(vec![1; 32]))),
+        ("profile with clock 0", mutate(profile, |i| i[4] = Value::Integer(0.into()))),
+        ("profile name empty", mutate(profile, |i| body_items(i)[1] = Value::Text(String::new()))),
+        (
+            "profile link not a web address",
+            mutate(profile, |i| body_items(i)[4] = Value::Array(vec![Value::Text("javascript:alert(1)".into())])),
+        ),
         ("signature of 63 bytes", mutate(g, |i| i[7] = Value::Bytes(vec![0; 63]))),
         ("event over the size limit", {
             let mut huge = g.bytes().to_vec();
@@ -172,6 +278,17 @@ fn expected_reason(name: &str) -> &'static str {
         "genesis name one byte over MAX_NAME_BYTES" => "too-long",
         "propose with unknown change kind 3" => "unknown-kind",
         "propose set-threshold 0" => "threshold",
+        "comment text empty" | "profile name empty" => "empty-field",
+        "comment text with a terminal escape" | "make report material with a line feed" => "control-character",
+        "comment text one byte over MAX_COMMENT_BYTES" => "too-long",
+        "comment attachment name with a folder" | "comment attachment name .." => "attachment-name",
+        "comment attachments out of order" | "make report settings out of order" => "not-sorted-unique",
+        "comment attachment over MAX_ATTACHMENT_BYTES"
+        | "profile avatar of 50 MB"
+        | "profile avatar one byte over MAX_AVATAR_BYTES" => "attachment-too-large",
+        "make report outcome 3" => "unknown-kind",
+        "profile with a design" | "profile with clock 0" => "lineage",
+        "profile link not a web address" => "bad-url",
         "signature of 63 bytes" => "shape",
         "event over the size limit" => "too-large",
         other => panic!("no expected reason for {other}"),
@@ -198,15 +315,37 @@ fn describe(event: &SignedEvent) -> serde_json::Value {
             Change::RemoveMaintainer(a) => json!({ "remove-maintainer": a.to_string() }),
             Change::SetThreshold(n) => json!({ "set-threshold": n }),
         }}),
+        Body::Comment(c) => json!({
+            "kind": "comment", "on": c.on.map(|on| on.to_string()), "text": c.text,
+            "attachments": c.attachments.iter().map(describe_attachment).collect::<Vec<_>>(),
+        }),
+        Body::MakeReport(m) => json!({
+            "kind": "make-report", "revision": m.revision.to_string(), "outcome": m.outcome.as_str(),
+            "process": m.process, "machine": m.machine, "material": m.material,
+            "settings": m.settings.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(), "notes": m.notes,
+            "photos": m.photos.iter().map(describe_attachment).collect::<Vec<_>>(),
+        }),
+        Body::Profile(p) => json!({
+            "kind": "profile", "name": p.name, "bio": p.bio, "place": p.place, "links": p.links,
+            "avatar": p.avatar.as_ref().map(describe_attachment),
+        }),
+    };
+    let design = match e.body {
+        Body::Profile(_) => None,
+        _ => Some(event.design().to_string()),
     };
     json!({
-        "design": event.design().to_string(),
+        "design": design,
         "author": e.author.to_string(),
         "parents": e.parents.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "clock": e.clock,
         "time": e.time,
         "body": body,
     })
+}
+
+fn describe_attachment(a: &Attachment) -> serde_json::Value {
+    json!({ "name": a.name, "blob": a.blob.to_string(), "size": a.size })
 }
 
 #[test]
@@ -216,11 +355,7 @@ fn spec_vectors_match_the_code() {
         .map(|(name, e)| {
             json!({
                 "name": name,
-                "signer_seed": hex::encode([match e.author() {
-                    a if a == key(1).author() => 1u8,
-                    a if a == key(2).author() => 2,
-                    _ => 3,
-                }; 32]),
+                "signer_seed": hex::encode([(1..=4u8).find(|&n| key(n).author() == e.author()).expect("a test key"); 32]),
                 "fields": describe(&e),
                 "hex": hex::encode(e.bytes()),
                 "id": e.id().to_string(),

@@ -82,6 +82,23 @@ impl Builder {
                 Change::SetThreshold(p["set-threshold"].as_u64().expect("a change"))
             };
             Body::Propose { prev: self.id(p["prev"].as_str().expect("prev")), change }
+        } else if let Some(c) = spec.get("comment") {
+            Body::Comment(communs_protocol::Comment {
+                on: c.get("on").and_then(Value::as_str).map(|l| self.id(l)),
+                text: c["text"].as_str().expect("text").to_owned(),
+                attachments: vec![],
+            })
+        } else if let Some(m) = spec.get("made") {
+            Body::MakeReport(communs_protocol::MakeReport {
+                revision: self.id(m["revision"].as_str().expect("revision")),
+                outcome: m["outcome"].as_str().expect("outcome").parse().expect("an outcome"),
+                process: String::new(),
+                machine: String::new(),
+                material: m.get("material").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                settings: vec![],
+                notes: String::new(),
+                photos: vec![],
+            })
         } else {
             panic!("event {label} has no body")
         };

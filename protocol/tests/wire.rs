@@ -112,6 +112,11 @@ fn accepted_requests(s: &Sample) -> Vec<(&'static str, Request, Vec<String>)> {
             vec![r1.id().to_string(), approve.id().to_string()],
         ),
         ("fetch nothing", Request::Fetch { ids: vec![] }, vec![]),
+        (
+            "profiles of two authors, one never seen (clock 0)",
+            Request::Profiles { known: vec![(key(1).author(), 3), (key(2).author(), 0)] },
+            vec![],
+        ),
     ]
 }
 
@@ -140,7 +145,7 @@ fn rejected(s: &Sample) -> Vec<(&'static str, &'static str, Vec<u8>, &'static st
     indefinite[0] = 0x9f;
     indefinite.push(0xff);
     vec![
-        ("request of unknown kind 2", "request", cbor::encode(&array(vec![uint(2), array(vec![])])), "unknown-kind"),
+        ("request of unknown kind 9", "request", cbor::encode(&array(vec![uint(9), array(vec![])])), "unknown-kind"),
         ("request that is not an array", "request", cbor::encode(&uint(0)), "shape"),
         ("request that is an empty array", "request", cbor::encode(&array(vec![])), "shape"),
         (
@@ -268,6 +273,10 @@ fn describe_request(request: &Request) -> serde_json::Value {
         Request::Fetch { ids } => json!({
             "kind": "fetch", "ids": ids.iter().map(|p| hex::encode(p.0)).collect::<Vec<_>>(),
         }),
+        Request::Profiles { known } => json!({
+            "kind": "profiles",
+            "known": known.iter().map(|(a, clock)| json!([a.to_string(), clock])).collect::<Vec<_>>(),
+        }),
     }
 }
 
@@ -366,6 +375,20 @@ fn independent_request_fields(bytes: &[u8]) -> serde_json::Value {
         }
         [kind, ids] if independent_uint(kind) == 1 => {
             json!({ "kind": "fetch", "ids": independent_prefixes(ids, false) })
+        }
+        [kind, known] if independent_uint(kind) == 2 => {
+            let known: Vec<serde_json::Value> = known
+                .as_array()
+                .expect("profiles: an array")
+                .iter()
+                .map(|pair| {
+                    let pair = pair.as_array().expect("[author, clock]");
+                    let key: [u8; 32] = pair[0].as_bytes().expect("a key").as_slice().try_into().expect("32 bytes");
+                    let author = communs_protocol::AuthorId::from_bytes(key).expect("a valid key");
+                    json!([author.to_string(), independent_uint(&pair[1])])
+                })
+                .collect();
+            json!({ "kind": "profiles", "known": known })
         }
         other => panic!("not a request: {other:?}"),
     }
@@ -493,6 +516,9 @@ fn arbitrary_request() -> impl Strategy<Value = Request> {
         // Any prefixes, in any order, repeated or not: a fetch is a list.
         proptest::collection::vec(any::<[u8; ID_PREFIX_BYTES]>(), 0..=MAX_FETCH_IDS)
             .prop_map(|ids| Request::Fetch { ids: ids.into_iter().map(IdPrefix).collect() }),
+        proptest::collection::vec((1u8..5, any::<u64>()), 0..8).prop_map(|known| Request::Profiles {
+            known: known.into_iter().map(|(k, clock)| (key(k).author(), clock)).collect()
+        }),
     ]
 }
 

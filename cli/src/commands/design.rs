@@ -6,7 +6,8 @@ use communs_node::service::{
 };
 use indicatif::HumanBytes;
 
-use super::{format_time, path_for, plural};
+use super::social::tally_text;
+use super::{format_time, path_for, plural, who};
 use crate::backend::Backend;
 use crate::output::Output;
 use crate::progress;
@@ -50,7 +51,13 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                 let mut lines: Vec<String> = page
                     .designs
                     .iter()
-                    .map(|d| format!("{}  {}  ({} revision{})", d.design, d.name, d.revisions, plural(d.revisions)))
+                    .map(|d| {
+                        let made = match d.makes.total() {
+                            0 => String::new(),
+                            n => format!(", made {n} time{}", plural(n as usize)),
+                        };
+                        format!("{}  {}  ({} revision{}{made})", d.design, d.name, d.revisions, plural(d.revisions))
+                    })
                     .collect();
                 if let (true, Some(last)) = (page.more, page.designs.last()) {
                     lines.push(format!("(more designs: communs list --after {})", last.design));
@@ -65,7 +72,7 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
         Command::Log { design, limit, before } => {
             let page = backend.log(design, LogRequest { limit, before }).await?;
             out.show(&page.events, || {
-                let mut lines: Vec<String> = page.events.iter().map(event_line).collect();
+                let mut lines: Vec<String> = page.events.iter().map(|e| event_line(e, &page.names)).collect();
                 if let (true, Some(last)) = (page.more, page.events.last()) {
                     lines.push(format!("(older events: communs log {design} --before {})", last.id));
                 }
@@ -180,7 +187,7 @@ fn show_text(view: &DesignView) -> String {
         format!("{}{}", m.name, m.version.as_ref().map(|v| format!(" {v}")).unwrap_or_default()),
         format!("  design     {}", view.design),
         format!("  revision   {}{}", view.revision, if view.is_canonical { " (canonical)" } else { "" }),
-        format!("  by         {} at {}", view.author, format_time(view.time)),
+        format!("  by         {} at {}", who(&view.names, &view.author), format_time(view.time)),
         format!("  license    {}", license_line(&m.license)),
     ];
     if let Some(function) = &m.function {
@@ -198,7 +205,14 @@ fn show_text(view: &DesignView) -> String {
         lines.push(format!("  competing  {} ({})", c.revision, c.lost));
     }
     lines.push(format!("  maintainers ({} of {} must approve):", view.threshold, view.maintainers.len()));
-    lines.extend(view.maintainers.iter().map(|m| format!("    {m}")));
+    lines.extend(view.maintainers.iter().map(|m| format!("    {}", who(&view.names, m))));
+    lines.push(format!("  makes      {}", tally_text(&view.makes)));
+    for other in view.revision_makes.iter().filter(|m| m.revision != view.revision) {
+        lines.push(format!("             {}: {}", other.revision, tally_text(&other.tally)));
+    }
+    if view.comments > 0 {
+        lines.push(format!("  comments   {} (communs comments {})", view.comments, view.design));
+    }
     lines.push(format!("  files ({}, {}):", view.files.len(), HumanBytes(view.total_bytes)));
     lines.extend(view.files.iter().map(|e| {
         format!("    {:>10}  {}{}", HumanBytes(e.size).to_string(), e.path, if e.executable { " *" } else { "" })
@@ -217,7 +231,7 @@ fn license_line(license: &ManifestLicense) -> String {
         .join(", ")
 }
 
-fn event_line(e: &EventView) -> String {
+fn event_line(e: &EventView, names: &std::collections::BTreeMap<String, String>) -> String {
     let what = match &e.body {
         EventBody::Genesis { name, maintainers, threshold, .. } => {
             format!("genesis   {name:?}, {} maintainer(s), threshold {threshold}", maintainers.len())
@@ -228,6 +242,10 @@ fn event_line(e: &EventView) -> String {
         EventBody::Approve { target } => format!("approve   {target}"),
         EventBody::Retract { target } => format!("retract   {target}"),
         EventBody::Propose { change, .. } => format!("propose   {change}"),
+        EventBody::Comment { text, .. } => {
+            format!("comment   {}", text.lines().next().unwrap_or_default().chars().take(60).collect::<String>())
+        }
+        EventBody::MakeReport(m) => format!("made      {} ({})", m.revision, m.outcome),
     };
-    format!("{}  {}  {}\n    by {}", e.id, format_time(e.time), what, e.author)
+    format!("{}  {}  {}\n    by {}", e.id, format_time(e.time), what, who(names, &e.author))
 }

@@ -31,7 +31,7 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
         Command::Status { design } => {
             let status = backend.status(design).await?;
             out.show(&status, || {
-                let mut text = status_text(&status.status);
+                let mut text = status_text(&status.status, &status.names);
                 if status.muted_open > 0 {
                     text.push_str(&format!("\n({} contribution(s) by muted authors hidden)", status.muted_open));
                 }
@@ -43,10 +43,12 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
 }
 
 fn report(out: &Output, signed: &GovernanceResult, what: &str) -> anyhow::Result<()> {
-    out.show(signed, || format!("{what}\n  event      {}\n{}", signed.event, status_text(&signed.status)))
+    out.show(signed, || {
+        format!("{what}\n  event      {}\n{}", signed.event, status_text(&signed.status, &Default::default()))
+    })
 }
 
-fn status_text(state: &DesignStatus) -> String {
+fn status_text(state: &DesignStatus, names: &std::collections::BTreeMap<String, String>) -> String {
     let mut lines = vec![format!("design     {}", state.design)];
     match state.canonical {
         Some(c) => lines.push(format!("canonical  {c} ({} approvals)", state.canonical_approvals)),
@@ -56,7 +58,7 @@ fn status_text(state: &DesignStatus) -> String {
         lines.push(format!("competing  {} ({} approvals; {})", c.revision, c.approvals, c.lost));
     }
     lines.push(format!("maintainers ({} of {} must approve):", state.threshold, state.maintainers.len()));
-    lines.extend(state.maintainers.iter().map(|m| format!("  {m}")));
+    lines.extend(state.maintainers.iter().map(|m| format!("  {}", super::who(names, m))));
     if !state.open.is_empty() {
         lines.push("open contributions:".to_owned());
         lines.extend(

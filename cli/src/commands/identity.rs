@@ -6,13 +6,21 @@ use serde_json::json;
 
 use crate::output::Output;
 
-pub(super) fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::Result<()> {
+/// Creates the identity; with `--name`, also the author's first profile
+/// (spec/events.md, "Profile"), which travels with their designs.
+pub(super) async fn init(home: &Home, name: Option<String>, out: &Output) -> anyhow::Result<()> {
     let (key, created) = keyfile::load_or_create(home).context("creating the identity")?;
     let mut config = home.read_config()?;
     let name_set = created && name.is_some();
     if name_set {
         config.name = name.clone();
         home.write_config(&config)?;
+        let node = communs_node::Node::open_for_one_command(home.clone()).await?;
+        let details =
+            communs_node::social::ProfileDetails { name: name.clone().unwrap_or_default(), ..Default::default() };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64)?;
+        node.set_profile(details, now).await.context("signing the first profile")?;
+        node.close().await.context("closing the store")?;
     }
     let author = key.author().to_string();
     let root = home.root().display().to_string();

@@ -7,12 +7,13 @@ mod govern;
 mod identity;
 mod network;
 mod policy;
+mod social;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use communs_node::service::Service;
-use communs_node::{Home, Node};
+use communs_node::{Home, Node, keyfile};
 
 use crate::backend::Backend;
 use crate::client::Remote;
@@ -26,8 +27,13 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
         return Ok(());
     }
     let home = Home::locate(cli.home.as_deref())?;
-    match cli.command {
-        Command::Init { name } => identity::init(&home, name, out),
+    let command = match cli.command {
+        // Your own profile: the author whose key this data directory holds.
+        Command::Profile(crate::ProfileCommand::Show) => Command::Author { author: keyfile::load(&home)?.author() },
+        command => command,
+    };
+    match command {
+        Command::Init { name } => identity::init(&home, name, out).await,
         Command::Id => identity::id(&home, out),
         Command::Node(NodeCommand::Run(args)) => crate::daemon::run(home, args, out).await,
         command => {
@@ -76,6 +82,13 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
         Command::Node(NodeCommand::Status) | Command::Peers | Command::Sync { .. } => {
             network::run(backend, command, out).await
         }
+        Command::Comment { .. }
+        | Command::Comments { .. }
+        | Command::Made { .. }
+        | Command::Makes { .. }
+        | Command::Profile(_)
+        | Command::Author { .. }
+        | Command::Name { .. } => social::run(backend, command, out).await,
         Command::Init { .. } | Command::Id | Command::Completions { .. } | Command::Node(NodeCommand::Run(_)) => {
             anyhow::bail!("this command runs in the CLI, not in a node")
         }
@@ -101,6 +114,17 @@ fn path_for(backend: &Backend, path: &std::path::Path) -> anyhow::Result<std::pa
 pub(crate) fn format_time(ms: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// An author for people: the name this node shows for them beside a
+/// short id (`Ada Lovelace (author1mxz…)`), else the whole id. Names are
+/// display only: two authors may share one, the id tells them apart.
+pub(crate) fn who(names: &std::collections::BTreeMap<String, String>, author: &communs_protocol::AuthorId) -> String {
+    let id = author.to_string();
+    match names.get(&id) {
+        Some(name) => format!("{name} ({}…)", id.chars().take(14).collect::<String>()),
+        None => id,
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -48,6 +48,10 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(approve))
         .routes(routes!(retract))
         .routes(routes!(propose))
+        .routes(routes!(comments, comment))
+        .routes(routes!(make_reports, report_make))
+        .routes(routes!(set_profile))
+        .routes(routes!(author))
         .routes(routes!(sync_design))
         .routes(routes!(sync_all))
         .routes(routes!(policy, set_policy))
@@ -232,6 +236,62 @@ async fn fork(
     Json(request): Json<ForkRequest>,
 ) -> Answer<ForkResult> {
     state.answer(move |s| async move { s.fork(design, request) }).await
+}
+
+/// A design's comments, as threads (without those of muted authors).
+#[utoipa::path(get, path = "/v1/designs/{design}/comments", tag = "social",
+    params(("design" = String, Path, description = "design1…")),
+    responses((status = 200, body = CommentThreads), (status = "4XX", body = ErrorBody)))]
+async fn comments(State(state): State<ApiState>, Path(design): Path<DesignId>) -> Answer<CommentThreads> {
+    state.answer(move |s| async move { s.comments(design) }).await
+}
+
+/// Comment on a design, or answer one of its events.
+#[utoipa::path(post, path = "/v1/designs/{design}/comments", tag = "social",
+    params(("design" = String, Path, description = "design1…")), request_body = CommentRequest,
+    responses((status = 200, body = Signed), (status = "4XX", body = ErrorBody)))]
+async fn comment(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Json(request): Json<CommentRequest>,
+) -> Answer<Signed> {
+    state.answer(move |s| async move { s.comment(design, request).await }).await
+}
+
+/// A design's make reports and how many times each revision was made.
+#[utoipa::path(get, path = "/v1/designs/{design}/makes", tag = "social",
+    params(("design" = String, Path, description = "design1…")),
+    responses((status = 200, body = MakeReports), (status = "4XX", body = ErrorBody)))]
+async fn make_reports(State(state): State<ApiState>, Path(design): Path<DesignId>) -> Answer<MakeReports> {
+    state.answer(move |s| async move { s.make_reports(design) }).await
+}
+
+/// Report a build of a design.
+#[utoipa::path(post, path = "/v1/designs/{design}/makes", tag = "social",
+    params(("design" = String, Path, description = "design1…")), request_body = MakeRequest,
+    responses((status = 200, body = Signed), (status = "4XX", body = ErrorBody)))]
+async fn report_make(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Json(request): Json<MakeRequest>,
+) -> Answer<Signed> {
+    state.answer(move |s| async move { s.report_make(design, request).await }).await
+}
+
+/// Sign a new profile of this node's author (gossiped to the nodes that
+/// hold their designs).
+#[utoipa::path(post, path = "/v1/profile", tag = "social", request_body = ProfileRequest,
+    responses((status = 200, body = Signed), (status = "4XX", body = ErrorBody)))]
+async fn set_profile(State(state): State<ApiState>, Json(request): Json<ProfileRequest>) -> Answer<Signed> {
+    state.answer(move |s| async move { s.set_profile(request).await }).await
+}
+
+/// An author: the name shown, this node's name for them, their profile.
+#[utoipa::path(get, path = "/v1/authors/{author}", tag = "social",
+    params(("author" = String, Path, description = "author1…")),
+    responses((status = 200, body = AuthorView), (status = "4XX", body = ErrorBody)))]
+async fn author(State(state): State<ApiState>, Path(author): Path<communs_protocol::AuthorId>) -> Answer<AuthorView> {
+    state.answer(move |s| async move { s.author(author) }).await
 }
 
 /// Approve a revision or a proposal, as a maintainer.

@@ -33,6 +33,9 @@ pub(super) enum Step {
     FillGap { hold: Vec<SignedEvent>, design: DesignId, event: EventId },
     /// Accept, and release the held events that waited for `event`.
     AcceptAndRelease(EventId),
+    /// A profile: keep it if its author is known here and it is newer,
+    /// then [`profile_kept`].
+    Profile(Box<SignedEvent>),
 }
 
 /// The first step for a message from `source` on `topic`, whose bytes
@@ -67,6 +70,9 @@ pub(super) fn received(
     if !wire::topic_matches(&event, topic) {
         tracing::info!(%source, "rejected event {} gossiped on the wrong topic", event.id());
         return Step::Verdict(MessageAcceptance::Reject);
+    }
+    if let communs_protocol::Body::Profile(_) = event.body() {
+        return Step::Profile(Box::new(event));
     }
     if !keeps(&event.design()) {
         // Valid as far as this node can tell without the design's log;
@@ -106,6 +112,14 @@ pub(super) fn stored(source: PeerId, event: EventId, result: Result<Ingested, Ev
     Step::AcceptAndRelease(event)
 }
 
+/// The verdict on a profile: forwarded if this node took it (newer, of
+/// an author of its designs); else dropped without penalty, since an
+/// honest peer forwards the profiles of authors this node does not hold
+/// and older profiles still travel.
+pub(super) fn profile_kept(kept: bool) -> MessageAcceptance {
+    if kept { MessageAcceptance::Accept } else { MessageAcceptance::Ignore }
+}
+
 /// The verdict after the catch-up of a gap: whether the event is stored
 /// now.
 pub(super) fn gap_filled(stored: bool) -> MessageAcceptance {
@@ -143,6 +157,11 @@ impl Network {
                 Step::AcceptAndRelease(event) => {
                     self.release_pending(vec![event]).await;
                     Step::Verdict(MessageAcceptance::Accept)
+                }
+                Step::Profile(profile) => {
+                    let node = self.shared.node.clone();
+                    let kept = tokio::task::spawn_blocking(move || node.receive_profile(&profile)).await;
+                    Step::Verdict(profile_kept(matches!(kept, Ok(Ok(true)))))
                 }
             };
         }

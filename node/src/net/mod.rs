@@ -210,6 +210,11 @@ enum Command {
         acceptance: MessageAcceptance,
     },
     Publish(Box<SignedEvent>),
+    /// Gossip these bytes on each of these topics (a profile).
+    PublishOn {
+        topics: Vec<String>,
+        bytes: Vec<u8>,
+    },
     /// The store says these designs are kept, and these of them present:
     /// subscribe, announce, publish the set; `done` once it is published.
     Kept {
@@ -613,6 +618,20 @@ impl Network {
         Ok(Interest::designs(self.shared.kept.borrow().iter().copied()))
     }
 
+    /// Gossips a profile on the shard topics of the designs its author
+    /// has events in (spec/network.md, "Profiles"): the nodes that hold
+    /// one of them keep it.
+    pub async fn publish_profile(&self, profile: SignedEvent) {
+        let node = self.shared.node.clone();
+        let author = profile.author();
+        let designs = tokio::task::spawn_blocking(move || node.events.designs_of_author(&author)).await;
+        let topics = match designs {
+            Ok(Ok(designs)) => wire::profile_topics(designs),
+            _ => return,
+        };
+        let _ = self.send(Command::PublishOn { topics, bytes: profile.bytes().to_vec() }).await;
+    }
+
     /// Gossips an event this node stored.
     async fn publish(&self, event: SignedEvent) {
         let _ = self.send(Command::Publish(Box::new(event))).await;
@@ -869,6 +888,13 @@ impl Driver {
             }
             Command::Validated { id, source, acceptance } => {
                 behaviour.gossipsub.report_message_validation_result(&id, &source, acceptance);
+            }
+            Command::PublishOn { topics, bytes } => {
+                for topic in topics {
+                    if let Err(e) = behaviour.gossipsub.publish(IdentTopic::new(topic), bytes.clone()) {
+                        tracing::debug!("profile not gossiped: {e}");
+                    }
+                }
             }
             Command::Publish(event) => {
                 let topic = IdentTopic::new(wire::topic_of(&event));

@@ -7,7 +7,10 @@ use communs_protocol::{AuthorId, Body, DesignId, EventId, Manifest, SignedEvent}
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{PAGE, RevisionRef, Service, ServiceError, now_ms};
+use super::social::make_report_view;
+use super::{
+    AttachmentView, MakeReportView, MakeTally, PAGE, RevisionMakes, RevisionRef, Service, ServiceError, now_ms,
+};
 use crate::progress::Progress;
 
 fn page() -> usize {
@@ -96,6 +99,10 @@ pub struct DesignRow {
     /// Events of every kind in its log.
     pub events: u64,
     pub fork_of: Option<RevisionRef>,
+    /// Make reports of every revision.
+    pub makes: MakeTally,
+    /// Make reports of the canonical revision.
+    pub canonical_makes: MakeTally,
 }
 
 /// Which revision of a design: its canonical head (or this node's pin)
@@ -139,6 +146,13 @@ pub struct DesignView {
     pub manifest: ManifestView,
     pub files: Vec<FileRow>,
     pub total_bytes: u64,
+    /// Make reports of this revision.
+    pub makes: MakeTally,
+    /// Make reports of each revision made at least once.
+    pub revision_makes: Vec<RevisionMakes>,
+    pub comments: usize,
+    /// The names shown for the authors above, by author id.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// A head that did not win, and why.
@@ -253,6 +267,8 @@ pub struct EventPage {
     pub events: Vec<EventView>,
     /// Older events follow the last of this page.
     pub more: bool,
+    /// The names shown for the authors of these events, by author id.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// A signed event of a design's log.
@@ -304,10 +320,18 @@ pub enum EventBody {
         /// `remove maintainer author1…`, `set threshold to 2`.
         change: String,
     },
+    Comment {
+        #[schema(value_type = Option<String>)]
+        on: Option<EventId>,
+        text: String,
+        attachments: Vec<AttachmentView>,
+    },
+    MakeReport(MakeReportView),
 }
 
 impl EventView {
-    pub(super) fn of(e: &SignedEvent) -> EventView {
+    /// `None` for a profile, which belongs to no design's log.
+    pub(super) fn of(e: &SignedEvent) -> Option<EventView> {
         let body = match e.body() {
             Body::Genesis(g) => EventBody::Genesis {
                 name: g.name.clone(),
@@ -325,15 +349,22 @@ impl EventView {
             Body::Approve { target } => EventBody::Approve { target: *target },
             Body::Retract { target } => EventBody::Retract { target: *target },
             Body::Propose { prev, change } => EventBody::Propose { prev: *prev, change: super::change_text(change) },
+            Body::Comment(c) => EventBody::Comment {
+                on: c.on,
+                text: c.text.clone(),
+                attachments: c.attachments.iter().map(AttachmentView::of).collect(),
+            },
+            Body::MakeReport(_) => EventBody::MakeReport(make_report_view(e)?),
+            Body::Profile(_) => return None,
         };
-        EventView {
+        Some(EventView {
             id: e.id(),
             author: e.author(),
             clock: e.clock(),
             time: e.event().time,
             parents: e.parents().to_vec(),
             body,
-        }
+        })
     }
 }
 
@@ -425,21 +456,37 @@ impl Service {
         designs.truncate(request.limit);
         let designs = designs
             .into_iter()
-            .map(|d| DesignRow {
-                design: d.design,
-                name: d.name,
-                canonical: d.canonical,
-                revisions: d.revisions,
-                events: d.events,
-                fork_of: d.fork_of.map(RevisionRef::from),
+            .map(|d| {
+                let mut makes = MakeTally::default();
+                let mut canonical_makes = MakeTally::default();
+                for made in self.revision_makes(&d.design)? {
+                    makes.add(made.tally);
+                    if Some(made.revision) == d.canonical {
+                        canonical_makes = made.tally;
+                    }
+                }
+                Ok(DesignRow {
+                    design: d.design,
+                    name: d.name,
+                    canonical: d.canonical,
+                    revisions: d.revisions,
+                    events: d.events,
+                    fork_of: d.fork_of.map(RevisionRef::from),
+                    makes,
+                    canonical_makes,
+                })
             })
-            .collect();
+            .collect::<Result<_, ServiceError>>()?;
         Ok(DesignPage { designs, more })
     }
 
     pub async fn show(&self, design: &DesignId, revision: Option<EventId>) -> Result<DesignView, ServiceError> {
         let view = self.node.show(design, revision).await?;
         let r = &view.resolution;
+        let revision_makes = self.revision_makes(design)?;
+        let makes = revision_makes.iter().find(|m| m.revision == view.revision).map(|m| m.tally).unwrap_or_default();
+        let comments = self.node.events.comments(design).map_err(crate::NodeError::from)?.len();
+        let names = self.names(std::iter::once(view.author).chain(r.maintainers.iter().copied()))?;
         Ok(DesignView {
             design: view.design,
             revision: view.revision,
@@ -467,6 +514,10 @@ impl Service {
                 })
                 .collect(),
             total_bytes: view.tree.total_size(),
+            makes,
+            revision_makes,
+            comments,
+            names,
         })
     }
 
@@ -498,7 +549,8 @@ impl Service {
         let mut events = self.node.log(design, request.before, request.limit.saturating_add(1))?;
         let more = events.len() > request.limit;
         events.truncate(request.limit);
-        Ok(EventPage { events: events.iter().map(EventView::of).collect(), more })
+        let names = self.names(events.iter().map(SignedEvent::author))?;
+        Ok(EventPage { events: events.iter().filter_map(EventView::of).collect(), more, names })
     }
 
     /// With a network, what the store lacks comes from peers: the

@@ -110,6 +110,9 @@ pub struct StatusResult {
     /// The revision this node uses instead of the canonical one.
     #[schema(value_type = Option<String>)]
     pub pinned: Option<EventId>,
+    /// The names shown for the maintainers and proposal authors, by
+    /// author id.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// A change in words, as `log` and `status` show it.
@@ -193,10 +196,13 @@ impl Service {
         let muted = self.node.muted_revisions(design)?;
         let before = state.open.len();
         state.open.retain(|o| !muted.contains(&o.revision));
+        let status = DesignStatus::of(*design, &state);
+        let names = self.names(status.maintainers.iter().chain(status.proposals.iter().map(|p| &p.author)).copied())?;
         Ok(StatusResult {
-            status: DesignStatus::of(*design, &state),
+            status,
             muted_open: before - state.open.len(),
             pinned: self.node.policy()?.pins.get(design).copied(),
+            names,
         })
     }
 }

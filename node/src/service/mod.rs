@@ -14,6 +14,7 @@ mod governance;
 mod maintenance;
 mod network;
 mod policy;
+mod social;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use governance::*;
 pub use maintenance::*;
 pub use network::*;
 pub use policy::*;
+pub use social::*;
 
 use crate::net::{NetError, Network};
 use crate::{Node, NodeError};

@@ -62,6 +62,15 @@ pub enum PolicyChange {
         #[serde(default)]
         reason: String,
     },
+    /// Show `author` under this name on this node, whatever their profile
+    /// says; an empty name forgets it.
+    Name {
+        #[schema(value_type = String)]
+        author: AuthorId,
+        name: String,
+        #[serde(default)]
+        reason: String,
+    },
 }
 
 impl PolicyChange {
@@ -74,6 +83,7 @@ impl PolicyChange {
             PolicyChange::Pin { design, revision, reason } => (PolicyAction::Pin(design, revision), reason),
             PolicyChange::Unpin { design, reason } => (PolicyAction::Unpin(design), reason),
             PolicyChange::Remove { design, reason } => (PolicyAction::Remove(design), reason),
+            PolicyChange::Name { author, name, reason } => (PolicyAction::Name(author, name), reason),
         }
     }
 }
@@ -84,9 +94,11 @@ pub struct PolicyEntryView {
     pub seq: u64,
     /// When it was recorded, in ms since the Unix epoch.
     pub time: u64,
-    /// `follow`, `unfollow`, `mute`, `unmute`, `pin`, `unpin` or `remove`.
+    /// `follow`, `unfollow`, `mute`, `unmute`, `pin`, `unpin`, `remove` or
+    /// `name`.
     pub action: String,
-    /// A design id, an author id, or `DESIGN@REVISION` for a pin.
+    /// A design id, an author id, `DESIGN@REVISION` for a pin, or
+    /// `AUTHOR=NAME` for a name (empty: forgotten).
     pub subject: String,
     pub reason: String,
 }
@@ -101,6 +113,7 @@ impl PolicyEntryView {
             PolicyAction::Pin(d, r) => ("pin", format!("{d}@{r}")),
             PolicyAction::Unpin(d) => ("unpin", d.to_string()),
             PolicyAction::Remove(d) => ("remove", d.to_string()),
+            PolicyAction::Name(a, name) => ("name", format!("{a}={name}")),
         };
         PolicyEntryView {
             seq: entry.seq,
@@ -139,6 +152,8 @@ pub struct PolicyView {
     #[schema(value_type = Vec<String>)]
     pub removed: Vec<DesignId>,
     pub pins: Vec<RevisionRef>,
+    /// This node's names for authors, by author id.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 impl Service {
@@ -151,6 +166,7 @@ impl Service {
             muted: policy.muted.iter().copied().collect(),
             removed: policy.removed.iter().copied().collect(),
             pins: policy.pins.iter().map(|(d, r)| RevisionRef { design: *d, revision: *r }).collect(),
+            names: policy.names.iter().map(|(a, n)| (a.to_string(), n.clone())).collect(),
         })
     }
 

@@ -16,6 +16,7 @@ use communs_protocol::governance::{Applied, GovernanceState, Refusal, Resolver};
 use communs_protocol::{Body, DesignId, EventError, EventId, SignedEvent};
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
+use super::social::{self, MakeCounts, SocialTables};
 use super::views::{
     self, DESIGNS, DesignRow, GOVERNANCE, HEADS, LOG, META, NAMES, ResolverCache, StateDecodeError, VIEWS_VERSION,
     VIEWS_VERSION_KEY,
@@ -96,6 +97,7 @@ impl EventStore {
             tx.open_table(DESIGN_EVENTS)?;
             tx.open_table(SYNC_ITEMS)?;
             super::policy::create_in(&tx)?;
+            super::social::create_in(&tx)?;
             backfill_sync_items(&tx)?;
             rebuild_views(&tx)?;
             tx.open_table(META)?.insert(VIEWS_VERSION_KEY, VIEWS_VERSION)?;
@@ -532,7 +534,7 @@ impl EventStore {
         let mut kept = self.policy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = super::policy::append(&self.db, time_ms, action, reason)?;
         if let Some(policy) = kept.as_mut() {
-            std::sync::Arc::make_mut(policy).apply(action);
+            std::sync::Arc::make_mut(policy).apply(&entry.action);
         }
         Ok(entry)
     }
@@ -562,6 +564,66 @@ impl EventStore {
             out.push((EventId::from_hash(communs_protocol::Hash::from_bytes(*id.value())), bytes.value().to_vec()));
         }
         Ok(out)
+    }
+
+    /// A design's comments, oldest first.
+    pub(crate) fn comments(&self, design: &DesignId) -> Result<Vec<SignedEvent>, EventStoreError> {
+        social::comment_ids(&self.db, design)?.iter().filter_map(|id| self.get(id).transpose()).collect()
+    }
+
+    /// A design's make reports, oldest first.
+    pub(crate) fn make_reports(&self, design: &DesignId) -> Result<Vec<SignedEvent>, EventStoreError> {
+        social::make_report_ids(&self.db, design)?.iter().filter_map(|id| self.get(id).transpose()).collect()
+    }
+
+    /// How many times each revision of `design` was made, by outcome.
+    pub(crate) fn makes(&self, design: &DesignId) -> Result<Vec<(EventId, MakeCounts)>, EventStoreError> {
+        social::makes(&self.db, design)
+    }
+
+    pub(crate) fn authors_of(&self, design: &DesignId) -> Result<Vec<communs_protocol::AuthorId>, EventStoreError> {
+        social::authors_of(&self.db, design)
+    }
+
+    pub(crate) fn designs_of_author(
+        &self,
+        author: &communs_protocol::AuthorId,
+    ) -> Result<Vec<DesignId>, EventStoreError> {
+        social::designs_of_author(&self.db, author)
+    }
+
+    pub(crate) fn is_known_author(&self, author: &communs_protocol::AuthorId) -> Result<bool, EventStoreError> {
+        social::is_known_author(&self.db, author)
+    }
+
+    pub(crate) fn profile(&self, author: &communs_protocol::AuthorId) -> Result<Option<SignedEvent>, EventStoreError> {
+        social::profile(&self.db, author)
+    }
+
+    pub(crate) fn profiles(&self) -> Result<Vec<SignedEvent>, EventStoreError> {
+        social::profiles(&self.db)
+    }
+
+    /// The encodings of the held profiles of these authors newer than the
+    /// clock given with each, for a peer's catch-up.
+    pub(crate) fn newer_profiles(
+        &self,
+        known: &[(communs_protocol::AuthorId, u64)],
+    ) -> Result<Vec<Vec<u8>>, EventStoreError> {
+        let mut out = Vec::new();
+        for (author, clock) in known {
+            if let Some(profile) = self.profile(author)?
+                && profile.clock() > *clock
+            {
+                out.push(profile.bytes().to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keeps a verified profile if it is newer than the stored one.
+    pub(crate) fn put_profile(&self, profile: &SignedEvent) -> Result<bool, EventStoreError> {
+        social::put_profile(&self.db, profile)
     }
 
     /// Deletes every event of `design` from this store (`communs remove`),
@@ -598,6 +660,7 @@ impl EventStore {
                 tx.open_table(NAMES)?.remove((views::sort_key(row.value().0).as_str(), design.as_bytes()))?;
             }
             tx.open_table(GOVERNANCE)?.remove(design.as_bytes())?;
+            SocialTables::open(&tx)?.remove_design(design)?;
             removed = ids.len();
         }
         cache.forget(design);
@@ -701,6 +764,7 @@ struct Tables<'tx> {
     designs: redb::Table<'tx, &'static [u8; 32], views::DesignRowValue<'static>>,
     names: redb::Table<'tx, (&'static str, &'static [u8; 32]), ()>,
     governance: redb::Table<'tx, &'static [u8; 32], &'static [u8]>,
+    social: SocialTables<'tx>,
 }
 
 /// What one insert added to a design.
@@ -731,6 +795,7 @@ impl<'tx> Tables<'tx> {
             designs: tx.open_table(DESIGNS)?,
             names: tx.open_table(NAMES)?,
             governance: tx.open_table(GOVERNANCE)?,
+            social: SocialTables::open(tx)?,
         })
     }
 
@@ -745,6 +810,7 @@ impl<'tx> Tables<'tx> {
             self.heads.remove((design.as_bytes(), parent.as_bytes()))?;
         }
         self.heads.insert((design.as_bytes(), id.as_bytes()), event.clock())?;
+        self.social.put(event)?;
         Ok(())
     }
 
@@ -758,6 +824,7 @@ impl<'tx> Tables<'tx> {
         self.sync_items.remove((design.as_bytes(), id.as_bytes()))?;
         self.log.remove((design.as_bytes(), u64::MAX - event.clock(), id.as_bytes()))?;
         self.heads.remove((design.as_bytes(), id.as_bytes()))?;
+        self.social.delete(event)?;
         for parent in event.parents() {
             if resolver.is_head(parent)
                 && let Some(clock) = resolver.clock(parent)
@@ -891,6 +958,7 @@ fn rebuild_views(tx: &WriteTransaction) -> Result<(), EventStoreError> {
     tx.delete_table(GOVERNANCE)?;
     let designs = designs_in(&tx.open_table(DESIGN_EVENTS)?)?;
     let mut tables = Tables::open(tx)?;
+    tables.social.clear()?;
     for design in designs {
         let mut events = Vec::new();
         for row in tables.design_events.range((design.as_bytes(), &[0u8; 32])..=(design.as_bytes(), &[0xffu8; 32]))? {
@@ -907,6 +975,7 @@ fn rebuild_views(tx: &WriteTransaction) -> Result<(), EventStoreError> {
                 tables.heads.remove((design.as_bytes(), parent.as_bytes()))?;
             }
             tables.heads.insert((design.as_bytes(), event.id().as_bytes()), event.clock())?;
+            tables.social.put(event)?;
             delta.events += 1;
             delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
         }

@@ -6,6 +6,7 @@ mod db;
 pub(crate) mod events;
 pub(crate) mod file_cache;
 pub(crate) mod policy;
+pub(crate) mod social;
 mod sweep;
 pub(crate) mod views;
 

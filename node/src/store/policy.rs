@@ -18,7 +18,7 @@ const POLICY: TableDefinition<u64, &[u8]> = TableDefinition::new("policy");
 /// Longest reason kept with an entry.
 pub(crate) const MAX_REASON_BYTES: usize = 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyAction {
     Follow(DesignId),
     Unfollow(DesignId),
@@ -30,7 +30,13 @@ pub enum PolicyAction {
     /// Drop the design's events and files from this node, and refuse them
     /// from peers until it is followed again.
     Remove(DesignId),
+    /// This node's own name for an author, shown instead of the name
+    /// their profile gives; an empty name forgets it.
+    Name(AuthorId, String),
 }
+
+/// Longest local name of an author.
+pub(crate) const MAX_LOCAL_NAME_BYTES: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyEntry {
@@ -52,20 +58,22 @@ pub struct Policy {
     /// Designs whose last follow action was a remove: not stored, and
     /// refused from peers.
     pub removed: BTreeSet<DesignId>,
+    /// This node's names for authors.
+    pub names: BTreeMap<AuthorId, String>,
 }
 
 impl Policy {
     pub fn replay(entries: &[PolicyEntry]) -> Policy {
         let mut policy = Policy::default();
         for entry in entries {
-            policy.apply(entry.action);
+            policy.apply(&entry.action);
         }
         policy
     }
 
     /// The policy after one more entry.
-    pub fn apply(&mut self, action: PolicyAction) {
-        match action {
+    pub fn apply(&mut self, action: &PolicyAction) {
+        match *action {
             PolicyAction::Follow(d) => {
                 self.followed.insert(d);
                 self.unfollowed.remove(&d);
@@ -92,6 +100,12 @@ impl Policy {
                 self.unfollowed.remove(&d);
                 self.pins.remove(&d);
                 self.removed.insert(d);
+            }
+            PolicyAction::Name(a, ref name) if name.is_empty() => {
+                self.names.remove(&a);
+            }
+            PolicyAction::Name(a, ref name) => {
+                self.names.insert(a, name.clone());
             }
         }
     }
@@ -146,10 +160,11 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// `[time, kind, subject, reason]`, and for a pin `[time, 4, design, reason, revision]`.
+/// `[time, kind, subject, reason]`, for a pin `[time, 4, design, reason,
+/// revision]`, for a name `[time, 7, author, reason, name]`.
 fn encode(entry: &PolicyEntry) -> Vec<u8> {
     let bytes = |b: &[u8; 32]| Value::Bytes(b.to_vec());
-    let (kind, subject, extra) = match entry.action {
+    let (kind, subject, extra) = match &entry.action {
         PolicyAction::Follow(d) => (0u64, bytes(d.as_bytes()), None),
         PolicyAction::Unfollow(d) => (1, bytes(d.as_bytes()), None),
         PolicyAction::Mute(a) => (2, bytes(a.as_bytes()), None),
@@ -157,6 +172,7 @@ fn encode(entry: &PolicyEntry) -> Vec<u8> {
         PolicyAction::Pin(d, r) => (4, bytes(d.as_bytes()), Some(bytes(r.as_bytes()))),
         PolicyAction::Unpin(d) => (5, bytes(d.as_bytes()), None),
         PolicyAction::Remove(d) => (6, bytes(d.as_bytes()), None),
+        PolicyAction::Name(a, name) => (7, bytes(a.as_bytes()), Some(Value::Text(name.clone()))),
     };
     let mut items = vec![
         Value::Integer(entry.time_ms.into()),
@@ -193,6 +209,13 @@ fn decode(seq: u64, bytes: &[u8]) -> Option<PolicyEntry> {
         4 => PolicyAction::Pin(design, EventId::from_hash(Hash::from_bytes(b32(items.get(4)?)?))),
         5 => PolicyAction::Unpin(design),
         6 => PolicyAction::Remove(design),
+        7 => PolicyAction::Name(
+            AuthorId::from_bytes(subject).ok()?,
+            match items.get(4)? {
+                Value::Text(t) => t.clone(),
+                _ => return None,
+            },
+        ),
         _ => return None,
     };
     Some(PolicyEntry { seq, time_ms, action, reason })

@@ -44,8 +44,9 @@ pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 /// Bumped whenever the rows above change meaning or layout: a store with
 /// another version has them rebuilt from its events when it opens. 2: the
 /// bound on unclaimed contributions (a rebuild deletes what is over it).
-/// 3: the `names` index of `list`.
-pub(super) const VIEWS_VERSION: u64 = 3;
+/// 3: the `names` index of `list`. 4: comments, make counts, authors
+/// (`social.rs`).
+pub(super) const VIEWS_VERSION: u64 = 4;
 pub(super) const VIEWS_VERSION_KEY: &str = "views_version";
 
 /// Events held by the cached resolvers together, beyond which the least

@@ -13,18 +13,20 @@
 //! split x2]` for the genesis, signed by key 0 (`maintainers` is a bit set
 //! of keys), then one 6-byte record per event, at most 64:
 //! `[author, kind, parent, parent2, ref, arg]`. `parent` and `ref` index
-//! earlier events; `parent2` is a second parent unless 0xff. Kinds (mod 6):
+//! earlier events; `parent2` is a second parent unless 0xff. Kinds (mod 8):
 //! 0 revision (`ref` its base unless 0xff, `arg` its tree), 1 approve `ref`,
 //! 2 retract `ref`, 3 propose on `ref` (`arg`: change mod 3 and its subject
 //! or threshold), 4 an event of another design, 5 a revision whose clock
-//! contradicts its parents.
+//! contradicts its parents, 6 a comment answering `ref`, 7 a make report of
+//! `ref` (`arg`: its outcome mod 3).
 #![no_main]
 use std::sync::OnceLock;
 
 use communs_protocol::governance::{Applied, Resolver, resolve_with_quota};
 use communs_protocol::hash::BlobHash;
 use communs_protocol::{
-    Body, Change, DesignId, EventId, Genesis, Hash, Manifest, Revision, SecretKey, SignedEvent, UnsignedEvent,
+    Body, Change, Comment, DesignId, EventId, Genesis, Hash, MakeReport, Manifest, Outcome, Revision, SecretKey,
+    SignedEvent, UnsignedEvent,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -88,7 +90,7 @@ fn build(data: &[u8]) -> Option<Vec<SignedEvent>> {
         let parents: Vec<EventId> = parents.iter().map(|p| p.id()).collect();
         let target = pick(reference).id();
         let mut event_design = design;
-        let body = match kind % 6 {
+        let body = match kind % 8 {
             0 => revision(arg, if reference == 0xff { vec![] } else { vec![target] }),
             1 => Body::Approve { target },
             2 => Body::Retract { target },
@@ -105,10 +107,21 @@ fn build(data: &[u8]) -> Option<Vec<SignedEvent>> {
                 event_design = DesignId::from_hash(Hash::of(&[arg]));
                 Body::Approve { target }
             }
-            _ => {
+            5 => {
                 clock = clock.saturating_add(1 + u64::from(arg % 2) * (u64::MAX / 2));
                 revision(arg, vec![])
             }
+            6 => Body::Comment(Comment { on: Some(target), text: "c".into(), attachments: vec![] }),
+            _ => Body::MakeReport(MakeReport {
+                revision: target,
+                outcome: Outcome::ALL[usize::from(arg) % 3],
+                process: String::new(),
+                machine: String::new(),
+                material: String::new(),
+                settings: vec![],
+                notes: String::new(),
+                photos: vec![],
+            }),
         };
         let unsigned =
             UnsignedEvent { design: Some(event_design), author: key.author(), parents, clock, time: TIME, body };

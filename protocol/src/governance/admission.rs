@@ -59,6 +59,10 @@ pub enum Refusal {
     TargetNotInPast { target: EventId },
     #[error("target {target} is neither a revision nor a proposal")]
     NotATarget { target: EventId },
+    #[error("{target} is not a revision: a make report names the revision built")]
+    NotARevision { target: EventId },
+    #[error("a profile belongs to no design's log: it travels on its own")]
+    NotInADesign,
     #[error("the author already endorses {target} in the event's past: approving again adds nothing")]
     AlreadyEndorses { target: EventId },
     #[error("the author already retracts {target} in the event's past")]
@@ -80,6 +84,8 @@ impl Refusal {
             Refusal::NotMaintainer { .. } => "not-maintainer",
             Refusal::TargetNotInPast { .. } => "target-not-in-past",
             Refusal::NotATarget { .. } => "not-a-target",
+            Refusal::NotARevision { .. } => "not-a-revision",
+            Refusal::NotInADesign => "not-in-a-design",
             Refusal::AlreadyEndorses { .. } => "already-endorses",
             Refusal::AlreadyRetracts { .. } => "already-retracts",
         }
@@ -155,6 +161,9 @@ impl Index {
     /// Whether `event` can be added now, or why not: the checks of
     /// `spec/governance.md`, "Admission", in the order the spec gives.
     pub(super) fn check(&self, event: &SignedEvent) -> Result<(), Refusal> {
+        if matches!(event.body(), Body::Profile(_)) {
+            return Err(Refusal::NotInADesign);
+        }
         let Some(genesis) = &self.genesis else {
             // A signed event other than a genesis has parents (events.md).
             return match (event.body(), event.parents().first()) {
@@ -193,8 +202,17 @@ impl Index {
                 }
                 return self.check_stranger_parents(author, parents);
             }
-            Body::Propose { .. } => return self.check_stranger_parents(author, parents),
-            Body::Genesis(_) => return Ok(()),
+            Body::Propose { .. } | Body::Comment(_) => return self.check_stranger_parents(author, parents),
+            Body::MakeReport(m) => {
+                if !self.dag.in_past(&m.revision, parents) {
+                    return Err(Refusal::TargetNotInPast { target: m.revision });
+                }
+                if !self.revisions.contains_key(&m.revision) {
+                    return Err(Refusal::NotARevision { target: m.revision });
+                }
+                return self.check_stranger_parents(author, parents);
+            }
+            Body::Genesis(_) | Body::Profile(_) => return Ok(()),
         };
         if !self.maintainer_before(author, parents) {
             return Err(Refusal::NotMaintainer { author });
@@ -260,7 +278,7 @@ impl Index {
         let governs = match event.body() {
             Body::Genesis(_) | Body::Propose { .. } => true,
             Body::Approve { target } | Body::Retract { target } => self.proposals.contains_key(target),
-            Body::Revision(_) => false,
+            Body::Revision(_) | Body::Comment(_) | Body::MakeReport(_) | Body::Profile(_) => false,
         };
         if let Body::Propose { change: Change::AddMaintainer(a) | Change::RemoveMaintainer(a), .. } = event.body() {
             *self.membership_changes.entry(*a).or_default() += 1;

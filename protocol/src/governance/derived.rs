@@ -97,6 +97,7 @@ impl Derived {
     /// Brings the state up to date after `index` gained one event.
     pub(super) fn update(&mut self, index: &Index, touched: Touched) {
         match touched {
+            Touched::Nothing => {}
             Touched::Genesis => *self = Derived::full(index),
             Touched::Proposal { id } => self.proposal_added(index, id),
             Touched::Stance { target, .. } if index.proposals.contains_key(&target) => {

@@ -151,6 +151,8 @@ pub(super) enum Touched {
         author: AuthorId,
         target: EventId,
     },
+    /// A comment or a make report: part of the log, never of governance.
+    Nothing,
 }
 
 #[derive(Debug, Clone)]
@@ -176,7 +178,11 @@ impl Index {
         let by_maintainer = match event.body() {
             // Admitted approvals and retractions are a maintainer's.
             Body::Genesis(_) | Body::Approve { .. } | Body::Retract { .. } => true,
-            Body::Revision(_) | Body::Propose { .. } => self.maintainer_before(author, event.parents()),
+            Body::Revision(_) | Body::Propose { .. } | Body::Comment(_) | Body::MakeReport(_) => {
+                self.maintainer_before(author, event.parents())
+            }
+            // Refused by `check`: a profile belongs to no design.
+            Body::Profile(_) => false,
         };
         self.authors.insert(id, (author, by_maintainer));
         if by_maintainer {
@@ -216,6 +222,7 @@ impl Index {
                 self.retractions.entry((author, *target)).or_default().push(id);
                 Touched::Stance { author, target: *target }
             }
+            Body::Comment(_) | Body::MakeReport(_) | Body::Profile(_) => Touched::Nothing,
         }
     }
 

@@ -24,6 +24,8 @@ mod okh_v1;
 mod rules;
 mod value;
 
+pub(crate) use rules::web_url as check_web_url;
+
 use crate::cbor::{self, DecodeError, Value};
 use crate::license::LicenseError;
 use crate::limits::{MAX_MANIFEST_BYTES, MAX_MANIFEST_LINE_BYTES};

@@ -143,7 +143,7 @@ pub(super) fn is_web(value: &str) -> bool {
 /// An absolute http(s) URL with a host and no whitespace. Deliberately not
 /// a full RFC 3986 parser: the URL is displayed and followed by a browser,
 /// never fetched by the node.
-fn web_url(value: &str, field: &'static str) -> Rule {
+pub(crate) fn web_url(value: &str, field: &'static str) -> Rule {
     bounded(value, field, MAX_URL_BYTES)?;
     let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
     let has_host = rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use communs_protocol::limits::{MAX_CATCHUP_ROUNDS, MAX_FORWARDED_PER_CATCHUP};
 use communs_protocol::sync::SyncError;
 use communs_protocol::wire::{Refusal, Scope};
-use communs_protocol::{DesignId, EventError, EventId, SignedEvent};
+use communs_protocol::{AuthorId, DesignId, EventError, EventId, SignedEvent};
 use futures::StreamExt;
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::FuturesUnordered;
@@ -49,7 +49,7 @@ pub enum CatchupError {
     #[error("{peer} answered with the wrong kind of message")]
     Protocol { peer: PeerId },
     #[error("{peer} sent an invalid event: {source}")]
-    BadEvent { peer: PeerId, source: EventError },
+    BadEvent { peer: PeerId, source: Box<EventError> },
     #[error("{peer} sent event {got}, which was not asked for")]
     Unasked { peer: PeerId, got: EventId },
     #[error("reconciliation with {peer} did not converge in {MAX_CATCHUP_ROUNDS} round trips")]
@@ -156,7 +156,11 @@ impl Network {
         let network = self.clone();
         let answered = tokio::task::spawn_blocking(move || {
             let events = &network.shared.node.events;
-            work.run(|scope| network.items_in(scope), |prefixes, max| events.raw_by_prefixes(prefixes, max))
+            work.run(
+                |scope| network.items_in(scope),
+                |prefixes, max| events.raw_by_prefixes(prefixes, max),
+                |known| events.newer_profiles(known),
+            )
         })
         .await;
         answered.unwrap_or_else(|_| Answer::failed())
@@ -169,7 +173,13 @@ impl Network {
     pub async fn catch_up(&self, peer: PeerId, interest: Interest) -> Result<CatchupReport, CatchupError> {
         let random = || rand_core::RngCore::next_u64(&mut rand_core::OsRng);
         let (session, restart) = (random(), random());
+        let scoped = match &interest {
+            Interest::All => None,
+            Interest::Designs(designs) => Some(designs.clone()),
+        };
         let (mut catchup, mut actions) = Catchup::start(peer, interest, session, [restart]);
+        // Designs that gained events: their authors' profiles are asked for.
+        let grown = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
         // Owned futures, each with its own network: futures borrowing
         // `self` defeat the compiler's proof that the tasks awaiting this
         // are `Send`.
@@ -206,10 +216,18 @@ impl Network {
                     ),
                     Action::Store(events) => {
                         let forwarded = forwarded.clone();
+                        if let Ok(mut grown) = grown.lock() {
+                            grown.extend(events.iter().map(SignedEvent::design));
+                        }
                         running.push(async move { network.store_caught_up(peer, events, &forwarded).await }.boxed())
                     }
                     Action::Finish { report, hold } => {
                         self.hold(hold).await;
+                        let designs =
+                            scoped.clone().unwrap_or_else(|| grown.lock().map(|g| g.clone()).unwrap_or_default());
+                        if let Err(e) = self.catch_up_profiles(peer, designs).await {
+                            tracing::debug!(%peer, "profiles not caught up: {e}");
+                        }
                         self.record_sync(peer, &report).await;
                         // A peer is here and now holds what this node holds
                         // of the scope: the files no peer could send before
@@ -263,6 +281,45 @@ impl Network {
         Ok(Input::Stored { added: ingested.added.len(), waiting: ingested.waiting })
     }
 
+    /// Asks `peer` for the profiles, newer than those held here, of the
+    /// authors of `designs` (spec/catchup.md, "Profiles"): they travel
+    /// with the designs. Each one is verified, must be a profile of an
+    /// author asked for, and is kept only if newer.
+    async fn catch_up_profiles(
+        &self,
+        peer: PeerId,
+        designs: std::collections::BTreeSet<DesignId>,
+    ) -> Result<usize, CatchupError> {
+        if designs.is_empty() {
+            return Ok(0);
+        }
+        let node = self.shared.node.clone();
+        let known = tokio::task::spawn_blocking(move || node.profile_clocks(&designs))
+            .await
+            .map_err(|_| NetError::Stopped)?
+            .map_err(NetError::from)?;
+        let mut kept = 0;
+        for chunk in known.chunks(communs_protocol::limits::MAX_PROFILE_AUTHORS) {
+            let request = communs_protocol::wire::Request::Profiles { known: chunk.to_vec() };
+            let events = match self.request(peer, request).await? {
+                communs_protocol::wire::Response::Events { events } => events,
+                communs_protocol::wire::Response::Refused(refusal) => {
+                    return Err(CatchupError::Refused { peer, refusal });
+                }
+                _ => return Err(CatchupError::Protocol { peer }),
+            };
+            let profiles = asked_profiles(peer, chunk, &events)?;
+            let node = self.shared.node.clone();
+            kept += tokio::task::spawn_blocking(move || {
+                profiles.iter().try_fold(0, |kept, p| node.receive_profile(p).map(|new| kept + usize::from(new)))
+            })
+            .await
+            .map_err(|_| NetError::Stopped)?
+            .map_err(NetError::from)?;
+        }
+        Ok(kept)
+    }
+
     /// Remembers the last catch-up with `peer`, for `node status`.
     async fn record_sync(&self, peer: PeerId, report: &CatchupReport) {
         let at_ms = std::time::SystemTime::now()
@@ -272,4 +329,27 @@ impl Network {
         let sync = super::PeerSync { peer_id: peer.to_string(), at_ms, report: report.clone() };
         let _ = self.send(super::Command::Synced(peer, sync)).await;
     }
+}
+
+/// The profiles of a `Profiles` answer, each verified, and each a profile
+/// of an author `known` names with a larger clock than given: anything
+/// else fails the whole answer, as an unasked event does.
+fn asked_profiles(
+    peer: PeerId,
+    known: &[(AuthorId, u64)],
+    events: &[Vec<u8>],
+) -> Result<Vec<SignedEvent>, CatchupError> {
+    let asked: std::collections::HashMap<AuthorId, u64> = known.iter().copied().collect();
+    events
+        .iter()
+        .map(|bytes| {
+            let profile =
+                SignedEvent::decode(bytes).map_err(|e| CatchupError::BadEvent { peer, source: Box::new(e) })?;
+            let newer = asked.get(&profile.author()).is_some_and(|clock| profile.clock() > *clock);
+            if !newer || !matches!(profile.body(), communs_protocol::Body::Profile(_)) {
+                return Err(CatchupError::Unasked { peer, got: profile.id() });
+            }
+            Ok(profile)
+        })
+        .collect()
 }

@@ -248,8 +248,14 @@ impl Network {
         // Reading the logs is store work: off the async workers that drive
         // the swarm and the API.
         let (reader, asked) = (node.clone(), wanted.to_vec());
-        let resolved = tokio::task::spawn_blocking(move || {
-            asked.iter().map(|(design, revision)| reader.revision_tree(design, *revision)).collect::<Vec<_>>()
+        let (resolved, attached) = tokio::task::spawn_blocking(move || {
+            let trees =
+                asked.iter().map(|(design, revision)| reader.revision_tree(design, *revision)).collect::<Vec<_>>();
+            // Photos and attachments of comments, make reports and profiles
+            // come with the files; one missing does not fail the design.
+            let attached: Vec<(BlobHash, u64)> =
+                asked.iter().filter_map(|(design, _)| reader.attachments_of(design).ok()).flatten().collect();
+            (trees, attached)
         })
         .await
         .map_err(|_| NetError::Stopped)?;
@@ -333,6 +339,11 @@ impl Network {
                 }
             }
             needs.push((i, own));
+        }
+        for (hash, size) in attached {
+            if seen.insert(hash) {
+                in_order.push((hash, size));
+            }
         }
         let absent = self.absent(in_order.iter().map(|(hash, _)| *hash)).await?;
         let missing: Vec<(BlobHash, u64)> = in_order.into_iter().filter(|(hash, _)| absent.contains(hash)).collect();

@@ -644,6 +644,12 @@ impl Sim {
                 self.at(self.now + GAP_WAIT, Happening::GapDeadline { node, event });
                 self.start_catchup(node, from, Interest::designs([design]));
             }
+            // The simulated nodes keep no profiles: dropped, as by a node
+            // that holds none of the author's designs.
+            Step::Profile(_) => {
+                let next = Step::Verdict(gossip::profile_kept(false));
+                self.gossip_step(node, from, next, topic, bytes);
+            }
         }
     }
 
@@ -783,6 +789,7 @@ impl Sim {
                         let answer = work.run(
                             |scope| Ok::<_, std::convert::Infallible>(store.items(scope)),
                             |prefixes, max| Ok(store.raw_by_prefixes(prefixes, max)),
+                            |_known| Ok(Vec::new()),
                         );
                         self.nodes[node].responders.answered(now, peer, answer)
                     }
