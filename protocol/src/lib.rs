@@ -23,6 +23,7 @@ pub mod license;
 pub mod limits;
 pub mod manifest;
 pub mod path;
+pub mod search;
 pub mod sync;
 pub mod text_id;
 pub mod tree;

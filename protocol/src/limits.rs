@@ -161,6 +161,25 @@ pub const MAX_PENDING_EVENTS: usize = 10_000;
 /// builds on them (`spec/governance.md`, "Unclaimed contributions").
 pub const MAX_UNCLAIMED_CONTRIBUTIONS_PER_AUTHOR: usize = 64;
 
+/// Longest text of a network search query.
+pub const MAX_SEARCH_TEXT_BYTES: usize = 256;
+
+/// Longest filter (license, keyword, author) of a network search query.
+pub const MAX_SEARCH_FILTER_BYTES: usize = 200;
+
+/// Most hits one network search asks for and one answer holds.
+pub const MAX_SEARCH_RESULTS: usize = 50;
+
+/// Largest network search request or answer on the wire: 50 hits with the
+/// longest names and licenses fit.
+pub const MAX_SEARCH_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Searches a peer may ask at once before it must wait, and the wait for
+/// each one more, in milliseconds: a person typing gets every answer, a
+/// flood gets `busy` and then a penalty.
+pub const SEARCH_BURST: u64 = 10;
+pub const SEARCH_REFILL_MILLIS: u64 = 1000;
+
 /// Largest message of a catch-up reconciliation (either direction). Large
 /// differences take more round trips rather than larger messages.
 pub const MAX_RECONCILE_MESSAGE_BYTES: usize = 256 * 1024;
