@@ -151,6 +151,12 @@ def main():
     for data in HOSTILE_CBOR:
         c.add("hostile", data)
 
+    c = Corpus("search")
+    for data in hexes(load("search.json"), "queries", "responses", "rejected"):
+        c.add("vector", data)
+    for data in HOSTILE_CBOR:
+        c.add("hostile", data)
+
     c = Corpus("paths")
     valid = [v["path"] for v in paths["valid"]]
     for p in valid + [v["path"] for v in paths["invalid"]]:

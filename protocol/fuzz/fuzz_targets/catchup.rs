@@ -170,6 +170,10 @@ fn answer(n: u32, mut input: Input) {
                     .collect();
                 events_response(held.iter().map(Vec::as_slice))
             }
+            Request::Profiles { known } => {
+                assert!(known.len() <= communs_protocol::limits::MAX_PROFILE_AUTHORS);
+                Response::Events { events: vec![] }
+            }
         };
         answered(&response);
     }
