@@ -32,6 +32,7 @@ impl Node {
             // policy already disowns (no longer kept, refused from peers),
             // and another remove deletes them.
             self.events.remove_design(&design)?;
+            self.search.removed(design);
         }
         Ok(entry)
     }
