@@ -72,7 +72,7 @@ fn schema() -> (Schema, Fields) {
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let fields = Fields {
-        design: b.add_text_field("design", STRING | STORED),
+        design: b.add_text_field("design", STRING | STORED | FAST),
         name: b.add_text_field("name", text.clone() | STORED),
         function: b.add_text_field("function", text.clone()),
         description: b.add_text_field("description", text.clone()),
@@ -85,9 +85,9 @@ fn schema() -> (Schema, Fields) {
         author: b.add_text_field("author", STRING),
         made: b.add_u64_field("made", INDEXED),
         makes: b.add_u64_field("makes", STORED),
-        held: b.add_bool_field("held", INDEXED | STORED),
+        held: b.add_bool_field("held", INDEXED | STORED | FAST),
         last_change: b.add_u64_field("last_change", FAST | STORED),
-        stamp: b.add_u64_field("stamp", STORED),
+        stamp: b.add_u64_field("stamp", FAST),
         license_text: b.add_text_field("license_text", STORED),
     };
     (b.build(), fields)
@@ -109,6 +109,12 @@ impl SearchIndex {
     /// deleted and created empty: [`SearchIndex::rebuilt`] says so, and
     /// the caller fills it again.
     pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+        Self::open_with_threads(dir, 1)
+    }
+
+    /// [`SearchIndex::open`] with several indexing threads, to fill a new
+    /// index quickly (benchmarks).
+    pub fn open_with_threads(dir: &Path, threads: usize) -> Result<SearchIndex, SearchError> {
         std::fs::create_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
         let folder = dir.join(format!("index-v{SCHEMA_VERSION}"));
         // Folders of other versions: derived data nothing reads any more.
@@ -118,12 +124,12 @@ impl SearchIndex {
                 remove(&path)?;
             }
         }
-        match Self::open_folder(&folder) {
+        match Self::open_folder(&folder, threads) {
             Ok(index) => Ok(index),
             Err(e) => {
                 tracing::warn!("search index {} is damaged ({e}): rebuilding it", folder.display());
                 remove(&folder)?;
-                Self::open_folder(&folder)
+                Self::open_folder(&folder, threads)
             }
         }
     }
@@ -134,14 +140,7 @@ impl SearchIndex {
         Self::with_index(Index::create_in_ram(schema), 1)
     }
 
-    /// An index in memory that several threads fill at once, for building
-    /// a large one quickly (benchmarks).
-    pub fn in_memory_with_threads(threads: usize) -> Result<SearchIndex, SearchError> {
-        let (schema, _) = schema();
-        Self::with_index(Index::create_in_ram(schema), threads.max(1))
-    }
-
-    fn open_folder(folder: &Path) -> Result<SearchIndex, SearchError> {
+    fn open_folder(folder: &Path, threads: usize) -> Result<SearchIndex, SearchError> {
         let (schema, _) = schema();
         let index = if folder.join("meta.json").exists() {
             let index = Index::open_in_dir(folder)?;
@@ -153,11 +152,7 @@ impl SearchIndex {
             std::fs::create_dir_all(folder).map_err(|e| SearchError::io(folder, e))?;
             Index::create_in_dir(folder, schema)?
         };
-        let opened = Self::with_index(index, 1)?;
-        // Reads every stored document once: a damaged store of documents
-        // shows here rather than in the middle of a search.
-        opened.stamps()?;
-        Ok(opened)
+        Self::with_index(index, threads.max(1))
     }
 
     fn with_index(index: Index, threads: usize) -> Result<SearchIndex, SearchError> {
@@ -235,22 +230,31 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Every design in the index with its stamp and whether it is held.
+    /// Every design in the index with its stamp and whether it is held,
+    /// read from the index's columns (not its stored documents).
     pub fn stamps(&self) -> Result<HashMap<DesignId, (u64, bool)>, SearchError> {
-        let f = self.fields;
+        let damaged = |what: &str| SearchError::Damaged(what.to_owned());
         let searcher = self.reader.searcher();
         let mut stamps = HashMap::new();
         for segment in searcher.segment_readers() {
-            let store = segment.get_store_reader(16).map_err(|e| SearchError::Damaged(e.to_string()))?;
-            for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
-                let doc = doc?;
-                let design = doc.get_first(f.design).and_then(|v| v.as_str()).and_then(|s| s.parse().ok());
-                let stamp = doc.get_first(f.stamp).and_then(|v| v.as_u64());
-                let held = doc.get_first(f.held).and_then(|v| v.as_bool()).unwrap_or(false);
-                match (design, stamp) {
-                    (Some(design), Some(stamp)) => stamps.insert(design, (stamp, held)),
-                    _ => return Err(SearchError::Damaged("a document without its design or stamp".to_owned())),
-                };
+            let fast = segment.fast_fields();
+            let designs = fast.str("design")?.ok_or_else(|| damaged("no column of designs"))?;
+            let stamp = fast.u64("stamp")?;
+            let held = fast.bool("held")?;
+            // The segment's designs in the order of their ordinals.
+            let mut by_ord: Vec<Option<DesignId>> = Vec::with_capacity(designs.num_terms());
+            let mut terms = designs.dictionary().stream().map_err(|e| SearchError::Damaged(e.to_string()))?;
+            while terms.advance() {
+                by_ord.push(std::str::from_utf8(terms.key()).ok().and_then(|s| s.parse().ok()));
+            }
+            for doc in segment.doc_ids_alive() {
+                let design = designs
+                    .ords()
+                    .first(doc)
+                    .and_then(|ord| by_ord.get(ord as usize).copied().flatten())
+                    .ok_or_else(|| damaged("a document without its design"))?;
+                let stamp = stamp.first(doc).ok_or_else(|| damaged("a document without its stamp"))?;
+                stamps.insert(design, (stamp, held.first(doc).unwrap_or(false)));
             }
         }
         Ok(stamps)

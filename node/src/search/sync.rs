@@ -117,9 +117,15 @@ impl Node {
     }
 
     async fn open_search(&self) -> Result<State, SearchError> {
-        let dir = self.home.search_dir();
-        let index = SearchIndex::open(&dir)?;
-        self.fill_search(index).await
+        let index = SearchIndex::open(&self.home.search_dir())?;
+        match index.stamps() {
+            Ok(stamps) => self.fill_search(index, stamps).await,
+            Err(e) => {
+                tracing::warn!("search index failed ({e}): rebuilding it");
+                drop(index);
+                self.rebuild_search().await
+            }
+        }
     }
 
     async fn rebuild_search(&self) -> Result<State, SearchError> {
@@ -129,15 +135,19 @@ impl Node {
             std::fs::remove_dir_all(&folder).map_err(|e| SearchError::io(&folder, e))?;
         }
         let index = SearchIndex::open(&dir)?;
-        self.fill_search(index).await
+        let stamps = index.stamps()?;
+        self.fill_search(index, stamps).await
     }
 
     /// Compares every view row with the index and brings it up to date.
-    async fn fill_search(&self, index: SearchIndex) -> Result<State, SearchError> {
+    async fn fill_search(
+        &self,
+        index: SearchIndex,
+        stamps: HashMap<DesignId, (u64, bool)>,
+    ) -> Result<State, SearchError> {
         // Subscribed before the rows are read: an event stored meanwhile
         // is seen again by the next search, never missed.
         let events = self.events.subscribe();
-        let stamps = index.stamps()?;
         let mut state = State { index, stamps, events, incomplete: BTreeSet::new() };
         self.compare_all(&mut state).await?;
         Ok(state)
