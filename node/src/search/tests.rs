@@ -217,3 +217,32 @@ async fn designs_heard_of_are_found_but_never_replace_held_ones() {
     assert_eq!(top(&node, "dryer").await, ["Solar food dryer"]);
     close(node).await;
 }
+
+#[tokio::test]
+async fn a_design_whose_files_come_later_is_indexed_again_with_its_readme() {
+    use communs_protocol::tree::{Tree, TreeEntry};
+    use communs_protocol::{BlobHash, ValidatedPath, fixtures};
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = open(dir.path()).await;
+    // A peer's design: its events arrive before its files.
+    let readme = b"# Pedal-powered grain mill\n\nGrinds maize and sorghum into flour.\n".to_vec();
+    let entry = TreeEntry {
+        path: ValidatedPath::new("README.md").expect("a path"),
+        blob: BlobHash::of(&readme),
+        size: readme.len() as u64,
+        executable: false,
+    };
+    let tree = Tree::new(vec![entry]).expect("a tree");
+    let key = SecretKey::from_bytes(&[9; 32]);
+    let genesis = fixtures::genesis(&key, "Pedal grain mill", "CERN-OHL-S-2.0", 1);
+    let revision = fixtures::revision(&key, &genesis, tree.hash(), "Pedal grain mill", "CERN-OHL-S-2.0");
+    node.insert_events(&[genesis, revision]).expect("insert");
+    assert_eq!(top(&node, "pedal").await, ["Pedal grain mill"], "found by its manifest at once");
+    assert!(top(&node, "sorghum").await.is_empty(), "its README is not here yet");
+    // The files arrive: the next search indexes the README.
+    node.add_blob(tree.encode()).await.expect("tree");
+    node.add_blob(readme).await.expect("readme");
+    assert_eq!(top(&node, "sorghum flour").await, ["Pedal grain mill"]);
+    close(node).await;
+}
