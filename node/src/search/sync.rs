@@ -73,10 +73,10 @@ impl Node {
         let state = match guard.take() {
             Some(mut state) => match self.update_search(&mut state).await {
                 Ok(()) => state,
-                Err(SearchError::Node(e)) => {
-                    *guard = Some(state);
-                    return Err(SearchError::Node(e));
-                }
+                // The store failed: the designs touched that were not
+                // re-indexed are compared again when the next search opens
+                // the index anew.
+                Err(SearchError::Node(e)) => return Err(SearchError::Node(e)),
                 Err(e) => {
                     tracing::warn!("search index failed ({e}): rebuilding it");
                     drop(state);
