@@ -44,6 +44,29 @@ impl Backend {
         }
     }
 
+    pub(crate) async fn search(&self, request: SearchRequest) -> anyhow::Result<SearchResults> {
+        match self {
+            Backend::Local(s) => Ok(s.search(&request).await?),
+            Backend::Remote(r) => r.get("/v1/search", &request).await,
+        }
+    }
+
+    /// A revision's manifest as an OKH file.
+    pub(crate) async fn okh(
+        &self,
+        design: DesignId,
+        revision: Option<EventId>,
+        format: OkhFormat,
+    ) -> anyhow::Result<String> {
+        match self {
+            Backend::Local(s) => Ok(s.okh(&design, revision, format).await?),
+            Backend::Remote(r) => {
+                let path = format!("/v1/designs/{design}/{}", format.file_name());
+                r.get_text(&path, &RevisionQuery { revision }).await
+            }
+        }
+    }
+
     pub(crate) async fn log(&self, design: DesignId, request: LogRequest) -> anyhow::Result<EventPage> {
         match self {
             Backend::Local(s) => Ok(s.log(&design, &request)?),

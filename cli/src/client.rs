@@ -53,6 +53,14 @@ impl Remote {
         self.call("GET", &uri, None).await
     }
 
+    /// `GET path?query`, whose answer is text (not JSON).
+    pub(crate) async fn get_text(&self, path: &str, query: &impl Serialize) -> anyhow::Result<String> {
+        let query = serde_urlencoded::to_string(query).context("writing the request")?;
+        let uri = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
+        let bytes = self.call_bytes("GET", &uri, None).await?;
+        String::from_utf8(bytes.to_vec()).with_context(|| format!("reading the node's answer to GET {path}"))
+    }
+
     /// `POST path` with `body` as JSON.
     pub(crate) async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
         let body = serde_json::to_vec(body).context("writing the request")?;
@@ -60,6 +68,13 @@ impl Remote {
     }
 
     async fn call<T: DeserializeOwned>(&self, method: &str, uri: &str, body: Option<Vec<u8>>) -> anyhow::Result<T> {
+        let bytes = self.call_bytes(method, uri, body).await?;
+        let path = uri.split('?').next().unwrap_or(uri);
+        serde_json::from_slice(&bytes).with_context(|| format!("reading the node's answer to {method} {path}"))
+    }
+
+    /// The body of a successful answer; an error answer as an error.
+    async fn call_bytes(&self, method: &str, uri: &str, body: Option<Vec<u8>>) -> anyhow::Result<Bytes> {
         let stream = tokio::net::TcpStream::connect(self.addr)
             .await
             .with_context(|| format!("connecting to the node's API at {}", self.addr))?;
@@ -86,7 +101,7 @@ impl Remote {
                 Err(_) => anyhow!("the node refused the request ({status})"),
             });
         }
-        serde_json::from_slice(&bytes).with_context(|| format!("reading the node's answer to {method} {path}"))
+        Ok(bytes)
     }
 }
 

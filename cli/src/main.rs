@@ -88,7 +88,33 @@ enum Command {
         after: Option<communs_protocol::DesignId>,
     },
     /// Show a design at its canonical head, or at DESIGN@REVISION.
-    Show { target: Target },
+    Show {
+        target: Target,
+        /// Print its manifest as an Open Know-How file instead: OKH-LOSH okh.toml, or OKH v1 okh.yml.
+        #[arg(long, value_name = "FORMAT")]
+        okh: Option<OkhArg>,
+    },
+    /// Search the designs this node holds and has heard of, best match first.
+    Search {
+        /// Words to look for in names, functions, keywords, licenses, authors and READMEs (none: every design that passes the filters, most recently changed first).
+        #[arg(value_name = "TEXT")]
+        text: Vec<String>,
+        /// Only designs whose license names this SPDX id (e.g. CERN-OHL-S-2.0).
+        #[arg(long, value_name = "SPDX")]
+        license: Option<String>,
+        /// Only designs with this keyword.
+        #[arg(long, value_name = "KEYWORD")]
+        keyword: Option<String>,
+        /// Only designs maintained or revised by this author (an author id or a name).
+        #[arg(long, value_name = "AUTHOR")]
+        author: Option<String>,
+        /// Only designs someone has made.
+        #[arg(long)]
+        made: bool,
+        /// Show at most this many designs.
+        #[arg(long, default_value_t = communs_node::service::SEARCH_PAGE)]
+        limit: usize,
+    },
     /// Show a design's events, newest first, a page at a time.
     Log {
         design: communs_protocol::DesignId,
@@ -276,6 +302,15 @@ enum NodeCommand {
     Run(daemon::RunArgs),
     /// Peer id, listen addresses, API address, peers and followed designs of the running node.
     Status,
+}
+
+/// An Open Know-How file format.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OkhArg {
+    /// OKH-LOSH okh.toml.
+    Toml,
+    /// OKH v1 okh.yml.
+    Yml,
 }
 
 #[derive(Subcommand, Clone, Copy)]

@@ -27,6 +27,17 @@ impl Output {
         }
     }
 
+    /// A file's text as it is (no line added), or, for a script,
+    /// `{"file": NAME, "text": TEXT}`.
+    pub(crate) fn file(&self, name: &str, text: &str) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", json!({ "file": name, "text": text }));
+        } else {
+            print!("{text}");
+        }
+        Ok(())
+    }
+
     /// No progress bars: the output is for a script.
     pub(crate) fn quiet(&self) -> bool {
         self.json

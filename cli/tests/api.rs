@@ -170,13 +170,28 @@ fn every_route_answers_what_its_openapi_document_says() {
         (format!("{d}/log?limit=1"), "/v1/designs/{design}/log"),
         (format!("{d}/status"), "/v1/designs/{design}/status"),
         ("/v1/policy".to_owned(), "/v1/policy"),
+        ("/v1/search?q=spool".to_owned(), "/v1/search"),
+        ("/v1/search?license=CERN-OHL-S-2.0&keyword=x&author=nobody&made=true&limit=5".to_owned(), "/v1/search"),
+        (format!("{d}/okh.toml"), "/v1/designs/{design}/okh.toml"),
+        (format!("{d}/okh.yml?revision={revision}"), "/v1/designs/{design}/okh.yml"),
+        ("/v1/okh/list.json".to_owned(), "/v1/okh/list.json"),
         // Errors are documented too.
+        ("/v1/search?limit=x".to_owned(), "/v1/search"),
+        ("/v1/designs/design1notanid/okh.yml".to_owned(), "/v1/designs/{design}/okh.yml"),
         ("/v1/designs/design1notanid".to_owned(), "/v1/designs/{design}"),
         (format!("{d}/log?before={design}"), "/v1/designs/{design}/log"),
     ] {
         let answer = api.get(&path);
         doc.check("GET", template, &answer);
     }
+    let found = api.get("/v1/search?q=spool+holder").json();
+    assert_eq!(found["hits"][0]["design"], design.as_str(), "{found}");
+    let toml = api.get(&format!("{d}/okh.toml"));
+    assert_eq!(toml.header("content-type"), Some("application/toml"));
+    assert!(String::from_utf8_lossy(&toml.body).contains("name = \"Spool holder\""), "{toml:?}");
+    let list = api.get("/v1/okh/list.json").json();
+    let url = list["manifests"][0]["okh_yml"].as_str().expect("a manifest URL");
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with(&format!("{d}/okh.yml")), "{list}");
     let listed = api.get("/v1/designs").json();
     assert_eq!(listed["designs"][0]["design"], design.as_str(), "{listed}");
     let unknown =
@@ -320,6 +335,10 @@ fn requests(design: String, revision: String, scratch: String) -> impl Strategy<
             Just("/v1/designs/{}/retractions"),
             Just("/v1/designs/{}/proposals"),
             Just("/v1/designs/{}/sync"),
+            Just("/v1/designs/{}/okh.toml"),
+            Just("/v1/designs/{}/okh.yml"),
+            Just("/v1/search"),
+            Just("/v1/okh/list.json"),
             Just("/v1/designs"),
             Just("/v1/policy"),
             Just("/v1/gc"),

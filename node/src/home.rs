@@ -84,6 +84,12 @@ impl Home {
         self.root.join("store")
     }
 
+    /// The full-text search index: derived from the store, deleted and
+    /// rebuilt whenever it is damaged or of another version.
+    pub fn search_dir(&self) -> PathBuf {
+        self.root.join("search")
+    }
+
     /// The running node's API address and process id (present while a
     /// node runs).
     pub fn api_path(&self) -> PathBuf {

@@ -27,6 +27,7 @@ mod node;
 mod policy;
 pub mod progress;
 pub mod publish;
+pub mod search;
 pub mod service;
 pub mod social;
 mod store;

@@ -19,6 +19,8 @@ pub struct Node {
     pub(crate) blobs: BlobStore,
     /// Opened by the first publish: other commands never read it.
     file_cache: tokio::sync::OnceCell<FileCache>,
+    /// The search index, opened by the first search (`search/`).
+    pub(crate) search: crate::search::Search,
     // Last, so it is released after the stores are closed.
     _lock: StoreLock,
 }
@@ -89,7 +91,15 @@ impl Node {
         }
         let events = open_events(&store.join("events.redb"))?;
         let blobs = BlobStore::open(&store.join("blobs")).await?;
-        Ok(Node { home, key, events, blobs, file_cache: tokio::sync::OnceCell::new(), _lock: lock })
+        Ok(Node {
+            home,
+            key,
+            events,
+            blobs,
+            file_cache: tokio::sync::OnceCell::new(),
+            search: Default::default(),
+            _lock: lock,
+        })
     }
 
     /// The cache of published files' hashes, opened on first use.

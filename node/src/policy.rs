@@ -37,11 +37,15 @@ impl Node {
             | PolicyAction::Remove(_) => {}
         }
         let entry = self.events.append_policy(now_ms, action, reason)?;
+        if let PolicyAction::Name(author, _) = &entry.action {
+            self.search.renamed(self.events.designs_of_author(author)?);
+        }
         if let PolicyAction::Remove(design) = entry.action {
             // Recorded first: a crash in between leaves events that the
             // policy already disowns (no longer kept, refused from peers),
             // and another remove deletes them.
             self.events.remove_design(&design)?;
+            self.search.removed(design);
         }
         Ok(entry)
     }

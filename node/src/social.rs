@@ -131,7 +131,9 @@ impl Node {
                 avatar: avatar.into_iter().next(),
             }),
         })?;
-        self.events.put_profile(&event)?;
+        if self.events.put_profile(&event)? {
+            self.search.renamed(self.events.designs_of_author(&self.author())?);
+        }
         Ok(event)
     }
 
@@ -149,7 +151,11 @@ impl Node {
         if author != self.author() && !self.events.is_known_author(&author)? {
             return Ok(false);
         }
-        Ok(self.events.put_profile(profile)?)
+        let newer = self.events.put_profile(profile)?;
+        if newer {
+            self.search.renamed(self.events.designs_of_author(&author)?);
+        }
+        Ok(newer)
     }
 
     /// The attachments a node keeping `design` keeps: those of its

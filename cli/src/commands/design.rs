@@ -2,7 +2,7 @@
 
 use communs_node::service::{
     DesignView, EventBody, EventView, ExportRequest, ForkRequest, GetRequest, ImportRequest, ListRequest, LogRequest,
-    ManifestLicense, PublishRequest,
+    ManifestLicense, OkhFormat, PublishRequest, SearchRequest, SearchResults,
 };
 use indicatif::HumanBytes;
 
@@ -11,7 +11,7 @@ use super::{format_time, path_for, plural, who};
 use crate::backend::Backend;
 use crate::output::Output;
 use crate::progress;
-use crate::{BundleCommand, Command};
+use crate::{BundleCommand, Command, OkhArg};
 
 pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> anyhow::Result<()> {
     let quiet = out.quiet() || !backend.shows_progress();
@@ -65,9 +65,22 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                 lines.join("\n")
             })
         }
-        Command::Show { target } => {
+        Command::Show { target, okh: Some(format) } => {
+            let format = match format {
+                OkhArg::Toml => OkhFormat::Toml,
+                OkhArg::Yml => OkhFormat::Yml,
+            };
+            let text = backend.okh(target.design, target.revision, format).await?;
+            out.file(format.file_name(), &text)
+        }
+        Command::Show { target, okh: None } => {
             let view = backend.show(target.design, target.revision).await?;
             out.show(&view, || show_text(&view))
+        }
+        Command::Search { text, license, keyword, author, made, limit } => {
+            let request = SearchRequest { q: text.join(" "), license, keyword, author, made, limit };
+            let found = backend.search(request).await?;
+            out.show(&found, || search_text(&found))
         }
         Command::Log { design, limit, before } => {
             let page = backend.log(design, LogRequest { limit, before }).await?;
@@ -218,6 +231,29 @@ fn show_text(view: &DesignView) -> String {
         format!("    {:>10}  {}{}", HumanBytes(e.size).to_string(), e.path, if e.executable { " *" } else { "" })
     }));
     lines.join("\n")
+}
+
+/// Search results, best first: the name, then the whole design id (what
+/// `show`, `get`, `follow`, `comment` and `made` take, copied from here),
+/// license, makes and score.
+fn search_text(found: &SearchResults) -> String {
+    if found.hits.is_empty() {
+        return "No design matches.".to_owned();
+    }
+    found
+        .hits
+        .iter()
+        .map(|hit| {
+            let license = if hit.licenses.is_empty() { "no license".to_owned() } else { hit.licenses.join(", ") };
+            let heard = if hit.held { "" } else { ", heard of, not held" };
+            let made = match hit.makes {
+                0 => String::new(),
+                n => format!(", made {n} time{}", plural(n as usize)),
+            };
+            format!("{}\n  {}  [{license}{made}{heard}]  score {:.2}", hit.name, hit.design, hit.score)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn license_line(license: &ManifestLicense) -> String {

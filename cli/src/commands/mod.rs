@@ -62,6 +62,7 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
         Command::Publish { .. }
         | Command::List { .. }
         | Command::Show { .. }
+        | Command::Search { .. }
         | Command::Log { .. }
         | Command::Get { .. }
         | Command::Fork { .. }

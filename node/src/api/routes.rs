@@ -59,6 +59,10 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(fsck))
         .routes(routes!(bundle_export))
         .routes(routes!(bundle_import))
+        .routes(routes!(search))
+        .routes(routes!(okh_toml))
+        .routes(routes!(okh_yml))
+        .routes(routes!(okh_list))
 }
 
 /// A failed request: the error's status and its JSON body.
@@ -389,6 +393,68 @@ async fn bundle_export(State(state): State<ApiState>, Json(request): Json<Export
     responses((status = 200, body = ImportResult), (status = "4XX", body = ErrorBody)))]
 async fn bundle_import(State(state): State<ApiState>, Json(request): Json<ImportRequest>) -> Answer<ImportResult> {
     state.answer(move |s| async move { s.bundle_import(&request, &NoProgress).await }).await
+}
+
+/// Designs matching words and filters, best first: those this node holds
+/// and those it heard of.
+#[utoipa::path(get, path = "/v1/search", tag = "designs", params(SearchRequest),
+    responses((status = 200, body = SearchResults), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+async fn search(State(state): State<ApiState>, Query(request): Query<SearchRequest>) -> Answer<SearchResults> {
+    state.answer(move |s| async move { s.search(&request).await }).await
+}
+
+/// A revision's manifest as an OKH file, for other Open Know-How tools.
+async fn okh_file(
+    state: ApiState,
+    design: DesignId,
+    revision: Option<communs_protocol::EventId>,
+    format: OkhFormat,
+) -> Result<Response, Failure> {
+    let text = state.answer(move |s| async move { s.okh(&design, revision, format).await }).await?.0;
+    let content_type = match format {
+        OkhFormat::Toml => "application/toml",
+        OkhFormat::Yml => "application/yaml",
+    };
+    let mut response = text.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
+}
+
+/// A design's manifest (canonical head, this node's pin, or `revision`) as
+/// OKH-LOSH `okh.toml`.
+#[utoipa::path(get, path = "/v1/designs/{design}/okh.toml", tag = "okh",
+    params(("design" = String, Path, description = "design1…"), RevisionQuery),
+    responses((status = 200, content_type = "application/toml", body = String), (status = "4XX", body = ErrorBody)))]
+async fn okh_toml(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Query(query): Query<RevisionQuery>,
+) -> Result<Response, Failure> {
+    okh_file(state, design, query.revision, OkhFormat::Toml).await
+}
+
+/// A design's manifest as OKH v1 `okh.yml` (a remix names its source as
+/// `derivative-of`).
+#[utoipa::path(get, path = "/v1/designs/{design}/okh.yml", tag = "okh",
+    params(("design" = String, Path, description = "design1…"), RevisionQuery),
+    responses((status = 200, content_type = "application/yaml", body = String), (status = "4XX", body = ErrorBody)))]
+async fn okh_yml(
+    State(state): State<ApiState>,
+    Path(design): Path<DesignId>,
+    Query(query): Query<RevisionQuery>,
+) -> Result<Response, Failure> {
+    okh_file(state, design, query.revision, OkhFormat::Yml).await
+}
+
+/// The URLs of the manifests of this node's designs, as the Open Know-How
+/// search tools harvest them.
+#[utoipa::path(get, path = "/v1/okh/list.json", tag = "okh",
+    responses((status = 200, body = OkhList), (status = "5XX", body = ErrorBody)))]
+async fn okh_list(State(state): State<ApiState>) -> Answer<OkhList> {
+    let base = format!("http://{}", state.addr);
+    state.answer(move |s| async move { s.okh_list(&base) }).await
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod governance;
 mod maintenance;
 mod network;
 mod policy;
+mod search;
 mod social;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use governance::*;
 pub use maintenance::*;
 pub use network::*;
 pub use policy::*;
+pub use search::*;
 pub use social::*;
 
 use crate::net::{NetError, Network};
@@ -79,6 +81,8 @@ pub enum ServiceError {
     AbsentFile { design: communs_protocol::DesignId, revision: communs_protocol::EventId, path: String },
     #[error("this needs a running node: start one with `communs node run`")]
     NoNetwork,
+    #[error(transparent)]
+    Search(Box<crate::search::SearchError>),
     #[error("{0}")]
     BadRequest(String),
     #[error("the node is stopping")]
@@ -118,6 +122,9 @@ impl ServiceError {
             ServiceError::UnknownFile { .. } => "unknown-file",
             ServiceError::AbsentFile { .. } => "absent-file",
             ServiceError::NoNetwork => "no-network",
+            // The index is rebuilt from the store when it fails: what is
+            // left is the disk or the store itself.
+            ServiceError::Search(_) => "store",
             ServiceError::BadRequest(_) => "bad-request",
             ServiceError::Stopping => "stopping",
             ServiceError::Internal(_) => "internal",

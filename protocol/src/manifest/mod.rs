@@ -24,6 +24,8 @@ mod okh_v1;
 mod rules;
 mod value;
 
+pub use okh_v1::DerivativeOf;
+
 pub(crate) use rules::web_url as check_web_url;
 
 use crate::cbor::{self, DecodeError, Value};
@@ -364,5 +366,12 @@ impl Manifest {
     /// Writes an OKH-LOSH `okh.toml` that reads back as this manifest.
     pub fn to_okh_toml(&self) -> String {
         okh_toml::write(self)
+    }
+
+    /// Writes an OKH v1 `okh.yml`: every field OKH v1 has reads back as
+    /// in this manifest (spec/manifest.md, "Writing OKH files").
+    /// `derivative_of` names the source of a remix within communs.
+    pub fn to_okh_v1_yaml(&self, derivative_of: Option<&DerivativeOf>) -> String {
+        okh_v1::write(self, derivative_of)
     }
 }

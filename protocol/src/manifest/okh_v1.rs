@@ -1,4 +1,5 @@
-//! OKH v1 `okh.yml` (Open Know-How Manifest Specification 1.0), read only.
+//! OKH v1 `okh.yml` (Open Know-How Manifest Specification 1.0), read and
+//! written.
 //!
 //! The mapping follows OKH-LOSH's own "OKHv1 → OKH-LOSH" data mapping where
 //! it is exact: `title` is the name, `description`, `intended-use` and
@@ -126,4 +127,171 @@ fn without_declaration(text: &str) -> String {
             if header { if line.ends_with('\n') { "\n" } else { "" } } else { line }
         })
         .collect()
+}
+
+/// The project a design derives from, as OKH v1 `derivative-of` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DerivativeOf {
+    /// Its title (for a remix within communs, the source's name and
+    /// `design1…@event1…`).
+    pub title: Option<String>,
+    /// Its web presence.
+    pub web: Option<String>,
+    /// Its manifest.
+    pub manifest: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct OkhV1Out {
+    title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keywords: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    image: Vec<String>,
+    license: okh::LicenseParts,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    licensor: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    documentation_home: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive_download: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    documentation_language: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    bom: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    making_instructions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    operating_instructions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    derivative_of: Option<DerivativeOut>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DerivativeOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<String>,
+}
+
+/// Writes `m` as an OKH v1 `okh.yml` that reads back as the same manifest
+/// for every field OKH v1 has (spec/manifest.md, "Writing OKH files").
+/// `derivative_of` names the source of a remix; without it, the
+/// manifest's own `fork-of` is written as `derivative-of.web`.
+pub(super) fn write(m: &Manifest, derivative_of: Option<&DerivativeOf>) -> String {
+    let derivative_of = match derivative_of {
+        Some(d) => Some(DerivativeOut {
+            title: d.title.clone(),
+            web: d.web.clone().or_else(|| m.fork_of.clone()),
+            manifest: d.manifest.clone(),
+        }),
+        None => m.fork_of.clone().map(|web| DerivativeOut { title: None, web: Some(web), manifest: None }),
+    };
+    let doc = OkhV1Out {
+        title: m.name.clone(),
+        version: m.version.clone(),
+        description: m.function.clone(),
+        keywords: m.keywords.clone(),
+        image: m.images.clone(),
+        license: okh::LicenseParts {
+            hardware: m.license.hardware.clone(),
+            documentation: m.license.documentation.clone(),
+            software: m.license.software.clone(),
+        },
+        licensor: m.licensors.clone(),
+        documentation_home: m.repo.clone(),
+        archive_download: m.release.clone(),
+        documentation_language: m.documentation_languages.clone(),
+        bom: m.bom.clone(),
+        making_instructions: m.manufacturing_instructions.clone(),
+        operating_instructions: m.user_manual.clone(),
+        derivative_of,
+    };
+    // Strings, lists of strings and maps of them: always expressible.
+    let body = serde_norway::to_string(&doc).expect("a manifest is always expressible in YAML");
+    format!("# Open Know-How Manifest 1.0, written by communs.\n{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DerivativeOf;
+    use crate::Manifest;
+
+    /// The example designs' manifests, and one with every field OKH v1 has.
+    fn manifests() -> Vec<Manifest> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/designs");
+        let mut all: Vec<Manifest> = std::fs::read_dir(root)
+            .expect("examples/designs")
+            .map(|entry| {
+                let path = entry.expect("an entry").path().join("okh.toml");
+                let text = std::fs::read_to_string(&path).expect("okh.toml");
+                Manifest::from_okh_toml(&text).expect("an example reads")
+            })
+            .collect();
+        let mut full = Manifest::minimal("Bike trailer", crate::manifest::License::all("CERN-OHL-S-2.0"));
+        full.license.software = Some("GPL-3.0-or-later".to_owned());
+        full.version = Some("2.1".to_owned());
+        full.function = Some("Carries 40 kg behind a bicycle.\n\nFolds flat.".to_owned());
+        full.keywords = vec!["bicycle".to_owned(), "cargo".to_owned()];
+        full.images = vec!["images/trailer.jpg".to_owned(), "https://example.org/side.jpg".to_owned()];
+        full.licensors = vec!["Ada <ada@example.org>".to_owned()];
+        full.repo = Some("https://example.org/trailer".to_owned());
+        full.release = Some("https://example.org/trailer-2.1.zip".to_owned());
+        full.documentation_languages = vec!["en".to_owned(), "fr-CA".to_owned()];
+        full.bom = vec!["bom.csv".to_owned()];
+        full.manufacturing_instructions = vec!["docs/build.md".to_owned()];
+        full.user_manual = vec!["docs/use.md".to_owned()];
+        full.fork_of = Some("https://example.org/older-trailer".to_owned());
+        full.check().expect("a valid manifest");
+        all.push(full);
+        all
+    }
+
+    /// What OKH v1 cannot say: no readme list, readiness levels, parts or
+    /// organizations of their own.
+    fn expressible_in_v1(m: &Manifest) -> Manifest {
+        let mut m = m.clone();
+        m.readme.clear();
+        m.technology_readiness_level = None;
+        m.documentation_readiness_level = None;
+        m.parts.clear();
+        m.organizations.clear();
+        m
+    }
+
+    #[test]
+    fn okh_yml_reads_back_as_the_manifest_where_okh_v1_can_say_it() {
+        for m in manifests() {
+            let text = m.to_okh_v1_yaml(None);
+            let back = Manifest::from_okh_v1_yaml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(back, expressible_in_v1(&m), "{text}");
+        }
+    }
+
+    #[test]
+    fn okh_toml_reads_back_as_the_manifest() {
+        for m in manifests() {
+            let text = m.to_okh_toml();
+            assert_eq!(Manifest::from_okh_toml(&text).expect("reads back"), m, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_remix_names_its_source_as_derivative_of() {
+        let m = Manifest::minimal("Remixed shield", crate::manifest::License::all("CC-BY-SA-4.0"));
+        let source =
+            DerivativeOf { title: Some("Face shield (design1abc@event1def)".to_owned()), ..Default::default() };
+        let text = m.to_okh_v1_yaml(Some(&source));
+        assert!(text.contains("derivative-of:\n  title: Face shield (design1abc@event1def)\n"), "{text}");
+        // A title alone is no URL: the manifest read back has no fork-of.
+        assert_eq!(Manifest::from_okh_v1_yaml(&text).expect("reads back"), m);
+    }
 }
