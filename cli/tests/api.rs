@@ -170,7 +170,10 @@ fn every_route_answers_what_its_openapi_document_says() {
         (format!("{d}/log?limit=1"), "/v1/designs/{design}/log"),
         (format!("{d}/status"), "/v1/designs/{design}/status"),
         ("/v1/policy".to_owned(), "/v1/policy"),
+        ("/v1/catalog".to_owned(), "/v1/catalog"),
+        (format!("/v1/catalog?limit=1&after={design}"), "/v1/catalog"),
         // Errors are documented too.
+        ("/v1/catalog?after=design1notanid".to_owned(), "/v1/catalog"),
         ("/v1/designs/design1notanid".to_owned(), "/v1/designs/{design}"),
         (format!("{d}/log?before={design}"), "/v1/designs/{design}/log"),
     ] {
@@ -292,6 +295,7 @@ fn requests(design: String, revision: String, scratch: String) -> impl Strategy<
             Just("/v1/designs/{}/sync"),
             Just("/v1/designs"),
             Just("/v1/policy"),
+            Just("/v1/catalog"),
             Just("/v1/gc"),
             Just("/v1/fsck"),
             Just("/v1/bundles/export"),

@@ -10,8 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use communs_protocol::catalog::{Announcement, AnnouncementError};
 use communs_protocol::limits::MAX_PENDING_EVENTS;
-use communs_protocol::{DesignId, EventError, EventId, SignedEvent, wire};
+use communs_protocol::{AuthorId, DesignId, EventError, EventId, SignedEvent, wire};
 use libp2p::PeerId;
 use libp2p::gossipsub::{Message, MessageAcceptance};
 
@@ -19,6 +20,7 @@ use super::timing::GAP_WAIT;
 use super::{Command, Interest, Network};
 use crate::ingest::Ingested;
 use crate::store::EventStoreError;
+use crate::store::catalog::Offered;
 
 /// The next step of a gossiped message's verdict.
 #[derive(Debug)]
@@ -117,6 +119,9 @@ impl Network {
     /// carried out here, in the message's own task: the stores on
     /// blocking threads, never on the driver.
     pub(super) async fn validate_gossip(&self, source: PeerId, message: &Message) -> MessageAcceptance {
+        if message.topic.as_str() == wire::CATALOG_TOPIC {
+            return self.validate_announcement(source, message).await;
+        }
         let decoded = SignedEvent::decode(&message.data);
         let mut step = received(source, message.topic.as_str(), decoded, |design| self.keeps(design));
         loop {
@@ -148,6 +153,22 @@ impl Network {
         }
     }
 
+    /// The verdict on one gossiped announcement (see [`announcement_received`]).
+    async fn validate_announcement(&self, source: PeerId, message: &Message) -> MessageAcceptance {
+        let decoded = Announcement::decode(&message.data);
+        let publisher = message.source.as_ref().and_then(author_of);
+        let (announcement, publisher) = match announcement_received(source, publisher, decoded) {
+            Ok(offer) => offer,
+            Err(verdict) => return verdict,
+        };
+        let node = self.shared.node.clone();
+        let offered = tokio::task::spawn_blocking(move || node.offer_announcement(announcement, publisher)).await;
+        match offered {
+            Ok(result) => announcement_offered(result),
+            Err(_) => MessageAcceptance::Ignore,
+        }
+    }
+
     /// Gives events whose parents are missing to the pending set.
     pub(super) async fn hold(&self, events: Vec<SignedEvent>) {
         if !events.is_empty() {
@@ -174,6 +195,66 @@ impl Network {
             waiting = ingested.waiting;
         }
         self.hold(waiting).await;
+    }
+}
+
+/// The key of a peer id: a communs node's peer id and author id name the
+/// same Ed25519 key (spec/network.md). `None` for any other kind of key.
+pub(super) fn author_of(peer: &PeerId) -> Option<AuthorId> {
+    let multihash: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    if multihash.code() != 0 {
+        return None;
+    }
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
+    let bytes = key.try_into_ed25519().ok()?.to_bytes();
+    AuthorId::from_bytes(bytes).ok()
+}
+
+/// The peer id of an author's key.
+pub(crate) fn peer_of(author: &AuthorId) -> Option<PeerId> {
+    let key = libp2p::identity::ed25519::PublicKey::try_from_bytes(author.as_bytes()).ok()?;
+    Some(libp2p::identity::PublicKey::from(key).to_peer_id())
+}
+
+/// The first step for an announcement gossiped by `publisher` (the peer
+/// that signed the gossipsub envelope), forwarded by `source`: `Reject`
+/// (the forwarding peer is penalised) for bytes that are not a valid
+/// announcement (spec/catalog.md: strict CBOR, size, signatures, the
+/// revision of that design by or approved by a genesis maintainer) or a
+/// message without a publisher; else offer it to the catalog, the
+/// publisher as a holder.
+pub(super) fn announcement_received(
+    source: PeerId,
+    publisher: Option<AuthorId>,
+    decoded: Result<Announcement, AnnouncementError>,
+) -> Result<(Announcement, AuthorId), MessageAcceptance> {
+    let announcement = match decoded {
+        Ok(announcement) => announcement,
+        Err(e) => {
+            tracing::info!(%source, "rejected a gossiped announcement ({}): {e}", e.reason());
+            return Err(MessageAcceptance::Reject);
+        }
+    };
+    let Some(publisher) = publisher else {
+        tracing::info!(%source, "rejected a gossiped announcement without a publisher");
+        return Err(MessageAcceptance::Reject);
+    };
+    Ok((announcement, publisher))
+}
+
+/// The verdict once the catalog took an announcement: `Accept`
+/// (forwarded) if it was new or replaced an entry; `Ignore` (not
+/// forwarded, no penalty) if the catalog knew it or better, keeps the
+/// design itself, or is full of better-held entries, or could not store
+/// it.
+pub(super) fn announcement_offered(result: Result<Offered, crate::NodeError>) -> MessageAcceptance {
+    match result {
+        Ok(Offered::New | Offered::Replaced) => MessageAcceptance::Accept,
+        Ok(Offered::Known | Offered::Kept | Offered::Full) => MessageAcceptance::Ignore,
+        Err(e) => {
+            tracing::warn!("cannot store a gossiped announcement: {e}");
+            MessageAcceptance::Ignore
+        }
     }
 }
 

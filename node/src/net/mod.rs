@@ -43,6 +43,7 @@ use redial::Redial;
 
 pub use catchup::{CatchupError, CatchupReport, Interest, PeerFailure};
 pub use fetch::{FetchReport, FilesError};
+pub(crate) use gossip::peer_of;
 pub use libp2p::Multiaddr as Address;
 pub use seed::{SEED_BATCH, SEED_CONCURRENCY};
 pub use timing::{ANTI_ENTROPY_INTERVAL, PROVIDE_REFRESH_INTERVAL, SYNC_DIAL_WAIT};
@@ -210,6 +211,14 @@ enum Command {
         acceptance: MessageAcceptance,
     },
     Publish(Box<SignedEvent>),
+    /// Gossip this announcement of a design this node keeps.
+    Announce(Vec<u8>),
+    /// The peer sent something invalid outside gossip (a catalog
+    /// catch-up): it is scored as if it had sent an invalid message.
+    Penalise {
+        peer: PeerId,
+        reason: String,
+    },
     /// The store says these designs are kept, and these of them present:
     /// subscribe, announce, publish the set; `done` once it is published.
     Kept {
@@ -440,6 +449,7 @@ impl Network {
         driver.tasks.spawn(blobs::serve(network.shared.control.clone(), store));
         driver.tasks.spawn(network.clone().watch_store());
         driver.tasks.spawn(network.clone().run_seeder());
+        driver.tasks.spawn(network.clone().refresh_own_announcements(None));
         // The driver's own task needs no handle: it answers `Shutdown` only
         // once everything it owns is gone (see `Driver::run`).
         tokio::spawn(driver.run(receiver));
@@ -461,6 +471,8 @@ impl Network {
                 gossipsub.subscribe(&topic).map_err(|e| NetError::Start(Box::new(e)))?;
             }
         }
+        // Every node keeps a catalog (spec/catalog.md).
+        gossipsub.subscribe(&IdentTopic::new(wire::CATALOG_TOPIC)).map_err(|e| NetError::Start(Box::new(e)))?;
         let (kept, present) = self.shared.node.kept_and_present()?;
         driver.set_kept(kept, present);
         Ok(())
@@ -618,6 +630,35 @@ impl Network {
         let _ = self.send(Command::Publish(Box::new(event))).await;
     }
 
+    /// Scores `peer` as if it had sent an invalid gossip message.
+    pub(super) async fn penalise(&self, peer: PeerId, reason: String) {
+        let _ = self.send(Command::Penalise { peer, reason }).await;
+    }
+
+    /// Brings this node's own announcements up to date (spec/catalog.md,
+    /// "What a node announces"): of the kept designs of `touched`, or of
+    /// every kept design (`None`, at start). Those of `gossip` that
+    /// changed are gossiped on the catalog topic.
+    async fn refresh_own_announcements(self, touched: Option<(Vec<DesignId>, BTreeSet<DesignId>)>) {
+        let node = self.shared.node.clone();
+        let kept: BTreeSet<DesignId> = self.shared.kept.borrow().iter().copied().collect();
+        let (touched, gossip) = match touched {
+            Some((touched, gossip)) => (Some(touched), gossip),
+            None => (None, BTreeSet::new()),
+        };
+        let changed =
+            tokio::task::spawn_blocking(move || node.refresh_own_announcements(&kept, touched.as_deref())).await;
+        match changed {
+            Ok(Ok(changed)) => {
+                for announcement in changed.into_iter().filter(|a| gossip.contains(&a.design())) {
+                    let _ = self.send(Command::Announce(announcement.bytes().to_vec())).await;
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("cannot update this node's announcements: {e}"),
+            Err(_) => {}
+        }
+    }
+
     /// Gossips what this node signs, and queues the designs it keeps for
     /// their files when their log grows. Events are taken in bursts (all
     /// those already waiting), so that a catch-up of thousands of designs
@@ -650,9 +691,13 @@ impl Network {
                 next = inserted.try_recv();
             }
             let mut designs = BTreeSet::new();
+            let mut mine = BTreeSet::new();
             let mut new_design = false;
             for event in burst {
                 designs.insert(event.design());
+                if event.author() == me {
+                    mine.insert(event.design());
+                }
                 // A genesis is a design new to this store: kept, unless
                 // this node unfollowed it before it arrived.
                 new_design |= matches!(event.body(), communs_protocol::Body::Genesis(_));
@@ -672,8 +717,11 @@ impl Network {
             {
                 tracing::warn!("cannot update the designs kept: {e}");
             }
+            let kept: Vec<DesignId> = designs.into_iter().filter(|d| self.keeps(d)).collect();
+            // The announcements of the designs whose log grew, gossiped
+            // when this node's own author changed them.
+            self.clone().refresh_own_announcements(Some((kept.clone(), mine))).await;
             if !lagged {
-                let kept: Vec<DesignId> = designs.into_iter().filter(|d| self.keeps(d)).collect();
                 self.seed(kept);
             }
         }
@@ -789,6 +837,9 @@ impl Driver {
                             if let Err(e) = network.catch_up(peer, scope).await {
                                 tracing::debug!(%peer, "periodic catch-up failed: {e}");
                             }
+                            if let Err(e) = network.catch_up_catalog(peer).await {
+                                tracing::debug!(%peer, "periodic catalog catch-up failed: {e}");
+                            }
                         });
                     }
                 }
@@ -876,6 +927,15 @@ impl Driver {
                     // No peer on the topic yet: catch-up brings it to them.
                     tracing::debug!("event {} not gossiped: {e}", event.id());
                 }
+            }
+            Command::Announce(bytes) => {
+                if let Err(e) = behaviour.gossipsub.publish(IdentTopic::new(wire::CATALOG_TOPIC), bytes) {
+                    tracing::debug!("announcement not gossiped: {e}");
+                }
+            }
+            Command::Penalise { peer, reason } => {
+                tracing::info!(%peer, "penalised: {reason}");
+                behaviour.gossipsub.set_application_score(&peer, behaviour::PENALTY);
             }
             Command::Kept { kept, present, done } => {
                 self.set_kept(kept, present);
@@ -1105,6 +1165,13 @@ impl Driver {
                         }
                         Ok(_) => {}
                         Err(e) => tracing::debug!(%peer_id, "catch-up failed: {e}"),
+                    }
+                    match network.catch_up_catalog(peer_id).await {
+                        Ok(report) if report.added > 0 => {
+                            tracing::info!(%peer_id, "heard of {} designs", report.added);
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::info!(%peer_id, "catalog catch-up failed: {e}"),
                     }
                 });
             }

@@ -14,6 +14,7 @@
 //! through the driver, store reads and writes and signature checks on
 //! blocking threads.
 
+pub(super) mod catalog;
 pub(super) mod initiator;
 pub(super) mod responder;
 
@@ -50,6 +51,8 @@ pub enum CatchupError {
     Protocol { peer: PeerId },
     #[error("{peer} sent an invalid event: {source}")]
     BadEvent { peer: PeerId, source: EventError },
+    #[error("{peer} sent an invalid announcement: {reason}")]
+    BadAnnouncement { peer: PeerId, reason: String },
     #[error("{peer} sent event {got}, which was not asked for")]
     Unasked { peer: PeerId, got: EventId },
     #[error("reconciliation with {peer} did not converge in {MAX_CATCHUP_ROUNDS} round trips")]
@@ -146,6 +149,7 @@ impl Network {
                 let prefixes: Vec<[u8; 8]> = prefixes.iter().map(|p| p.0).collect();
                 self.shared.node.events.sync_items_by_prefix(Some(&prefixes))
             }
+            Scope::Catalog => self.shared.node.events.catalog_items(),
         }
     }
 
@@ -156,7 +160,12 @@ impl Network {
         let network = self.clone();
         let answered = tokio::task::spawn_blocking(move || {
             let events = &network.shared.node.events;
-            work.run(|scope| network.items_in(scope), |prefixes, max| events.raw_by_prefixes(prefixes, max))
+            let me = network.shared.node.author();
+            work.run(
+                |scope| network.items_in(scope),
+                |prefixes, max| events.raw_by_prefixes(prefixes, max),
+                |prefixes, max| events.catalog_records(prefixes, max, me),
+            )
         })
         .await;
         answered.unwrap_or_else(|_| Answer::failed())
@@ -223,6 +232,51 @@ impl Network {
                 return Err(CatchupError::Bug { peer, what: "nothing left to wait for" });
             };
             actions = catchup.handle(input?)?;
+        }
+    }
+
+    /// Reconciles this node's catalog with `peer`'s and offers what this
+    /// node lacks to its catalog (spec/catalog.md, "Catch-up"). A peer
+    /// that sends an invalid announcement is penalised.
+    pub async fn catch_up_catalog(&self, peer: PeerId) -> Result<CatchupReport, CatchupError> {
+        let session = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+        let (mut machine, mut actions) = catalog::CatalogCatchup::start(peer, session);
+        loop {
+            let mut input = None;
+            for action in actions {
+                let network = self.clone();
+                input = Some(match action {
+                    catalog::Action::ReadItems => {
+                        let node = network.shared.node.clone();
+                        let items = tokio::task::spawn_blocking(move || node.events.catalog_items())
+                            .await
+                            .map_err(|_| NetError::Stopped)??;
+                        catalog::Input::Items(items)
+                    }
+                    catalog::Action::Send(request) => catalog::Input::Response(network.request(peer, request).await?),
+                    catalog::Action::Offer(records) => {
+                        let node = network.shared.node.clone();
+                        let (added, refused) = tokio::task::spawn_blocking(move || node.offer_catalog(records))
+                            .await
+                            .map_err(|_| NetError::Stopped)?
+                            .map_err(NetError::from)?;
+                        catalog::Input::Offered { added, refused }
+                    }
+                    catalog::Action::Finish(report) => return Ok(report),
+                });
+            }
+            let Some(input) = input else {
+                return Err(CatchupError::Bug { peer, what: "nothing left to wait for" });
+            };
+            match machine.handle(input) {
+                Ok(next) => actions = next,
+                Err(e) => {
+                    if let CatchupError::BadAnnouncement { reason, .. } = &e {
+                        self.penalise(peer, format!("invalid announcement in a catalog catch-up: {reason}")).await;
+                    }
+                    return Err(e);
+                }
+            }
         }
     }
 

@@ -1,0 +1,372 @@
+//! The catalog: the designs this node has heard of, whether or not it
+//! keeps them, each with its announcement and the peers said to hold it
+//! (spec/catalog.md, spec/storage.md).
+//!
+//! Three tables of the event database:
+//! - `catalog`: design id -> (announcement bytes, whether this node keeps
+//!   the design, holders, last heard);
+//! - `catalog_items`: announcement id -> (time, design id): the items of a
+//!   catalog reconciliation and the index a `FetchCatalog` reads by prefix;
+//! - `catalog_evict`: (holders, last heard, design id) of every entry of a
+//!   design this node does not keep, in eviction order: fewest holders
+//!   first, then heard of longest ago.
+//!
+//! Designs this node keeps have their own announcement here (made from its
+//! verified log), are never evicted and not counted against
+//! [`MAX_CATALOG_ENTRIES`].
+
+use communs_protocol::catalog::Announcement;
+use communs_protocol::limits::{MAX_CATALOG_ENTRIES, MAX_CATALOG_HOLDERS};
+use communs_protocol::wire::CatalogRecord;
+use communs_protocol::{AuthorId, Body, DesignId, EventId, Hash, SignedEvent};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use super::events::{EventStore, EventStoreError};
+
+/// Design id -> (announcement, kept, holders, last heard in ms). Holders
+/// are 40 bytes each: the peer's 32-byte key and when it was last heard
+/// (ms, big-endian).
+const CATALOG: TableDefinition<&[u8; 32], CatalogValue<'static>> = TableDefinition::new("catalog");
+type CatalogValue<'a> = (&'a [u8], bool, &'a [u8], u64);
+/// Announcement id -> (time, design id).
+const CATALOG_ITEMS: TableDefinition<&[u8; 32], (u64, [u8; 32])> = TableDefinition::new("catalog_items");
+/// (holders, last heard, design id) of the entries not kept.
+const CATALOG_EVICT: TableDefinition<(u64, u64, &[u8; 32]), ()> = TableDefinition::new("catalog_evict");
+
+/// One catalog entry, decoded.
+#[derive(Debug, Clone)]
+pub(crate) struct CatalogEntry {
+    pub announcement: Announcement,
+    /// Whether this node keeps the design.
+    pub kept: bool,
+    /// Peers said to hold it, with when each was last heard (ms).
+    pub holders: Vec<(AuthorId, u64)>,
+    pub heard_ms: u64,
+}
+
+/// What became of an announcement offered to the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offered {
+    /// A design the catalog did not hold.
+    New,
+    /// It superseded the entry held.
+    Replaced,
+    /// The entry held is the same or supersedes it: only holders recorded.
+    Known,
+    /// This node keeps the design: its own announcement stays; only
+    /// holders recorded.
+    Kept,
+    /// The catalog is full and the entry would be the first evicted: not
+    /// stored.
+    Full,
+}
+
+fn holders_decode(bytes: &[u8]) -> Vec<(AuthorId, u64)> {
+    bytes
+        .chunks_exact(40)
+        .map(|c| {
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&c[..32]);
+            let mut at = [0u8; 8];
+            at.copy_from_slice(&c[32..]);
+            (AuthorId::from_stored_bytes(key), u64::from_be_bytes(at))
+        })
+        .collect()
+}
+
+fn holders_encode(holders: &[(AuthorId, u64)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(holders.len() * 40);
+    for (key, at) in holders {
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(&at.to_be_bytes());
+    }
+    out
+}
+
+/// `holders` with `new` heard at `now`: a holder known is refreshed, a new
+/// one added; beyond [`MAX_CATALOG_HOLDERS`] the one heard longest ago goes.
+fn merge_holders(holders: &mut Vec<(AuthorId, u64)>, new: &[AuthorId], now: u64) {
+    for key in new {
+        match holders.iter_mut().find(|(k, _)| k == key) {
+            Some(held) => held.1 = held.1.max(now),
+            None => holders.push((*key, now)),
+        }
+    }
+    holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    holders.truncate(MAX_CATALOG_HOLDERS);
+}
+
+fn decode(bytes: &[u8]) -> Result<Announcement, EventStoreError> {
+    Announcement::decode_trusted(bytes).map_err(|_| EventStoreError::CorruptCatalog)
+}
+
+type Row = (Vec<u8>, bool, Vec<(AuthorId, u64)>, u64);
+
+fn read_row(
+    table: &impl ReadableTable<&'static [u8; 32], CatalogValue<'static>>,
+    design: &[u8; 32],
+) -> Result<Option<Row>, EventStoreError> {
+    Ok(table.get(design)?.map(|v| {
+        let (bytes, kept, holders, heard) = v.value();
+        (bytes.to_vec(), kept, holders_decode(holders), heard)
+    }))
+}
+
+impl EventStore {
+    /// (time, id) of every announcement of the catalog, for a catalog
+    /// reconciliation (the ids are announcement ids, not event ids).
+    pub(crate) fn catalog_items(&self) -> Result<Vec<(u64, EventId)>, EventStoreError> {
+        let tx = self.db().begin_read()?;
+        let table = match tx.open_table(CATALOG_ITEMS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut items = Vec::with_capacity(table.len()? as usize);
+        for row in table.iter()? {
+            let (id, value) = row?;
+            items.push((value.value().0, EventId::from_hash(Hash::from_bytes(*id.value()))));
+        }
+        Ok(items)
+    }
+
+    /// The catalog records whose announcement ids start with one of
+    /// `prefixes`, in the order asked, at most `max`; `me` is listed first
+    /// among the holders of a design this node keeps.
+    pub(crate) fn catalog_records(
+        &self,
+        prefixes: &[[u8; 8]],
+        max: usize,
+        me: AuthorId,
+    ) -> Result<Vec<CatalogRecord>, EventStoreError> {
+        let tx = self.db().begin_read()?;
+        let (items, catalog) = match (tx.open_table(CATALOG_ITEMS), tx.open_table(CATALOG)) {
+            (Ok(items), Ok(catalog)) => (items, catalog),
+            (Err(redb::TableError::TableDoesNotExist(_)), _) | (_, Err(redb::TableError::TableDoesNotExist(_))) => {
+                return Ok(Vec::new());
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for prefix in prefixes {
+            let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
+            low[..8].copy_from_slice(prefix);
+            high[..8].copy_from_slice(prefix);
+            for row in items.range::<&[u8; 32]>(&low..=&high)? {
+                if out.len() == max {
+                    return Ok(out);
+                }
+                let design = row?.1.value().1;
+                let Some((announcement, kept, holders, _)) = read_row(&catalog, &design)? else { continue };
+                let mut keys: Vec<AuthorId> = Vec::new();
+                if kept {
+                    keys.push(me);
+                }
+                keys.extend(holders.iter().map(|(k, _)| *k).filter(|k| *k != me));
+                keys.truncate(MAX_CATALOG_HOLDERS);
+                out.push(CatalogRecord { announcement, holders: keys });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Offers verified announcements heard from peers, each with the
+    /// peers said to hold its design, at `now_ms`, in one transaction
+    /// (spec/catalog.md, "Keeping a catalog"). Returns what became of each.
+    pub(crate) fn catalog_offer(
+        &self,
+        offers: &[(Announcement, Vec<AuthorId>)],
+        now_ms: u64,
+    ) -> Result<Vec<Offered>, EventStoreError> {
+        let tx = self.db().begin_write()?;
+        let mut outcomes = Vec::with_capacity(offers.len());
+        {
+            let mut catalog = tx.open_table(CATALOG)?;
+            let mut items = tx.open_table(CATALOG_ITEMS)?;
+            let mut evict = tx.open_table(CATALOG_EVICT)?;
+            for (announcement, holders) in offers {
+                let design = *announcement.design().as_bytes();
+                let outcome = match read_row(&catalog, &design)? {
+                    Some((bytes, kept, mut held, heard)) => {
+                        let old = decode(&bytes)?;
+                        let replace = !kept && announcement.supersedes(&old);
+                        if !kept {
+                            evict.remove((held.len() as u64, heard, &design))?;
+                        }
+                        merge_holders(&mut held, holders, now_ms);
+                        let heard = heard.max(now_ms);
+                        let bytes = if replace {
+                            items.remove(old.id().as_bytes())?;
+                            items.insert(announcement.id().as_bytes(), (announcement.time(), design))?;
+                            announcement.bytes().to_vec()
+                        } else {
+                            bytes
+                        };
+                        catalog.insert(&design, (bytes.as_slice(), kept, holders_encode(&held).as_slice(), heard))?;
+                        if !kept {
+                            evict.insert((held.len() as u64, heard, &design), ())?;
+                        }
+                        match (kept, replace) {
+                            (true, _) => Offered::Kept,
+                            (false, true) => Offered::Replaced,
+                            (false, false) => Offered::Known,
+                        }
+                    }
+                    None => {
+                        let mut held = Vec::new();
+                        merge_holders(&mut held, holders, now_ms);
+                        let rank = (held.len() as u64, now_ms);
+                        let mut full = false;
+                        if evict.len()? >= MAX_CATALOG_ENTRIES as u64 {
+                            let first = evict.first()?.map(|(k, _)| {
+                                let (n, at, d) = k.value();
+                                (n, at, *d)
+                            });
+                            match first {
+                                Some((n, at, victim)) if (n, at) < rank => {
+                                    evict.remove((n, at, &victim))?;
+                                    if let Some((bytes, _, _, _)) = read_row(&catalog, &victim)? {
+                                        items.remove(decode(&bytes)?.id().as_bytes())?;
+                                    }
+                                    catalog.remove(&victim)?;
+                                }
+                                _ => full = true,
+                            }
+                        }
+                        if full {
+                            Offered::Full
+                        } else {
+                            catalog.insert(
+                                &design,
+                                (announcement.bytes(), false, holders_encode(&held).as_slice(), now_ms),
+                            )?;
+                            items.insert(announcement.id().as_bytes(), (announcement.time(), design))?;
+                            evict.insert((held.len() as u64, now_ms, &design), ())?;
+                            Offered::New
+                        }
+                    }
+                };
+                outcomes.push(outcome);
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Sets the announcement of designs this node keeps (made from its own
+    /// log), and marks as no longer kept the entries of `unkept`. Returns
+    /// the announcements that changed.
+    pub(crate) fn catalog_set_own(
+        &self,
+        own: &[Announcement],
+        unkept: &[DesignId],
+        now_ms: u64,
+    ) -> Result<Vec<Announcement>, EventStoreError> {
+        let tx = self.db().begin_write()?;
+        let mut changed = Vec::new();
+        {
+            let mut catalog = tx.open_table(CATALOG)?;
+            let mut items = tx.open_table(CATALOG_ITEMS)?;
+            let mut evict = tx.open_table(CATALOG_EVICT)?;
+            for announcement in own {
+                let design = *announcement.design().as_bytes();
+                let (held, heard) = match read_row(&catalog, &design)? {
+                    Some((bytes, kept, held, heard)) => {
+                        if !kept {
+                            evict.remove((held.len() as u64, heard, &design))?;
+                        }
+                        if bytes == announcement.bytes() {
+                            if !kept {
+                                catalog.insert(
+                                    &design,
+                                    (bytes.as_slice(), true, holders_encode(&held).as_slice(), heard),
+                                )?;
+                            }
+                            continue;
+                        }
+                        items.remove(decode(&bytes)?.id().as_bytes())?;
+                        (held, heard)
+                    }
+                    None => (Vec::new(), now_ms),
+                };
+                catalog.insert(&design, (announcement.bytes(), true, holders_encode(&held).as_slice(), heard))?;
+                items.insert(announcement.id().as_bytes(), (announcement.time(), design))?;
+                changed.push(announcement.clone());
+            }
+            for design in unkept {
+                let design = *design.as_bytes();
+                if let Some((bytes, true, held, heard)) = read_row(&catalog, &design)? {
+                    catalog.insert(&design, (bytes.as_slice(), false, holders_encode(&held).as_slice(), heard))?;
+                    evict.insert((held.len() as u64, heard, &design), ())?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// The designs whose entries say this node keeps them.
+    pub(crate) fn catalog_kept(&self) -> Result<Vec<DesignId>, EventStoreError> {
+        let tx = self.db().begin_read()?;
+        let table = match tx.open_table(CATALOG) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (design, value) = row?;
+            if value.value().1 {
+                out.push(DesignId::from_hash(Hash::from_bytes(*design.value())));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every catalog entry.
+    pub(crate) fn catalog_entries(&self) -> Result<Vec<CatalogEntry>, EventStoreError> {
+        let tx = self.db().begin_read()?;
+        let table = match tx.open_table(CATALOG) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, value) = row?;
+            let (bytes, kept, holders, heard_ms) = value.value();
+            out.push(CatalogEntry { announcement: decode(bytes)?, kept, holders: holders_decode(holders), heard_ms });
+        }
+        Ok(out)
+    }
+
+    /// The announcement of a design this node keeps, from its log: its
+    /// genesis and canonical revision, with a genesis maintainer's
+    /// approval of it when its author is not one (spec/catalog.md, "What a
+    /// node announces"). `None` if the genesis is not here.
+    pub(crate) fn own_announcement(&self, design: &DesignId) -> Result<Option<Announcement>, EventStoreError> {
+        let Some(genesis) = self.get(&design.genesis())? else { return Ok(None) };
+        let Body::Genesis(g) = genesis.body() else { return Ok(None) };
+        let canonical = self.design_row(design)?.and_then(|row| row.canonical);
+        let revision = match canonical {
+            Some(id) => self.get(&id)?,
+            None => None,
+        };
+        let approval = match &revision {
+            Some(r) if g.maintainers.binary_search(&r.author()).is_err() => {
+                let target = r.id();
+                self.design_log(design)?.into_iter().find(|e: &SignedEvent| {
+                    matches!(e.body(), Body::Approve { target: t } if *t == target)
+                        && g.maintainers.binary_search(&e.author()).is_ok()
+                })
+            }
+            _ => None,
+        };
+        let approval_missing = revision.is_some() && approval.is_none() && {
+            let r = revision.as_ref().map(SignedEvent::author);
+            r.is_some_and(|a| g.maintainers.binary_search(&a).is_err())
+        };
+        let revision = if approval_missing { None } else { revision };
+        Ok(Announcement::best_effort(genesis, revision, approval).ok())
+    }
+}
