@@ -88,6 +88,13 @@ impl Node {
         Ok(self.events.catalog_set_own(&own, &unkept, now_ms())?)
     }
 
+    /// The entries of designs this node no longer keeps become ordinary
+    /// ones (evictable).
+    pub(crate) fn unkeep_announcements(&self, designs: &[DesignId]) -> Result<(), NodeError> {
+        self.events.catalog_set_own(&[], designs, now_ms())?;
+        Ok(())
+    }
+
     /// Every entry of the catalog.
     pub(crate) fn catalog_entries(&self) -> Result<Vec<CatalogEntry>, NodeError> {
         Ok(self.events.catalog_entries()?)

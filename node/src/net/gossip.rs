@@ -386,6 +386,32 @@ mod tests {
     }
 
     #[test]
+    fn invalid_announcements_and_anonymous_ones_are_rejected_and_new_ones_forwarded() {
+        use communs_protocol::catalog::{Announcement, AnnouncementError};
+
+        use super::{announcement_offered, announcement_received, author_of, peer_of};
+        use crate::store::catalog::Offered;
+
+        let key = SecretKey::from_bytes(&[9; 32]);
+        let genesis = communs_protocol::fixtures::genesis(&key, "Lamp", "MIT", 1);
+        let valid = Announcement::new(genesis, None, None).expect("valid");
+        let peer = PeerId::random();
+        let reject = |r: Result<(Announcement, _), MessageAcceptance>| matches!(r, Err(MessageAcceptance::Reject));
+        assert!(reject(announcement_received(peer, Some(key.author()), Err(AnnouncementError::NotGenesis))));
+        assert!(reject(announcement_received(peer, None, Ok(valid.clone()))));
+        let offer = announcement_received(peer, Some(key.author()), Ok(valid.clone())).expect("offered");
+        assert_eq!(offer, (valid, key.author()));
+        assert_eq!(announcement_offered(Ok(Offered::New)), MessageAcceptance::Accept);
+        assert_eq!(announcement_offered(Ok(Offered::Replaced)), MessageAcceptance::Accept);
+        for known in [Offered::Known, Offered::Kept, Offered::Full] {
+            assert_eq!(announcement_offered(Ok(known)), MessageAcceptance::Ignore, "{known:?}");
+        }
+        // A peer id and its author id name the same key.
+        let peer = peer_of(&key.author()).expect("an ed25519 key");
+        assert_eq!(author_of(&peer), Some(key.author()));
+    }
+
+    #[test]
     fn bad_bytes_and_wrong_topics_are_rejected_and_designs_not_kept_accepted_unstored() {
         let key = SecretKey::from_bytes(&[9; 32]);
         let event = approval(&key, EventId::from_hash(Hash::from_bytes([2; 32])), 1);

@@ -1055,6 +1055,16 @@ impl Driver {
         // shown as kept: whoever sees it kept and nothing queued knows its
         // files are here.
         self.queue_seeds(change.provide.iter().copied());
+        if !change.unprovide.is_empty() {
+            // No longer kept: their catalog entries become ordinary ones.
+            let (node, unkept) = (self.network.shared.node.clone(), change.unprovide.clone());
+            self.tasks.spawn(async move {
+                let unkept = tokio::task::spawn_blocking(move || node.unkeep_announcements(&unkept)).await;
+                if let Ok(Err(e)) = unkept {
+                    tracing::warn!("cannot update the catalog: {e}");
+                }
+            });
+        }
         self.kept_sender.send_replace(published);
         self.keep(change);
     }

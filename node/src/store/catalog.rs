@@ -178,6 +178,16 @@ impl EventStore {
         offers: &[(Announcement, Vec<AuthorId>)],
         now_ms: u64,
     ) -> Result<Vec<Offered>, EventStoreError> {
+        self.catalog_offer_bounded(offers, now_ms, MAX_CATALOG_ENTRIES)
+    }
+
+    /// [`EventStore::catalog_offer`] with at most `max` entries not kept.
+    fn catalog_offer_bounded(
+        &self,
+        offers: &[(Announcement, Vec<AuthorId>)],
+        now_ms: u64,
+        max: usize,
+    ) -> Result<Vec<Offered>, EventStoreError> {
         let tx = self.db().begin_write()?;
         let mut outcomes = Vec::with_capacity(offers.len());
         {
@@ -217,7 +227,7 @@ impl EventStore {
                         merge_holders(&mut held, holders, now_ms);
                         let rank = (held.len() as u64, now_ms);
                         let mut full = false;
-                        if evict.len()? >= MAX_CATALOG_ENTRIES as u64 {
+                        if evict.len()? >= max as u64 {
                             let first = evict.first()?.map(|(k, _)| {
                                 let (n, at, d) = k.value();
                                 (n, at, *d)
@@ -368,5 +378,129 @@ impl EventStore {
         };
         let revision = if approval_missing { None } else { revision };
         Ok(Announcement::best_effort(genesis, revision, approval).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use communs_protocol::fixtures;
+
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, EventStore) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = EventStore::open(&dir.path().join("events.redb")).expect("open");
+        (dir, store)
+    }
+
+    fn key(n: u8) -> communs_protocol::SecretKey {
+        communs_protocol::SecretKey::from_bytes(&[n; 32])
+    }
+
+    /// A design of its own (by `n`), announced with its genesis alone.
+    fn design(n: u64) -> Announcement {
+        Announcement::new(fixtures::genesis(&key(1), "Lamp", "CERN-OHL-S-2.0", n), None, None).expect("valid")
+    }
+
+    fn holders(n: u8) -> Vec<AuthorId> {
+        (0..n).map(|i| key(10 + i).author()).collect()
+    }
+
+    fn designs_in(store: &EventStore) -> Vec<DesignId> {
+        let mut designs: Vec<DesignId> =
+            store.catalog_entries().expect("entries").iter().map(|e| e.announcement.design()).collect();
+        designs.sort();
+        designs
+    }
+
+    #[test]
+    fn a_full_catalog_evicts_the_entry_with_fewest_holders_then_heard_of_longest_ago() {
+        let (_dir, store) = store();
+        let [a, b, c, d, e] = [1, 2, 3, 4, 5].map(design);
+        let offer = |x: &Announcement, n: u8, at: u64| {
+            store.catalog_offer_bounded(&[(x.clone(), holders(n))], at, 3).expect("offer")[0]
+        };
+        assert_eq!(offer(&a, 1, 10), Offered::New);
+        assert_eq!(offer(&b, 2, 5), Offered::New);
+        assert_eq!(offer(&c, 1, 20), Offered::New);
+        // Full: `a` has as few holders as `c` and was heard of earlier.
+        assert_eq!(offer(&d, 1, 30), Offered::New);
+        let mut want = vec![b.design(), c.design(), d.design()];
+        want.sort();
+        assert_eq!(designs_in(&store), want);
+        // An entry that would itself be the first evicted is not added.
+        assert_eq!(offer(&e, 0, 40), Offered::Full);
+        assert_eq!(designs_in(&store), want);
+        // Its items follow: one per entry, the evicted one's gone.
+        let mut items: Vec<Hash> = store.catalog_items().expect("items").iter().map(|(_, id)| id.hash()).collect();
+        items.sort();
+        let mut ids = vec![b.id(), c.id(), d.id()];
+        ids.sort();
+        assert_eq!(items, ids);
+    }
+
+    #[test]
+    fn a_better_announcement_replaces_the_entry_and_a_worse_one_only_adds_its_holders() {
+        let (_dir, store) = store();
+        let genesis = fixtures::genesis(&key(1), "Lamp", "CERN-OHL-S-2.0", 1);
+        let revision = fixtures::revision(&key(1), &genesis, communs_protocol::BlobHash::of(b"t"), "Lamp", "MIT");
+        let old = Announcement::new(genesis.clone(), None, None).expect("valid");
+        let new = Announcement::new(genesis, Some(revision), None).expect("valid");
+        assert_eq!(store.catalog_offer(&[(old.clone(), holders(1))], 1).expect("offer"), [Offered::New]);
+        assert_eq!(store.catalog_offer(&[(new.clone(), holders(2))], 2).expect("offer"), [Offered::Replaced]);
+        assert_eq!(store.catalog_offer(&[(old.clone(), vec![key(30).author()])], 3).expect("offer"), [Offered::Known]);
+        let entries = store.catalog_entries().expect("entries");
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].announcement, new);
+        assert_eq!(entries[0].holders.len(), 3, "every holder heard of: {:?}", entries[0].holders);
+        assert_eq!(entries[0].holders[0], (key(30).author(), 3), "the most recent first");
+        let items = store.catalog_items().expect("items");
+        assert_eq!(items, vec![(new.time(), EventId::from_hash(new.id()))]);
+    }
+
+    #[test]
+    fn holders_are_bounded_the_least_recently_heard_going_first() {
+        let (_dir, store) = store();
+        let a = design(1);
+        for (at, n) in (0..MAX_CATALOG_HOLDERS as u8 + 3).enumerate() {
+            store.catalog_offer(&[(a.clone(), vec![key(40 + n).author()])], at as u64).expect("offer");
+        }
+        let entry = store.catalog_entries().expect("entries").remove(0);
+        assert_eq!(entry.holders.len(), MAX_CATALOG_HOLDERS);
+        assert!(!entry.holders.iter().any(|(k, _)| *k == key(40).author()), "the oldest went");
+    }
+
+    #[test]
+    fn kept_designs_keep_their_own_announcement_and_are_never_evicted() {
+        let (_dir, store) = store();
+        let me = key(1).author();
+        let [own, a, b] = [1, 2, 3].map(design);
+        assert_eq!(store.catalog_set_own(std::slice::from_ref(&own), &[], 1).expect("own").len(), 1);
+        assert!(store.catalog_set_own(std::slice::from_ref(&own), &[], 2).expect("own").is_empty(), "unchanged");
+        // Someone else's announcement of it only adds a holder.
+        let other = Announcement::new(
+            own.genesis().clone(),
+            Some(fixtures::revision(&key(1), own.genesis(), communs_protocol::BlobHash::of(b"x"), "Lamp", "MIT")),
+            None,
+        )
+        .expect("valid");
+        assert_eq!(store.catalog_offer_bounded(&[(other, holders(1))], 3, 1).expect("offer"), [Offered::Kept]);
+        // Not counted: a catalog of one entry not kept still takes one.
+        assert_eq!(store.catalog_offer_bounded(&[(a.clone(), holders(1))], 4, 1).expect("offer"), [Offered::New]);
+        assert_eq!(store.catalog_offer_bounded(&[(b.clone(), holders(2))], 5, 1).expect("offer"), [Offered::New]);
+        let mut want = vec![own.design(), b.design()];
+        want.sort();
+        assert_eq!(designs_in(&store), want, "a evicted, the kept design stays");
+        assert_eq!(store.catalog_kept().expect("kept"), vec![own.design()]);
+        // Served with this node first among its holders.
+        let records = store.catalog_records(&[own.id().as_bytes()[..8].try_into().expect("8")], 10, me).expect("r");
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].announcement, own.bytes());
+        assert_eq!(records[0].holders[0], me);
+        // No longer kept: an ordinary entry, evictable.
+        store.catalog_set_own(&[], &[own.design()], 6).expect("unkeep");
+        assert!(store.catalog_kept().expect("kept").is_empty());
+        assert_eq!(store.catalog_offer_bounded(&[(a, holders(3))], 7, 2).expect("offer"), [Offered::New]);
+        assert_eq!(designs_in(&store).len(), 2);
     }
 }
