@@ -166,6 +166,8 @@ pub struct NetStatus {
     pub gossip: GossipCounts,
     /// The last catch-up with each peer met since start.
     pub sync: Vec<PeerSync>,
+    /// The last catalog catch-up with each peer met since start.
+    pub catalog_sync: Vec<PeerSync>,
     pub seeding: SeedingStatus,
 }
 
@@ -230,6 +232,8 @@ enum Command {
     SeedEverything,
     /// A catch-up with this peer ended.
     Synced(PeerId, PeerSync),
+    /// A catalog catch-up with this peer ended.
+    CatalogSynced(PeerId, PeerSync),
     FindProviders {
         design: DesignId,
         reply: oneshot::Sender<Vec<PeerId>>,
@@ -432,6 +436,7 @@ impl Network {
             kept: kept::Kept::new(config.seed_all),
             kept_sender,
             synced: BTreeMap::new(),
+            catalog_synced: BTreeMap::new(),
             anti_entropy: anti_entropy::AntiEntropy::default(),
             seeds: seed::SeedQueue::default(),
             seed_messages: seeds_receiver,
@@ -785,6 +790,8 @@ struct Driver {
     kept_sender: tokio::sync::watch::Sender<Arc<BTreeSet<DesignId>>>,
     /// The last catch-up with each peer, for `node status`.
     synced: BTreeMap<PeerId, PeerSync>,
+    /// The last catalog catch-up with each peer, for `node status`.
+    catalog_synced: BTreeMap<PeerId, PeerSync>,
     /// Which peer the next periodic catch-up asks.
     anti_entropy: anti_entropy::AntiEntropy,
     /// The designs whose files may be missing, and what tasks say of it.
@@ -944,6 +951,9 @@ impl Driver {
             Command::SeedEverything => {
                 let present: Vec<DesignId> = self.kept.present().iter().copied().collect();
                 self.queue_seeds(present);
+            }
+            Command::CatalogSynced(peer, sync) => {
+                self.catalog_synced.insert(peer, sync);
             }
             Command::Synced(peer, sync) => {
                 self.synced.insert(peer, sync);
@@ -1140,6 +1150,7 @@ impl Driver {
             // Read by the caller, off the swarm's task (see `Network::status`).
             gossip: GossipCounts::default(),
             sync: self.synced.values().cloned().collect(),
+            catalog_sync: self.catalog_synced.values().cloned().collect(),
             seeding: SeedingStatus {
                 announcing: self.announcing.len() + self.to_announce.len(),
                 ..self.seeds.status()

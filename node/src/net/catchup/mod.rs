@@ -262,7 +262,12 @@ impl Network {
                             .map_err(NetError::from)?;
                         catalog::Input::Offered { added, refused }
                     }
-                    catalog::Action::Finish(report) => return Ok(report),
+                    catalog::Action::Finish(report) => {
+                        let sync =
+                            super::PeerSync { peer_id: peer.to_string(), at_ms: now_ms(), report: report.clone() };
+                        let _ = self.send(super::Command::CatalogSynced(peer, sync)).await;
+                        return Ok(report);
+                    }
                 });
             }
             let Some(input) = input else {
@@ -319,11 +324,11 @@ impl Network {
 
     /// Remembers the last catch-up with `peer`, for `node status`.
     async fn record_sync(&self, peer: PeerId, report: &CatchupReport) {
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
-        let sync = super::PeerSync { peer_id: peer.to_string(), at_ms, report: report.clone() };
+        let sync = super::PeerSync { peer_id: peer.to_string(), at_ms: now_ms(), report: report.clone() };
         let _ = self.send(super::Command::Synced(peer, sync)).await;
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
