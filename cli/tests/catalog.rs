@@ -60,7 +60,10 @@ fn a_design_published_on_a_is_in_the_catalog_of_c_which_knows_only_b() {
     assert_eq!(c.peers(), vec![b.peer_id()], "c knows only b");
 
     // While all are connected: a new design and a new revision reach C by
-    // gossip (through B), well before the next anti-entropy round.
+    // gossip (through B, which now keeps the first design and still
+    // forwards its announcements), well before the next anti-entropy round.
+    b.node.json(&["follow", &first]);
+    eventually(10, "b keeps the first design", || entry(&b.node, &first).is_some_and(|e| e["kept"] == true));
     let (second, _) = a.node.publish(&small_design(&dir.path().join("2"), "Shelf"), &["-m", "v1"]);
     let folder = small_design(&dir.path().join("3"), "Lamp");
     write_files(&folder, &[("cad/part.scad", b"sphere(r = 12);\n")]);

@@ -59,7 +59,7 @@ impl Node {
         publisher: AuthorId,
     ) -> Result<Offered, NodeError> {
         let outcomes = self.events.catalog_offer(&[(announcement, vec![publisher])], now_ms())?;
-        Ok(outcomes.into_iter().next().unwrap_or(Offered::Known))
+        Ok(outcomes.into_iter().next().unwrap_or(Offered::Older))
     }
 
     /// Brings this node's own announcements up to date: of the designs of

@@ -242,15 +242,18 @@ pub(super) fn announcement_received(
     Ok((announcement, publisher))
 }
 
-/// The verdict once the catalog took an announcement: `Accept`
-/// (forwarded) if it was new or replaced an entry; `Ignore` (not
-/// forwarded, no penalty) if the catalog knew it or better, keeps the
-/// design itself, or is full of better-held entries, or could not store
+/// The verdict once the catalog was offered an announcement: `Accept`
+/// (forwarded) if it is now the catalog's entry of its design (new,
+/// replacing one, the same as held) or, for a design this node keeps, its
+/// own or newer; `Ignore` (not forwarded, no penalty) if the catalog
+/// holds a better one, is full of better-held entries, or could not store
 /// it.
 pub(super) fn announcement_offered(result: Result<Offered, crate::NodeError>) -> MessageAcceptance {
     match result {
-        Ok(Offered::New | Offered::Replaced) => MessageAcceptance::Accept,
-        Ok(Offered::Known | Offered::Kept | Offered::Full) => MessageAcceptance::Ignore,
+        Ok(Offered::New | Offered::Replaced | Offered::Same | Offered::Kept { current: true }) => {
+            MessageAcceptance::Accept
+        }
+        Ok(Offered::Older | Offered::Kept { current: false } | Offered::Full) => MessageAcceptance::Ignore,
         Err(e) => {
             tracing::warn!("cannot store a gossiped announcement: {e}");
             MessageAcceptance::Ignore
@@ -401,9 +404,10 @@ mod tests {
         assert!(reject(announcement_received(peer, None, Ok(valid.clone()))));
         let offer = announcement_received(peer, Some(key.author()), Ok(valid.clone())).expect("offered");
         assert_eq!(offer, (valid, key.author()));
-        assert_eq!(announcement_offered(Ok(Offered::New)), MessageAcceptance::Accept);
-        assert_eq!(announcement_offered(Ok(Offered::Replaced)), MessageAcceptance::Accept);
-        for known in [Offered::Known, Offered::Kept, Offered::Full] {
+        for forwarded in [Offered::New, Offered::Replaced, Offered::Same, Offered::Kept { current: true }] {
+            assert_eq!(announcement_offered(Ok(forwarded)), MessageAcceptance::Accept, "{forwarded:?}");
+        }
+        for known in [Offered::Older, Offered::Kept { current: false }, Offered::Full] {
             assert_eq!(announcement_offered(Ok(known)), MessageAcceptance::Ignore, "{known:?}");
         }
         // A peer id and its author id name the same key.

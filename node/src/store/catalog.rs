@@ -51,11 +51,14 @@ pub(crate) enum Offered {
     New,
     /// It superseded the entry held.
     Replaced,
-    /// The entry held is the same or supersedes it: only holders recorded.
-    Known,
+    /// The entry held is this very announcement: only holders recorded.
+    Same,
+    /// The entry held supersedes it: only holders recorded.
+    Older,
     /// This node keeps the design: its own announcement stays; only
-    /// holders recorded.
-    Kept,
+    /// holders recorded. `current`: the offered one is its own, or
+    /// supersedes it (the node has not stored the newer events yet).
+    Kept { current: bool },
     /// The catalog is full and the entry would be the first evicted: not
     /// stored.
     Full,
@@ -216,10 +219,12 @@ impl EventStore {
                         if !kept {
                             evict.insert((held.len() as u64, heard, &design), ())?;
                         }
-                        match (kept, replace) {
-                            (true, _) => Offered::Kept,
-                            (false, true) => Offered::Replaced,
-                            (false, false) => Offered::Known,
+                        let same = old.id() == announcement.id();
+                        match (kept, replace, same) {
+                            (true, _, _) => Offered::Kept { current: same || announcement.supersedes(&old) },
+                            (false, true, _) => Offered::Replaced,
+                            (false, false, true) => Offered::Same,
+                            (false, false, false) => Offered::Older,
                         }
                     }
                     None => {
@@ -448,7 +453,8 @@ mod tests {
         let new = Announcement::new(genesis, Some(revision), None).expect("valid");
         assert_eq!(store.catalog_offer(&[(old.clone(), holders(1))], 1).expect("offer"), [Offered::New]);
         assert_eq!(store.catalog_offer(&[(new.clone(), holders(2))], 2).expect("offer"), [Offered::Replaced]);
-        assert_eq!(store.catalog_offer(&[(old.clone(), vec![key(30).author()])], 3).expect("offer"), [Offered::Known]);
+        assert_eq!(store.catalog_offer(&[(old.clone(), vec![key(30).author()])], 3).expect("offer"), [Offered::Older]);
+        assert_eq!(store.catalog_offer(&[(new.clone(), vec![])], 3).expect("offer"), [Offered::Same]);
         let entries = store.catalog_entries().expect("entries");
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].announcement, new);
@@ -484,7 +490,12 @@ mod tests {
             None,
         )
         .expect("valid");
-        assert_eq!(store.catalog_offer_bounded(&[(other, holders(1))], 3, 1).expect("offer"), [Offered::Kept]);
+        let kept = |x: &Announcement| store.catalog_offer_bounded(&[(x.clone(), holders(1))], 3, 1).expect("offer");
+        assert_eq!(kept(&other), [Offered::Kept { current: true }], "newer than this node's own");
+        assert_eq!(kept(&own), [Offered::Kept { current: true }], "this node's own");
+        store.catalog_set_own(std::slice::from_ref(&other), &[], 3).expect("own");
+        assert_eq!(kept(&own), [Offered::Kept { current: false }], "older than this node's own");
+        store.catalog_set_own(std::slice::from_ref(&own), &[], 3).expect("own");
         // Not counted: a catalog of one entry not kept still takes one.
         assert_eq!(store.catalog_offer_bounded(&[(a.clone(), holders(1))], 4, 1).expect("offer"), [Offered::New]);
         assert_eq!(store.catalog_offer_bounded(&[(b.clone(), holders(2))], 5, 1).expect("offer"), [Offered::New]);
