@@ -60,6 +60,12 @@ fn run() -> anyhow::Result<()> {
     wait_for(&format!("the source's catalog of {designs}"), || Ok(catalog_total(&source)? == designs))?;
     let announced = started.elapsed().as_secs_f64();
     eprintln!("the source announced its {designs} designs {announced:.1} s after start");
+    // Its seeder checks every kept design's files at start: done before
+    // the measure, which it would otherwise share the cores with.
+    wait_for("the source's seeder to be idle", || {
+        let seeding = &status(binary, &source)?["seeding"];
+        Ok(seeding["queued"] == 0 && seeding["fetching"] == 0)
+    })?;
     let bootstrap = source_node.address(binary)?;
     let source_peer = status(binary, &source)?["peer_id"].as_str().context("peer id")?.to_owned();
 
