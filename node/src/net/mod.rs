@@ -290,6 +290,8 @@ struct Shared {
     /// blob run at once: tasks wait on these while another fetches, which
     /// the driver must never do.
     in_flight: Mutex<HashMap<communs_protocol::BlobHash, Arc<tokio::sync::Mutex<()>>>>,
+    /// The peers a catalog catch-up runs with (one at a time per peer).
+    catalog_runs: Mutex<HashSet<PeerId>>,
     /// Set when the swarm stops, so that the tasks that watch the store end
     /// and the store can close.
     stopped: tokio::sync::watch::Sender<bool>,
@@ -417,6 +419,7 @@ impl Network {
             control: swarm.behaviour().blobs.new_control(),
             fetching: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
+            catalog_runs: Mutex::new(HashSet::new()),
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
             kept: kept_receiver,

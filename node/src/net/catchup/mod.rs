@@ -236,44 +236,59 @@ impl Network {
     }
 
     /// Reconciles this node's catalog with `peer`'s and offers what this
-    /// node lacks to its catalog (spec/catalog.md, "Catch-up"). A peer
-    /// that sends an invalid announcement is penalised.
+    /// node lacks to its catalog (spec/catalog.md, "Catch-up"): the rules
+    /// are [`catalog::CatalogCatchup`]'s, carried out here, a request on
+    /// the wire while a batch is verified and stored. One at a time with
+    /// a peer: while one runs, another (anti-entropy's) returns at once
+    /// with an empty report. A peer that sends an invalid announcement is
+    /// penalised.
     pub async fn catch_up_catalog(&self, peer: PeerId) -> Result<CatchupReport, CatchupError> {
+        let Some(_running) = CatalogRun::start(self, peer) else { return Ok(CatchupReport::default()) };
         let session = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
         let (mut machine, mut actions) = catalog::CatalogCatchup::start(peer, session);
+        let mut running: FuturesUnordered<BoxFuture<'static, Result<catalog::Input, CatchupError>>> =
+            FuturesUnordered::new();
         loop {
-            let mut input = None;
             for action in actions {
                 let network = self.clone();
-                input = Some(match action {
-                    catalog::Action::ReadItems => {
-                        let node = network.shared.node.clone();
-                        let items = tokio::task::spawn_blocking(move || node.events.catalog_items())
-                            .await
-                            .map_err(|_| NetError::Stopped)??;
-                        catalog::Input::Items(items)
-                    }
-                    catalog::Action::Send(request) => catalog::Input::Response(network.request(peer, request).await?),
-                    catalog::Action::Offer(records) => {
-                        let node = network.shared.node.clone();
-                        let (added, refused) = tokio::task::spawn_blocking(move || node.offer_catalog(records))
-                            .await
-                            .map_err(|_| NetError::Stopped)?
-                            .map_err(NetError::from)?;
-                        catalog::Input::Offered { added, refused }
-                    }
+                match action {
+                    catalog::Action::ReadItems => running.push(
+                        async move {
+                            let node = network.shared.node.clone();
+                            let items = tokio::task::spawn_blocking(move || node.events.catalog_items())
+                                .await
+                                .map_err(|_| NetError::Stopped)??;
+                            Ok(catalog::Input::Items(items))
+                        }
+                        .boxed(),
+                    ),
+                    catalog::Action::Send(exchange, request) => running.push(
+                        async move { Ok(catalog::Input::Response(exchange, network.request(peer, request).await?)) }
+                            .boxed(),
+                    ),
+                    catalog::Action::Offer(records) => running.push(
+                        async move {
+                            let node = network.shared.node.clone();
+                            let (added, refused) = tokio::task::spawn_blocking(move || node.offer_catalog(records))
+                                .await
+                                .map_err(|_| NetError::Stopped)?
+                                .map_err(NetError::from)?;
+                            Ok(catalog::Input::Offered { added, refused })
+                        }
+                        .boxed(),
+                    ),
                     catalog::Action::Finish(report) => {
                         let sync =
                             super::PeerSync { peer_id: peer.to_string(), at_ms: now_ms(), report: report.clone() };
                         let _ = self.send(super::Command::CatalogSynced(peer, sync)).await;
                         return Ok(report);
                     }
-                });
+                }
             }
-            let Some(input) = input else {
+            let Some(input) = running.next().await else {
                 return Err(CatchupError::Bug { peer, what: "nothing left to wait for" });
             };
-            match machine.handle(input) {
+            match machine.handle(input?) {
                 Ok(next) => actions = next,
                 Err(e) => {
                     if let CatchupError::BadAnnouncement { reason, .. } = &e {
@@ -331,4 +346,24 @@ impl Network {
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// A catalog catch-up with a peer, running: at most one per peer.
+struct CatalogRun {
+    network: Network,
+    peer: PeerId,
+}
+
+impl CatalogRun {
+    fn start(network: &Network, peer: PeerId) -> Option<CatalogRun> {
+        let mut running = network.shared.catalog_runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.insert(peer).then(|| CatalogRun { network: network.clone(), peer })
+    }
+}
+
+impl Drop for CatalogRun {
+    fn drop(&mut self) {
+        let mut running = self.network.shared.catalog_runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.remove(&self.peer);
+    }
 }
