@@ -338,6 +338,64 @@ impl EventStore {
         Ok(out)
     }
 
+    /// What is wrong with the catalog's tables, checked from the bytes up
+    /// (`fsck`): each entry's announcement decoded with every signature
+    /// verified and of the design it is stored under, and its rows in
+    /// `catalog_items` and `catalog_evict`, which hold nothing else. Each
+    /// problem with the design (or announcement id) it concerns.
+    pub(crate) fn catalog_problems(&self) -> Result<Vec<(String, String)>, EventStoreError> {
+        let tx = self.db().begin_read()?;
+        let (catalog, items, evict) =
+            match (tx.open_table(CATALOG), tx.open_table(CATALOG_ITEMS), tx.open_table(CATALOG_EVICT)) {
+                (Ok(c), Ok(i), Ok(e)) => (c, i, e),
+                _ => return Ok(Vec::new()),
+            };
+        let mut problems = Vec::new();
+        let (mut ids, mut not_kept) = (0u64, 0u64);
+        for row in catalog.iter()? {
+            let (key, value) = row?;
+            let design = DesignId::from_hash(Hash::from_bytes(*key.value()));
+            let (bytes, kept, holders, heard) = value.value();
+            // Every entry has one row of items, and one of eviction if not
+            // kept, whatever its bytes.
+            ids += 1;
+            not_kept += u64::from(!kept);
+            let announcement = match Announcement::decode(bytes) {
+                Ok(a) if a.design() == design => a,
+                Ok(a) => {
+                    problems.push((design.to_string(), format!("stored under it, an announcement of {}", a.design())));
+                    continue;
+                }
+                Err(e) => {
+                    problems.push((design.to_string(), format!("not a valid announcement: {e}")));
+                    continue;
+                }
+            };
+            let item = items.get(announcement.id().as_bytes())?.map(|v| v.value());
+            if item != Some((announcement.time(), *key.value())) {
+                problems
+                    .push((design.to_string(), "its announcement's row of catalog_items is missing or wrong".into()));
+            }
+            if !kept {
+                let count = holders_decode(holders).len() as u64;
+                if evict.get((count, heard, key.value()))?.is_none() {
+                    problems.push((design.to_string(), "its row of catalog_evict is missing".into()));
+                }
+            }
+        }
+        if items.len()? != ids || evict.len()? != not_kept {
+            problems.push((
+                "catalog".into(),
+                format!(
+                    "{} rows in catalog_items and {} in catalog_evict for {ids} entries, {not_kept} of them not kept",
+                    items.len()?,
+                    evict.len()?
+                ),
+            ));
+        }
+        Ok(problems)
+    }
+
     /// Every catalog entry.
     pub(crate) fn catalog_entries(&self) -> Result<Vec<CatalogEntry>, EventStoreError> {
         let tx = self.db().begin_read()?;
@@ -436,6 +494,7 @@ mod tests {
         // An entry that would itself be the first evicted is not added.
         assert_eq!(offer(&e, 0, 40), Offered::Full);
         assert_eq!(designs_in(&store), want);
+        assert!(store.catalog_problems().expect("check").is_empty(), "the tables agree after evictions");
         // Its items follow: one per entry, the evicted one's gone.
         let mut items: Vec<Hash> = store.catalog_items().expect("items").iter().map(|(_, id)| id.hash()).collect();
         items.sort();
@@ -462,6 +521,25 @@ mod tests {
         assert_eq!(entries[0].holders[0], (key(30).author(), 3), "the most recent first");
         let items = store.catalog_items().expect("items");
         assert_eq!(items, vec![(new.time(), EventId::from_hash(new.id()))]);
+    }
+
+    #[test]
+    fn a_damaged_entry_is_a_problem_for_fsck() {
+        let (_dir, store) = store();
+        let a = design(1);
+        store.catalog_offer(&[(a.clone(), holders(1))], 1).expect("offer");
+        let tx = store.db().begin_write().expect("write");
+        {
+            let mut catalog = tx.open_table(CATALOG).expect("table");
+            let mut bytes = a.bytes().to_vec();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1;
+            catalog.insert(a.design().as_bytes(), (bytes.as_slice(), false, &[][..], 1)).expect("insert");
+        }
+        tx.commit().expect("commit");
+        let problems = store.catalog_problems().expect("check");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].1.contains("not a valid announcement"), "{problems:?}");
     }
 
     #[test]
@@ -509,7 +587,9 @@ mod tests {
         assert_eq!(records[0].announcement, own.bytes());
         assert_eq!(records[0].holders[0], me);
         // No longer kept: an ordinary entry, evictable.
+        assert!(store.catalog_problems().expect("check").is_empty());
         store.catalog_set_own(&[], &[own.design()], 6).expect("unkeep");
+        assert!(store.catalog_problems().expect("check").is_empty());
         assert!(store.catalog_kept().expect("kept").is_empty());
         assert_eq!(store.catalog_offer_bounded(&[(a, holders(3))], 7, 2).expect("offer"), [Offered::New]);
         assert_eq!(designs_in(&store).len(), 2);
