@@ -178,6 +178,16 @@ def main():
     for data in hexes(event, "rejected"):
         c.add("vector-rejected", gossip_input(ANNOUNCE_TOPIC, data))
 
+    c = Corpus("announcement")
+    catalog = load("catalog.json")
+    for data in hexes(catalog, "accepted", "rejected"):
+        c.add("vector", data)
+    for data in hexes(catalog, "accepted"):
+        c.add("hostile-truncated", data[:-1])
+        c.add("hostile-bad-signature", data[:-1] + bytes([data[-1] ^ 1]))
+    for data in HOSTILE_CBOR:
+        c.add("hostile", data)
+
     c = Corpus("catchup")
     responses = hexes(wire, "responses")
     requests = hexes(wire, "requests")

@@ -37,6 +37,13 @@ impl Backend {
         }
     }
 
+    pub(crate) async fn catalog(&self, request: CatalogRequest) -> anyhow::Result<CatalogPage> {
+        match self {
+            Backend::Local(s) => Ok(s.catalog(&request)?),
+            Backend::Remote(r) => r.get("/v1/catalog", &request).await,
+        }
+    }
+
     pub(crate) async fn show(&self, design: DesignId, revision: Option<EventId>) -> anyhow::Result<DesignView> {
         match self {
             Backend::Local(s) => Ok(s.show(&design, revision).await?),

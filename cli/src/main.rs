@@ -78,8 +78,12 @@ enum Command {
         #[arg(long, value_name = "N")]
         threshold: Option<u64>,
     },
-    /// List the designs in the store by name, a page at a time.
+    /// List the designs in the store by name, a page at a time; with
+    /// --catalog, every design this node has heard of, with who holds it.
     List {
+        /// The catalog: designs heard of from peers, followed or not.
+        #[arg(long)]
+        catalog: bool,
         /// Show at most this many designs.
         #[arg(long, default_value_t = PAGE)]
         limit: usize,

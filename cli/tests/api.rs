@@ -175,9 +175,12 @@ fn every_route_answers_what_its_openapi_document_says() {
         (format!("{d}/okh.toml"), "/v1/designs/{design}/okh.toml"),
         (format!("{d}/okh.yml?revision={revision}"), "/v1/designs/{design}/okh.yml"),
         ("/v1/okh/list.json".to_owned(), "/v1/okh/list.json"),
+        ("/v1/catalog".to_owned(), "/v1/catalog"),
+        (format!("/v1/catalog?limit=1&after={design}"), "/v1/catalog"),
         // Errors are documented too.
         ("/v1/search?limit=x".to_owned(), "/v1/search"),
         ("/v1/designs/design1notanid/okh.yml".to_owned(), "/v1/designs/{design}/okh.yml"),
+        ("/v1/catalog?after=design1notanid".to_owned(), "/v1/catalog"),
         ("/v1/designs/design1notanid".to_owned(), "/v1/designs/{design}"),
         (format!("{d}/log?before={design}"), "/v1/designs/{design}/log"),
     ] {
@@ -341,6 +344,7 @@ fn requests(design: String, revision: String, scratch: String) -> impl Strategy<
             Just("/v1/okh/list.json"),
             Just("/v1/designs"),
             Just("/v1/policy"),
+            Just("/v1/catalog"),
             Just("/v1/gc"),
             Just("/v1/fsck"),
             Just("/v1/bundles/export"),

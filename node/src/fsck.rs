@@ -165,6 +165,9 @@ impl Node {
                 "the stored governance state differs from a replay of the design's events",
             );
         }
+        for (subject, detail) in self.events.catalog_problems()? {
+            report.problem("bad-catalog", subject, detail);
+        }
         report.problems.sort_by(|a, b| (a.kind, &a.subject).cmp(&(b.kind, &b.subject)));
         Ok(report)
     }

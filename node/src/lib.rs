@@ -9,6 +9,7 @@
 pub mod api;
 pub mod atomic;
 pub mod bundle;
+mod catalog;
 mod checkout;
 mod error;
 mod folder;

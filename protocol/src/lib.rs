@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+pub mod catalog;
 pub mod cbor;
 pub mod event;
 #[cfg(feature = "fixtures")]

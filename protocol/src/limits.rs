@@ -264,3 +264,16 @@ pub const MAX_GOSSIP_MESSAGE_BYTES: usize = 65 * 1024;
 /// would connect every node to every other.
 pub const MAX_CONNECTIONS: u32 = 128;
 pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
+
+/// Largest encoded announcement (genesis, revision and approval of a
+/// design, spec/catalog.md). One fits a gossip message; a design whose
+/// revision does not fit is announced with its genesis alone.
+pub const MAX_ANNOUNCEMENT_BYTES: usize = 64 * 1024;
+
+/// Most designs a node's catalog holds besides those it keeps; beyond,
+/// the entry with fewest holders, then heard of longest ago, is evicted.
+pub const MAX_CATALOG_ENTRIES: usize = 100_000;
+
+/// Most holders a catalog entry records, and a catalog catch-up response
+/// lists per announcement; beyond, the one heard of longest ago goes.
+pub const MAX_CATALOG_HOLDERS: usize = 8;

@@ -17,8 +17,8 @@ use crate::cbor::{self, DecodeError, Value, bytes_n, list, nullable, sorted_set,
 use crate::hash::DesignId;
 use crate::identity::AuthorId;
 use crate::limits::{
-    GOSSIP_SHARDS, MAX_CATCHUP_MESSAGE_BYTES, MAX_EVENT_BYTES, MAX_FETCH_IDS, MAX_PROFILE_AUTHORS,
-    MAX_RECONCILE_MESSAGE_BYTES, MAX_SCOPE_DESIGNS,
+    GOSSIP_SHARDS, MAX_ANNOUNCEMENT_BYTES, MAX_CATALOG_HOLDERS, MAX_CATCHUP_MESSAGE_BYTES, MAX_EVENT_BYTES,
+    MAX_FETCH_IDS, MAX_PROFILE_AUTHORS, MAX_RECONCILE_MESSAGE_BYTES, MAX_SCOPE_DESIGNS,
 };
 use crate::{Body, SignedEvent};
 
@@ -29,6 +29,9 @@ pub const CATCHUP_PROTOCOL: &str = "/communs/catchup/1";
 pub const BLOBS_PROTOCOL: &str = "/communs/blobs/1";
 /// The gossip topic of new designs (their genesis events).
 pub const ANNOUNCE_TOPIC: &str = "communs/1/announce";
+/// The gossip topic of catalog announcements (spec/catalog.md): every
+/// node subscribes to it.
+pub const CATALOG_TOPIC: &str = "communs/1/catalog";
 /// The prefix of the shard topics, followed by the shard number in decimal.
 pub const SHARD_TOPIC_PREFIX: &str = "communs/1/shard/";
 /// The Kademlia and identify protocol names, so that communs nodes form
@@ -115,6 +118,9 @@ pub enum Scope {
     All,
     /// The designs whose ids start with these prefixes, sorted and unique.
     Designs(Vec<IdPrefix>),
+    /// The answering side's catalog: one item per announcement
+    /// (spec/catalog.md), fetched with [`Request::FetchCatalog`].
+    Catalog,
 }
 
 impl Scope {
@@ -131,6 +137,7 @@ impl Scope {
         match self {
             Scope::All => true,
             Scope::Designs(prefixes) => prefixes.binary_search(&IdPrefix::of(design.as_bytes())).is_ok(),
+            Scope::Catalog => false,
         }
     }
 }
@@ -143,10 +150,23 @@ pub enum Request {
     /// The events whose ids start with these prefixes (at most
     /// [`MAX_FETCH_IDS`]).
     Fetch { ids: Vec<IdPrefix> },
+    /// The catalog announcements whose ids start with these prefixes (at
+    /// most [`MAX_FETCH_IDS`]).
+    FetchCatalog { ids: Vec<IdPrefix> },
     /// The profiles of these authors (at most [`MAX_PROFILE_AUTHORS`])
     /// newer than the clock given with each (0: any), answered with
     /// `Events` (spec/catchup.md, "Profiles").
     Profiles { known: Vec<(AuthorId, u64)> },
+}
+
+/// One announcement in an [`Response::Announcements`], as the answering
+/// side holds it: its bytes (spec/catalog.md), and the peers it says keep
+/// the design (their 32-byte keys, at most [`MAX_CATALOG_HOLDERS`]; itself
+/// first if it keeps it). The holders are hints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogRecord {
+    pub announcement: Vec<u8>,
+    pub holders: Vec<AuthorId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +178,9 @@ pub enum Response {
     /// stopping before the message would exceed [`MAX_CATCHUP_MESSAGE_BYTES`]
     /// or [`MAX_FETCH_IDS`] events.
     Events { events: Vec<Vec<u8>> },
+    /// Announcements asked for by a [`Request::FetchCatalog`], in the order
+    /// asked, like `Events`.
+    Announcements { records: Vec<CatalogRecord> },
     /// The request was not served.
     Refused(Refusal),
 }
@@ -229,6 +252,7 @@ impl Scope {
     fn to_value(&self) -> Value {
         match self {
             Scope::All => Value::Array(vec![uint_value(0)]),
+            Scope::Catalog => Value::Array(vec![uint_value(2)]),
             Scope::Designs(designs) => {
                 Value::Array(vec![uint_value(1), Value::Array(designs.iter().map(|d| id_value(&d.0)).collect())])
             }
@@ -238,18 +262,19 @@ impl Scope {
     fn from_value(value: &Value) -> Result<Self, DecodeError> {
         match split_kind(value, "scope")? {
             (0, []) => Ok(Scope::All),
+            (2, []) => Ok(Scope::Catalog),
             (1, [designs]) => Ok(Scope::Designs(sorted_set(designs, "scope.designs", MAX_SCOPE_DESIGNS, |v| {
                 prefix(v, "scope.design")
             })?)),
-            (0 | 1, _) => Err(DecodeError::Shape { field: "scope", expected: "an array of the right length" }),
+            (0..=2, _) => Err(DecodeError::Shape { field: "scope", expected: "an array of the right length" }),
             (kind, _) => Err(DecodeError::UnknownKind { field: "scope", kind }),
         }
     }
 }
 
 impl Request {
-    /// `[0, session, scope | null, message]`, `[1, [prefix, ...]]` or
-    /// `[2, [[author, clock], ...]]`.
+    /// `[0, session, scope | null, message]`, `[1, [prefix, ...]]`,
+    /// `[2, [prefix, ...]]` (catalog) or `[3, [[author, clock], ...]]`.
     pub fn encode(&self) -> Vec<u8> {
         let value = match self {
             Request::Reconcile { session, scope, message } => Value::Array(vec![
@@ -261,8 +286,11 @@ impl Request {
             Request::Fetch { ids } => {
                 Value::Array(vec![uint_value(1), Value::Array(ids.iter().map(|id| id_value(&id.0)).collect())])
             }
+            Request::FetchCatalog { ids } => {
+                Value::Array(vec![uint_value(2), Value::Array(ids.iter().map(|id| id_value(&id.0)).collect())])
+            }
             Request::Profiles { known } => Value::Array(vec![
-                uint_value(2),
+                uint_value(3),
                 Value::Array(
                     known
                         .iter()
@@ -291,6 +319,11 @@ impl Request {
                 Ok(Request::Fetch { ids })
             }
             (2, items) => {
+                let [ids] = rest(items, "request.fetch_catalog")?;
+                let ids = list(ids, "request.ids", MAX_FETCH_IDS, |v| prefix(v, "request.id"))?;
+                Ok(Request::FetchCatalog { ids })
+            }
+            (3, items) => {
                 let [known] = rest(items, "request.profiles")?;
                 let known = list(known, "request.profiles", MAX_PROFILE_AUTHORS, |v| {
                     let [author, clock] = crate::cbor::array_n(v, "request.profile")?;
@@ -307,7 +340,8 @@ impl Request {
 }
 
 impl Response {
-    /// `[0, message]`, `[1, [event, ...]]` or `[2, refusal]`.
+    /// `[0, message]`, `[1, [event, ...]]`, `[2, refusal]` or
+    /// `[3, [[announcement, [holder, ...]], ...]]`.
     pub fn encode(&self) -> Vec<u8> {
         let value = match self {
             Response::Reconcile { message } => Value::Array(vec![uint_value(0), Value::Bytes(message.clone())]),
@@ -316,6 +350,20 @@ impl Response {
                 Value::Array(events.iter().map(|e| Value::Bytes(e.clone())).collect()),
             ]),
             Response::Refused(refusal) => Value::Array(vec![uint_value(2), uint_value(refusal.code())]),
+            Response::Announcements { records } => Value::Array(vec![
+                uint_value(3),
+                Value::Array(
+                    records
+                        .iter()
+                        .map(|r| {
+                            Value::Array(vec![
+                                Value::Bytes(r.announcement.clone()),
+                                Value::Array(r.holders.iter().map(|h| id_value(h.as_bytes())).collect()),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ]),
         };
         cbor::encode(&value)
     }
@@ -340,6 +388,11 @@ impl Response {
                 let [code] = rest(items, "response.refused")?;
                 Ok(Response::Refused(Refusal::from_code(uint(code, "response.refusal")?)?))
             }
+            (3, items) => {
+                let [records] = rest(items, "response.announcements")?;
+                let records = list(records, "response.announcements", MAX_FETCH_IDS, catalog_record)?;
+                Ok(Response::Announcements { records })
+            }
             (kind, _) => Err(DecodeError::UnknownKind { field: "response", kind }),
         }
     }
@@ -361,4 +414,36 @@ pub fn events_response<'a>(events: impl IntoIterator<Item = &'a [u8]>) -> Respon
         out.push(event.to_vec());
     }
     Response::Events { events: out }
+}
+
+fn catalog_record(value: &Value) -> Result<CatalogRecord, DecodeError> {
+    let [announcement, holders] = crate::cbor::array_n(value, "response.announcement")?;
+    Ok(CatalogRecord {
+        announcement: byte_string(announcement, "response.announcement", MAX_ANNOUNCEMENT_BYTES)?,
+        holders: list(holders, "response.holders", MAX_CATALOG_HOLDERS, |v| {
+            AuthorId::from_bytes(bytes_n(v, "response.holder")?)
+                .map_err(|_| DecodeError::Shape { field: "response.holder", expected: "an Ed25519 public key" })
+        })?,
+    })
+}
+
+/// Fills an `Announcements` response with the first records that fit in
+/// one message, at most [`MAX_FETCH_IDS`] and [`MAX_CATALOG_HOLDERS`]
+/// holders each.
+pub fn announcements_response(records: impl IntoIterator<Item = CatalogRecord>) -> Response {
+    // Per record: a 1-byte array head, its bytes with a head of at most
+    // 5 bytes, a holders array head of 1 byte and 34 bytes per holder; the
+    // response's array head and kind take at most 6 more.
+    let mut budget = MAX_CATCHUP_MESSAGE_BYTES - 6;
+    let mut out = Vec::new();
+    for mut record in records.into_iter().take(MAX_FETCH_IDS) {
+        record.holders.truncate(MAX_CATALOG_HOLDERS);
+        let cost = 1 + record.announcement.len() + 5 + 1 + 34 * record.holders.len();
+        if cost > budget {
+            break;
+        }
+        budget -= cost;
+        out.push(record);
+    }
+    Response::Announcements { records: out }
 }

@@ -6,6 +6,7 @@
 
 mod support;
 
+use communs_protocol::catalog::Announcement;
 use communs_protocol::cbor::{self, Value};
 use communs_protocol::limits::{
     GOSSIP_SHARDS, MAX_CATCHUP_MESSAGE_BYTES, MAX_EVENT_BYTES, MAX_FETCH_IDS, MAX_RECONCILE_MESSAGE_BYTES,
@@ -13,8 +14,8 @@ use communs_protocol::limits::{
 };
 use communs_protocol::sync::{Initiator, Responder};
 use communs_protocol::wire::{
-    ANNOUNCE_TOPIC, ID_PREFIX_BYTES, IdPrefix, Refusal, Request, Response, SHARD_TOPIC_PREFIX, Scope, events_response,
-    shard, shard_topic, topic_matches, topic_of,
+    ANNOUNCE_TOPIC, CatalogRecord, ID_PREFIX_BYTES, IdPrefix, Refusal, Request, Response, SHARD_TOPIC_PREFIX, Scope,
+    announcements_response, events_response, shard, shard_topic, topic_matches, topic_of,
 };
 use communs_protocol::{Body, DesignId, EventId, Hash, SignedEvent};
 use proptest::prelude::*;
@@ -113,6 +114,16 @@ fn accepted_requests(s: &Sample) -> Vec<(&'static str, Request, Vec<String>)> {
         ),
         ("fetch nothing", Request::Fetch { ids: vec![] }, vec![]),
         (
+            "reconcile, first message, scope catalog",
+            Request::Reconcile { session: 2, scope: Some(Scope::Catalog), message: session().0 },
+            vec![],
+        ),
+        (
+            "fetch one catalog announcement",
+            Request::FetchCatalog { ids: vec![IdPrefix::of(sample_announcement(s).id().as_bytes())] },
+            vec![sample_announcement(s).id().to_string()],
+        ),
+        (
             "profiles of two authors, one never seen (clock 0)",
             Request::Profiles { known: vec![(key(1).author(), 3), (key(2).author(), 0)] },
             vec![],
@@ -120,9 +131,18 @@ fn accepted_requests(s: &Sample) -> Vec<(&'static str, Request, Vec<String>)> {
     ]
 }
 
+/// The announcement of the sample's first design with its revision.
+fn sample_announcement(s: &Sample) -> Announcement {
+    Announcement::new(s.events[0].clone(), Some(s.events[2].clone()), None).expect("a valid announcement")
+}
+
 fn accepted_responses(s: &Sample) -> Vec<(&'static str, Response)> {
     let (_, reply, _) = session();
+    let record =
+        CatalogRecord { announcement: sample_announcement(s).bytes().to_vec(), holders: vec![key(1).author()] };
     vec![
+        ("announcements, one with its holder", announcements_response([record])),
+        ("announcements, none", Response::Announcements { records: vec![] }),
         ("reconcile", Response::Reconcile { message: reply }),
         ("events, two signed events", events_response([s.events[2].bytes(), s.events[3].bytes()])),
         ("events, none (the peer lacks them all)", Response::Events { events: vec![] }),
@@ -191,7 +211,8 @@ fn rejected(s: &Sample) -> Vec<(&'static str, &'static str, Vec<u8>, &'static st
             cbor::encode(&array(vec![uint(0), Value::Integer((-1).into()), Value::Null, bytes(&[])])),
             "shape",
         ),
-        ("scope of unknown kind 2", "request", reconcile(array(vec![uint(2)])), "unknown-kind"),
+        ("scope of unknown kind 3", "request", reconcile(array(vec![uint(3)])), "unknown-kind"),
+        ("scope catalog with an extra item", "request", reconcile(array(vec![uint(2), array(vec![])])), "shape"),
         ("scope all with an extra item", "request", reconcile(array(vec![uint(0), array(vec![])])), "shape"),
         ("scope designs without the list", "request", reconcile(array(vec![uint(1)])), "shape"),
         (
@@ -227,7 +248,19 @@ fn rejected(s: &Sample) -> Vec<(&'static str, &'static str, Vec<u8>, &'static st
         ),
         ("trailing byte after a request", "request", trailing, "trailing-bytes"),
         ("request as an indefinite-length array", "request", indefinite, "indefinite-length"),
-        ("response of unknown kind 3", "response", cbor::encode(&array(vec![uint(3)])), "unknown-kind"),
+        ("response of unknown kind 4", "response", cbor::encode(&array(vec![uint(4)])), "unknown-kind"),
+        (
+            "announcements with a record that is not a pair",
+            "response",
+            cbor::encode(&array(vec![uint(3), array(vec![array(vec![bytes(&[0x82])])])])),
+            "shape",
+        ),
+        (
+            "announcements with a holder that is not a 32-byte key",
+            "response",
+            cbor::encode(&array(vec![uint(3), array(vec![array(vec![bytes(&[0x82]), array(vec![bytes(&[1; 31])])])])])),
+            "shape",
+        ),
         ("refusal of unknown code 3", "response", cbor::encode(&array(vec![uint(2), uint(3)])), "unknown-kind"),
         ("refusal without its code", "response", cbor::encode(&array(vec![uint(2)])), "shape"),
         (
@@ -259,6 +292,7 @@ fn describe_scope(scope: &Option<Scope>) -> serde_json::Value {
     match scope {
         None => serde_json::Value::Null,
         Some(Scope::All) => json!("all"),
+        Some(Scope::Catalog) => json!("catalog"),
         Some(Scope::Designs(prefixes)) => {
             json!({ "designs": prefixes.iter().map(|p| hex::encode(p.0)).collect::<Vec<_>>() })
         }
@@ -272,6 +306,9 @@ fn describe_request(request: &Request) -> serde_json::Value {
         }),
         Request::Fetch { ids } => json!({
             "kind": "fetch", "ids": ids.iter().map(|p| hex::encode(p.0)).collect::<Vec<_>>(),
+        }),
+        Request::FetchCatalog { ids } => json!({
+            "kind": "fetch-catalog", "ids": ids.iter().map(|p| hex::encode(p.0)).collect::<Vec<_>>(),
         }),
         Request::Profiles { known } => json!({
             "kind": "profiles",
@@ -291,6 +328,14 @@ fn describe_response(response: &Response) -> serde_json::Value {
             })).collect::<Vec<_>>(),
         }),
         Response::Refused(refusal) => json!({ "kind": "refused", "refusal": refusal_name(*refusal) }),
+        Response::Announcements { records } => json!({
+            "kind": "announcements",
+            "records": records.iter().map(|r| json!({
+                "hex": hex::encode(&r.announcement),
+                "id": Announcement::decode(&r.announcement).map(|a| a.id().to_string()).unwrap_or_default(),
+                "holders": r.holders.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }),
     }
 }
 
@@ -361,6 +406,7 @@ fn independent_request_fields(bytes: &[u8]) -> serde_json::Value {
             } else {
                 match scope.as_array().expect("a scope is an array").as_slice() {
                     [kind] if independent_uint(kind) == 0 => json!("all"),
+                    [kind] if independent_uint(kind) == 2 => json!("catalog"),
                     [kind, designs] if independent_uint(kind) == 1 => {
                         json!({ "designs": independent_prefixes(designs, true) })
                     }
@@ -376,7 +422,10 @@ fn independent_request_fields(bytes: &[u8]) -> serde_json::Value {
         [kind, ids] if independent_uint(kind) == 1 => {
             json!({ "kind": "fetch", "ids": independent_prefixes(ids, false) })
         }
-        [kind, known] if independent_uint(kind) == 2 => {
+        [kind, ids] if independent_uint(kind) == 2 => {
+            json!({ "kind": "fetch-catalog", "ids": independent_prefixes(ids, false) })
+        }
+        [kind, known] if independent_uint(kind) == 3 => {
             let known: Vec<serde_json::Value> = known
                 .as_array()
                 .expect("profiles: an array")
@@ -423,6 +472,31 @@ fn independent_response_fields(bytes: &[u8], refusal_codes: &serde_json::Value) 
                 .unwrap_or_else(|| panic!("refusal code {code} is not listed"));
             json!({ "kind": "refused", "refusal": name })
         }
+        [kind, records] if independent_uint(kind) == 3 => {
+            let records: Vec<_> = records
+                .as_array()
+                .expect("an array of records")
+                .iter()
+                .map(|r| match r.as_array().expect("a record is an array").as_slice() {
+                    [announcement, holders] => {
+                        let a = announcement.as_bytes().expect("an announcement is a byte string");
+                        let holders: Vec<String> = holders
+                            .as_array()
+                            .expect("an array of holders")
+                            .iter()
+                            .map(|h| {
+                                let key: [u8; 32] = h.as_bytes().expect("bytes").as_slice().try_into().expect("32");
+                                communs_protocol::AuthorId::from_bytes(key).expect("a key").to_string()
+                            })
+                            .collect();
+                        // announcement id = BLAKE3(its encoding) (catalog.md)
+                        json!({ "hex": hex::encode(a), "id": Hash::of(a).to_string(), "holders": holders })
+                    }
+                    other => panic!("not a record: {other:?}"),
+                })
+                .collect();
+            json!({ "kind": "announcements", "records": records })
+        }
         other => panic!("not a response: {other:?}"),
     }
 }
@@ -433,7 +507,7 @@ fn check_prefixes_of(case: &serde_json::Value) {
     let name = support::str_field(case, "name");
     let fields = &case["fields"];
     let prefixes = match support::str_field(fields, "kind") {
-        "fetch" => &fields["ids"],
+        "fetch" | "fetch-catalog" => &fields["ids"],
         _ => &fields["scope"]["designs"],
     };
     let prefixes: Vec<&str> =
@@ -444,9 +518,10 @@ fn check_prefixes_of(case: &serde_json::Value) {
         .unwrap_or_default();
     assert_eq!(prefixes.len(), of.len(), "{name}: one full id per prefix");
     for (prefix, id) in prefixes.iter().zip(&of) {
-        let id: [u8; 32] = match (id.parse::<DesignId>(), id.parse::<EventId>()) {
-            (Ok(design), _) => *design.as_bytes(),
-            (_, Ok(event)) => *event.as_bytes(),
+        let id: [u8; 32] = match (id.parse::<DesignId>(), id.parse::<EventId>(), id.parse::<Hash>()) {
+            (Ok(design), _, _) => *design.as_bytes(),
+            (_, Ok(event), _) => *event.as_bytes(),
+            (_, _, Ok(hash)) => *hash.as_bytes(),
             _ => panic!("{name}: {id} is neither a design id nor an event id"),
         };
         assert_eq!(*prefix, hex::encode(&id[..8]), "{name}: the prefix of {}", hex::encode(id));
@@ -504,6 +579,7 @@ fn stored_vectors_decode_to_their_fields_and_rejects_fail_for_their_reason() {
 fn arbitrary_scope() -> impl Strategy<Value = Scope> {
     prop_oneof![
         Just(Scope::All),
+        Just(Scope::Catalog),
         proptest::collection::btree_set(any::<[u8; ID_PREFIX_BYTES]>(), 0..20)
             .prop_map(|set| Scope::Designs(set.into_iter().map(IdPrefix).collect())),
     ]
@@ -516,6 +592,8 @@ fn arbitrary_request() -> impl Strategy<Value = Request> {
         // Any prefixes, in any order, repeated or not: a fetch is a list.
         proptest::collection::vec(any::<[u8; ID_PREFIX_BYTES]>(), 0..=MAX_FETCH_IDS)
             .prop_map(|ids| Request::Fetch { ids: ids.into_iter().map(IdPrefix).collect() }),
+        proptest::collection::vec(any::<[u8; ID_PREFIX_BYTES]>(), 0..=64)
+            .prop_map(|ids| Request::FetchCatalog { ids: ids.into_iter().map(IdPrefix).collect() }),
         proptest::collection::vec((1u8..5, any::<u64>()), 0..8).prop_map(|known| Request::Profiles {
             known: known.into_iter().map(|(k, clock)| (key(k).author(), clock)).collect()
         }),
@@ -528,6 +606,17 @@ fn arbitrary_response() -> impl Strategy<Value = Response> {
         proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..600), 0..20)
             .prop_map(|events| Response::Events { events }),
         proptest::sample::select(REFUSALS.to_vec()).prop_map(Response::Refused),
+        (proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..600), 0..20), 0..=8usize).prop_map(
+            |(announcements, holders)| Response::Announcements {
+                records: announcements
+                    .into_iter()
+                    .map(|announcement| CatalogRecord {
+                        announcement,
+                        holders: (0..holders).map(|n| key(n as u8 + 1).author()).collect(),
+                    })
+                    .collect(),
+            }
+        ),
     ]
 }
 

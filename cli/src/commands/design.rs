@@ -1,8 +1,8 @@
 //! The commands that work on designs and on the store as a whole.
 
 use communs_node::service::{
-    DesignView, EventBody, EventView, ExportRequest, ForkRequest, GetRequest, ImportRequest, ListRequest, LogRequest,
-    ManifestLicense, OkhFormat, PublishRequest, SearchRequest, SearchResults,
+    CatalogRequest, DesignView, EventBody, EventView, ExportRequest, ForkRequest, GetRequest, ImportRequest,
+    ListRequest, LogRequest, ManifestLicense, OkhFormat, PublishRequest, SearchRequest, SearchResults,
 };
 use indicatif::HumanBytes;
 
@@ -40,7 +40,31 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                 )
             })
         }
-        Command::List { limit, after } => {
+        Command::List { catalog: true, limit, after } => {
+            let page = backend.catalog(CatalogRequest { limit, after }).await?;
+            out.show(&page.designs, || {
+                match (page.designs.is_empty(), after) {
+                    (true, None) => return "No design heard of yet: peers announce theirs when connected.".to_owned(),
+                    (true, Some(after)) => return format!("No designs after {after}."),
+                    _ => {}
+                }
+                let mut lines = Vec::new();
+                for d in &page.designs {
+                    let kept = if d.kept { "  (kept)" } else { "" };
+                    lines.push(format!("{}  {}  {}{kept}", d.design, d.name, d.license));
+                    let revision = d.revision.map_or_else(|| "none announced".to_owned(), |r| r.to_string());
+                    lines.push(format!("    revision  {revision}"));
+                    let holders: Vec<&str> = d.holders.iter().map(|h| h.peer_id.as_str()).collect();
+                    let holders = if holders.is_empty() { "none known".to_owned() } else { holders.join(", ") };
+                    lines.push(format!("    holders   {holders}"));
+                }
+                if let (true, Some(last)) = (page.more, page.designs.last()) {
+                    lines.push(format!("(more designs: communs list --catalog --after {})", last.design));
+                }
+                lines.join("\n")
+            })
+        }
+        Command::List { catalog: false, limit, after } => {
             let page = backend.list(ListRequest { limit, after }).await?;
             out.show(&page.designs, || {
                 match (page.designs.is_empty(), after) {

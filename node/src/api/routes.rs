@@ -37,6 +37,7 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(node_status))
         .routes(routes!(peers))
         .routes(routes!(list_designs, publish))
+        .routes(routes!(catalog))
         .routes(routes!(show))
         .routes(routes!(log))
         .routes(routes!(status))
@@ -109,6 +110,14 @@ async fn peers(State(state): State<ApiState>) -> Answer<Vec<PeerInfo>> {
     responses((status = 200, body = DesignPage), (status = "4XX", body = ErrorBody)))]
 async fn list_designs(State(state): State<ApiState>, Query(request): Query<ListRequest>) -> Answer<DesignPage> {
     state.answer(move |s| async move { s.list(&request) }).await
+}
+
+/// A page of the catalog: the designs this node has heard of, kept or
+/// not, by name, with who holds each.
+#[utoipa::path(get, path = "/v1/catalog", tag = "designs", params(CatalogRequest),
+    responses((status = 200, body = CatalogPage), (status = "4XX", body = ErrorBody)))]
+async fn catalog(State(state): State<ApiState>, Query(request): Query<CatalogRequest>) -> Answer<CatalogPage> {
+    state.answer(move |s| async move { s.catalog(&request) }).await
 }
 
 /// Publish a folder of the node's machine: a new design, or a new

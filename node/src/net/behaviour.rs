@@ -98,6 +98,11 @@ fn score_params() -> gossipsub::PeerScoreParams {
     params
 }
 
+/// The application-specific score (P5, weight 10: libp2p's default) of a
+/// peer that sent something invalid outside gossip (an announcement in a
+/// catalog catch-up): -1,000, what one invalid gossip message costs.
+pub(super) const PENALTY: f64 = -100.0;
+
 fn score_thresholds() -> gossipsub::PeerScoreThresholds {
     gossipsub::PeerScoreThresholds {
         gossip_threshold: -10.0,
@@ -124,6 +129,7 @@ pub(super) fn all_topics() -> impl Iterator<Item = IdentTopic> {
     (0..GOSSIP_SHARDS)
         .map(|s| IdentTopic::new(wire::shard_topic(s)))
         .chain(std::iter::once(IdentTopic::new(wire::ANNOUNCE_TOPIC)))
+        .chain(std::iter::once(IdentTopic::new(wire::CATALOG_TOPIC)))
 }
 
 /// mDNS, started once the node listens, told the addresses it listens on

@@ -10,8 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use communs_protocol::catalog::{Announcement, AnnouncementError};
 use communs_protocol::limits::MAX_PENDING_EVENTS;
-use communs_protocol::{DesignId, EventError, EventId, SignedEvent, wire};
+use communs_protocol::{AuthorId, DesignId, EventError, EventId, SignedEvent, wire};
 use libp2p::PeerId;
 use libp2p::gossipsub::{Message, MessageAcceptance};
 
@@ -19,6 +20,7 @@ use super::timing::GAP_WAIT;
 use super::{Command, Interest, Network};
 use crate::ingest::Ingested;
 use crate::store::EventStoreError;
+use crate::store::catalog::Offered;
 
 /// The next step of a gossiped message's verdict.
 #[derive(Debug)]
@@ -131,6 +133,9 @@ impl Network {
     /// carried out here, in the message's own task: the stores on
     /// blocking threads, never on the driver.
     pub(super) async fn validate_gossip(&self, source: PeerId, message: &Message) -> MessageAcceptance {
+        if message.topic.as_str() == wire::CATALOG_TOPIC {
+            return self.validate_announcement(source, message).await;
+        }
         let decoded = SignedEvent::decode(&message.data);
         let mut step = received(source, message.topic.as_str(), decoded, |design| self.keeps(design));
         loop {
@@ -167,6 +172,22 @@ impl Network {
         }
     }
 
+    /// The verdict on one gossiped announcement (see [`announcement_received`]).
+    async fn validate_announcement(&self, source: PeerId, message: &Message) -> MessageAcceptance {
+        let decoded = Announcement::decode(&message.data);
+        let publisher = message.source.as_ref().and_then(author_of);
+        let (announcement, publisher) = match announcement_received(source, publisher, decoded) {
+            Ok(offer) => offer,
+            Err(verdict) => return verdict,
+        };
+        let node = self.shared.node.clone();
+        let offered = tokio::task::spawn_blocking(move || node.offer_announcement(announcement, publisher)).await;
+        match offered {
+            Ok(result) => announcement_offered(result),
+            Err(_) => MessageAcceptance::Ignore,
+        }
+    }
+
     /// Gives events whose parents are missing to the pending set.
     pub(super) async fn hold(&self, events: Vec<SignedEvent>) {
         if !events.is_empty() {
@@ -193,6 +214,69 @@ impl Network {
             waiting = ingested.waiting;
         }
         self.hold(waiting).await;
+    }
+}
+
+/// The key of a peer id: a communs node's peer id and author id name the
+/// same Ed25519 key (spec/network.md). `None` for any other kind of key.
+pub(super) fn author_of(peer: &PeerId) -> Option<AuthorId> {
+    let multihash: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    if multihash.code() != 0 {
+        return None;
+    }
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
+    let bytes = key.try_into_ed25519().ok()?.to_bytes();
+    AuthorId::from_bytes(bytes).ok()
+}
+
+/// The peer id of an author's key.
+pub(crate) fn peer_of(author: &AuthorId) -> Option<PeerId> {
+    let key = libp2p::identity::ed25519::PublicKey::try_from_bytes(author.as_bytes()).ok()?;
+    Some(libp2p::identity::PublicKey::from(key).to_peer_id())
+}
+
+/// The first step for an announcement gossiped by `publisher` (the peer
+/// that signed the gossipsub envelope), forwarded by `source`: `Reject`
+/// (the forwarding peer is penalised) for bytes that are not a valid
+/// announcement (spec/catalog.md: strict CBOR, size, signatures, the
+/// revision of that design by or approved by a genesis maintainer) or a
+/// message without a publisher; else offer it to the catalog, the
+/// publisher as a holder.
+pub(super) fn announcement_received(
+    source: PeerId,
+    publisher: Option<AuthorId>,
+    decoded: Result<Announcement, AnnouncementError>,
+) -> Result<(Announcement, AuthorId), MessageAcceptance> {
+    let announcement = match decoded {
+        Ok(announcement) => announcement,
+        Err(e) => {
+            tracing::info!(%source, "rejected a gossiped announcement ({}): {e}", e.reason());
+            return Err(MessageAcceptance::Reject);
+        }
+    };
+    let Some(publisher) = publisher else {
+        tracing::info!(%source, "rejected a gossiped announcement without a publisher");
+        return Err(MessageAcceptance::Reject);
+    };
+    Ok((announcement, publisher))
+}
+
+/// The verdict once the catalog was offered an announcement: `Accept`
+/// (forwarded) if it is now the catalog's entry of its design (new,
+/// replacing one, the same as held) or, for a design this node keeps, its
+/// own or newer; `Ignore` (not forwarded, no penalty) if the catalog
+/// holds a better one, is full of better-held entries, or could not store
+/// it.
+pub(super) fn announcement_offered(result: Result<Offered, crate::NodeError>) -> MessageAcceptance {
+    match result {
+        Ok(Offered::New | Offered::Replaced | Offered::Same | Offered::Kept { current: true }) => {
+            MessageAcceptance::Accept
+        }
+        Ok(Offered::Older | Offered::Kept { current: false } | Offered::Full) => MessageAcceptance::Ignore,
+        Err(e) => {
+            tracing::warn!("cannot store a gossiped announcement: {e}");
+            MessageAcceptance::Ignore
+        }
     }
 }
 
@@ -321,6 +405,33 @@ mod tests {
             Step::Verdict(verdict) => verdict,
             other => panic!("not a verdict: {other:?}"),
         }
+    }
+
+    #[test]
+    fn invalid_announcements_and_anonymous_ones_are_rejected_and_new_ones_forwarded() {
+        use communs_protocol::catalog::{Announcement, AnnouncementError};
+
+        use super::{announcement_offered, announcement_received, author_of, peer_of};
+        use crate::store::catalog::Offered;
+
+        let key = SecretKey::from_bytes(&[9; 32]);
+        let genesis = communs_protocol::fixtures::genesis(&key, "Lamp", "MIT", 1);
+        let valid = Announcement::new(genesis, None, None).expect("valid");
+        let peer = PeerId::random();
+        let reject = |r: Result<(Announcement, _), MessageAcceptance>| matches!(r, Err(MessageAcceptance::Reject));
+        assert!(reject(announcement_received(peer, Some(key.author()), Err(AnnouncementError::NotGenesis))));
+        assert!(reject(announcement_received(peer, None, Ok(valid.clone()))));
+        let offer = announcement_received(peer, Some(key.author()), Ok(valid.clone())).expect("offered");
+        assert_eq!(offer, (valid, key.author()));
+        for forwarded in [Offered::New, Offered::Replaced, Offered::Same, Offered::Kept { current: true }] {
+            assert_eq!(announcement_offered(Ok(forwarded)), MessageAcceptance::Accept, "{forwarded:?}");
+        }
+        for known in [Offered::Older, Offered::Kept { current: false }, Offered::Full] {
+            assert_eq!(announcement_offered(Ok(known)), MessageAcceptance::Ignore, "{known:?}");
+        }
+        // A peer id and its author id name the same key.
+        let peer = peer_of(&key.author()).expect("an ed25519 key");
+        assert_eq!(author_of(&peer), Some(key.author()));
     }
 
     #[test]

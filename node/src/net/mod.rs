@@ -43,6 +43,7 @@ use redial::Redial;
 
 pub use catchup::{CatchupError, CatchupReport, Interest, PeerFailure};
 pub use fetch::{FetchReport, FilesError};
+pub(crate) use gossip::peer_of;
 pub use libp2p::Multiaddr as Address;
 pub use seed::{SEED_BATCH, SEED_CONCURRENCY};
 pub use timing::{ANTI_ENTROPY_INTERVAL, PROVIDE_REFRESH_INTERVAL, SYNC_DIAL_WAIT};
@@ -165,6 +166,8 @@ pub struct NetStatus {
     pub gossip: GossipCounts,
     /// The last catch-up with each peer met since start.
     pub sync: Vec<PeerSync>,
+    /// The last catalog catch-up with each peer met since start.
+    pub catalog_sync: Vec<PeerSync>,
     pub seeding: SeedingStatus,
 }
 
@@ -215,6 +218,14 @@ enum Command {
         topics: Vec<String>,
         bytes: Vec<u8>,
     },
+    /// Gossip this announcement of a design this node keeps.
+    Announce(Vec<u8>),
+    /// The peer sent something invalid outside gossip (a catalog
+    /// catch-up): it is scored as if it had sent an invalid message.
+    Penalise {
+        peer: PeerId,
+        reason: String,
+    },
     /// The store says these designs are kept, and these of them present:
     /// subscribe, announce, publish the set; `done` once it is published.
     Kept {
@@ -226,6 +237,8 @@ enum Command {
     SeedEverything,
     /// A catch-up with this peer ended.
     Synced(PeerId, PeerSync),
+    /// A catalog catch-up with this peer ended.
+    CatalogSynced(PeerId, PeerSync),
     FindProviders {
         design: DesignId,
         reply: oneshot::Sender<Vec<PeerId>>,
@@ -282,6 +295,8 @@ struct Shared {
     /// blob run at once: tasks wait on these while another fetches, which
     /// the driver must never do.
     in_flight: Mutex<HashMap<communs_protocol::BlobHash, Arc<tokio::sync::Mutex<()>>>>,
+    /// The peers a catalog catch-up runs with (one at a time per peer).
+    catalog_runs: Mutex<HashSet<PeerId>>,
     /// Set when the swarm stops, so that the tasks that watch the store end
     /// and the store can close.
     stopped: tokio::sync::watch::Sender<bool>,
@@ -409,6 +424,7 @@ impl Network {
             control: swarm.behaviour().blobs.new_control(),
             fetching: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
+            catalog_runs: Mutex::new(HashSet::new()),
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
             kept: kept_receiver,
@@ -428,6 +444,7 @@ impl Network {
             kept: kept::Kept::new(config.seed_all),
             kept_sender,
             synced: BTreeMap::new(),
+            catalog_synced: BTreeMap::new(),
             anti_entropy: anti_entropy::AntiEntropy::default(),
             seeds: seed::SeedQueue::default(),
             seed_messages: seeds_receiver,
@@ -445,6 +462,7 @@ impl Network {
         driver.tasks.spawn(blobs::serve(network.shared.control.clone(), store));
         driver.tasks.spawn(network.clone().watch_store());
         driver.tasks.spawn(network.clone().run_seeder());
+        driver.tasks.spawn(network.clone().refresh_own_announcements(None));
         // The driver's own task needs no handle: it answers `Shutdown` only
         // once everything it owns is gone (see `Driver::run`).
         tokio::spawn(driver.run(receiver));
@@ -466,6 +484,8 @@ impl Network {
                 gossipsub.subscribe(&topic).map_err(|e| NetError::Start(Box::new(e)))?;
             }
         }
+        // Every node keeps a catalog (spec/catalog.md).
+        gossipsub.subscribe(&IdentTopic::new(wire::CATALOG_TOPIC)).map_err(|e| NetError::Start(Box::new(e)))?;
         let (kept, present) = self.shared.node.kept_and_present()?;
         driver.set_kept(kept, present);
         Ok(())
@@ -637,6 +657,35 @@ impl Network {
         let _ = self.send(Command::Publish(Box::new(event))).await;
     }
 
+    /// Scores `peer` as if it had sent an invalid gossip message.
+    pub(super) async fn penalise(&self, peer: PeerId, reason: String) {
+        let _ = self.send(Command::Penalise { peer, reason }).await;
+    }
+
+    /// Brings this node's own announcements up to date (spec/catalog.md,
+    /// "What a node announces"): of the kept designs of `touched`, or of
+    /// every kept design (`None`, at start). Those of `gossip` that
+    /// changed are gossiped on the catalog topic.
+    async fn refresh_own_announcements(self, touched: Option<(Vec<DesignId>, BTreeSet<DesignId>)>) {
+        let node = self.shared.node.clone();
+        let kept: BTreeSet<DesignId> = self.shared.kept.borrow().iter().copied().collect();
+        let (touched, gossip) = match touched {
+            Some((touched, gossip)) => (Some(touched), gossip),
+            None => (None, BTreeSet::new()),
+        };
+        let changed =
+            tokio::task::spawn_blocking(move || node.refresh_own_announcements(&kept, touched.as_deref())).await;
+        match changed {
+            Ok(Ok(changed)) => {
+                for announcement in changed.into_iter().filter(|a| gossip.contains(&a.design())) {
+                    let _ = self.send(Command::Announce(announcement.bytes().to_vec())).await;
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("cannot update this node's announcements: {e}"),
+            Err(_) => {}
+        }
+    }
+
     /// Gossips what this node signs, and queues the designs it keeps for
     /// their files when their log grows. Events are taken in bursts (all
     /// those already waiting), so that a catch-up of thousands of designs
@@ -669,9 +718,13 @@ impl Network {
                 next = inserted.try_recv();
             }
             let mut designs = BTreeSet::new();
+            let mut mine = BTreeSet::new();
             let mut new_design = false;
             for event in burst {
                 designs.insert(event.design());
+                if event.author() == me {
+                    mine.insert(event.design());
+                }
                 // A genesis is a design new to this store: kept, unless
                 // this node unfollowed it before it arrived.
                 new_design |= matches!(event.body(), communs_protocol::Body::Genesis(_));
@@ -691,8 +744,11 @@ impl Network {
             {
                 tracing::warn!("cannot update the designs kept: {e}");
             }
+            let kept: Vec<DesignId> = designs.into_iter().filter(|d| self.keeps(d)).collect();
+            // The announcements of the designs whose log grew, gossiped
+            // when this node's own author changed them.
+            self.clone().refresh_own_announcements(Some((kept.clone(), mine))).await;
             if !lagged {
-                let kept: Vec<DesignId> = designs.into_iter().filter(|d| self.keeps(d)).collect();
                 self.seed(kept);
             }
         }
@@ -756,6 +812,8 @@ struct Driver {
     kept_sender: tokio::sync::watch::Sender<Arc<BTreeSet<DesignId>>>,
     /// The last catch-up with each peer, for `node status`.
     synced: BTreeMap<PeerId, PeerSync>,
+    /// The last catalog catch-up with each peer, for `node status`.
+    catalog_synced: BTreeMap<PeerId, PeerSync>,
     /// Which peer the next periodic catch-up asks.
     anti_entropy: anti_entropy::AntiEntropy,
     /// The designs whose files may be missing, and what tasks say of it.
@@ -807,6 +865,9 @@ impl Driver {
                             let Ok(scope) = network.own_scope() else { return };
                             if let Err(e) = network.catch_up(peer, scope).await {
                                 tracing::debug!(%peer, "periodic catch-up failed: {e}");
+                            }
+                            if let Err(e) = network.catch_up_catalog(peer).await {
+                                tracing::debug!(%peer, "periodic catalog catch-up failed: {e}");
                             }
                         });
                     }
@@ -903,6 +964,15 @@ impl Driver {
                     tracing::debug!("event {} not gossiped: {e}", event.id());
                 }
             }
+            Command::Announce(bytes) => {
+                if let Err(e) = behaviour.gossipsub.publish(IdentTopic::new(wire::CATALOG_TOPIC), bytes) {
+                    tracing::debug!("announcement not gossiped: {e}");
+                }
+            }
+            Command::Penalise { peer, reason } => {
+                tracing::info!(%peer, "penalised: {reason}");
+                behaviour.gossipsub.set_application_score(&peer, behaviour::PENALTY);
+            }
             Command::Kept { kept, present, done } => {
                 self.set_kept(kept, present);
                 let _ = done.send(());
@@ -910,6 +980,9 @@ impl Driver {
             Command::SeedEverything => {
                 let present: Vec<DesignId> = self.kept.present().iter().copied().collect();
                 self.queue_seeds(present);
+            }
+            Command::CatalogSynced(peer, sync) => {
+                self.catalog_synced.insert(peer, sync);
             }
             Command::Synced(peer, sync) => {
                 self.synced.insert(peer, sync);
@@ -1021,6 +1094,16 @@ impl Driver {
         // shown as kept: whoever sees it kept and nothing queued knows its
         // files are here.
         self.queue_seeds(change.provide.iter().copied());
+        if !change.unprovide.is_empty() {
+            // No longer kept: their catalog entries become ordinary ones.
+            let (node, unkept) = (self.network.shared.node.clone(), change.unprovide.clone());
+            self.tasks.spawn(async move {
+                let unkept = tokio::task::spawn_blocking(move || node.unkeep_announcements(&unkept)).await;
+                if let Ok(Err(e)) = unkept {
+                    tracing::warn!("cannot update the catalog: {e}");
+                }
+            });
+        }
         self.kept_sender.send_replace(published);
         self.keep(change);
     }
@@ -1096,6 +1179,7 @@ impl Driver {
             // Read by the caller, off the swarm's task (see `Network::status`).
             gossip: GossipCounts::default(),
             sync: self.synced.values().cloned().collect(),
+            catalog_sync: self.catalog_synced.values().cloned().collect(),
             seeding: SeedingStatus {
                 announcing: self.announcing.len() + self.to_announce.len(),
                 ..self.seeds.status()
@@ -1131,6 +1215,13 @@ impl Driver {
                         }
                         Ok(_) => {}
                         Err(e) => tracing::debug!(%peer_id, "catch-up failed: {e}"),
+                    }
+                    match network.catch_up_catalog(peer_id).await {
+                        Ok(report) if report.added > 0 => {
+                            tracing::info!(%peer_id, "heard of {} designs", report.added);
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::info!(%peer_id, "catalog catch-up failed: {e}"),
                     }
                 });
             }

@@ -94,6 +94,50 @@ impl Node {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// The search document of a design heard of: its announcement's
+    /// genesis and revision (no README: files are never sent unasked).
+    pub(super) fn heard_of_doc(&self, entry: &crate::store::catalog::CatalogEntry) -> SearchDoc {
+        let announcement = &entry.announcement;
+        let (genesis_name, genesis_license, mut authors) = match announcement.genesis().body() {
+            communs_protocol::Body::Genesis(g) => (g.name.clone(), g.license.clone(), g.maintainers.clone()),
+            _ => (String::new(), String::new(), Vec::new()),
+        };
+        let revision = announcement.revision();
+        let manifest = match revision.map(|r| r.body()) {
+            Some(communs_protocol::Body::Revision(r)) => Some(&r.manifest),
+            _ => None,
+        };
+        if let Some(author) = revision.map(|r| r.author())
+            && !authors.contains(&author)
+        {
+            authors.push(author);
+        }
+        let mut licenses = Vec::new();
+        if let Some(m) = manifest {
+            for license in [&m.license.hardware, &m.license.documentation, &m.license.software].into_iter().flatten() {
+                if !licenses.contains(license) {
+                    licenses.push(license.clone());
+                }
+            }
+        }
+        if licenses.is_empty() {
+            licenses.push(genesis_license);
+        }
+        SearchDoc {
+            design: announcement.design(),
+            name: manifest.map_or(genesis_name, |m| m.name.clone()),
+            function: manifest.and_then(|m| m.function.clone()).unwrap_or_default(),
+            description: String::new(),
+            keywords: manifest.map(|m| m.keywords.clone()).unwrap_or_default(),
+            licenses,
+            authors: authors.into_iter().map(|a| (a, self.author_name(&a).ok().flatten())).collect(),
+            readme: String::new(),
+            makes: 0,
+            held: false,
+            last_change_ms: revision.unwrap_or(announcement.genesis()).event().time,
+        }
+    }
+
     /// A held design's name (its canonical revision's, else its genesis'),
     /// from its view row.
     pub(crate) fn design_name(&self, design: &DesignId) -> Result<Option<String>, NodeError> {

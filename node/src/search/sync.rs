@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use communs_protocol::{DesignId, SignedEvent};
+use communs_protocol::{DesignId, EventId, SignedEvent};
 use tokio::sync::broadcast::{self, error::TryRecvError};
 
 use super::{Hit, SearchDoc, SearchError, SearchIndex, SearchQuery};
@@ -37,6 +37,9 @@ pub(crate) struct Search {
     /// (a new profile, a local name) since the last search: indexed again
     /// whatever their stamp says.
     renamed: std::sync::Mutex<HashSet<DesignId>>,
+    /// Designs whose catalog entry is new or replaced since the last
+    /// search.
+    heard: std::sync::Mutex<HashSet<DesignId>>,
 }
 
 struct State {
@@ -47,6 +50,11 @@ struct State {
     events: broadcast::Receiver<SignedEvent>,
     /// Designs indexed without their README (files not here yet).
     incomplete: BTreeSet<DesignId>,
+}
+
+/// The stamp of a design heard of: its announcement's id.
+fn heard_stamp(announcement: &EventId) -> u64 {
+    u64::from_le_bytes(announcement.as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
 /// The stamp of a design's view row; `complete` is whether the document
@@ -69,6 +77,11 @@ impl Search {
     /// again by the next search.
     pub(crate) fn renamed(&self, designs: impl IntoIterator<Item = DesignId>) {
         self.renamed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(designs);
+    }
+
+    /// The catalog holds a new announcement of these designs.
+    pub(crate) fn heard_of(&self, designs: impl IntoIterator<Item = DesignId>) {
+        self.heard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(designs);
     }
 
     pub(crate) fn removed(&self, design: DesignId) {
@@ -179,6 +192,22 @@ impl Node {
                 self.index_row(state, row).await?;
             }
         }
+        // Designs heard of: compared by announcement id, without decoding
+        // an announcement that did not change.
+        let heard = self.events.catalog_designs()?;
+        let in_catalog: HashSet<DesignId> = heard.iter().map(|(_, d)| *d).collect();
+        let forgotten: Vec<DesignId> =
+            state.stamps.iter().filter(|(d, (_, h))| !*h && !in_catalog.contains(d)).map(|(d, _)| *d).collect();
+        for design in forgotten {
+            state.index.remove(&design);
+            state.stamps.remove(&design);
+        }
+        for (announcement, design) in heard {
+            if held.contains(&design) || state.stamps.get(&design) == Some(&(heard_stamp(&announcement), false)) {
+                continue;
+            }
+            self.index_heard(state, &design)?;
+        }
         state.index.commit()
     }
 
@@ -196,6 +225,15 @@ impl Node {
                 }
                 Err(TryRecvError::Lagged(_)) => return self.compare_all(state).await,
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        let heard: Vec<DesignId> =
+            std::mem::take(&mut *self.search.heard.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+                .into_iter()
+                .collect();
+        for design in heard {
+            if !state.stamps.get(&design).is_some_and(|(_, held)| *held) {
+                self.index_heard(state, &design)?;
             }
         }
         let renamed: Vec<DesignId> =
@@ -237,6 +275,24 @@ impl Node {
             }
         }
         state.index.commit()
+    }
+
+    /// Indexes the catalog entry of `design`, a design this node does not
+    /// hold (or drops its document if the catalog no longer has it).
+    fn index_heard(&self, state: &mut State, design: &DesignId) -> Result<(), SearchError> {
+        match self.events.catalog_entry(design)? {
+            Some(entry) => {
+                let doc = self.heard_of_doc(&entry);
+                let stamp = heard_stamp(&EventId::from_hash(entry.announcement.id()));
+                state.index.upsert(&doc, stamp)?;
+                state.stamps.insert(*design, (stamp, false));
+            }
+            None => {
+                state.index.remove(design);
+                state.stamps.remove(design);
+            }
+        }
+        Ok(())
     }
 
     async fn index_row(&self, state: &mut State, row: &DesignRow) -> Result<(), SearchError> {

@@ -9,6 +9,7 @@
 //! [`ServiceError::reason`]. How a response reads for a person is the
 //! CLI's business.
 
+mod catalog;
 mod designs;
 mod governance;
 mod maintenance;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use catalog::*;
 pub use designs::*;
 pub use governance::*;
 pub use maintenance::*;

@@ -49,6 +49,9 @@ pub struct NodeStatus {
     pub gossip: GossipCounts,
     /// The last catch-up with each peer.
     pub sync: Vec<PeerSync>,
+    /// The last catalog catch-up with each peer (spec/catalog.md):
+    /// `needed` and `added` count announcements.
+    pub catalog_sync: Vec<PeerSync>,
     /// Files of kept designs still to fetch, and DHT announcements to make.
     pub seeding: SeedingStatus,
 }
@@ -101,8 +104,18 @@ impl Service {
         // queued means its files are here. Read after, the queue could be
         // older than the designs kept.
         let kept = network.kept_count();
-        let NetStatus { peer_id, listen, peers, redialling, seed_all, pending_events, gossip, sync, seeding } =
-            network.status().await?;
+        let NetStatus {
+            peer_id,
+            listen,
+            peers,
+            redialling,
+            seed_all,
+            pending_events,
+            gossip,
+            sync,
+            catalog_sync,
+            seeding,
+        } = network.status().await?;
         Ok(NodeStatus {
             peer_id,
             author: self.node.author().to_string(),
@@ -115,6 +128,7 @@ impl Service {
             pending_events,
             gossip,
             sync,
+            catalog_sync,
             seeding,
         })
     }

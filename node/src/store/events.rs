@@ -48,6 +48,8 @@ pub enum EventStoreError {
     NameWithoutRow(DesignId),
     #[error(transparent)]
     State(#[from] StateDecodeError),
+    #[error("a catalog entry is no longer a valid announcement; run `communs fsck`")]
+    CorruptCatalog,
 }
 
 macro_rules! db_error {
@@ -109,6 +111,11 @@ impl EventStore {
             resolvers: Mutex::new(ResolverCache::default()),
             policy: Mutex::new(None),
         })
+    }
+
+    /// The database, which the catalog's tables share (`catalog.rs`).
+    pub(super) fn db(&self) -> &EventDb {
+        &self.db
     }
 
     /// Events as they are stored (a receiver that lags misses some and

@@ -2,6 +2,7 @@
 //! directory and one lock.
 
 pub(crate) mod blobs;
+pub(crate) mod catalog;
 mod db;
 pub(crate) mod events;
 pub(crate) mod file_cache;

@@ -439,6 +439,7 @@ mod tests {
                     let reply = self.responder.as_mut().expect("session").receive(message).expect("reply");
                     Response::Reconcile { message: reply }
                 }
+                Request::FetchCatalog { .. } => Response::Announcements { records: Vec::new() },
                 Request::Fetch { ids } => communs_protocol::wire::events_response(
                     self.events
                         .iter()

@@ -14,6 +14,7 @@
 //! through the driver, store reads and writes and signature checks on
 //! blocking threads.
 
+pub(super) mod catalog;
 pub(super) mod initiator;
 pub(super) mod responder;
 
@@ -50,6 +51,8 @@ pub enum CatchupError {
     Protocol { peer: PeerId },
     #[error("{peer} sent an invalid event: {source}")]
     BadEvent { peer: PeerId, source: Box<EventError> },
+    #[error("{peer} sent an invalid announcement: {reason}")]
+    BadAnnouncement { peer: PeerId, reason: String },
     #[error("{peer} sent event {got}, which was not asked for")]
     Unasked { peer: PeerId, got: EventId },
     #[error("reconciliation with {peer} did not converge in {MAX_CATCHUP_ROUNDS} round trips")]
@@ -146,6 +149,7 @@ impl Network {
                 let prefixes: Vec<[u8; 8]> = prefixes.iter().map(|p| p.0).collect();
                 self.shared.node.events.sync_items_by_prefix(Some(&prefixes))
             }
+            Scope::Catalog => self.shared.node.events.catalog_items(),
         }
     }
 
@@ -156,9 +160,11 @@ impl Network {
         let network = self.clone();
         let answered = tokio::task::spawn_blocking(move || {
             let events = &network.shared.node.events;
+            let me = network.shared.node.author();
             work.run(
                 |scope| network.items_in(scope),
                 |prefixes, max| events.raw_by_prefixes(prefixes, max),
+                |prefixes, max| events.catalog_records(prefixes, max, me),
                 |known| events.newer_profiles(known),
             )
         })
@@ -244,6 +250,71 @@ impl Network {
         }
     }
 
+    /// Reconciles this node's catalog with `peer`'s and offers what this
+    /// node lacks to its catalog (spec/catalog.md, "Catch-up"): the rules
+    /// are [`catalog::CatalogCatchup`]'s, carried out here, a request on
+    /// the wire while a batch is verified and stored. One at a time with
+    /// a peer: while one runs, another (anti-entropy's) returns at once
+    /// with an empty report. A peer that sends an invalid announcement is
+    /// penalised.
+    pub async fn catch_up_catalog(&self, peer: PeerId) -> Result<CatchupReport, CatchupError> {
+        let Some(_running) = CatalogRun::start(self, peer) else { return Ok(CatchupReport::default()) };
+        let session = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+        let (mut machine, mut actions) = catalog::CatalogCatchup::start(peer, session);
+        let mut running: FuturesUnordered<BoxFuture<'static, Result<catalog::Input, CatchupError>>> =
+            FuturesUnordered::new();
+        loop {
+            for action in actions {
+                let network = self.clone();
+                match action {
+                    catalog::Action::ReadItems => running.push(
+                        async move {
+                            let node = network.shared.node.clone();
+                            let items = tokio::task::spawn_blocking(move || node.events.catalog_items())
+                                .await
+                                .map_err(|_| NetError::Stopped)??;
+                            Ok(catalog::Input::Items(items))
+                        }
+                        .boxed(),
+                    ),
+                    catalog::Action::Send(exchange, request) => running.push(
+                        async move { Ok(catalog::Input::Response(exchange, network.request(peer, request).await?)) }
+                            .boxed(),
+                    ),
+                    catalog::Action::Offer(records) => running.push(
+                        async move {
+                            let node = network.shared.node.clone();
+                            let (added, refused) = tokio::task::spawn_blocking(move || node.offer_catalog(records))
+                                .await
+                                .map_err(|_| NetError::Stopped)?
+                                .map_err(NetError::from)?;
+                            Ok(catalog::Input::Offered { added, refused })
+                        }
+                        .boxed(),
+                    ),
+                    catalog::Action::Finish(report) => {
+                        let sync =
+                            super::PeerSync { peer_id: peer.to_string(), at_ms: now_ms(), report: report.clone() };
+                        let _ = self.send(super::Command::CatalogSynced(peer, sync)).await;
+                        return Ok(report);
+                    }
+                }
+            }
+            let Some(input) = running.next().await else {
+                return Err(CatchupError::Bug { peer, what: "nothing left to wait for" });
+            };
+            match machine.handle(input?) {
+                Ok(next) => actions = next,
+                Err(e) => {
+                    if let CatchupError::BadAnnouncement { reason, .. } = &e {
+                        self.penalise(peer, format!("invalid announcement in a catalog catch-up: {reason}")).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     /// Stores events a catch-up with `peer` brought (in one transaction,
     /// parents first), tells the driver the peer holds their designs,
     /// gossips on the first of them (spec/network.md, "Forwarding what a
@@ -322,11 +393,7 @@ impl Network {
 
     /// Remembers the last catch-up with `peer`, for `node status`.
     async fn record_sync(&self, peer: PeerId, report: &CatchupReport) {
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
-        let sync = super::PeerSync { peer_id: peer.to_string(), at_ms, report: report.clone() };
+        let sync = super::PeerSync { peer_id: peer.to_string(), at_ms: now_ms(), report: report.clone() };
         let _ = self.send(super::Command::Synced(peer, sync)).await;
     }
 }
@@ -352,4 +419,28 @@ fn asked_profiles(
             Ok(profile)
         })
         .collect()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// A catalog catch-up with a peer, running: at most one per peer.
+struct CatalogRun {
+    network: Network,
+    peer: PeerId,
+}
+
+impl CatalogRun {
+    fn start(network: &Network, peer: PeerId) -> Option<CatalogRun> {
+        let mut running = network.shared.catalog_runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.insert(peer).then(|| CatalogRun { network: network.clone(), peer })
+    }
+}
+
+impl Drop for CatalogRun {
+    fn drop(&mut self) {
+        let mut running = self.network.shared.catalog_runs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.remove(&self.peer);
+    }
 }

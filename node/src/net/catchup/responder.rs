@@ -26,7 +26,9 @@ use std::time::Instant;
 
 use communs_protocol::limits::{MAX_FETCH_IDS, MAX_REQUESTS_PER_PEER, MAX_SESSIONS_PER_PEER};
 use communs_protocol::sync::Responder;
-use communs_protocol::wire::{IdPrefix, Refusal, Request, Response, Scope, events_response};
+use communs_protocol::wire::{
+    CatalogRecord, IdPrefix, Refusal, Request, Response, Scope, announcements_response, events_response,
+};
 use communs_protocol::{AuthorId, EventId};
 use libp2p::PeerId;
 
@@ -80,6 +82,9 @@ enum WorkKind {
     Fetch {
         ids: Vec<IdPrefix>,
     },
+    FetchCatalog {
+        ids: Vec<IdPrefix>,
+    },
     Profiles {
         known: Vec<(AuthorId, u64)>,
     },
@@ -113,6 +118,7 @@ impl Responders {
                 None => return Admitted::Now(Response::Refused(Refusal::UnknownSession)),
             },
             Request::Fetch { ids } => WorkKind::Fetch { ids },
+            Request::FetchCatalog { ids } => WorkKind::FetchCatalog { ids },
             Request::Profiles { known } => WorkKind::Profiles { known },
         };
         self.answering.insert(peer, answering + 1);
@@ -179,12 +185,14 @@ impl Work {
     /// Answers the request with the store's reads: `items` gives the
     /// reconciliation items of a scope (the same rule on both sides of a
     /// session), `events` the stored events under id prefixes, at most
-    /// `limit`, `profiles` the stored profiles of authors newer than the
-    /// clocks given. Any failing is a refusal, not an error of this node.
+    /// `limit`, `catalog` the catalog's records likewise, `profiles` the
+    /// stored profiles of authors newer than the clocks given. Any failing
+    /// is a refusal, not an error of this node.
     pub(in crate::net) fn run<E>(
         self,
         items: impl FnOnce(&Scope) -> Result<Vec<(u64, EventId)>, E>,
         events: impl FnOnce(&[[u8; 8]], usize) -> Result<Vec<Vec<u8>>, E>,
+        catalog: impl FnOnce(&[[u8; 8]], usize) -> Result<Vec<CatalogRecord>, E>,
         profiles: impl FnOnce(&[(AuthorId, u64)]) -> Result<Vec<Vec<u8>>, E>,
     ) -> Answer {
         let refused = |refusal| Answer { response: Response::Refused(refusal), keep: None };
@@ -198,6 +206,13 @@ impl Work {
                 let prefixes: Vec<[u8; 8]> = ids.iter().map(|p| p.0).collect();
                 return match events(&prefixes, MAX_FETCH_IDS) {
                     Ok(events) => Answer { response: events_response(events.iter().map(Vec::as_slice)), keep: None },
+                    Err(_) => refused(Refusal::Busy),
+                };
+            }
+            WorkKind::FetchCatalog { ids } => {
+                let prefixes: Vec<[u8; 8]> = ids.iter().map(|p| p.0).collect();
+                return match catalog(&prefixes, MAX_FETCH_IDS) {
+                    Ok(records) => Answer { response: announcements_response(records), keep: None },
                     Err(_) => refused(Refusal::Busy),
                 };
             }
@@ -238,6 +253,7 @@ mod tests {
         work.run(
             |_scope: &Scope| Ok::<_, Infallible>(items(&[1, 2, 3, 4, 5])),
             |prefixes: &[[u8; 8]], _| Ok(prefixes.iter().map(|p| p.to_vec()).collect()),
+            |_: &[[u8; 8]], _| Ok(Vec::new()),
             |_known: &[(AuthorId, u64)]| Ok(Vec::new()),
         )
     }
@@ -349,7 +365,14 @@ mod tests {
         let peer = PeerId::random();
         let now = Instant::now();
         let mut table = Responders::default();
-        let broken = |w: Work| w.run(|_: &Scope| Err(()), |_: &[[u8; 8]], _| Err(()), |_: &[(AuthorId, u64)]| Err(()));
+        let broken = |w: Work| {
+            w.run(
+                |_: &Scope| Err(()),
+                |_: &[[u8; 8]], _| Err(()),
+                |_: &[[u8; 8]], _| Err(()),
+                |_: &[(AuthorId, u64)]| Err(()),
+            )
+        };
         let start = work(table.admit(now, peer, first(1)));
         assert_eq!(table.answered(now, peer, broken(start)), Response::Refused(Refusal::BadRequest));
         let fetch = work(table.admit(now, peer, Request::Fetch { ids: vec![IdPrefix([1; 8])] }));

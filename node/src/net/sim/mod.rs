@@ -789,6 +789,8 @@ impl Sim {
                         let answer = work.run(
                             |scope| Ok::<_, std::convert::Infallible>(store.items(scope)),
                             |prefixes, max| Ok(store.raw_by_prefixes(prefixes, max)),
+                            // The simulator models no catalog.
+                            |_, _| Ok(Vec::new()),
                             |_known| Ok(Vec::new()),
                         );
                         self.nodes[node].responders.answered(now, peer, answer)
