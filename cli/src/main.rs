@@ -118,6 +118,9 @@ enum Command {
         /// Show at most this many designs.
         #[arg(long, default_value_t = communs_node::service::SEARCH_PAGE)]
         limit: usize,
+        /// Also ask the connected peers (needs a running node).
+        #[arg(long)]
+        network: bool,
     },
     /// Show a design's events, newest first, a page at a time.
     Log {

@@ -171,6 +171,7 @@ fn every_route_answers_what_its_openapi_document_says() {
         (format!("{d}/status"), "/v1/designs/{design}/status"),
         ("/v1/policy".to_owned(), "/v1/policy"),
         ("/v1/search?q=spool".to_owned(), "/v1/search"),
+        ("/v1/search?q=spool&network=true".to_owned(), "/v1/search"),
         ("/v1/search?license=CERN-OHL-S-2.0&keyword=x&author=nobody&made=true&limit=5".to_owned(), "/v1/search"),
         (format!("{d}/okh.toml"), "/v1/designs/{design}/okh.toml"),
         (format!("{d}/okh.yml?revision={revision}"), "/v1/designs/{design}/okh.yml"),

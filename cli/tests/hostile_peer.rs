@@ -278,3 +278,125 @@ fn refused_then_served(size: u32, others: &[(String, Vec<u8>)]) {
     b.node.json(&["get", &design, out.to_str().expect("utf-8"), "--force"]);
     assert_eq!(snapshot(&out), snapshot(&folder));
 }
+
+/// The framing of spec/search.md (a 4-byte big-endian length, then the
+/// message), for a peer written here.
+#[derive(Clone, Default)]
+struct SearchCodec;
+
+impl libp2p::request_response::Codec for SearchCodec {
+    type Protocol = libp2p::StreamProtocol;
+    type Request = communs_protocol::search::Query;
+    type Response = communs_protocol::search::Response;
+
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &libp2p::StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<Self::Request> {
+        let bytes = read_frame(io).await?;
+        communs_protocol::search::Query::decode(&bytes).map_err(std::io::Error::other)
+    }
+
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &libp2p::StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<Self::Response> {
+        let bytes = read_frame(io).await?;
+        communs_protocol::search::Response::decode(&bytes).map_err(std::io::Error::other)
+    }
+
+    async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &libp2p::StreamProtocol,
+        io: &mut T,
+        request: Self::Request,
+    ) -> std::io::Result<()> {
+        write_frame(io, &request.encode()).await
+    }
+
+    async fn write_response<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &libp2p::StreamProtocol,
+        io: &mut T,
+        response: Self::Response,
+    ) -> std::io::Result<()> {
+        write_frame(io, &response.encode()).await
+    }
+}
+
+async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<Vec<u8>> {
+    use futures::AsyncReadExt;
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let mut bytes = vec![0u8; (u32::from_be_bytes(len) as usize).min(1 << 20)];
+    io.read_exact(&mut bytes).await?;
+    Ok(bytes)
+}
+
+async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> std::io::Result<()> {
+    use futures::AsyncWriteExt;
+    io.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
+    io.write_all(bytes).await?;
+    io.close().await
+}
+
+#[test]
+fn a_peer_flooding_searches_is_refused_busy_then_penalised_and_an_honest_one_answered() {
+    use communs_protocol::search::{Query, Refusal, Response};
+    use libp2p::request_response::{self, ProtocolSupport};
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = Daemon::start(&Node::init(dir.path(), "a"), &["--no-dht"]);
+    a.node.publish(&small_design(dir.path(), "Lamp shade"), &["-m", "v1"]);
+    let target: Multiaddr = a.addr.parse().expect("multiaddr");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (answers, flooder) = runtime.block_on(async {
+        let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+            .expect("tcp")
+            .with_behaviour(|_| {
+                request_response::Behaviour::<SearchCodec>::new(
+                    [(libp2p::StreamProtocol::new(communs_protocol::search::SEARCH_PROTOCOL), ProtocolSupport::Full)],
+                    request_response::Config::default(),
+                )
+            })
+            .expect("behaviour")
+            .build();
+        swarm.dial(target.clone()).expect("dial");
+        let peer: libp2p::PeerId = a.peer_id().parse().expect("peer id");
+        let query = Query { text: "lamp".into(), limit: 5, ..Query::default() };
+        // A burst of 30 searches at once: the first ten are answered.
+        for _ in 0..30 {
+            swarm.behaviour_mut().send_request(&peer, query.clone());
+        }
+        let mut answers = Vec::new();
+        let collect = async {
+            while answers.len() < 30 {
+                if let SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { response, .. },
+                    ..
+                }) = swarm.select_next_some().await
+                {
+                    answers.push(response);
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), collect).await.expect("every search answered");
+        (answers, swarm.local_peer_id().to_string())
+    });
+    let hits = answers.iter().filter(|r| matches!(r, Response::Hits(h) if !h.is_empty())).count();
+    let busy = answers.iter().filter(|r| **r == Response::Refused(Refusal::Busy)).count();
+    assert_eq!((hits, busy), (10, 20), "{answers:?}");
+    let peers = a.node.json(&["peers"]);
+    let score = peers
+        .as_array()
+        .expect("peers")
+        .iter()
+        .find(|p| p["peer_id"] == flooder.as_str())
+        .and_then(|p| p["score"].as_f64());
+    assert!(score.is_none_or(|s| s < -80.0), "the flooder keeps a score of {score:?}");
+    assert!(support::daemon::log(&a.node).contains("penalised: floods searches"));
+}

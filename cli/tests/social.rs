@@ -169,3 +169,48 @@ fn comments_make_reports_and_profiles_travel_between_nodes() {
         threads["comments"][0]["text"] == "Thanks for the report!" && threads["names"][&ada] == "Ada L."
     });
 }
+
+#[test]
+fn a_newcomer_finds_a_design_by_text_follows_it_comments_and_reports_a_make_without_typing_an_id() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a_node = Node { home: dir.path().join("a") };
+    a_node.json(&["init", "--name", "Ada Lovelace"]);
+    let a = Daemon::start(&a_node, &[]);
+    // A copy: publishing writes the folder's `.communs` marker.
+    let source = support::examples_dir().join("../corpus/solar-food-dryer");
+    let folder = dir.path().join("solar-food-dryer");
+    std::fs::create_dir_all(&folder).expect("folder");
+    for entry in std::fs::read_dir(&source).expect("the corpus design") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), folder.join(entry.file_name())).expect("copy");
+    }
+    let (design, _) = a.node.publish(&folder, &["-m", "First version"]);
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--bootstrap", &a.addr]);
+    eventually(10, "b is connected to a", || b.peers().contains(&a.peer_id()));
+    // The newcomer knows only B, and no design id.
+    let c = Daemon::start(&Node::init(dir.path(), "c"), &["--bootstrap", &b.addr]);
+    eventually(10, "c is connected to b", || c.peers().contains(&b.peer_id()));
+
+    // Asked of its peers, B answers from its catalog (A announced the
+    // design to it); C's own catalog learns it too.
+    let mut found = Value::Null;
+    eventually(30, "c finds the dryer by text on the network", || {
+        found = c.node.json(&["search", "--network", "solar", "dryer"]);
+        found["hits"][0]["name"].as_str().is_some_and(|n| n.contains("dryer") || n.contains("Dryer"))
+    });
+    let id = found["hits"][0]["design"].as_str().expect("an id read from the results").to_owned();
+    assert_eq!(id, design, "{found}");
+    assert!(found["peers_asked"].as_u64().is_some_and(|n| n >= 1), "{found}");
+
+    // C follows what it found, gets it, comments and reports a make.
+    c.node.json(&["follow", &id]);
+    eventually(30, "c holds the design", || c.node.run(&["show", &id]).code == 0);
+    let out = dir.path().join("dryer");
+    c.node.json(&["get", &id, out.to_str().expect("utf-8")]);
+    c.node.json(&["comment", &id, "-m", "Built one for the community garden."]);
+    let photo = photo(dir.path(), "dryer.jpg", 25_000);
+    c.node.json(&["made", &id, "--outcome", "worked", "--material", "plywood", "--photo", &photo]);
+    eventually(30, "a sees c's make and comment", || {
+        show(&a.node, &design)["makes"]["worked"] == 1 && show(&a.node, &design)["comments"] == 1
+    });
+}

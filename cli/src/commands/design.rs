@@ -101,8 +101,8 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
             let view = backend.show(target.design, target.revision).await?;
             out.show(&view, || show_text(&view))
         }
-        Command::Search { text, license, keyword, author, made, limit } => {
-            let request = SearchRequest { q: text.join(" "), license, keyword, author, made, limit };
+        Command::Search { text, license, keyword, author, made, limit, network } => {
+            let request = SearchRequest { q: text.join(" "), license, keyword, author, made, limit, network };
             let found = backend.search(request).await?;
             out.show(&found, || search_text(&found))
         }
@@ -274,8 +274,13 @@ fn search_text(found: &SearchResults) -> String {
                 0 => String::new(),
                 n => format!(", made {n} time{}", plural(n as usize)),
             };
-            format!("{}\n  {}  [{license}{made}{heard}]  score {:.2}", hit.name, hit.design, hit.score)
+            let on = match hit.found_on.len() {
+                0 => String::new(),
+                n => format!(", listed by {n} peer{}", plural(n)),
+            };
+            format!("{}\n  {}  [{license}{made}{heard}{on}]  score {:.2}", hit.name, hit.design, hit.score)
         })
+        .chain(found.failures.iter().map(|f| format!("(peer {} gave no answer: {})", f.peer_id, f.reason)))
         .collect::<Vec<_>>()
         .join("\n")
 }

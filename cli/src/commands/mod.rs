@@ -98,7 +98,7 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
 
 impl Command {
     fn needs_network(&self) -> bool {
-        matches!(self, Command::Node(_) | Command::Peers | Command::Sync { .. })
+        matches!(self, Command::Node(_) | Command::Peers | Command::Sync { .. } | Command::Search { network: true, .. })
     }
 }
 

@@ -11,7 +11,7 @@ use libp2p::{
     StreamProtocol, connection_limits, dcutr, identify, identity::Keypair, mdns, ping, relay, request_response,
 };
 
-use super::codec::CatchupCodec;
+use super::codec::{CatchupCodec, SearchCodec};
 use super::timing::{
     CATCHUP_REQUEST_TIMEOUT, GOSSIP_HEARTBEAT, MDNS_QUERY_INTERVAL, PING_INTERVAL, PING_TIMEOUT,
     RELAY_MAX_CIRCUIT_DURATION, SCORE_TIME_IN_MESH_QUANTUM,
@@ -22,6 +22,7 @@ pub(super) struct Behaviour {
     pub limits: connection_limits::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
     pub catchup: request_response::Behaviour<CatchupCodec>,
+    pub search: request_response::Behaviour<SearchCodec>,
     pub blobs: libp2p_stream::Behaviour,
     pub kad: Toggle<kad::Behaviour<MemoryStore>>,
     pub identify: identify::Behaviour,
@@ -177,9 +178,17 @@ impl Behaviour {
             limits: connection_limits::Behaviour::new(limits),
             gossipsub: gossipsub(key, registry)?,
             catchup: request_response::Behaviour::with_codec(
-                CatchupCodec,
+                CatchupCodec::default(),
                 [(StreamProtocol::new(CATCHUP_PROTOCOL), request_response::ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(CATCHUP_REQUEST_TIMEOUT),
+            ),
+            search: request_response::Behaviour::with_codec(
+                SearchCodec::default(),
+                [(
+                    StreamProtocol::new(communs_protocol::search::SEARCH_PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default().with_request_timeout(super::search::SEARCH_WAIT),
             ),
             blobs: libp2p_stream::Behaviour::new(),
             kad: kad.into(),

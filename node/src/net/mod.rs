@@ -16,6 +16,8 @@ mod gossip;
 mod holders;
 mod kept;
 mod redial;
+mod search;
+pub use search::{PeerAnswer, SEARCH_WAIT};
 mod seed;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
@@ -213,6 +215,17 @@ enum Command {
         acceptance: MessageAcceptance,
     },
     Publish(Box<SignedEvent>),
+    /// Ask `peer` a network search.
+    Search {
+        peer: PeerId,
+        query: communs_protocol::search::Query,
+        reply: oneshot::Sender<Result<communs_protocol::search::Response, String>>,
+    },
+    /// The answer to a peer's network search, once the index gave it.
+    SearchAnswered {
+        channel: ResponseChannel<communs_protocol::search::Response>,
+        response: communs_protocol::search::Response,
+    },
     /// Gossip these bytes on each of these topics (a profile).
     PublishOn {
         topics: Vec<String>,
@@ -439,6 +452,8 @@ impl Network {
             redial,
             holders: holders::Holders::default(),
             requests: HashMap::new(),
+            searches: HashMap::new(),
+            search_budgets: search::Budgets::default(),
             responders: catchup::Responders::default(),
             pending: gossip::Pending::default(),
             kept: kept::Kept::new(config.seed_all),
@@ -801,6 +816,10 @@ struct Driver {
     /// Which peers hold which designs: asked first for their files.
     holders: holders::Holders,
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, String>>>,
+    /// Network searches asked of peers, waiting for their answers.
+    searches: HashMap<OutboundRequestId, oneshot::Sender<Result<communs_protocol::search::Response, String>>>,
+    /// Each connected peer's search budget (spec/search.md).
+    search_budgets: search::Budgets,
     /// The answering side of catch-up: open sessions and request slots.
     responders: catchup::Responders,
     /// Events whose parents have not arrived (bounded), released when
@@ -968,6 +987,13 @@ impl Driver {
                 if let Err(e) = behaviour.gossipsub.publish(IdentTopic::new(wire::CATALOG_TOPIC), bytes) {
                     tracing::debug!("announcement not gossiped: {e}");
                 }
+            }
+            Command::Search { peer, query, reply } => {
+                let id = behaviour.search.send_request(&peer, query);
+                self.searches.insert(id, reply);
+            }
+            Command::SearchAnswered { channel, response } => {
+                let _ = behaviour.search.send_response(channel, response);
             }
             Command::Penalise { peer, reason } => {
                 tracing::info!(%peer, "penalised: {reason}");
@@ -1227,6 +1253,7 @@ impl Driver {
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, cause, .. } => {
                 self.known.remove(&peer_id);
+                self.search_budgets.forget(&peer_id);
                 self.redial.disconnected(std::time::Instant::now(), peer_id);
                 match cause {
                     Some(cause) => tracing::info!(%peer_id, "disconnected: {cause}"),
@@ -1274,6 +1301,43 @@ impl Driver {
                     }
                 }
             },
+            BehaviourEvent::Search(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let now_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as u64)
+                        .unwrap_or_default();
+                    let busy = communs_protocol::search::Response::Refused(communs_protocol::search::Refusal::Busy);
+                    match self.search_budgets.take(peer, now_ms) {
+                        communs_protocol::search::Verdict::Answer => {
+                            let network = self.network.clone();
+                            self.tasks.spawn(async move {
+                                let response = network.answer_search(request).await;
+                                let _ = network.send(Command::SearchAnswered { channel, response }).await;
+                            });
+                        }
+                        communs_protocol::search::Verdict::Refuse => {
+                            let _ = self.swarm.behaviour_mut().search.send_response(channel, busy);
+                        }
+                        communs_protocol::search::Verdict::Penalise => {
+                            tracing::info!(%peer, "penalised: floods searches");
+                            let behaviour = self.swarm.behaviour_mut();
+                            behaviour.gossipsub.set_application_score(&peer, behaviour::PENALTY);
+                            let _ = behaviour.search.send_response(channel, busy);
+                        }
+                    }
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.searches.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            BehaviourEvent::Search(request_response::Event::OutboundFailure { request_id, error, .. }) => {
+                if let Some(reply) = self.searches.remove(&request_id) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
             BehaviourEvent::Catchup(request_response::Event::OutboundFailure { request_id, error, .. }) => {
                 if let Some(reply) = self.requests.remove(&request_id) {
                     let _ = reply.send(Err(error.to_string()));

@@ -20,6 +20,7 @@ mod strict;
 pub use ciborium::Value;
 pub use strict::CborError;
 
+pub use read::DecodeError;
 pub(crate) use read::*;
 
 /// Encodes a value. Maps must have been built with [`canonical_map`] (or be

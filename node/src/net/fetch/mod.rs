@@ -252,9 +252,10 @@ impl Network {
             let trees =
                 asked.iter().map(|(design, revision)| reader.revision_tree(design, *revision)).collect::<Vec<_>>();
             // Photos and attachments of comments, make reports and profiles
-            // come with the files; one missing does not fail the design.
-            let attached: Vec<(BlobHash, u64)> =
-                asked.iter().filter_map(|(design, _)| reader.attachments_of(design).ok()).flatten().collect();
+            // come with the files (one that no peer sends fails the design,
+            // which is tried again later, like a missing file).
+            let attached: Vec<Vec<(BlobHash, u64)>> =
+                asked.iter().map(|(design, _)| reader.attachments_of(design).unwrap_or_default()).collect();
             (trees, attached)
         })
         .await
@@ -325,10 +326,11 @@ impl Network {
                 }
             };
             let mut own = HashMap::new();
-            for entry in tree.entries() {
-                own.entry(entry.blob).or_insert(entry.size);
-                if seen.insert(entry.blob) {
-                    in_order.push((entry.blob, entry.size));
+            let files = tree.entries().iter().map(|e| (e.blob, e.size));
+            for (blob, size) in files.chain(attached[i].iter().copied()) {
+                own.entry(blob).or_insert(size);
+                if seen.insert(blob) {
+                    in_order.push((blob, size));
                 }
             }
             if let (_, Ok(report)) = &mut outcomes[i] {
@@ -339,11 +341,6 @@ impl Network {
                 }
             }
             needs.push((i, own));
-        }
-        for (hash, size) in attached {
-            if seen.insert(hash) {
-                in_order.push((hash, size));
-            }
         }
         let absent = self.absent(in_order.iter().map(|(hash, _)| *hash)).await?;
         let missing: Vec<(BlobHash, u64)> = in_order.into_iter().filter(|(hash, _)| absent.contains(hash)).collect();
