@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use communs_protocol::{DesignId, EventId, SignedEvent};
 use tokio::sync::broadcast::{self, error::TryRecvError};
 
-use super::{Hit, SearchDoc, SearchError, SearchIndex, SearchQuery};
+use super::{Hit, SearchError, SearchIndex, SearchQuery};
 use crate::Node;
 use crate::store::views::DesignRow;
 
@@ -119,25 +119,6 @@ impl Node {
                 state.index.search(query)
             }
         }
-    }
-
-    /// Designs this node has heard of from peers but does not hold, for
-    /// the index (a design the store holds keeps its own document).
-    pub async fn index_heard_of(&self, docs: Vec<SearchDoc>) -> Result<(), SearchError> {
-        let mut guard = self.search.state.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.open_search().await?);
-        }
-        let state = guard.as_mut().expect("opened above");
-        for mut doc in docs {
-            if state.stamps.get(&doc.design).is_some_and(|(_, held)| *held) {
-                continue;
-            }
-            doc.held = false;
-            state.index.upsert(&doc, 0)?;
-            state.stamps.insert(doc.design, (0, false));
-        }
-        state.index.commit()
     }
 
     async fn open_search(&self) -> Result<State, SearchError> {

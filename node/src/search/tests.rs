@@ -198,21 +198,33 @@ async fn the_index_follows_the_store_and_is_rebuilt_when_damaged() {
 }
 
 #[tokio::test]
-async fn designs_heard_of_are_found_but_never_replace_held_ones() {
+async fn designs_heard_of_are_found_from_the_catalog_but_never_replace_held_ones() {
+    use communs_protocol::catalog::Announcement;
+    use communs_protocol::fixtures;
+
     let dir = tempfile::tempdir().expect("tmp");
     let node = open(dir.path()).await;
     let shield = publish(&node, example(dir.path(), "face-shield-headband")).await;
-    let mut heard = doc(7, "Solar food dryer", "Dries fruit with the sun", &["solar"], "CC-BY-SA-4.0");
-    heard.held = true;
-    let mut fake = doc(8, "Not the shield", "", &[], "MIT");
-    fake.design = shield;
-    node.index_heard_of(vec![heard, fake]).await.expect("heard of");
+    // A design of someone else, announced by a peer.
+    let key = SecretKey::from_bytes(&[7; 32]);
+    let genesis = fixtures::genesis(&key, "Solar food dryer", "CC-BY-SA-4.0", 1);
+    let revision =
+        fixtures::revision(&key, &genesis, communs_protocol::BlobHash::of(b"t"), "Solar food dryer", "CC-BY-SA-4.0");
+    let heard = Announcement::new(genesis, Some(revision), None).expect("an announcement");
+    node.offer_announcement(heard, key.author()).expect("offered");
+    // Another node's announcement of the held design changes nothing.
+    let shield_events = node.design_log(&shield).expect("log").events;
+    let own = Announcement::new(shield_events[0].clone(), None, None).expect("an announcement of the shield");
+    node.offer_announcement(own, author(9)).expect("offered");
+
     let hits = node.search(&query("solar dryer")).await.expect("search");
     assert_eq!((hits[0].name.as_str(), hits[0].held), ("Solar food dryer", false));
-    assert!(top(&node, "shield").await.iter().all(|n| n != "Not the shield"));
+    let shields = node.search(&query("shield")).await.expect("search");
+    assert_eq!(shields.iter().filter(|h| h.design == shield).count(), 1);
+    assert!(shields.iter().all(|h| h.design != shield || h.held), "the held document stays");
     close(node).await;
-    // A new process keeps what it heard of: the store's scan removes only
-    // held designs.
+    // A new process finds what its catalog holds: the index is compared
+    // with the catalog by announcement id, not rebuilt from it.
     let node = open(dir.path()).await;
     assert_eq!(top(&node, "dryer").await, ["Solar food dryer"]);
     close(node).await;

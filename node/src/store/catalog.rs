@@ -99,6 +99,19 @@ fn merge_holders(holders: &mut Vec<(AuthorId, u64)>, new: &[AuthorId], now: u64)
     holders.truncate(MAX_CATALOG_HOLDERS);
 }
 
+/// A catalog table, or `None` in a store that never held a catalog (the
+/// tables are made by the first write).
+fn open_if_any<K: redb::Key + 'static, V: redb::Value + 'static>(
+    tx: &redb::ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, EventStoreError> {
+    match tx.open_table(table) {
+        Ok(table) => Ok(Some(table)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn decode(bytes: &[u8]) -> Result<Announcement, EventStoreError> {
     Announcement::decode_trusted(bytes).map_err(|_| EventStoreError::CorruptCatalog)
 }
@@ -120,11 +133,7 @@ impl EventStore {
     /// reconciliation (the ids are announcement ids, not event ids).
     pub(crate) fn catalog_items(&self) -> Result<Vec<(u64, EventId)>, EventStoreError> {
         let tx = self.db().begin_read()?;
-        let table = match tx.open_table(CATALOG_ITEMS) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(table) = open_if_any(&tx, CATALOG_ITEMS)? else { return Ok(Vec::new()) };
         let mut items = Vec::with_capacity(table.len()? as usize);
         for row in table.iter()? {
             let (id, value) = row?;
@@ -323,11 +332,7 @@ impl EventStore {
     /// The designs whose entries say this node keeps them.
     pub(crate) fn catalog_kept(&self) -> Result<Vec<DesignId>, EventStoreError> {
         let tx = self.db().begin_read()?;
-        let table = match tx.open_table(CATALOG) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(table) = open_if_any(&tx, CATALOG)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for row in table.iter()? {
             let (design, value) = row?;
@@ -399,11 +404,7 @@ impl EventStore {
     /// The catalog entry of `design`, if any.
     pub(crate) fn catalog_entry(&self, design: &DesignId) -> Result<Option<CatalogEntry>, EventStoreError> {
         let tx = self.db().begin_read()?;
-        let table = match tx.open_table(CATALOG) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(table) = open_if_any(&tx, CATALOG)? else { return Ok(None) };
         let Some((bytes, kept, holders, heard_ms)) = read_row(&table, design.as_bytes())? else { return Ok(None) };
         Ok(Some(CatalogEntry { announcement: decode(&bytes)?, kept, holders, heard_ms }))
     }
@@ -413,11 +414,7 @@ impl EventStore {
     /// documents of designs heard of with.
     pub(crate) fn catalog_designs(&self) -> Result<Vec<(EventId, DesignId)>, EventStoreError> {
         let tx = self.db().begin_read()?;
-        let table = match tx.open_table(CATALOG_ITEMS) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(table) = open_if_any(&tx, CATALOG_ITEMS)? else { return Ok(Vec::new()) };
         let mut out = Vec::with_capacity(table.len()? as usize);
         for row in table.iter()? {
             let (id, value) = row?;
@@ -432,11 +429,7 @@ impl EventStore {
     /// Every catalog entry.
     pub(crate) fn catalog_entries(&self) -> Result<Vec<CatalogEntry>, EventStoreError> {
         let tx = self.db().begin_read()?;
-        let table = match tx.open_table(CATALOG) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
+        let Some(table) = open_if_any(&tx, CATALOG)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for row in table.iter()? {
             let (_, value) = row?;
