@@ -79,6 +79,7 @@ fn answered(response: &Response) {
     match response {
         Response::Reconcile { message } => assert!(message.len() <= MAX_RECONCILE_MESSAGE_BYTES),
         Response::Events { events } => assert!(events.len() <= MAX_FETCH_IDS),
+        Response::Announcements { records } => assert!(records.len() <= MAX_FETCH_IDS),
         Response::Refused(_) => {}
     }
 }
@@ -129,6 +130,12 @@ fn initiate(mine: &[(u64, EventId)], mut input: Input) {
                     }
                 }
             }
+            Response::Announcements { records } => {
+                // A catalog answer to an event session: the node refuses
+                // the exchange (it asked for events).
+                assert!(records.len() <= MAX_FETCH_IDS);
+                return;
+            }
             Response::Refused(_) => return,
         }
     }
@@ -173,6 +180,10 @@ fn answer(n: u32, mut input: Input) {
             Request::Profiles { known } => {
                 assert!(known.len() <= communs_protocol::limits::MAX_PROFILE_AUTHORS);
                 Response::Events { events: vec![] }
+            }
+            Request::FetchCatalog { ids } => {
+                assert!(ids.len() <= MAX_FETCH_IDS);
+                Response::Announcements { records: vec![] }
             }
         };
         answered(&response);
