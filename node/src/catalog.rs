@@ -8,12 +8,9 @@ use communs_protocol::catalog::Announcement;
 use communs_protocol::wire::CatalogRecord;
 use communs_protocol::{AuthorId, DesignId};
 
+use crate::clock::now_ms;
 use crate::store::catalog::{CatalogEntry, Offered};
 use crate::{Node, NodeError};
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
 
 impl Node {
     /// Verifies the records a peer sent in a catalog catch-up (on every

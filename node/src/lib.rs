@@ -11,6 +11,7 @@ pub mod atomic;
 pub mod bundle;
 mod catalog;
 mod checkout;
+pub mod clock;
 mod error;
 mod folder;
 pub mod fork;

@@ -18,8 +18,7 @@ pub(super) async fn init(home: &Home, name: Option<String>, out: &Output) -> any
         let node = communs_node::Node::open_for_one_command(home.clone()).await?;
         let details =
             communs_node::social::ProfileDetails { name: name.clone().unwrap_or_default(), ..Default::default() };
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64)?;
-        node.set_profile(details, now).await.context("signing the first profile")?;
+        node.set_profile(details, communs_node::clock::now_ms()).await.context("signing the first profile")?;
         node.close().await.context("closing the store")?;
     }
     let author = key.author().to_string();

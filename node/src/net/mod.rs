@@ -1303,10 +1303,7 @@ impl Driver {
             },
             BehaviourEvent::Search(request_response::Event::Message { peer, message, .. }) => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let now_ms = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_millis() as u64)
-                        .unwrap_or_default();
+                    let now_ms = crate::clock::now_ms();
                     let busy = communs_protocol::search::Response::Refused(communs_protocol::search::Refusal::Busy);
                     match self.search_budgets.take(peer, now_ms) {
                         communs_protocol::search::Verdict::Answer => {

@@ -32,6 +32,7 @@ pub use policy::*;
 pub use search::*;
 pub use social::*;
 
+use crate::clock::now_ms;
 use crate::net::{NetError, Network};
 use crate::{Node, NodeError};
 
@@ -219,11 +220,6 @@ impl From<(communs_protocol::DesignId, communs_protocol::EventId)> for RevisionR
     fn from((design, revision): (communs_protocol::DesignId, communs_protocol::EventId)) -> Self {
         RevisionRef { design, revision }
     }
-}
-
-/// Milliseconds since the Unix epoch, for an event's advisory time.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 #[cfg(test)]

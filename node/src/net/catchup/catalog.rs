@@ -22,14 +22,9 @@ use libp2p::PeerId;
 
 use super::{CatchupError, CatchupReport};
 
-/// Which request a response answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::net) enum Exchange {
-    /// The current reconciliation step (one at a time).
-    Reconcile,
-    /// The `FetchCatalog` of the batch with this number.
-    Fetch(usize),
-}
+/// Which request a response answers: the same as for events, a
+/// `FetchCatalog` in place of a `Fetch`.
+pub(in crate::net) use super::initiator::Exchange;
 
 /// What the caller brings back.
 #[derive(Debug)]

@@ -33,6 +33,7 @@ use libp2p::PeerId;
 use serde::Serialize;
 
 use super::{NetError, Network};
+use crate::clock::now_ms;
 use crate::store::EventStoreError;
 use initiator::{Action, Catchup, Input};
 pub(super) use responder::{Admitted, Answer, Responders, Work};
@@ -419,10 +420,6 @@ fn asked_profiles(
             Ok(profile)
         })
         .collect()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 /// A catalog catch-up with a peer, running: at most one per peer.
