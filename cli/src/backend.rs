@@ -236,6 +236,14 @@ impl Backend {
         }
     }
 
+    /// A one-time login link to the running node's web UI.
+    pub(crate) async fn ui_login_link(&self) -> anyhow::Result<communs_ui::LoginLink> {
+        match self {
+            Backend::Local(_) => Err(ServiceError::NoNetwork.into()),
+            Backend::Remote(r) => r.post("/ui/login-link", &()).await,
+        }
+    }
+
     pub(crate) async fn peers(&self) -> anyhow::Result<Vec<PeerInfo>> {
         match self {
             Backend::Local(s) => Ok(s.peers().await?),

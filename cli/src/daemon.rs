@@ -105,7 +105,9 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
             api_addr
         )
     })?;
-    let router = api::router(state);
+    // The web UI beside the API, on the same loopback port.
+    let ui = communs_ui::Ui::new(state.clone(), &home);
+    let router = api::router(state).merge(communs_ui::router(ui));
     tokio::spawn(async move {
         stop_signal().await;
         tracing::info!("stopping");

@@ -56,6 +56,13 @@ enum Command {
     Node(NodeCommand),
     /// The peers this node is connected to.
     Peers,
+    /// Open the running node's web UI in a browser, signed in: a login link
+    /// that works once, within ten minutes, on this machine.
+    Ui {
+        /// Print the link instead of opening a browser.
+        #[arg(long)]
+        print: bool,
+    },
     /// Catch up now with every connected peer: one design, or all this node keeps.
     Sync { design: Option<communs_protocol::DesignId> },
     /// Publish a folder: a new design, or a new revision of the design it holds.

@@ -108,4 +108,9 @@ impl Node {
     pub(crate) fn catalog_entries(&self) -> Result<Vec<CatalogEntry>, NodeError> {
         Ok(self.events.catalog_entries()?)
     }
+
+    /// The catalog's entry of one design.
+    pub(crate) fn catalog_entry(&self, design: &DesignId) -> Result<Option<CatalogEntry>, NodeError> {
+        Ok(self.events.catalog_entry(design)?)
+    }
 }

@@ -80,7 +80,7 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
         | Command::Unpin { .. }
         | Command::Remove { .. }
         | Command::Policy => policy::run(backend, command, out).await,
-        Command::Node(NodeCommand::Status) | Command::Peers | Command::Sync { .. } => {
+        Command::Node(NodeCommand::Status) | Command::Peers | Command::Sync { .. } | Command::Ui { .. } => {
             network::run(backend, command, out).await
         }
         Command::Comment { .. }
@@ -98,7 +98,14 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
 
 impl Command {
     fn needs_network(&self) -> bool {
-        matches!(self, Command::Node(_) | Command::Peers | Command::Sync { .. } | Command::Search { network: true, .. })
+        matches!(
+            self,
+            Command::Node(_)
+                | Command::Peers
+                | Command::Sync { .. }
+                | Command::Ui { .. }
+                | Command::Search { network: true, .. }
+        )
     }
 }
 

@@ -45,6 +45,25 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                     .join("\n")
             })
         }
+        Command::Ui { print } => {
+            let link = backend.ui_login_link().await?;
+            let desktop = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+            // A browser of this desktop session, if there is one; the link
+            // is printed either way, for a browser started by hand.
+            let opened = !print
+                && desktop
+                && std::process::Command::new("xdg-open")
+                    .arg(&link.url)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .is_ok();
+            out.show(&serde_json::json!({ "url": link.url, "opened": opened }), || {
+                let how = if opened { "Opened in your browser" } else { "Open in a browser on this machine" };
+                format!("{how} (the link works once, within ten minutes):\n{}", link.url)
+            })
+        }
         Command::Sync { design } => {
             let synced = backend.sync(SyncRequest { design }).await?;
             let report = &synced.catch_up;

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -73,7 +73,7 @@ impl ApiState {
     /// When the node is told to stop, the request is answered at once with
     /// "the node is stopping" (`503`); the work is cut short when the
     /// store closes, and what it had committed stays.
-    async fn run<T, F, Fut>(&self, work: F) -> Result<T, ServiceError>
+    pub async fn run<T, F, Fut>(&self, work: F) -> Result<T, ServiceError>
     where
         T: Send + 'static,
         F: FnOnce(Service) -> Fut + Send + 'static,
@@ -96,6 +96,79 @@ impl ApiState {
             Ok(_) = stopping.wait_for(|stopping| *stopping) => Err(ServiceError::Stopping),
         }
     }
+}
+
+impl ApiState {
+    /// The operations of this node.
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// The address the API (and the web UI) listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether `presented` is the node's API token (compared in constant
+    /// time).
+    pub fn is_token(&self, presented: &str) -> bool {
+        constant_time_eq(presented.as_bytes(), self.token.as_bytes())
+    }
+
+    /// Whether the request's `Host` names this node by a loopback name and
+    /// its port (see [`is_loopback_host`]).
+    pub fn is_own_host(&self, headers: &HeaderMap) -> bool {
+        is_loopback_host(headers, self.addr.port())
+    }
+}
+
+/// A file of the store as an HTTP answer: streamed and verified as it
+/// goes, offered as a download (pictures other than SVG excepted), never
+/// sniffed, and sandboxed if a browser opens it anyway, so that a file
+/// from a stranger (an HTML page, an SVG with a script) runs nothing here.
+pub fn file_response(service: &Service, row: &crate::service::FileRow) -> Response {
+    let name = row.path.rsplit('/').next().unwrap_or(&row.path);
+    let reader = service.blob_reader(row.blob, row.size);
+    let (content_type, inline) = content_type(name);
+    let disposition = if inline { "inline" } else { "attachment" };
+    let mut response = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(reader)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(row.size));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename*=UTF-8''{}", percent(name))) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// The media type of a file by its name, and whether a browser may show
+/// it inline: raster pictures only (an SVG can carry script).
+fn content_type(name: &str) -> (&'static str, bool) {
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match extension.as_str() {
+        "png" => ("image/png", true),
+        "jpg" | "jpeg" => ("image/jpeg", true),
+        "gif" => ("image/gif", true),
+        "webp" => ("image/webp", true),
+        // Shown by pages through `<img>` only, where its scripts do not
+        // run; opened on its own, it is a download.
+        "svg" => ("image/svg+xml", false),
+        "txt" | "md" => ("text/plain; charset=utf-8", false),
+        _ => ("application/octet-stream", false),
+    }
+}
+
+/// `name` percent-encoded for `filename*` (RFC 5987): what is not an
+/// unreserved character is escaped.
+fn percent(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Binds the API's socket, refusing anything but loopback.
@@ -138,13 +211,19 @@ pub(crate) fn error_response(status: StatusCode, error: &str, reason: &str) -> R
 }
 
 /// Whether the request names this machine by a loopback name: exactly
-/// `localhost`, `127.0.0.1` or `[::1]`, with or without a port. A page
-/// whose DNS name resolves to 127.0.0.1 still sends its own name.
-fn is_loopback_host(headers: &HeaderMap) -> bool {
+/// `localhost`, `127.0.0.1` or `[::1]`, followed by nothing or by `port`
+/// (the one the node listens on). A page whose DNS name resolves to
+/// 127.0.0.1 still sends its own name (DNS rebinding), and one served by
+/// another program on another loopback port sends that port. A request
+/// without `Host` (HTTP/1.0) names nothing else and passes.
+pub fn is_loopback_host(headers: &HeaderMap, port: u16) -> bool {
     let Some(host) = headers.get(header::HOST) else { return true };
     let Ok(host) = host.to_str() else { return false };
     let name = match host.rsplit_once(':') {
-        Some((name, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) && !name.ends_with(':') => {
+        Some((name, given)) if !name.ends_with(':') => {
+            if given.parse::<u16>() != Ok(port) || given.starts_with('0') || given.starts_with('+') {
+                return false;
+            }
             name
         }
         _ => host,
@@ -154,7 +233,7 @@ fn is_loopback_host(headers: &HeaderMap) -> bool {
 
 async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    if !is_loopback_host(headers) {
+    if !state.is_own_host(headers) {
         return error_response(StatusCode::FORBIDDEN, "the API answers loopback host names only", "host");
     }
     if request.method() != Method::GET {
@@ -166,7 +245,7 @@ async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> R
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "))
             .unwrap_or_default();
-        if !constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
+        if !state.is_token(presented) {
             return error_response(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong API token (it is in the node's data directory, file api-token)",

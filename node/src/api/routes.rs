@@ -3,7 +3,6 @@
 //! as JSON. Their `#[utoipa::path]` make the OpenAPI document the node
 //! serves (`GET /v1/openapi.json`).
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -176,54 +175,7 @@ async fn file(
     Query(query): Query<RevisionQuery>,
 ) -> Result<Response, Failure> {
     let row = state.answer(move |s| async move { s.file(&design, query.revision, &path).await }).await?.0;
-    let name = row.path.rsplit('/').next().unwrap_or(&row.path).to_owned();
-    let (reader, mut writer) = tokio::io::duplex(1 << 16);
-    let node = state.service.node().clone();
-    let size = row.size;
-    tokio::spawn(async move {
-        // An error here (a damaged blob) drops the writer early: the
-        // answer ends short of its Content-Length, and the client fails.
-        if let Err(e) = node.blobs.copy_verified(&row.blob, row.size, &mut writer).await {
-            tracing::warn!("serving {}: {e}", row.path);
-        }
-    });
-    let (content_type, inline) = content_type(&name);
-    let disposition = if inline { "inline" } else { "attachment" };
-    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(reader)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
-    if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename*=UTF-8''{}", percent(&name))) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
-}
-
-/// The media type of a file by its name, and whether a browser may show
-/// it inline: raster pictures only (an SVG can carry script).
-fn content_type(name: &str) -> (&'static str, bool) {
-    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    match extension.as_str() {
-        "png" => ("image/png", true),
-        "jpg" | "jpeg" => ("image/jpeg", true),
-        "gif" => ("image/gif", true),
-        "webp" => ("image/webp", true),
-        "txt" | "md" => ("text/plain; charset=utf-8", false),
-        _ => ("application/octet-stream", false),
-    }
-}
-
-/// `name` percent-encoded for `filename*` (RFC 5987): what is not an
-/// unreserved character is escaped.
-fn percent(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    Ok(super::file_response(&state.service, &row))
 }
 
 /// Write a revision's files into a folder of the node's machine

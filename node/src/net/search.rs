@@ -53,6 +53,7 @@ impl Network {
             keyword: query.keyword,
             author: query.author,
             made: query.made,
+            held: None,
             limit: query.limit as usize,
         };
         match self.shared.node.search(&local).await {

@@ -18,7 +18,7 @@ use super::{Hit, SearchDoc, SearchError, SearchQuery};
 /// Bumped whenever the schema or what a field holds changes: an index of
 /// another version is deleted and rebuilt (spec/storage.md). It is part
 /// of the index's folder name, `index-v{N}`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Memory the index writer buffers before it writes a segment: tantivy's
 /// minimum per indexing thread is 15 MB.
@@ -62,6 +62,8 @@ struct Fields {
     stamp: Field,
     /// Shown in a hit: the licenses as the manifest writes them.
     license_text: Field,
+    /// Shown in a hit: the first author's name, else their id.
+    shown_author: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -89,6 +91,7 @@ fn schema() -> (Schema, Fields) {
         last_change: b.add_u64_field("last_change", FAST | STORED),
         stamp: b.add_u64_field("stamp", FAST),
         license_text: b.add_text_field("license_text", STORED),
+        shown_author: b.add_text_field("shown_author", STORED),
     };
     (b.build(), fields)
 }
@@ -196,6 +199,9 @@ impl SearchIndex {
                 d.add_text(f.author, name.to_lowercase());
             }
         }
+        if let Some((author, name)) = doc.authors.first() {
+            d.add_text(f.shown_author, name.clone().unwrap_or_else(|| author.to_string()));
+        }
         d.add_text(f.readme, &doc.readme);
         d.add_u64(f.made, u64::from(doc.makes > 0));
         d.add_u64(f.makes, doc.makes);
@@ -300,6 +306,10 @@ impl SearchIndex {
             };
             clauses.push((Occur::Must, exact(f.author, &value)));
         }
+        if let Some(held) = query.held {
+            let term = TermQuery::new(Term::from_field_bool(f.held, held), IndexRecordOption::Basic);
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(term), 0.0))));
+        }
         if query.made {
             let term = TermQuery::new(Term::from_field_u64(f.made, 1), IndexRecordOption::Basic);
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(term), 0.0))));
@@ -331,6 +341,8 @@ impl SearchIndex {
                 score,
                 held: doc.get_first(f.held).and_then(|v| v.as_bool()).unwrap_or(false),
                 makes: doc.get_first(f.makes).and_then(|v| v.as_u64()).unwrap_or(0),
+                author: doc.get_first(f.shown_author).and_then(|v| v.as_str()).map(str::to_owned),
+                last_change_ms: doc.get_first(f.last_change).and_then(|v| v.as_u64()).unwrap_or(0),
             });
         }
         Ok(hits)

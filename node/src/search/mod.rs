@@ -63,6 +63,8 @@ pub struct SearchQuery {
     pub author: Option<String>,
     /// Only designs made at least once.
     pub made: bool,
+    /// Only designs held (`Some(true)`) or only those heard of.
+    pub held: Option<bool>,
     /// At most this many hits.
     pub limit: usize,
 }
@@ -77,6 +79,10 @@ pub struct Hit {
     pub score: f32,
     pub held: bool,
     pub makes: u64,
+    /// The first maintainer's shown name, else their id.
+    pub author: Option<String>,
+    /// When the revision indexed was signed, ms since the Unix epoch.
+    pub last_change_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

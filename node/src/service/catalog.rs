@@ -112,29 +112,7 @@ impl Service {
             .node
             .catalog_entries()?
             .into_iter()
-            .map(|entry| {
-                let (name, license, _) = name_and_license(&entry.announcement);
-                let mut holders: Vec<CatalogHolder> = Vec::new();
-                if entry.kept {
-                    holders.push(CatalogHolder { peer_id: peer_id(&self.node.author()), heard_ms: entry.heard_ms });
-                }
-                holders.extend(
-                    entry
-                        .holders
-                        .iter()
-                        .filter(|(k, _)| *k != self.node.author())
-                        .map(|(k, at)| CatalogHolder { peer_id: peer_id(k), heard_ms: *at }),
-                );
-                CatalogDesign {
-                    design: entry.announcement.design(),
-                    name,
-                    license,
-                    revision: entry.announcement.revision().map(|r| r.id()),
-                    kept: entry.kept,
-                    holders,
-                    heard_ms: entry.heard_ms,
-                }
-            })
+            .map(|entry| self.catalog_design(&entry))
             .collect();
         designs.sort_by_cached_key(|d| (d.name.to_lowercase(), d.design));
         let total = designs.len();
@@ -146,6 +124,35 @@ impl Service {
         let more = designs.len() > request.limit;
         designs.truncate(request.limit);
         Ok(CatalogPage { designs, more, total })
+    }
+
+    /// The catalog's entry of `design`, if it has one.
+    pub fn catalog_entry(&self, design: &DesignId) -> Result<Option<CatalogDesign>, ServiceError> {
+        Ok(self.node.catalog_entry(design)?.map(|entry| self.catalog_design(&entry)))
+    }
+
+    fn catalog_design(&self, entry: &crate::store::catalog::CatalogEntry) -> CatalogDesign {
+        let (name, license, _) = name_and_license(&entry.announcement);
+        let mut holders: Vec<CatalogHolder> = Vec::new();
+        if entry.kept {
+            holders.push(CatalogHolder { peer_id: peer_id(&self.node.author()), heard_ms: entry.heard_ms });
+        }
+        holders.extend(
+            entry
+                .holders
+                .iter()
+                .filter(|(k, _)| *k != self.node.author())
+                .map(|(k, at)| CatalogHolder { peer_id: peer_id(k), heard_ms: *at }),
+        );
+        CatalogDesign {
+            design: entry.announcement.design(),
+            name,
+            license,
+            revision: entry.announcement.revision().map(|r| r.id()),
+            kept: entry.kept,
+            holders,
+            heard_ms: entry.heard_ms,
+        }
     }
 
     /// Every catalog design with the fields a search index reads (the hook

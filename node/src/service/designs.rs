@@ -190,6 +190,21 @@ pub struct ManifestView {
     pub documentation_language: Vec<String>,
     #[serde(rename = "fork-of")]
     pub fork_of: Option<String>,
+    pub organizations: Vec<String>,
+    /// Paths of the README files, the bill of materials, the
+    /// manufacturing instructions and the user manual, in the tree.
+    pub readme: Vec<String>,
+    pub bom: Vec<String>,
+    #[serde(rename = "manufacturing-instructions")]
+    pub manufacturing_instructions: Vec<String>,
+    #[serde(rename = "user-manual")]
+    pub user_manual: Vec<String>,
+    /// OKH technology readiness level (`OTRL-1` … `OTRL-6`).
+    #[serde(rename = "technology-readiness-level")]
+    pub technology_readiness_level: Option<String>,
+    /// OKH documentation readiness level (`ODRL-1` … `ODRL-4`).
+    #[serde(rename = "documentation-readiness-level")]
+    pub documentation_readiness_level: Option<String>,
     /// The manifest as OKH-LOSH `okh.toml`.
     pub okh_toml: String,
 }
@@ -227,6 +242,13 @@ impl ManifestView {
             image: m.images.clone(),
             documentation_language: m.documentation_languages.clone(),
             fork_of: m.fork_of.clone(),
+            organizations: m.organizations.clone(),
+            readme: m.readme.clone(),
+            bom: m.bom.clone(),
+            manufacturing_instructions: m.manufacturing_instructions.clone(),
+            user_manual: m.user_manual.clone(),
+            technology_readiness_level: m.technology_readiness_level.map(|l| l.id().to_owned()),
+            documentation_readiness_level: m.documentation_readiness_level.map(|l| l.id().to_owned()),
             okh_toml: m.to_okh_toml(),
         }
     }

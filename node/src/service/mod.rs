@@ -11,6 +11,7 @@
 
 mod catalog;
 mod designs;
+mod files;
 mod governance;
 mod maintenance;
 mod network;
@@ -25,6 +26,7 @@ use utoipa::ToSchema;
 
 pub use catalog::*;
 pub use designs::*;
+pub use files::*;
 pub use governance::*;
 pub use maintenance::*;
 pub use network::*;

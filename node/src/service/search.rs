@@ -41,6 +41,10 @@ pub struct SearchRequest {
     /// Only designs made at least once.
     #[serde(default)]
     pub made: bool,
+    /// Only designs this node holds (`true`) or only those heard of
+    /// (`false`).
+    #[serde(default)]
+    pub held: Option<bool>,
     /// At most this many hits (default 20, at most 1000).
     #[serde(default = "search_page")]
     pub limit: usize,
@@ -77,6 +81,14 @@ pub struct SearchHit {
     /// Make reports this node knows of (with `network`, the most any
     /// answer gave).
     pub makes: u64,
+    /// Its first maintainer's shown name, else their id (absent from
+    /// peers' answers).
+    #[serde(default)]
+    pub author: Option<String>,
+    /// When its revision was signed, ms since the Unix epoch (as its
+    /// author's clock said; 0 in peers' answers).
+    #[serde(default)]
+    pub last_change_ms: u64,
     /// With `network`: the peers whose answer listed it.
     #[serde(default)]
     pub found_on: Vec<String>,
@@ -139,6 +151,7 @@ impl Service {
             keyword: nonempty(&request.keyword),
             author: nonempty(&request.author),
             made: request.made,
+            held: request.held,
             limit: request.limit.clamp(1, MAX_SEARCH_LIMIT),
         };
         let hits: Vec<SearchHit> = self
@@ -153,6 +166,8 @@ impl Service {
                 score: h.score,
                 held: h.held,
                 makes: h.makes,
+                author: h.author,
+                last_change_ms: h.last_change_ms,
                 found_on: Vec::new(),
             })
             .collect();
@@ -261,6 +276,8 @@ fn merge(own: Vec<SearchHit>, answers: Vec<crate::net::PeerAnswer>, limit: usize
                     score: theirs.score_milli as f32 / 1000.0,
                     held: false,
                     makes: theirs.makes,
+                    author: None,
+                    last_change_ms: 0,
                     found_on: Vec::new(),
                 },
             };
@@ -313,6 +330,8 @@ mod tests {
             score: 3.0,
             held: true,
             makes: 0,
+            author: None,
+            last_change_ms: 0,
             found_on: vec![],
         }];
         let (a, b, c) = (libp2p::PeerId::random(), libp2p::PeerId::random(), libp2p::PeerId::random());
