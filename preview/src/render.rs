@@ -37,10 +37,12 @@ pub struct Image {
 }
 
 impl Image {
+    /// Pixels across.
     pub fn width(&self) -> u32 {
         self.width
     }
 
+    /// Pixels down.
     pub fn height(&self) -> u32 {
         self.height
     }
