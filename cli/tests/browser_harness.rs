@@ -44,6 +44,8 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("go").addEventListener("click", () => {
     document.getElementById("out").textContent = "clicked";
     console.log("harness: clicked");
+    console.warn("harness: warned");
+    console.error("harness: failed");
   });
 });
 "#;
@@ -128,11 +130,15 @@ fn drives_chromium_on_a_strict_csp_page() {
     assert_eq!(browser.find_all("input").len(), 2);
     browser.find("#go").click();
     browser.wait_until("the click's answer", Duration::from_secs(5), |b| b.find("#out").text() == "clicked");
-    assert!(
-        browser.console_log().iter().any(|l| l.contains("harness: clicked")),
-        "console: {:#?}",
-        browser.console_log()
-    );
+    let console = browser.console_log();
+    for (level, line) in
+        [("INFO", "\"harness: clicked\""), ("WARNING", "\"harness: warned\""), ("SEVERE", "\"harness: failed\"")]
+    {
+        assert!(
+            console.iter().any(|l| l.starts_with(level) && l.contains("/app.js") && l.ends_with(line)),
+            "no {level} {line} in the console: {console:#?}"
+        );
+    }
 
     // Typing, attributes and properties.
     let name = browser.find("#name");
@@ -169,6 +175,11 @@ fn drives_chromium_on_a_strict_csp_page() {
     // Width and height of the IHDR chunk: the window's viewport.
     let width = u32::from_be_bytes(png[16..20].try_into().expect("width"));
     assert!(width > 0 && png.len() > 1000, "a screenshot of {} bytes, {width} wide", png.len());
+
+    let viewport = browser.execute("return [innerWidth, innerHeight];", &[]);
+    let height = u32::from_be_bytes(png[20..24].try_into().expect("height"));
+    assert_eq!(viewport, json!([width, height]), "the screenshot is the viewport");
+    eprintln!("console:\n{}", browser.console_log().join("\n"));
 
     // Nothing untrusted ever reached the server either.
     assert_eq!(pwned.load(Ordering::SeqCst), 0);

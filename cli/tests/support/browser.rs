@@ -26,13 +26,20 @@
 //!
 //! # Chromium's ways
 //!
-//! - Console log: chromedriver keeps the Selenium log endpoint,
+//! - Console log: chromedriver (156) keeps the Selenium log endpoint,
 //!   `POST /session/{id}/se/log` with `{"type": "browser"}`, when the
-//!   session asked for `goog:loggingPrefs` `{"browser": "ALL"}`. Each call
+//!   session asked for `goog:loggingPrefs` `{"browser": "ALL"}` (the old
+//!   `POST /session/{id}/log` answers the same; `GET .../se/log` is an
+//!   unknown command, `GET .../se/log/types` lists `browser` and `driver`;
+//!   WebDriver BiDi's `log.entryAdded` would need a WebSocket). Each call
 //!   returns (and forgets) the entries since the previous call, so
 //!   [`Browser::console_log`] keeps every line it has been given: it is the
-//!   whole log of the session. A line reads `<url> <line>:<col> "message"`
-//!   for `console.log("message")` (strings quoted), and CSP refusals are
+//!   whole log of the session. A line reads `INFO <url> <line>:<col>
+//!   "message"` for `console.log("message")` (strings quoted; `WARNING`,
+//!   `SEVERE` for warn and error). Chromium adds its own lines: `SEVERE
+//!   <url> - Failed to load resource: ... 404` for any failed load,
+//!   including the `/favicon.ico` it asks every site for, so a test that
+//!   wants "no errors" should serve a favicon or filter. CSP refusals are
 //!   logged by Chromium itself at level SEVERE; Chromium 156 words them
 //!   `<url> <line> Executing inline script violates the following Content
 //!   Security Policy directive 'script-src 'self''. ... The action has been
@@ -46,7 +53,10 @@
 //!   exist on this machine; the page sees `input.files[0].name` as the file
 //!   name and a `change` event fires.
 //! - Screenshots: `GET /session/{id}/screenshot` is a base64 PNG of the
-//!   viewport (1280x900 here), decoded by [`Browser::screenshot`].
+//!   viewport, decoded by [`Browser::screenshot`]. `--window-size=1280,900`
+//!   sizes the (invisible) window, so the viewport and the PNG are
+//!   1280x757 on Chromium 156: read `innerWidth`/`innerHeight` rather than
+//!   assume 900.
 //! - Debian's `/usr/bin/chromium` is a shell wrapper that adds the flags of
 //!   `/etc/chromium.d/` (e.g. `--disable-dev-shm-usage` when /dev/shm is
 //!   small) before running `/usr/lib/chromium/chromium`.
