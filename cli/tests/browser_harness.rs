@@ -185,3 +185,17 @@ fn drives_chromium_on_a_strict_csp_page() {
     assert_eq!(pwned.load(Ordering::SeqCst), 0);
     assert!(browser.source().contains("id=\"untrusted\""));
 }
+
+/// A selector that never matches fails after the browser's timeout with
+/// the selector and the page; the browser still stops (Drop on unwind).
+#[test]
+#[should_panic(expected = "no element matches \"#never\"")]
+fn find_gives_up_with_the_page() {
+    let (base, _) = serve();
+    let Some(mut browser) = Browser::start() else {
+        panic!("no element matches \"#never\" (skipped: no chromium and chromedriver)");
+    };
+    browser.timeout = Duration::from_millis(300);
+    browser.goto(&format!("{base}/"));
+    browser.find("#never");
+}
