@@ -8,10 +8,12 @@ The input layouts are those documented at the top of each target's source.
 """
 
 import glob
+import io
 import json
 import os
 import struct
 import sys
+import zipfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 VECTORS = os.path.join(ROOT, "spec", "vectors")
@@ -95,6 +97,31 @@ def frames(messages):
 
 def count(n):
     return bytes([n & 0xFF, (n >> 8) & 0x07])
+
+
+def binary_stl(triangles):
+    out = b"binary".ljust(80, b" ") + struct.pack("<I", len(triangles))
+    for t in triangles:
+        out += struct.pack("<3f", 0, 0, 0) + b"".join(struct.pack("<3f", *v) for v in t) + b"\0\0"
+    return out
+
+
+def ascii_stl(triangles):
+    out = "solid seed\n"
+    for t in triangles:
+        out += "facet normal 0 0 1\n outer loop\n"
+        out += "".join(f"  vertex {x} {y} {z}\n" for x, y, z in t)
+        out += " endloop\nendfacet\n"
+    return (out + "endsolid seed\n").encode()
+
+
+def zip_of(parts):
+    """A deflated zip with fixed dates, so the seed's bytes do not change."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in parts:
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
 
 
 def main():
@@ -223,6 +250,35 @@ def main():
     c.add("hostile-many-events", bytes([0]) + magic + (bytes([1]) + bytes(8)) * 50)
     for cut in (17, 18, 26, len(good) - 41, len(good) - 1):
         c.add("hostile-cut", bytes([1]) + good[:cut])
+
+    # preview: tiny parts in every format the previewer reads, and a few
+    # hostile ones (a count that lies, a 3MF without a model).
+    c = Corpus("preview")
+    triangle = [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)]
+    c.add("stl-binary", binary_stl([triangle, [triangle[0], triangle[2], (0.0, 0.0, 1.0)]]))
+    c.add("stl-ascii", ascii_stl([triangle]))
+    c.add("obj", b"v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 1\nvt 0 0\nf 1/1 2/1 3/1 4/1\nf -1//1 -2//1 -3//1\n")
+    model = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" '
+        b'xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02"><resources>'
+        b'<object id="1" type="model"><mesh><vertices><vertex x="0" y="0" z="0"/><vertex x="1" y="0" z="0"/>'
+        b'<vertex x="0" y="1" z="0"/><vertex x="0" y="0" z="1"/></vertices><triangles>'
+        b'<triangle v1="0" v2="1" v3="2"/><triangle v1="0" v2="3" v3="1"/></triangles></mesh></object>'
+        b'<object id="2"><components><component objectid="1" transform="1 0 0 0 1 0 0 0 1 2 0 0"/>'
+        b"</components></object></resources>"
+        b'<build><item objectid="2" transform="2 0 0 0 2 0 0 0 2 0 0 0"/></build></model>'
+    )
+    rels = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Relationships '
+        b'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+        b'Target="/3D/3dmodel.model" Id="rel0" '
+        b'Type="http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"/></Relationships>'
+    )
+    c.add("3mf", zip_of([("_rels/.rels", rels), ("3D/3dmodel.model", model)]))
+    c.add("hostile-3mf-no-model", zip_of([("_rels/.rels", rels)]))
+    lying = bytearray(binary_stl([triangle]))
+    lying[80:84] = struct.pack("<I", 5_000_000)
+    c.add("hostile-stl-count", bytes(lying))
 
     for name in sorted(os.listdir(CORPUS)):
         print(f"{name}: {len(os.listdir(os.path.join(CORPUS, name)))} files")

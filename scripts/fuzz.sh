@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 cache="$HOME/.cache/communs"
 seconds="${FUZZ_SECONDS:-30}"
 jobs="${FUZZ_JOBS:-$(nproc)}"
-all=(cbor event manifest tree wire paths gossip catchup governance bundle announcement search)
+all=(cbor event manifest tree wire paths gossip catchup governance bundle announcement search preview)
 targets=("${all[@]}")
 [ "$#" -gt 0 ] && targets=("$@")
 

@@ -4,7 +4,8 @@
 //!     cargo bench -p communs-preview --bench render
 //!
 //! Parts: a cube (12 triangles), and finely tessellated tori of 200,000 and
-//! 1,000,000 triangles, all made in memory.
+//! 1,000,000 triangles, all made in memory. With PREVIEW_SAMPLE=<file.png>,
+//! the 200,000-triangle torus's picture is also written there, to look at.
 
 use std::f32::consts::TAU;
 use std::hint::black_box;
@@ -18,6 +19,10 @@ fn main() {
     let cube = binary_stl(&cube());
     let torus_200k = binary_stl(&torus(500, 200));
     let torus_1m = binary_stl(&torus(1000, 500));
+    if let Some(path) = std::env::var_os("PREVIEW_SAMPLE") {
+        let png = render_png(Format::Stl, &torus_200k, Size::CARD).expect("the torus renders");
+        std::fs::write(&path, png).expect("the sample is written");
+    }
     println!("parse + render {}x{} + PNG, one thread, {ROUNDS} rounds", Size::CARD.width, Size::CARD.height);
     for (name, stl) in [
         ("cube, 12 triangles", &cube),

@@ -37,10 +37,12 @@ pub struct Image {
 }
 
 impl Image {
+    /// Pixels across.
     pub fn width(&self) -> u32 {
         self.width
     }
 
+    /// Pixels down.
     pub fn height(&self) -> u32 {
         self.height
     }
@@ -130,6 +132,10 @@ pub(crate) fn render(mesh: &Mesh, size: Size) -> Result<Image, PreviewError> {
         zoom = 0.0;
     }
     let (half_w, half_h) = (f64::from(width) / 2.0, f64::from(height) / 2.0);
+    // Depth from -0.5 (farthest) to 0.5 (nearest) whatever the part's size,
+    // for the precision of f32.
+    let extent_z = max[2] - min[2];
+    let depth_scale = if extent_z > 0.0 { 1.0 / extent_z } else { 0.0 };
 
     let samples = width as usize * height as usize;
     let mut depth = vec![f32::NEG_INFINITY; samples];
@@ -152,7 +158,7 @@ pub(crate) fn render(mesh: &Mesh, size: Size) -> Result<Image, PreviewError> {
             [
                 (half_w + (dot(v, camera.right) - centre[0]) * zoom) as f32,
                 (half_h - (dot(v, camera.up) - centre[1]) * zoom) as f32,
-                ((dot(v, camera.towards) - centre[2]) * zoom) as f32,
+                ((dot(v, camera.towards) - centre[2]) * depth_scale) as f32,
             ]
         });
         raster.triangle(screen, shade);

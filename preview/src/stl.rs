@@ -20,9 +20,10 @@ fn is_ascii(bytes: &[u8]) -> bool {
     {
         return false;
     }
-    // Binary triangles are floats, hardly ever text for long: their
-    // control and high bytes tell a binary file from text.
-    let text = |b: &u8| b.is_ascii_graphic() || b.is_ascii_whitespace();
+    // Binary triangles are floats, and the count's high byte is zero below
+    // 16 million triangles: control bytes tell a binary file from text
+    // (which may have UTF-8 in its names).
+    let text = |b: &u8| !b.is_ascii_control() || b.is_ascii_whitespace();
     bytes.trim_ascii_start().starts_with(b"solid") && bytes.iter().take(1024).all(text)
 }
 

@@ -262,6 +262,9 @@ fn malformed_stl_is_refused() {
     assert_eq!(reason(parse(Format::Stl, b"solid x\nfacet\nouter loop\nvertex 0 0 0\nvertex 1 0 0\n")), "stl-syntax");
     assert_eq!(reason(parse(Format::Stl, b"solid empty\nendsolid empty\n")), "empty-mesh");
     assert_eq!(reason(parse(Format::Stl, b"")), "stl-truncated");
+    // ASCII names may be UTF-8.
+    let named = ascii_stl(&cube()).replace("solid cube", "solid pièce été");
+    assert_eq!(image(Format::Stl, named.as_bytes()), image(Format::Stl, &binary_stl(&cube())));
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub(crate) mod browser;
 pub(crate) mod daemon;
 
 use std::path::{Path, PathBuf};
