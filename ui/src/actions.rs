@@ -8,18 +8,15 @@ use std::path::PathBuf;
 
 use axum::Extension;
 use axum::extract::{Form, Multipart, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use communs_node::progress::NoProgress;
-use communs_node::service::{
-    CommentRequest, GetRequest, MakeRequest, PolicyChange, PublishRequest, TargetRequest,
-};
+use communs_node::service::{CommentRequest, GetRequest, MakeRequest, PolicyChange, PublishRequest, TargetRequest};
 use communs_protocol::{DesignId, EventId};
 use maud::html;
 use serde::Deserialize;
 
 use crate::Ui;
-use crate::guard::check_csrf;
+use crate::guard::{Refusal, check_csrf};
 use crate::pages::layout;
 use crate::session::Session;
 use crate::upload::{self, Upload};
@@ -54,7 +51,7 @@ fn back_to(design: &DesignId, anchor: &str) -> Response {
 }
 
 fn bad_request(why: &str) -> Response {
-    (StatusCode::BAD_REQUEST, layout::message("That did not work", why)).into_response()
+    Refusal::bad_request(why).into_response()
 }
 
 pub(crate) async fn follow(
@@ -77,7 +74,7 @@ pub(crate) async fn unfollow(
 
 async fn policy(ui: Ui, session: Session, form: CsrfForm, design: DesignId, change: PolicyChange) -> Response {
     if let Err(refused) = check_csrf(&session, &form.csrf) {
-        return refused;
+        return refused.into_response();
     }
     match ui.api.run(move |s| async move { s.set_policy(change).await }).await {
         Ok(_) => back_to(&design, ""),
@@ -92,7 +89,7 @@ pub(crate) async fn approve(
     Form(form): Form<TargetForm>,
 ) -> Response {
     if let Err(refused) = check_csrf(&session, &form.csrf) {
-        return refused;
+        return refused.into_response();
     }
     let request = TargetRequest { target: form.target };
     match ui.api.run(move |s| async move { s.approve(&design, request) }).await {
@@ -108,7 +105,7 @@ pub(crate) async fn retract(
     Form(form): Form<TargetForm>,
 ) -> Response {
     if let Err(refused) = check_csrf(&session, &form.csrf) {
-        return refused;
+        return refused.into_response();
     }
     let request = TargetRequest { target: form.target };
     match ui.api.run(move |s| async move { s.retract(&design, request) }).await {
@@ -124,7 +121,7 @@ pub(crate) async fn get_into(
     Form(form): Form<GetForm>,
 ) -> Response {
     if let Err(refused) = check_csrf(&session, &form.csrf) {
-        return refused;
+        return refused.into_response();
     }
     if !form.dir.is_absolute() {
         return bad_request("The folder must be an absolute path on this machine (such as /home/me/designs/x).");
@@ -147,14 +144,14 @@ pub(crate) async fn get_into(
 
 /// Reads a multipart form into the node's upload folder and checks its
 /// CSRF token.
-async fn receive(ui: &Ui, session: &Session, form: Multipart) -> Result<Upload, Response> {
-    let upload = upload::receive(form, &ui.uploads).await.map_err(|e| bad_request(&e.to_string()))?;
+async fn receive(ui: &Ui, session: &Session, form: Multipart) -> Result<Upload, Refusal> {
+    let upload = upload::receive(form, &ui.uploads).await.map_err(|e| Refusal::bad_request(e.to_string()))?;
     check_csrf(session, upload.field("csrf"))?;
     Ok(upload)
 }
 
 /// Uploaded attachments under their own names, each one path segment.
-fn named_files(upload: &Upload, field: &str) -> Result<Vec<PathBuf>, Response> {
+fn named_files(upload: &Upload, field: &str) -> Result<Vec<PathBuf>, Refusal> {
     let named = upload.dir.path().join("named");
     let mut paths = Vec::new();
     for (i, file) in upload.files_of(field).enumerate() {
@@ -163,7 +160,7 @@ fn named_files(upload: &Upload, field: &str) -> Result<Vec<PathBuf>, Response> {
         let path = folder.join(upload::file_name(&file.name));
         std::fs::create_dir_all(&folder)
             .and_then(|()| std::fs::rename(&file.path, &path))
-            .map_err(|e| bad_request(&format!("keeping the upload: {e}")))?;
+            .map_err(|e| Refusal::bad_request(format!("keeping the upload: {e}")))?;
         paths.push(path);
     }
     Ok(paths)
@@ -177,7 +174,7 @@ pub(crate) async fn comment(
 ) -> Response {
     let upload = match receive(&ui, &session, form).await {
         Ok(upload) => upload,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let on = match upload.field("on") {
         "" => None,
@@ -188,7 +185,7 @@ pub(crate) async fn comment(
     };
     let attachments = match named_files(&upload, "attachments") {
         Ok(paths) => paths,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let request = CommentRequest { text: upload.field("text").to_owned(), on, attachments };
     let done = ui.api.run(move |s| async move { s.comment(design, request).await }).await;
@@ -207,7 +204,7 @@ pub(crate) async fn made(
 ) -> Response {
     let upload = match receive(&ui, &session, form).await {
         Ok(upload) => upload,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let revision = match upload.field("revision") {
         "" => None,
@@ -218,7 +215,7 @@ pub(crate) async fn made(
     };
     let photos = match named_files(&upload, "photos") {
         Ok(paths) => paths,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let request = MakeRequest {
         revision,
@@ -238,14 +235,10 @@ pub(crate) async fn made(
     }
 }
 
-pub(crate) async fn publish(
-    State(ui): State<Ui>,
-    Extension(session): Extension<Session>,
-    form: Multipart,
-) -> Response {
+pub(crate) async fn publish(State(ui): State<Ui>, Extension(session): Extension<Session>, form: Multipart) -> Response {
     let upload = match receive(&ui, &session, form).await {
         Ok(upload) => upload,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let folder = upload.dir.path().join("folder");
     if let Err(why) = lay_out(&upload, &folder) {

@@ -49,8 +49,12 @@ pub(crate) async fn avatar(State(ui): State<Ui>, Path(author): Path<AuthorId>) -
         })
         .await;
     match found {
-        Ok(Some(a)) => file_response(ui.api.service(), &FileRow { path: a.name, size: a.size, blob: a.blob, executable: false }),
-        Ok(None) => (StatusCode::NOT_FOUND, layout::message("Not found", "This author has no avatar here.")).into_response(),
+        Ok(Some(a)) => {
+            file_response(ui.api.service(), &FileRow { path: a.name, size: a.size, blob: a.blob, executable: false })
+        }
+        Ok(None) => {
+            (StatusCode::NOT_FOUND, layout::message("Not found", "This author has no avatar here.")).into_response()
+        }
         Err(e) => layout::failure(&e),
     }
 }
@@ -138,7 +142,8 @@ pub(crate) async fn archive(
         Err(e) => return layout::failure(&e),
     };
     let length = file.metadata().map(|m| m.len()).unwrap_or_default();
-    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file))).into_response();
+    let mut response =
+        Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file))).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));

@@ -65,7 +65,7 @@ pub(crate) async fn guard(State(ui): State<Ui>, mut request: Request, next: Next
 
 /// Whether a form's CSRF token is the session's (compared in constant
 /// time).
-pub(crate) fn check_csrf(session: &Session, presented: &str) -> Result<(), Response> {
+pub(crate) fn check_csrf(session: &Session, presented: &str) -> Result<(), Refusal> {
     let expected = session.csrf.as_bytes();
     let presented = presented.as_bytes();
     let same =
@@ -73,10 +73,35 @@ pub(crate) fn check_csrf(session: &Session, presented: &str) -> Result<(), Respo
     if same {
         Ok(())
     } else {
-        Err(refuse(StatusCode::FORBIDDEN, "This form is stale or did not come from this node: reload the page."))
+        Err(Refusal::new(StatusCode::FORBIDDEN, "This form is stale or did not come from this node: reload the page."))
     }
 }
 
 fn refuse(status: StatusCode, why: &str) -> Response {
-    (status, crate::pages::layout::message("Refused", why)).into_response()
+    Refusal::new(status, why).into_response()
+}
+
+/// A request refused before anything was tried: its status, and why in a
+/// sentence for the person.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    why: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(status: StatusCode, why: impl Into<String>) -> Refusal {
+        Refusal { status, why: why.into() }
+    }
+
+    pub(crate) fn bad_request(why: impl Into<String>) -> Refusal {
+        Refusal::new(StatusCode::BAD_REQUEST, why)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let title = if self.status == StatusCode::BAD_REQUEST { "That did not work" } else { "Refused" };
+        (self.status, crate::pages::layout::message(title, &self.why)).into_response()
+    }
 }

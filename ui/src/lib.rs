@@ -66,7 +66,10 @@ pub fn router(ui: Ui) -> Router {
         .route("/", get(pages::home::page))
         .route("/search", get(pages::search::page))
         .route("/node", get(pages::node::page))
-        .route("/publish", get(pages::publish::page).post(actions::publish).layer(upload::limit(upload::MAX_PUBLISH_BYTES)))
+        .route(
+            "/publish",
+            get(pages::publish::page).post(actions::publish).layer(upload::limit(upload::MAX_PUBLISH_BYTES)),
+        )
         .route("/d/{design}", get(pages::design::page))
         .route("/d/{design}/card.png", get(files::card))
         .route("/d/{design}/files/{*path}", get(files::file))

@@ -41,7 +41,8 @@ pub(crate) fn to_html(markdown: &str, base: Option<&Base<'_>>) -> String {
         });
     match base {
         Some(base) => {
-            let files = Rewrite { files: base.files.to_owned(), query: base.query.to_owned(), folder: base.folder.to_owned() };
+            let files =
+                Rewrite { files: base.files.to_owned(), query: base.query.to_owned(), folder: base.folder.to_owned() };
             cleaner.url_relative(ammonia::UrlRelative::Custom(Box::new(files)));
         }
         None => {

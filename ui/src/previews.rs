@@ -78,7 +78,8 @@ impl PreviewCache {
             }
             Err(e) => {
                 tracing::info!("no preview of part {blob}: {e}");
-                let _ = communs_node::atomic::write_atomically(&self.failed_path(blob), e.to_string().as_bytes(), 0o644);
+                let _ =
+                    communs_node::atomic::write_atomically(&self.failed_path(blob), e.to_string().as_bytes(), 0o644);
                 None
             }
         }

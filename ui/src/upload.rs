@@ -14,9 +14,8 @@ use tokio::io::AsyncWriteExt;
 pub(crate) const MAX_PUBLISH_BYTES: usize = 2 << 30;
 /// The largest upload of a comment or a make report: its attachments at
 /// their protocol limits, and the form around them.
-pub(crate) const MAX_ATTACHMENTS_BYTES: usize = communs_protocol::limits::MAX_ATTACHMENTS
-    * communs_protocol::limits::MAX_ATTACHMENT_BYTES as usize
-    + (1 << 20);
+pub(crate) const MAX_ATTACHMENTS_BYTES: usize =
+    communs_protocol::limits::MAX_ATTACHMENTS * communs_protocol::limits::MAX_ATTACHMENT_BYTES as usize + (1 << 20);
 /// Text fields of a form, each (a comment is at most 8 KiB).
 const MAX_FIELD_BYTES: usize = 64 << 10;
 /// Files of one upload.

@@ -102,7 +102,8 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
             out.show(&view, || show_text(&view))
         }
         Command::Search { text, license, keyword, author, made, limit, network } => {
-            let request = SearchRequest { q: text.join(" "), license, keyword, author, made, held: None, limit, network };
+            let request =
+                SearchRequest { q: text.join(" "), license, keyword, author, made, held: None, limit, network };
             let found = backend.search(request).await?;
             out.show(&found, || search_text(&found))
         }

@@ -47,7 +47,8 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
         }
         Command::Ui { print } => {
             let link = backend.ui_login_link().await?;
-            let desktop = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+            let desktop =
+                ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
             // A browser of this desktop session, if there is one; the link
             // is printed either way, for a browser started by hand.
             let opened = !print

@@ -259,3 +259,21 @@ async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> R
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{content_type, percent};
+
+    #[test]
+    fn only_raster_pictures_are_shown_inline() {
+        assert_eq!(content_type("photo.JPG"), ("image/jpeg", true));
+        assert_eq!(content_type("drawing.svg"), ("image/svg+xml", false), "an SVG is a download, shown by pages through <img> only");
+        assert_eq!(content_type("clip.stl"), ("application/octet-stream", false));
+        assert_eq!(content_type("README"), ("application/octet-stream", false));
+    }
+
+    #[test]
+    fn file_names_are_percent_encoded() {
+        assert_eq!(percent("a b\"é.stl"), "a%20b%22%C3%A9.stl");
+    }
+}

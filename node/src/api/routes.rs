@@ -417,21 +417,3 @@ async fn okh_list(State(state): State<ApiState>) -> Answer<OkhList> {
     let base = format!("http://{}", state.addr);
     state.answer(move |s| async move { s.okh_list(&base) }).await
 }
-
-#[cfg(test)]
-mod tests {
-    use super::{content_type, percent};
-
-    #[test]
-    fn only_raster_pictures_are_shown_inline() {
-        assert_eq!(content_type("photo.JPG"), ("image/jpeg", true));
-        assert_eq!(content_type("drawing.svg"), ("application/octet-stream", false));
-        assert_eq!(content_type("clip.stl"), ("application/octet-stream", false));
-        assert_eq!(content_type("README"), ("application/octet-stream", false));
-    }
-
-    #[test]
-    fn file_names_are_percent_encoded() {
-        assert_eq!(percent("a b\"é.stl"), "a%20b%22%C3%A9.stl");
-    }
-}

@@ -108,12 +108,8 @@ fn peer_id(author: &AuthorId) -> String {
 impl Service {
     /// A page of the catalog, in name order (case aside), then design id.
     pub fn catalog(&self, request: &CatalogRequest) -> Result<CatalogPage, ServiceError> {
-        let mut designs: Vec<CatalogDesign> = self
-            .node
-            .catalog_entries()?
-            .into_iter()
-            .map(|entry| self.catalog_design(&entry))
-            .collect();
+        let mut designs: Vec<CatalogDesign> =
+            self.node.catalog_entries()?.into_iter().map(|entry| self.catalog_design(&entry)).collect();
         designs.sort_by_cached_key(|d| (d.name.to_lowercase(), d.design));
         let total = designs.len();
         let start = match request.after {

@@ -17,7 +17,8 @@ pub(crate) async fn page(State(ui): State<Ui>, s: MaybeSession, Path(author): Pa
         .api
         .run(move |service| async move {
             let view = service.author(author)?;
-            let request = SearchRequest { author: Some(author.to_string()), limit: DESIGNS, ..SearchRequest::default() };
+            let request =
+                SearchRequest { author: Some(author.to_string()), limit: DESIGNS, ..SearchRequest::default() };
             let designs = service.search(&request).await?.hits;
             Ok::<(AuthorView, Vec<SearchHit>), _>((view, designs))
         })

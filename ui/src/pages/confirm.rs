@@ -49,7 +49,11 @@ async fn confirm(
                 Ok(view) => format!("revision “{}”: {}", view.manifest.name, view.message),
                 Err(_) => match status.status.proposal(&target) {
                     Some(p) => format!("proposal to {}", p.change),
-                    None => return Err(ServiceError::BadRequest(format!("{target} is no revision or proposal of {design}"))),
+                    None => {
+                        return Err(ServiceError::BadRequest(format!(
+                            "{target} is no revision or proposal of {design}"
+                        )));
+                    }
                 },
             };
             Ok::<(StatusResult, String, String), ServiceError>((status, what, service.node().author().to_string()))

@@ -396,7 +396,12 @@ fn attachment_url(design: &DesignId, blob: &impl std::fmt::Display, name: &str) 
     format!("/d/{design}/attachments/{blob}/{}", layout::encode_segment(name))
 }
 
-fn makes(view: &DesignView, makes: &MakeReports, names: &BTreeMap<String, String>, session: Option<&Session>) -> Markup {
+fn makes(
+    view: &DesignView,
+    makes: &MakeReports,
+    names: &BTreeMap<String, String>,
+    session: Option<&Session>,
+) -> Markup {
     let design = view.design;
     let report = |m: &MakeReportView| -> Markup {
         html! {

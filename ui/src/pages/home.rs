@@ -7,7 +7,7 @@ use communs_node::service::{SearchHit, SearchRequest};
 use maud::html;
 
 use super::search::SearchForm;
-use super::{MaybeSession, cards, layout, session, search};
+use super::{MaybeSession, cards, layout, search, session};
 use crate::Ui;
 
 /// Cards of each kind the home shows; search finds the rest.

@@ -64,7 +64,8 @@ pub(crate) fn form(asked: &SearchForm) -> Markup {
 
 pub(crate) async fn page(State(ui): State<Ui>, s: MaybeSession, Query(asked): Query<SearchForm>) -> Response {
     let request = asked.request();
-    let found: Result<SearchResults, _> = ui.api.run(move |service| async move { service.search(&request).await }).await;
+    let found: Result<SearchResults, _> =
+        ui.api.run(move |service| async move { service.search(&request).await }).await;
     let results = match found {
         Ok(results) => results,
         Err(e) => return layout::failure(&e),
