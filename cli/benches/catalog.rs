@@ -14,17 +14,16 @@
 //! cargo bench -p communs-cli --bench catalog
 //! COMMUNS_BENCH_DESIGNS=10000 cargo bench -p communs-cli --bench catalog
 //! ```
-// Signals to the node processes (kill(2)).
-#![allow(unsafe_code)]
 
 mod common;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use common::daemon::{Daemon, init, status};
 use common::{env_number, lock_data_dir, median};
 use communs_node::{Home, Node};
 use communs_protocol::catalog::Announcement;
@@ -115,19 +114,6 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init(binary: &Path, home: &Path) -> anyhow::Result<()> {
-    let status = Command::new(binary)
-        .arg("--home")
-        .arg(home)
-        .args(["init", "--name", "bench"])
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("communs init failed");
-    }
-    Ok(())
-}
-
 /// Stores `n` designs (a genesis and a revision each, all of one small
 /// tree) straight into the node's store. Returns the bytes of their
 /// announcements (each the genesis and that revision, as the node makes
@@ -156,72 +142,6 @@ async fn store_designs(home: &Path, n: usize) -> anyhow::Result<usize> {
     node.insert_events(&events)?;
     node.close().await?;
     Ok(bytes)
-}
-
-/// A running `communs node run` on loopback.
-struct Daemon {
-    child: Child,
-    home: PathBuf,
-}
-
-impl Daemon {
-    fn start(binary: &Path, home: &Path, extra: &[&str]) -> anyhow::Result<Daemon> {
-        let _ = std::fs::remove_file(home.join("api.json"));
-        let child = Command::new(binary)
-            .arg("--home")
-            .arg(home)
-            .args(["node", "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0", "--no-mdns", "--no-dht"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(home.with_extension("log"))?)
-            .spawn()
-            .context("starting communs node run")?;
-        let daemon = Daemon { child, home: home.to_owned() };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !home.join("api.json").exists() {
-            if Instant::now() > deadline {
-                bail!("the node at {} did not start", home.display());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(daemon)
-    }
-
-    /// Its listen address with its peer id.
-    fn address(&self, binary: &Path) -> anyhow::Result<String> {
-        let status = status(binary, &self.home)?;
-        let listen = status["listen"][0].as_str().context("no listen address")?;
-        let peer = status["peer_id"].as_str().context("no peer id")?;
-        Ok(format!("{listen}/p2p/{peer}"))
-    }
-
-    /// Stops it as Ctrl-C would, and waits for it.
-    fn stop(mut self) -> anyhow::Result<()> {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait()?;
-        if !status.success() {
-            bail!("the node at {} exited with {status}", self.home.display());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn status(binary: &Path, home: &Path) -> anyhow::Result<serde_json::Value> {
-    let output = Command::new(binary).arg("--home").arg(home).args(["--json", "node", "status"]).output()?;
-    if !output.status.success() {
-        bail!("communs node status failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(serde_json::from_slice(&output.stdout)?)
 }
 
 /// How many designs a running node's catalog holds (`GET /v1/catalog`,

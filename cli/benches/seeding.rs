@@ -15,16 +15,15 @@
 //! cargo bench -p communs-cli --bench seeding
 //! COMMUNS_BENCH_DESIGNS=1000 COMMUNS_BENCH_ROUNDS=1 cargo bench -p communs-cli --bench seeding
 //! ```
-// Signals to the node processes (kill(2)).
-#![allow(unsafe_code)]
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use common::daemon::{Daemon, init, status};
 use common::{env_number, lock_data_dir, median};
 use communs_node::{Home, Node};
 use communs_protocol::{SecretKey, Tree, TreeEntry, ValidatedPath, fixtures};
@@ -108,22 +107,6 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init(binary: &Path, home: &Path) -> anyhow::Result<()> {
-    let status = Command::new(binary)
-        .arg("--home")
-        .arg(home)
-        .args(["init", "--name", "bench"])
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("communs init failed");
-    }
-    Ok(())
-}
-
-/// Stores `n` small designs straight into the node's store, as the
-/// seeding test does: publishing them one process at a time would take
-/// longer than the benchmark.
 async fn store_designs(home: &Path, n: usize) -> anyhow::Result<()> {
     use futures::{StreamExt, TryStreamExt};
     let opened = Node::open(Home::locate(Some(home))?).await?;
@@ -154,79 +137,6 @@ async fn store_designs(home: &Path, n: usize) -> anyhow::Result<()> {
     }
     opened.close().await?;
     Ok(())
-}
-
-/// A running `communs node run` on loopback.
-struct Daemon {
-    child: Child,
-    home: PathBuf,
-}
-
-impl Daemon {
-    fn start(binary: &Path, home: &Path, extra: &[&str]) -> anyhow::Result<Daemon> {
-        let _ = std::fs::remove_file(home.join("api.json"));
-        let child = Command::new(binary)
-            .arg("--home")
-            .arg(home)
-            .args(["node", "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0", "--no-mdns", "--no-dht"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(home.with_extension("log"))?)
-            .spawn()
-            .context("starting communs node run")?;
-        let daemon = Daemon { child, home: home.to_owned() };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !home.join("api.json").exists() {
-            if Instant::now() > deadline {
-                bail!("the node at {} did not start", home.display());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(daemon)
-    }
-
-    /// Its listen address with its peer id.
-    fn address(&self, binary: &Path) -> anyhow::Result<String> {
-        let status = status(binary, &self.home)?;
-        let listen = status["listen"][0].as_str().context("no listen address")?;
-        let peer = status["peer_id"].as_str().context("no peer id")?;
-        Ok(format!("{listen}/p2p/{peer}"))
-    }
-
-    /// Stops it as Ctrl-C would, and waits for it.
-    fn stop(mut self) -> anyhow::Result<()> {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait()?;
-        if !status.success() {
-            bail!("the node at {} exited with {status}", self.home.display());
-        }
-        Ok(())
-    }
-
-    /// Kills it, with no chance to finish anything.
-    fn kill(mut self) -> anyhow::Result<()> {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn status(binary: &Path, home: &Path) -> anyhow::Result<serde_json::Value> {
-    let output = Command::new(binary).arg("--home").arg(home).args(["--json", "node", "status"]).output()?;
-    if !output.status.success() {
-        bail!("communs node status failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(serde_json::from_slice(&output.stdout)?)
 }
 
 fn kept(status: &serde_json::Value) -> usize {

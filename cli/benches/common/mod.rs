@@ -11,6 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 
+pub(crate) mod daemon;
+
 const LARGE_FILES: u64 = 4;
 const SMALL_FILES: u64 = 1000;
 const SMALL_MIN: u64 = 1024;

@@ -4,6 +4,7 @@
 
 pub(crate) mod browser;
 pub(crate) mod daemon;
+pub(crate) mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

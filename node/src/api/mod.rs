@@ -267,7 +267,11 @@ mod tests {
     #[test]
     fn only_raster_pictures_are_shown_inline() {
         assert_eq!(content_type("photo.JPG"), ("image/jpeg", true));
-        assert_eq!(content_type("drawing.svg"), ("image/svg+xml", false), "an SVG is a download, shown by pages through <img> only");
+        assert_eq!(
+            content_type("drawing.svg"),
+            ("image/svg+xml", false),
+            "an SVG is a download, shown by pages through <img> only"
+        );
         assert_eq!(content_type("clip.stl"), ("application/octet-stream", false));
         assert_eq!(content_type("README"), ("application/octet-stream", false));
     }

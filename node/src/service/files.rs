@@ -52,27 +52,17 @@ impl Service {
         Ok(self.node.blobs.has(blob).await.map_err(NodeError::from)?.then_some(size))
     }
 
-    /// The held designs forked from `design`, by name.
-    ///
-    /// A scan of every design's row: a row is small and the store keeps
-    /// them in one table, but a store of many designs pays for it on each
-    /// call.
+    /// The held designs forked from `design`, by name (an index kept with
+    /// the store's views: no scan of every design).
     pub fn forks(&self, design: &DesignId) -> Result<Vec<ForkRow>, ServiceError> {
         let mut forks = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.node.list(after.as_ref(), 1024)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.design);
-            for row in &page {
-                if let Some(source) = row.fork_of.filter(|(source, _)| source == design) {
-                    forks.push(ForkRow { design: row.design, name: row.name.clone(), fork_of: source.into() });
-                }
-            }
-            if page.len() < 1024 {
-                break;
+        for remix in self.node.events.remixes_of(design).map_err(NodeError::from)? {
+            let Some(row) = self.node.events.design_row(&remix).map_err(NodeError::from)? else { continue };
+            if let Some(source) = row.fork_of {
+                forks.push(ForkRow { design: remix, name: row.name, fork_of: source.into() });
             }
         }
+        forks.sort_by_cached_key(|f| (f.name.to_lowercase(), f.design));
         Ok(forks)
     }
 }

@@ -592,6 +592,10 @@ impl EventStore {
         social::authors_of(&self.db, design)
     }
 
+    pub(crate) fn remixes_of(&self, design: &DesignId) -> Result<Vec<DesignId>, EventStoreError> {
+        social::remixes_of(&self.db, design)
+    }
+
     pub(crate) fn designs_of_author(
         &self,
         author: &communs_protocol::AuthorId,

@@ -31,6 +31,9 @@ const AUTHORS: TableDefinition<(&[u8; 32], &[u8; 32]), ()> = TableDefinition::ne
 /// (design, author) -> (): the authors of a design, whose profiles travel
 /// with it.
 const DESIGN_AUTHORS: TableDefinition<(&[u8; 32], &[u8; 32]), ()> = TableDefinition::new("design_authors");
+/// (source design, remix) -> (): the designs whose genesis names a
+/// revision of the source as what they were forked from.
+const REMIXES: TableDefinition<(&[u8; 32], &[u8; 32]), ()> = TableDefinition::new("remixes");
 /// Author -> the signed encoding of their newest profile.
 const PROFILES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("profiles");
 
@@ -66,6 +69,7 @@ pub(crate) fn create_in(tx: &WriteTransaction) -> Result<(), redb::TableError> {
     tx.open_table(AUTHORS)?;
     tx.open_table(DESIGN_AUTHORS)?;
     tx.open_table(PROFILES)?;
+    tx.open_table(REMIXES)?;
     Ok(())
 }
 
@@ -75,6 +79,7 @@ pub(super) struct SocialTables<'tx> {
     makes: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), Counts>,
     authors: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), ()>,
     design_authors: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), ()>,
+    remixes: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), ()>,
 }
 
 impl<'tx> SocialTables<'tx> {
@@ -84,6 +89,7 @@ impl<'tx> SocialTables<'tx> {
             makes: tx.open_table(MAKES)?,
             authors: tx.open_table(AUTHORS)?,
             design_authors: tx.open_table(DESIGN_AUTHORS)?,
+            remixes: tx.open_table(REMIXES)?,
         })
     }
 
@@ -92,6 +98,11 @@ impl<'tx> SocialTables<'tx> {
         let (design, author) = (event.design(), event.author());
         self.authors.insert((author.as_bytes(), design.as_bytes()), ())?;
         self.design_authors.insert((design.as_bytes(), author.as_bytes()), ())?;
+        if let Body::Genesis(genesis) = event.body()
+            && let Some((source, _)) = genesis.fork_of
+        {
+            self.remixes.insert((source.as_bytes(), design.as_bytes()), ())?;
+        }
         self.index(event, 1)
     }
 
@@ -139,6 +150,8 @@ impl<'tx> SocialTables<'tx> {
             self.design_authors.remove((d, author))?;
             self.authors.remove((author, d))?;
         }
+        // Its row as a remix of another; removal is rare, a scan will do.
+        self.remixes.retain(|(_, remix), ()| remix != d)?;
         Ok(())
     }
 
@@ -148,6 +161,7 @@ impl<'tx> SocialTables<'tx> {
         self.makes.retain(|_, _| false)?;
         self.authors.retain(|_, _| false)?;
         self.design_authors.retain(|_, _| false)?;
+        self.remixes.retain(|_, _| false)?;
         Ok(())
     }
 }
@@ -208,6 +222,18 @@ pub(crate) fn authors_of(db: &EventDb, design: &DesignId) -> Result<Vec<AuthorId
     let mut out = Vec::new();
     for row in table.range((d, &[0u8; 32])..=(d, &[0xffu8; 32]))? {
         out.push(AuthorId::from_stored_bytes(*row?.0.value().1));
+    }
+    Ok(out)
+}
+
+/// The designs held that were forked from `design`.
+pub(crate) fn remixes_of(db: &EventDb, design: &DesignId) -> Result<Vec<DesignId>, EventStoreError> {
+    let tx = db.begin_read()?;
+    let table = tx.open_table(REMIXES)?;
+    let d = design.as_bytes();
+    let mut out = Vec::new();
+    for row in table.range((d, &[0u8; 32])..=(d, &[0xffu8; 32]))? {
+        out.push(DesignId::from_hash(communs_protocol::Hash::from_bytes(*row?.0.value().1)));
     }
     Ok(out)
 }

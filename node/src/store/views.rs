@@ -45,8 +45,8 @@ pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 /// another version has them rebuilt from its events when it opens. 2: the
 /// bound on unclaimed contributions (a rebuild deletes what is over it).
 /// 3: the `names` index of `list`. 4: comments, make counts, authors
-/// (`social.rs`).
-pub(super) const VIEWS_VERSION: u64 = 4;
+/// (`social.rs`). 5: remixes (`social.rs`).
+pub(super) const VIEWS_VERSION: u64 = 5;
 pub(super) const VIEWS_VERSION_KEY: &str = "views_version";
 
 /// Events held by the cached resolvers together, beyond which the least
