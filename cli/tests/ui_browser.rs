@@ -219,7 +219,7 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The API's `127.0.0.1:port` of a running node (from `communs ui`'s link).
+/// A one-time login URL of a running node (`communs ui --print --json`).
 fn login_url(node: &Node) -> String {
     let link = node.json(&["ui", "--print"]);
     link["url"].as_str().expect("a login url").to_owned()
