@@ -54,7 +54,10 @@ pub(crate) async fn guard(State(ui): State<Ui>, mut request: Request, next: Next
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser
+    // sends `Origin: null` with every form it posts, and the check above
+    // would refuse this node's own forms. No `Referer` goes elsewhere.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Files set their own, stricter policy (a sandbox).
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
