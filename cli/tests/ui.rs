@@ -8,8 +8,9 @@ mod support;
 use std::path::Path;
 
 use support::daemon::Daemon;
-use support::http::{self, Answer, multipart, stl_cube};
-use support::{Node, examples_dir, write_files};
+use support::http::{self, Answer, multipart};
+use support::ui::{csrf_of, login_url};
+use support::{Node, example, stl_cube, write_files};
 
 /// A node named Ada holding the two example designs and a part with only
 /// an STL, with a comment and a make report; the ids of the three.
@@ -24,18 +25,25 @@ struct Holding {
 fn holding(dir: &Path) -> Holding {
     let node = Node { home: dir.join("ada") };
     node.run(&["init", "--name", "Ada Lovelace"]).ok();
-    let (face_shield, _) = node.publish(&examples_dir().join("face-shield-headband"), &["-m", "v1"]);
-    let (spool_holder, _) = node.publish(&examples_dir().join("spool-holder"), &["-m", "v1"]);
+    let (face_shield, _) = node.publish(&example("face-shield-headband", dir), &["-m", "v1"]);
+    let (spool_holder, _) = node.publish(&example("spool-holder", dir), &["-m", "v1"]);
     let cube_dir = dir.join("cube");
-    write_files(&cube_dir, &[("cube.stl", &stl_cube(20.0)), ("README.md", b"# Calibration cube\n\nPrint it first.\n")]);
+    write_files(&cube_dir, &[("cube.stl", &stl_cube()), ("README.md", b"# Calibration cube\n\nPrint it first.\n")]);
     let (cube, _) = node.publish(&cube_dir, &["--license", "CERN-OHL-P-2.0", "-m", "a cube"]);
     let photo = dir.join("print.png");
     std::fs::write(&photo, tiny_png()).expect("photo");
     node.json(&["comment", &face_shield, "-m", "Printed **twelve** of them."]);
-    node.json(&["made", &face_shield, "--outcome", "worked", "--material", "PETG", "--photo", photo.to_str().expect("utf-8")]);
-    let author = node.json(&["id"])["author"].as_str().map(str::to_owned).unwrap_or_else(|| {
-        node.run(&["id"]).ok().stdout.trim().to_owned()
-    });
+    node.json(&[
+        "made",
+        &face_shield,
+        "--outcome",
+        "worked",
+        "--material",
+        "PETG",
+        "--photo",
+        photo.to_str().expect("utf-8"),
+    ]);
+    let author = node.run(&["id"]).ok().stdout.trim().to_owned();
     Holding { node, face_shield, spool_holder, cube, author }
 }
 
@@ -47,7 +55,8 @@ fn tiny_png() -> Vec<u8> {
 
 fn api(daemon: &Daemon) -> String {
     let running: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(daemon.node.home.join("api.json")).expect("api.json")).expect("json");
+        serde_json::from_str(&std::fs::read_to_string(daemon.node.home.join("api.json")).expect("api.json"))
+            .expect("json");
     running["api"].as_str().expect("api").to_owned()
 }
 
@@ -172,7 +181,8 @@ fn files_are_downloads_that_run_nothing_and_paths_stay_in_the_design() {
     let zip = http::get(&addr, &format!("/d/{design}/archive.zip"));
     assert_eq!((zip.status, zip.header("content-type")), (200, Some("application/zip")));
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.body)).expect("a zip");
-    let mut names: Vec<String> = (0..archive.len()).map(|i| archive.by_index(i).expect("entry").name().to_owned()).collect();
+    let mut names: Vec<String> =
+        (0..archive.len()).map(|i| archive.by_index(i).expect("entry").name().expect("a name").into_owned()).collect();
     names.sort();
     assert_eq!(names, ["README.md", "evil.svg", "page.html", "photo.png"]);
     let mut svg = String::new();
@@ -183,9 +193,7 @@ fn files_are_downloads_that_run_nothing_and_paths_stay_in_the_design() {
 /// Signs in through the one-time link: the session cookie (`name=value`)
 /// and the page's CSRF token.
 fn sign_in(node: &Node, addr: &str) -> (String, String) {
-    let link = node.json(&["ui", "--print"]);
-    let url = link["url"].as_str().expect("url");
-    assert_eq!(link["opened"], false);
+    let url = login_url(node);
     let path = url.strip_prefix(&format!("http://{addr}")).expect("a link to this node");
     let answer = http::get(addr, path);
     assert_eq!(answer.status, 303, "{}", answer.text());
@@ -193,11 +201,8 @@ fn sign_in(node: &Node, addr: &str) -> (String, String) {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     assert_eq!(http::get(addr, path).status, 403, "a login link works once");
     let cookie = cookie.split(';').next().expect("name=value").to_owned();
-    let home = http::request(addr, "GET", "/publish", &[("Cookie", &cookie)], &[]);
-    let text = home.text();
-    let at = text.find("name=\"csrf\" value=\"").expect("a CSRF field for a signed-in browser") + 19;
-    let csrf = text[at..at + 64].to_owned();
-    (cookie, csrf)
+    let home = http::request(addr, "GET", "/publish", &[("Cookie", &cookie)], []);
+    (cookie, csrf_of(&home.text()))
 }
 
 fn post(addr: &str, path: &str, cookie: &str, content_type: &str, body: &[u8]) -> Answer {
@@ -215,7 +220,7 @@ fn a_signed_in_browser_publishes_a_folder_then_a_new_revision_from_an_archive() 
     let (cookie, csrf) = sign_in(&node, &addr);
 
     // A folder input sends each file with its path under the folder picked.
-    let stl = stl_cube(10.0);
+    let stl = stl_cube();
     let (content_type, body) = multipart(
         &[("csrf", &csrf), ("message", "first"), ("license", "CERN-OHL-S-2.0")],
         &[("folder", "bracket/README.md", b"# Bracket\n"), ("folder", "bracket/parts/bracket.stl", &stl)],
@@ -225,13 +230,15 @@ fn a_signed_in_browser_publishes_a_folder_then_a_new_revision_from_an_archive() 
     let location = answer.header("location").expect("to the new design").to_owned();
     let design = location.trim_start_matches("/d/").split('?').next().expect("id").to_owned();
     let view = node.json(&["show", &design]);
-    let paths: Vec<&str> = view["files"].as_array().expect("files").iter().map(|f| f["path"].as_str().expect("path")).collect();
+    let paths: Vec<&str> =
+        view["files"].as_array().expect("files").iter().map(|f| f["path"].as_str().expect("path")).collect();
     assert_eq!(paths, ["README.md", "parts/bracket.stl"]);
     assert_eq!(view["license"], "CERN-OHL-S-2.0");
 
     // A zip with a top folder, as a forge gives one: a new revision.
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in [("bracket-main/README.md", &b"# Bracket v2\n"[..]), ("bracket-main/parts/bracket.stl", &stl)] {
+    for (name, bytes) in [("bracket-main/README.md", &b"# Bracket v2\n"[..]), ("bracket-main/parts/bracket.stl", &stl)]
+    {
         zip.start_file(name, zip::write::SimpleFileOptions::default()).expect("entry");
         std::io::Write::write_all(&mut zip, bytes).expect("bytes");
     }
@@ -243,7 +250,8 @@ fn a_signed_in_browser_publishes_a_folder_then_a_new_revision_from_an_archive() 
     let answer = post(&addr, "/publish", &cookie, &content_type, &body);
     assert_eq!(answer.status, 303, "{}", answer.text());
     let log = node.json(&["log", &design]);
-    assert_eq!(log["events"][0]["body"]["message"], "v2", "{log}");
+    assert_eq!(log[0]["body"]["message"], "v2", "{log}");
+    assert_eq!(view["manifest"]["name"], "bracket", "a design without a manifest is named after the folder picked");
     let readme = http::get(&addr, &format!("/d/{design}/files/README.md"));
     assert_eq!(readme.text(), "# Bracket v2\n");
 
@@ -257,10 +265,11 @@ fn a_signed_in_browser_publishes_a_folder_then_a_new_revision_from_an_archive() 
     assert_eq!(answer.status, 400, "{}", answer.text());
     assert!(answer.text().contains("not a relative path"), "{}", answer.text());
     assert!(!node.home.join("escape.txt").exists() && !node.home.join("uploads/escape.txt").exists());
-    assert_eq!(node.json(&["log", &design])["events"].as_array().expect("events").len(), 3, "nothing signed");
+    assert_eq!(node.json(&["log", &design]).as_array().expect("events").len(), 3, "nothing signed");
 
     // A comment with a photo, from the same session.
-    let (content_type, body) = multipart(&[("csrf", &csrf), ("text", "Looks *good*")], &[("attachments", "shot.png", &tiny_png())]);
+    let (content_type, body) =
+        multipart(&[("csrf", &csrf), ("text", "Looks *good*")], &[("attachments", "shot.png", &tiny_png())]);
     let answer = post(&addr, &format!("/d/{design}/comment"), &cookie, &content_type, &body);
     assert_eq!(answer.status, 303, "{}", answer.text());
     let threads = node.json(&["comments", &design]);

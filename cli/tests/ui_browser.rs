@@ -13,7 +13,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,53 +22,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::browser::Browser;
 use support::daemon::Daemon;
-use support::{Node, examples_dir, snapshot, write_files};
+use support::http::request as http;
+use support::ui::{addr_of, csrf_of, login_url};
+use support::{Node, example, stl_cube, write_files};
 
 // ---------------------------------------------------------------------------
 // Content the tests publish.
-
-/// A binary STL of a 20 mm cube: 12 triangles.
-fn stl_cube() -> Vec<u8> {
-    let s = 20.0f32;
-    let v = |x: u8, y: u8, z: u8| [f32::from(x) * s, f32::from(y) * s, f32::from(z) * s];
-    // Each face as two triangles, counter-clockwise seen from outside.
-    let quads = [
-        [v(0, 0, 0), v(0, 1, 0), v(1, 1, 0), v(1, 0, 0)], // bottom
-        [v(0, 0, 1), v(1, 0, 1), v(1, 1, 1), v(0, 1, 1)], // top
-        [v(0, 0, 0), v(1, 0, 0), v(1, 0, 1), v(0, 0, 1)], // front
-        [v(0, 1, 0), v(0, 1, 1), v(1, 1, 1), v(1, 1, 0)], // back
-        [v(0, 0, 0), v(0, 0, 1), v(0, 1, 1), v(0, 1, 0)], // left
-        [v(1, 0, 0), v(1, 1, 0), v(1, 1, 1), v(1, 0, 1)], // right
-    ];
-    let mut out = Vec::with_capacity(84 + 12 * 50);
-    let mut header = [b' '; 80];
-    header[..18].copy_from_slice(b"communs test cube ");
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&12u32.to_le_bytes());
-    for [a, b, c, d] in quads {
-        for triangle in [[a, b, c], [a, c, d]] {
-            out.extend_from_slice(&[0u8; 12]); // normal: computed by readers
-            for vertex in triangle {
-                for coordinate in vertex {
-                    out.extend_from_slice(&coordinate.to_le_bytes());
-                }
-            }
-            out.extend_from_slice(&0u16.to_le_bytes());
-        }
-    }
-    assert_eq!(out.len(), 84 + 12 * 50);
-    out
-}
-
-/// A copy of an example design in `to` (publishing marks the folder it
-/// publishes, and the checkout's examples stay as they are).
-fn example(name: &str, to: &Path) -> PathBuf {
-    let folder = to.join(name);
-    for (path, contents) in snapshot(&examples_dir().join(name)) {
-        write_files(&folder, &[(path.as_str(), contents.as_slice())]);
-    }
-    folder
-}
 
 /// A folder with a README and one STL part, and no manifest.
 fn stl_design(root: &Path) -> PathBuf {
@@ -141,99 +100,6 @@ fn marker() -> (String, Arc<AtomicUsize>) {
         }
     });
     (format!("http://{addr}"), hits)
-}
-
-// ---------------------------------------------------------------------------
-// A plain HTTP/1.1 client, so that the tests choose every header.
-
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-impl std::fmt::Debug for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = self.text();
-        let end = text.char_indices().nth(600).map_or(text.len(), |(i, _)| i);
-        write!(f, "HTTP {} {:?}\n{}", self.status, self.headers, &text[..end])
-    }
-}
-
-/// One request to `addr` on a fresh connection. `Host` is `addr` unless
-/// `headers` names another.
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        request.push_str(&format!("Host: {addr}\r\n"));
-    }
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if method != "GET" {
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).expect("request sent");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("the answer");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("a status");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
-        body = dechunk(&body);
-    }
-    Answer { status, headers, body }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else { return out };
-        let size = String::from_utf8_lossy(&data[..end]);
-        let size = usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).expect("a chunk size");
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
-    }
-}
-
-/// A one-time login URL of a running node (`communs ui --print --json`).
-fn login_url(node: &Node) -> String {
-    let link = node.json(&["ui", "--print"]);
-    link["url"].as_str().expect("a login url").to_owned()
-}
-
-fn addr_of(url: &str) -> String {
-    url.strip_prefix("http://").and_then(|rest| rest.split('/').next()).expect("an http URL").to_owned()
-}
-
-/// The CSRF token in a page's first write form.
-fn csrf_of(html: &str) -> String {
-    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
-    let end = html[start..].find('"').expect("the value's end");
-    html[start..start + end].to_owned()
 }
 
 fn screenshot(browser: &Browser, name: &str) -> PathBuf {

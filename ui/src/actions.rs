@@ -240,10 +240,10 @@ pub(crate) async fn publish(State(ui): State<Ui>, Extension(session): Extension<
         Ok(upload) => upload,
         Err(refused) => return refused.into_response(),
     };
-    let folder = upload.dir.path().join("folder");
-    if let Err(why) = lay_out(&upload, &folder) {
-        return bad_request(&why);
-    }
+    let folder = match lay_out(&upload) {
+        Ok(folder) => folder,
+        Err(why) => return bad_request(&why),
+    };
     let design = match upload.field("design") {
         "" => None,
         d => match d.parse() {
@@ -269,28 +269,41 @@ pub(crate) async fn publish(State(ui): State<Ui>, Extension(session): Extension<
 }
 
 /// The uploaded folder's files (their common top folder, the one the user
-/// picked, left out) or the archive's, laid out under `folder`.
-fn lay_out(upload: &Upload, folder: &std::path::Path) -> Result<(), String> {
+/// picked, left out) or the archive's, laid out in a folder named as that
+/// top folder or the archive (a design without a manifest takes its
+/// folder's name); returns that folder.
+fn lay_out(upload: &Upload) -> Result<std::path::PathBuf, String> {
     let files: Vec<_> = upload.files_of("folder").collect();
     let archives: Vec<_> = upload.files_of("archive").collect();
+    let named = |name: &str| {
+        let name: String = name.chars().filter(|c| !matches!(c, '/' | '\\' | '\0')).collect();
+        let name = if name.is_empty() || name == "." || name == ".." { "design".to_owned() } else { name };
+        upload.dir.path().join("publish").join(name)
+    };
     match (files.is_empty(), archives.as_slice()) {
         (false, []) => {
             let top = files[0].name.split_once('/').map(|(top, _)| top);
             let strip = top.filter(|top| files.iter().all(|f| f.name.starts_with(&format!("{top}/"))));
+            let folder = named(strip.unwrap_or("design"));
             for file in files {
                 let relative = match strip {
                     Some(top) => &file.name[top.len() + 1..],
                     None => &file.name,
                 };
                 let path = folder.join(relative);
-                let parent = path.parent().unwrap_or(folder);
+                let parent = path.parent().unwrap_or(&folder);
                 std::fs::create_dir_all(parent)
                     .and_then(|()| std::fs::rename(&file.path, &path))
                     .map_err(|e| format!("laying out {relative}: {e}"))?;
             }
-            Ok(())
+            Ok(folder)
         }
-        (true, [archive]) => crate::archive::extract(&archive.path, folder).map_err(|e| e.to_string()),
+        (true, [archive]) => {
+            let name = upload::file_name(&archive.name);
+            let folder = named(name.strip_suffix(".zip").unwrap_or(name));
+            crate::archive::extract(&archive.path, &folder).map_err(|e| e.to_string())?;
+            Ok(folder)
+        }
         (true, []) => Err("Choose a folder or a zip archive to publish.".to_owned()),
         _ => Err("Choose either a folder or one zip archive, not both.".to_owned()),
     }

@@ -4,7 +4,6 @@
 use std::io::{Read, Write};
 
 /// An answer: its status, its headers (names lowercased), its body.
-#[derive(Debug)]
 pub(crate) struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -13,7 +12,7 @@ pub(crate) struct Answer {
 
 impl Answer {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn text(&self) -> String {
@@ -23,7 +22,14 @@ impl Answer {
 
 /// `method path` on `addr` (`127.0.0.1:port`), with `Host: addr` unless
 /// `headers` names another, and `body`. One connection per request.
-pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+pub(crate) fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl AsRef<[u8]>,
+) -> Answer {
+    let body = body.as_ref();
     let mut stream = std::net::TcpStream::connect(addr).expect("the node's API answers");
     let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
@@ -34,6 +40,7 @@ pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &s
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).expect("request written");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("timeout");
     stream.write_all(body).expect("body written");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("answer read");
@@ -52,8 +59,16 @@ pub(crate) fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &s
     Answer { status, headers, body }
 }
 
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.text();
+        let end = text.char_indices().nth(600).map_or(text.len(), |(i, _)| i);
+        write!(f, "HTTP {} {:?}\n{}", self.status, self.headers, &text[..end])
+    }
+}
+
 pub(crate) fn get(addr: &str, path: &str) -> Answer {
-    request(addr, "GET", path, &[], &[])
+    request(addr, "GET", path, &[], [])
 }
 
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {
@@ -91,22 +106,4 @@ pub(crate) fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) 
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-/// A binary STL of a cube of side `side` (12 triangles).
-pub(crate) fn stl_cube(side: f32) -> Vec<u8> {
-    let corners = |i: usize| [(i & 1) as f32 * side, ((i >> 1) & 1) as f32 * side, ((i >> 2) & 1) as f32 * side];
-    let faces = [[0, 2, 1], [1, 2, 3], [4, 5, 6], [5, 7, 6], [0, 1, 4], [1, 5, 4], [2, 6, 3], [3, 6, 7], [0, 4, 2], [2, 4, 6], [1, 3, 5], [3, 7, 5]];
-    let mut stl = vec![0u8; 80];
-    stl.extend_from_slice(&(faces.len() as u32).to_le_bytes());
-    for face in faces {
-        stl.extend_from_slice(&[0u8; 12]);
-        for corner in face {
-            for v in corners(corner) {
-                stl.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        stl.extend_from_slice(&[0, 0]);
-    }
-    stl
 }

@@ -5,6 +5,7 @@
 pub(crate) mod browser;
 pub(crate) mod daemon;
 pub(crate) mod http;
+pub(crate) mod ui;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -164,4 +165,47 @@ pub(crate) fn blob_data_file(home: &Path, blob: &str) -> PathBuf {
     let path = home.join("store/blobs/data").join(format!("{blob}.data"));
     assert!(path.exists(), "no data file for blob {blob} at {}", path.display());
     path
+}
+
+/// A binary STL of a 20 mm cube: 12 triangles.
+pub(crate) fn stl_cube() -> Vec<u8> {
+    let s = 20.0f32;
+    let v = |x: u8, y: u8, z: u8| [f32::from(x) * s, f32::from(y) * s, f32::from(z) * s];
+    // Each face as two triangles, counter-clockwise seen from outside.
+    let quads = [
+        [v(0, 0, 0), v(0, 1, 0), v(1, 1, 0), v(1, 0, 0)], // bottom
+        [v(0, 0, 1), v(1, 0, 1), v(1, 1, 1), v(0, 1, 1)], // top
+        [v(0, 0, 0), v(1, 0, 0), v(1, 0, 1), v(0, 0, 1)], // front
+        [v(0, 1, 0), v(0, 1, 1), v(1, 1, 1), v(1, 1, 0)], // back
+        [v(0, 0, 0), v(0, 0, 1), v(0, 1, 1), v(0, 1, 0)], // left
+        [v(1, 0, 0), v(1, 1, 0), v(1, 1, 1), v(1, 0, 1)], // right
+    ];
+    let mut out = Vec::with_capacity(84 + 12 * 50);
+    let mut header = [b' '; 80];
+    header[..18].copy_from_slice(b"communs test cube ");
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&12u32.to_le_bytes());
+    for [a, b, c, d] in quads {
+        for triangle in [[a, b, c], [a, c, d]] {
+            out.extend_from_slice(&[0u8; 12]); // normal: computed by readers
+            for vertex in triangle {
+                for coordinate in vertex {
+                    out.extend_from_slice(&coordinate.to_le_bytes());
+                }
+            }
+            out.extend_from_slice(&0u16.to_le_bytes());
+        }
+    }
+    assert_eq!(out.len(), 84 + 12 * 50);
+    out
+}
+
+/// A copy of an example design in `to` (publishing marks the folder it
+/// publishes, and the checkout's examples stay as they are).
+pub(crate) fn example(name: &str, to: &Path) -> PathBuf {
+    let folder = to.join(name);
+    for (path, contents) in snapshot(&examples_dir().join(name)) {
+        write_files(&folder, &[(path.as_str(), contents.as_slice())]);
+    }
+    folder
 }
