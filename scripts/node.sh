@@ -9,5 +9,5 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/communs/target}"
 cargo build --release --locked -p communs-cli
 communs="$CARGO_TARGET_DIR/release/communs"
 "$communs" init
-echo "The communs binary is $communs; in another terminal: $communs publish DIR, $communs list, $communs peers"
+echo "The communs binary is $communs; in another terminal: $communs publish DIR, $communs list, $communs ui (the web UI)"
 exec "$communs" node run "$@"
