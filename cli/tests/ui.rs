@@ -109,6 +109,7 @@ fn every_page_shows_what_the_store_holds() {
 
     let author = page(&addr, &format!("/a/{}", h.author));
     assert!(author.contains("Ada Lovelace") && author.contains(&h.spool_holder), "the author page");
+    assert!(author.contains("Made (1)") && author.contains("data-outcome=\"worked\""), "with the makes they reported");
     let node = page(&addr, "/node");
     let status = h.node.json(&["node", "status"]);
     assert!(node.contains(status["peer_id"].as_str().expect("peer id")), "the node page");

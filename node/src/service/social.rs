@@ -172,6 +172,16 @@ pub struct MakeReports {
     pub names: BTreeMap<String, String>,
 }
 
+/// A make report with the design it is of.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuthorMake {
+    #[schema(value_type = String)]
+    pub design: DesignId,
+    /// The design's name.
+    pub name: String,
+    pub report: MakeReportView,
+}
+
 /// Who this node's author says they are.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ProfileRequest {
@@ -275,6 +285,24 @@ impl Service {
         let reports: Vec<MakeReportView> = events.iter().filter_map(make_report_view).collect();
         let names = self.names(reports.iter().map(|r| r.author))?;
         Ok(MakeReports { design, reports, revisions: self.revision_makes(&design)?, names })
+    }
+
+    /// The make reports `author` signed, in the designs this node holds,
+    /// newest first, each with its design.
+    pub fn makes_by(&self, author: AuthorId) -> Result<Vec<AuthorMake>, ServiceError> {
+        let mut out = Vec::new();
+        for design in self.node.events.designs_of_author(&author).map_err(crate::NodeError::from)? {
+            let events = self.node.events.make_reports(&design).map_err(crate::NodeError::from)?;
+            let mine: Vec<MakeReportView> =
+                events.iter().filter(|e| e.author() == author).filter_map(make_report_view).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let name = self.node.events.design_row(&design).map_err(crate::NodeError::from)?.map(|r| r.name);
+            out.extend(mine.into_iter().map(|report| AuthorMake { design, name: name.clone().unwrap_or_default(), report }));
+        }
+        out.sort_by(|a, b| b.report.time.cmp(&a.report.time));
+        Ok(out)
     }
 
     /// Make counts of each revision of `design` made at least once.

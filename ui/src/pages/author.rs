@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use communs_node::service::{AuthorView, SearchHit, SearchRequest};
+use communs_node::service::{AuthorMake, AuthorView, SearchHit, SearchRequest};
 use communs_protocol::AuthorId;
 use maud::html;
 
@@ -20,10 +20,11 @@ pub(crate) async fn page(State(ui): State<Ui>, s: MaybeSession, Path(author): Pa
             let request =
                 SearchRequest { author: Some(author.to_string()), limit: DESIGNS, ..SearchRequest::default() };
             let designs = service.search(&request).await?.hits;
-            Ok::<(AuthorView, Vec<SearchHit>), _>((view, designs))
+            let makes = service.makes_by(author)?;
+            Ok::<(AuthorView, Vec<SearchHit>, Vec<AuthorMake>), _>((view, designs, makes))
         })
         .await;
-    let (view, designs) = match read {
+    let (view, designs, makes) = match read {
         Ok(read) => read,
         Err(e) => return layout::failure(&e),
     };
@@ -55,6 +56,16 @@ pub(crate) async fn page(State(ui): State<Ui>, s: MaybeSession, Path(author): Pa
                 }
                 h2 { "Designs" }
                 (cards::grid(&designs))
+                h2 { "Made (" (makes.len()) ")" }
+                ul.author-makes {
+                    @for made in &makes {
+                        li data-outcome=(made.report.outcome) {
+                            a href={ "/d/" (made.design) "#makes" } { (made.name) } " · "
+                            (made.report.outcome.replace('-', " ")) " · " (layout::time(made.report.time))
+                            @if !made.report.material.is_empty() { " · " (made.report.material) }
+                        }
+                    }
+                }
             }
         },
     )
