@@ -75,6 +75,10 @@ pub(super) struct SocialTables<'tx> {
     makes: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), Counts>,
     authors: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), ()>,
     design_authors: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), ()>,
+    /// The (author, design) rows this transaction wrote already: a batch
+    /// has few authors, and writing their row again per event changes
+    /// nothing but costs two B-tree inserts.
+    listed: std::collections::HashSet<(communs_protocol::AuthorId, communs_protocol::DesignId)>,
 }
 
 impl<'tx> SocialTables<'tx> {
@@ -84,14 +88,17 @@ impl<'tx> SocialTables<'tx> {
             makes: tx.open_table(MAKES)?,
             authors: tx.open_table(AUTHORS)?,
             design_authors: tx.open_table(DESIGN_AUTHORS)?,
+            listed: std::collections::HashSet::new(),
         })
     }
 
     /// Rows of an event being stored.
     pub(super) fn put(&mut self, event: &SignedEvent) -> Result<(), redb::StorageError> {
         let (design, author) = (event.design(), event.author());
-        self.authors.insert((author.as_bytes(), design.as_bytes()), ())?;
-        self.design_authors.insert((design.as_bytes(), author.as_bytes()), ())?;
+        if self.listed.insert((author, design)) {
+            self.authors.insert((author.as_bytes(), design.as_bytes()), ())?;
+            self.design_authors.insert((design.as_bytes(), author.as_bytes()), ())?;
+        }
         self.index(event, 1)
     }
 
