@@ -24,6 +24,11 @@
 //! with their reasons). The `catchup` benchmark measures a bulk catch-up
 //! over loopback, network included.
 //!
+//! Each round also reports the CPU time the process used (every thread,
+//! from `/proc/self/stat`) per event: on a machine shared with other work,
+//! the wall clock moves with the load, the CPU time much less.
+//! `COMMUNS_BENCH_CASE=<text>` runs only the cases whose name contains it.
+//!
 //! `cargo bench -p communs-node --bench bundle_import`
 
 mod support;
@@ -75,7 +80,12 @@ async fn run(rounds: usize) {
         ("catch-up's store path: events only", events_only, vec![], false, Way::Ingest),
         ("catch-up's store path: an outsider's flood of approvals, refused", flood, vec![], true, Way::Ingest),
     ];
+    // `COMMUNS_BENCH_CASE=catch-up` runs only the cases whose name has it.
+    let only = std::env::var("COMMUNS_BENCH_CASE").unwrap_or_default();
     for (name, events, blobs, refused, way) in cases {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
         let bundle = dir.path().join("bundle.communs");
         let records: Vec<Vec<u8>> = events.iter().map(|e| e.bytes().to_vec()).collect();
         if way == Way::Bundle {
@@ -91,9 +101,11 @@ async fn run(rounds: usize) {
             println!("{name}: {} events", events.len());
         }
         let mut seconds = Vec::with_capacity(rounds);
+        let mut cpu = Vec::with_capacity(rounds);
         for round in 0..rounds {
             let node = open(dir.path(), &format!("store-{name}-{round}")).await;
             let start = Instant::now();
+            let cpu_start = support::cpu_seconds();
             match way {
                 Way::Bundle => {
                     let result = node.bundle_import(&bundle, &NoProgress).await;
@@ -129,8 +141,14 @@ async fn run(rounds: usize) {
                 }
             }
             let elapsed = start.elapsed().as_secs_f64();
-            println!("  round {round}: {elapsed:.3} s, {:.0} events/s", events.len() as f64 / elapsed);
+            let used = support::cpu_seconds() - cpu_start;
+            println!(
+                "  round {round}: {elapsed:.3} s, {:.0} events/s, CPU {used:.3} s ({:.1} µs per event)",
+                events.len() as f64 / elapsed,
+                used * 1e6 / events.len() as f64
+            );
             seconds.push(elapsed);
+            cpu.push(used);
             if let Ok(node) = std::sync::Arc::try_unwrap(node) {
                 node.close().await.expect("close");
             }
@@ -138,8 +156,10 @@ async fn run(rounds: usize) {
         seconds.sort_by(f64::total_cmp);
         let median = seconds[seconds.len() / 2];
         let rate = events.len() as f64 / median;
+        cpu.sort_by(f64::total_cmp);
+        let cpu_per_event = cpu[cpu.len() / 2] * 1e6 / events.len() as f64;
         println!(
-            "{name}: median {median:.3} s over {rounds} rounds, {rate:.0} events/s (goal >= {GOAL_EVENTS_PER_S:.0}: {})",
+            "{name}: median {median:.3} s over {rounds} rounds, {rate:.0} events/s (goal >= {GOAL_EVENTS_PER_S:.0}: {}), median CPU {cpu_per_event:.1} µs per event",
             if rate >= GOAL_EVENTS_PER_S { "met" } else { "not met" }
         );
     }

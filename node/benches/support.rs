@@ -13,6 +13,19 @@ pub(crate) fn wanted() -> bool {
     std::env::args().any(|arg| arg == "--bench")
 }
 
+/// CPU time this process has used so far, every thread (user and system,
+/// from `/proc/self/stat`, in clock ticks of 10 ms); 0 where there is no
+/// `/proc`.
+pub(crate) fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // After the command name (in parentheses, which may hold spaces):
+    // fields 3 onwards; utime and stime are fields 14 and 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 pub(crate) async fn open(dir: &Path, name: &str) -> Arc<Node> {
     let home = Home::locate(Some(&dir.join(name))).expect("home");
     keyfile::load_or_create(&home).expect("identity");

@@ -24,6 +24,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::progress::Progress;
+use crate::store::events::Checked;
 use crate::{Node, NodeError};
 
 /// Blobs up to this size are read into memory, checked, and handed to the
@@ -186,7 +187,14 @@ impl Node {
     pub async fn bundle_import(&self, file: &Path, progress: &dyn Progress) -> Result<BundleSummary, NodeError> {
         let scan = scan(file).await?;
         let admitted = self.admission_before_signatures(file, &scan.events)?;
-        let events = self.verify_events(file, scan.events).await?;
+        let (admitted, events) = match admitted {
+            Some((new, ordered)) => match verify_decoded(ordered).await {
+                Some(events) => (Some(new), events),
+                // Which event fails, and why, is said by the full decode.
+                None => (Some(new), self.verify_events(file, scan.events).await?),
+            },
+            None => (None, self.verify_events(file, scan.events).await?),
+        };
         let trees = self.check_trees(file, &events, &scan.blobs).await?;
         let named: HashSet<&BlobHash> =
             trees.iter().flat_map(|(tree, files)| std::iter::once(tree).chain(files)).collect();
@@ -202,10 +210,11 @@ impl Node {
         // the import, so that no blob is stored for events that would not
         // go in. Done already if the events decoded without their
         // signatures (the same bytes give the same answer).
-        let new = match admitted {
-            Some(new) => new,
+        let checked = match admitted {
+            Some(checked) => checked,
             None => self.events.check_insert(&events)?,
         };
+        let new = &checked.new;
         // Files of revisions the store keeps: not those of contributions
         // over the bound on unclaimed ones, which the insert drops.
         let mut needed: HashSet<BlobHash> = HashSet::new();
@@ -273,7 +282,7 @@ impl Node {
             }
         }
         self.blobs.sync().await?;
-        let new_events = self.events.insert(&events)?;
+        let new_events = self.events.insert_checked(&events, checked)?;
         progress.finish();
         let designs: BTreeSet<DesignId> = events.iter().map(SignedEvent::design).collect();
         Ok(BundleSummary {
@@ -292,19 +301,21 @@ impl Node {
     /// few lookups instead of a signature check per event. Sound because
     /// it can only refuse: nothing is stored from it, and every event is
     /// verified before anything is; a forged event it lets through fails
-    /// verification next. `None` if the events do not decode or order
-    /// (verification then says why).
+    /// verification next. Returns what it found (for the insert), and the events
+    /// decoded and ordered (each checked against its parents) but not yet
+    /// verified, for [`verify_decoded`]; `None` if the events do not
+    /// decode or order (verification then says why).
     fn admission_before_signatures(
         &self,
         file: &Path,
         records: &[Vec<u8>],
-    ) -> Result<Option<std::collections::HashSet<EventId>>, NodeError> {
+    ) -> Result<Option<(Checked, Vec<SignedEvent>)>, NodeError> {
         let Ok(unverified) = records.iter().map(|r| SignedEvent::decode_trusted(r)).collect::<Result<Vec<_>, _>>()
         else {
             return Ok(None);
         };
         let Ok(ordered) = self.order_events(file, unverified) else { return Ok(None) };
-        Ok(Some(self.events.check_insert(&ordered)?))
+        Ok(Some((self.events.check_insert(&ordered)?, ordered)))
     }
 
     /// Decodes the bundle's events, verifying their signatures on every
@@ -431,6 +442,22 @@ impl Node {
         }
         Ok(named)
     }
+}
+
+/// Verifies the signatures of events that [`Node::admission_before_signatures`]
+/// decoded and ordered, on every core, instead of decoding and ordering
+/// them again: the same checks give the same answers on the same bytes.
+/// `None` if any fails (the caller decodes them all again to say which
+/// record, and why).
+async fn verify_decoded(events: Vec<SignedEvent>) -> Option<Vec<SignedEvent>> {
+    let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    // Off the async threads: a running node keeps serving meanwhile.
+    tokio::task::spawn_blocking(move || {
+        SignedEvent::verify_many(&events, threads).iter().all(Result::is_ok).then_some(events)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Where a blob's bytes lie in the bundle file.

@@ -652,17 +652,23 @@ impl SignedEvent {
         };
         let signature = Signature(bytes_n(signature, "event.signature")?);
         check_rules(&event)?;
-        // Verify over the bytes received, not a re-encoding: the unsigned
-        // encoding is these bytes with a 7-item head and no last item.
         if let Some(key) = key {
-            let mut unsigned = Vec::with_capacity(bytes.len() - SIGNATURE_ITEM_BYTES);
-            unsigned.push(0x87);
-            unsigned.extend_from_slice(&bytes[1..bytes.len() - SIGNATURE_ITEM_BYTES]);
-            KeyCache::verify(&key, EVENT_SIGNING_DOMAIN, &unsigned, &signature)
-                .map_err(|_| EventError::BadSignature { author: event.author })?;
+            verify_signature(&key, bytes, &signature, event.author)?;
         }
         let id = EventId::from_hash(Hash::of(bytes));
         Ok(SignedEvent { event, signature, id, bytes: bytes.to_vec() })
+    }
+
+    /// What [`SignedEvent::decode`] checks beyond
+    /// [`SignedEvent::decode_trusted`], on an event that `decode_trusted`
+    /// gave: its author's key and its signature. Every other rule passed
+    /// already, and `decode` checks these two after them, so the result is
+    /// the one `decode` of the same bytes gives.
+    fn verify_decoded(&self, keys: &mut KeyCache) -> Result<(), EventError> {
+        let field = "event.author";
+        let (_, key) =
+            keys.author(*self.event.author.as_bytes()).map_err(|source| EventError::Key { field, source })?;
+        verify_signature(&key, &self.bytes, &self.signature, self.event.author)
     }
 
     pub fn id(&self) -> EventId {
@@ -721,6 +727,20 @@ impl SignedEvent {
         }
         Ok(())
     }
+}
+
+/// Checks `signature` over the bytes received, not a re-encoding: the
+/// unsigned encoding is `bytes` with a 7-item head and no last item.
+fn verify_signature(
+    key: &ed25519_dalek::VerifyingKey,
+    bytes: &[u8],
+    signature: &Signature,
+    author: AuthorId,
+) -> Result<(), EventError> {
+    let mut unsigned = Vec::with_capacity(bytes.len() - SIGNATURE_ITEM_BYTES);
+    unsigned.push(0x87);
+    unsigned.extend_from_slice(&bytes[1..bytes.len() - SIGNATURE_ITEM_BYTES]);
+    KeyCache::verify(key, EVENT_SIGNING_DOMAIN, &unsigned, signature).map_err(|_| EventError::BadSignature { author })
 }
 
 /// Whether a decode verifies the signature, with the keys decoded so far.
@@ -885,25 +905,52 @@ impl SignedEvent {
     /// what every core already gives. The caller picks `threads` (this crate
     /// does not ask the operating system).
     pub fn decode_many(records: &[Vec<u8>], threads: std::num::NonZeroUsize) -> Vec<Result<SignedEvent, EventError>> {
-        // Below this many events per thread, starting threads costs more
-        // than it saves.
-        const MIN_PER_THREAD: usize = 64;
-        let threads = threads.get().min(records.len().div_ceil(MIN_PER_THREAD)).max(1);
         // Each thread decodes its authors' keys once.
         let decode_part = |part: &[Vec<u8>]| {
             let mut keys = KeyCache::default();
             part.iter().map(|bytes| SignedEvent::decode_checked(bytes, Verify::Yes(&mut keys))).collect::<Vec<_>>()
         };
-        if threads == 1 {
-            return decode_part(records);
-        }
-        let chunk = records.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = records.chunks(chunk).map(|part| scope.spawn(move || decode_part(part))).collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        })
+        in_parts(records, threads, decode_part)
     }
+
+    /// [`SignedEvent::decode_many`] of events already decoded with
+    /// [`SignedEvent::decode_trusted`] from bytes that did not come from
+    /// this node's store (a bundle's, decoded once for a dry run of
+    /// admission): each author's key and each signature checked, on its
+    /// own with the strict rule, over `threads` threads. The result of
+    /// each is the one [`SignedEvent::decode`] of its bytes gives, without
+    /// decoding them a second time. In the order of `events`.
+    pub fn verify_many(events: &[SignedEvent], threads: std::num::NonZeroUsize) -> Vec<Result<(), EventError>> {
+        let verify_part = |part: &[SignedEvent]| {
+            let mut keys = KeyCache::default();
+            part.iter().map(|event| event.verify_decoded(&mut keys)).collect::<Vec<_>>()
+        };
+        in_parts(events, threads, verify_part)
+    }
+}
+
+/// `work` over `items` split into `threads` consecutive parts (fewer if
+/// there are few items), each on a scoped thread; the results in the
+/// order of `items`.
+fn in_parts<T: Sync, R: Send>(
+    items: &[T],
+    threads: std::num::NonZeroUsize,
+    work: impl Fn(&[T]) -> Vec<R> + Sync,
+) -> Vec<R> {
+    // Below this many items per thread, starting threads costs more than
+    // it saves.
+    const MIN_PER_THREAD: usize = 64;
+    let threads = threads.get().min(items.len().div_ceil(MIN_PER_THREAD)).max(1);
+    if threads == 1 {
+        return work(items);
+    }
+    let chunk = items.len().div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(move || work(part))).collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
 }

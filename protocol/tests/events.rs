@@ -522,3 +522,34 @@ fn decoding_many_on_several_threads_gives_what_decoding_one_by_one_gives_in_orde
     }
     assert!(SignedEvent::decode_many(&[], std::num::NonZeroUsize::MIN).is_empty());
 }
+
+#[test]
+fn verifying_events_decoded_trusted_gives_what_decoding_them_gives() {
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    for round in 0..40 {
+        records.extend(sample_log().into_iter().map(|(_, e)| e.bytes().to_vec()));
+        records.extend(rejected_vectors().into_iter().skip(round % 3).map(|(_, bytes)| bytes));
+    }
+    // Every byte of some valid events altered in turn: a signature, a key,
+    // or any other field that still decodes without verification.
+    for (_, event) in sample_log().into_iter().take(3) {
+        for at in 0..event.bytes().len() {
+            let mut altered = event.bytes().to_vec();
+            altered[at] ^= 0x01;
+            records.push(altered);
+        }
+    }
+    let (trusted, expected): (Vec<SignedEvent>, Vec<Result<(), EventError>>) = records
+        .iter()
+        .filter_map(|bytes| {
+            let trusted = SignedEvent::decode_trusted(bytes).ok()?;
+            Some((trusted, SignedEvent::decode(bytes).map(|_| ())))
+        })
+        .unzip();
+    assert!(expected.iter().any(Result::is_ok) && expected.iter().any(Result::is_err));
+    for threads in [1, 2, 3, 8] {
+        let verified = SignedEvent::verify_many(&trusted, std::num::NonZeroUsize::new(threads).expect("non-zero"));
+        assert_eq!(verified, expected, "{threads} threads");
+    }
+    assert!(SignedEvent::verify_many(&[], std::num::NonZeroUsize::MIN).is_empty());
+}

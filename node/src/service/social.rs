@@ -299,9 +299,13 @@ impl Service {
                 continue;
             }
             let name = self.node.events.design_row(&design).map_err(crate::NodeError::from)?.map(|r| r.name);
-            out.extend(mine.into_iter().map(|report| AuthorMake { design, name: name.clone().unwrap_or_default(), report }));
+            out.extend(mine.into_iter().map(|report| AuthorMake {
+                design,
+                name: name.clone().unwrap_or_default(),
+                report,
+            }));
         }
-        out.sort_by(|a, b| b.report.time.cmp(&a.report.time));
+        out.sort_by_key(|m| std::cmp::Reverse(m.report.time));
         Ok(out)
     }
 

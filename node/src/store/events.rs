@@ -183,7 +183,16 @@ impl EventStore {
     /// also be admitted by its design's rules (the protocol's
     /// [`Resolver`]), which every node applies alike.
     pub(crate) fn insert(&self, events: &[SignedEvent]) -> Result<usize, EventStoreError> {
-        Ok(self.insert_in(events, Mode::AllOrNothing)?.added.len())
+        Ok(self.insert_in(events, Mode::AllOrNothing, None)?.added.len())
+    }
+
+    /// [`EventStore::insert`] of the very events a [`EventStore::check_insert`]
+    /// ran on: if nothing was written to the event log since, the dry
+    /// run's resolvers (which took these events, from the same stored
+    /// state) take the place of the design's rules applied again; else
+    /// this is `insert`.
+    pub(crate) fn insert_checked(&self, events: &[SignedEvent], checked: Checked) -> Result<usize, EventStoreError> {
+        Ok(self.insert_in(events, Mode::AllOrNothing, Some(checked))?.added.len())
     }
 
     /// Inserts every event of `events` (in clock order) that can be
@@ -193,13 +202,23 @@ impl EventStore {
     /// peers, where one bad event must not cost the good ones of the batch
     /// a transaction each.
     pub(crate) fn insert_each(&self, events: &[SignedEvent]) -> Result<Inserted, EventStoreError> {
-        self.insert_in(events, Mode::EachAlone)
+        self.insert_in(events, Mode::EachAlone, None)
     }
 
-    fn insert_in(&self, events: &[SignedEvent], mode: Mode) -> Result<Inserted, EventStoreError> {
+    fn insert_in(
+        &self,
+        events: &[SignedEvent],
+        mode: Mode,
+        checked: Option<Checked>,
+    ) -> Result<Inserted, EventStoreError> {
         let mut cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut touched: BTreeMap<DesignId, Delta> = BTreeMap::new();
-        let result = self.write(&mut cache, events, &mut touched, mode, true);
+        let mut admitted = match checked {
+            Some(checked) if checked.writes == cache.writes() => checked.resolvers,
+            _ => BTreeMap::new(),
+        };
+        cache.wrote();
+        let result = self.write(&mut cache, events, &mut touched, mode, Run::Commit(&mut admitted));
         for (design, delta) in &touched {
             // The transaction is gone; resolvers it changed are not. One
             // that only refused events is unchanged and stays (a refused
@@ -222,35 +241,49 @@ impl EventStore {
     /// without storing anything: for an import that must store its blobs
     /// only if its events will go in too. Returns the ids it would store
     /// (not those stored already, nor those the bound on unclaimed
-    /// contributions would drop: their files need not be stored). Costs a
-    /// copy of the touched designs' cached resolvers.
-    pub(crate) fn check_insert(
-        &self,
-        events: &[SignedEvent],
-    ) -> Result<std::collections::HashSet<EventId>, EventStoreError> {
+    /// contributions would drop: their files need not be stored), and
+    /// what [`EventStore::insert_checked`] needs to store them without
+    /// applying the design's rules a second time. Costs a copy of the
+    /// touched designs' cached resolvers.
+    pub(crate) fn check_insert(&self, events: &[SignedEvent]) -> Result<Checked, EventStoreError> {
         let mut scratch = ResolverCache::default();
-        {
+        let writes = {
             let cache = self.resolvers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             for design in events.iter().map(SignedEvent::design).collect::<std::collections::BTreeSet<_>>() {
                 if let Some((resolver, count)) = cache.peek(&design) {
                     scratch.insert(design, resolver.clone(), count);
                 }
             }
-        }
-        let inserted = self.write(&mut scratch, events, &mut BTreeMap::new(), Mode::AllOrNothing, false)?;
-        Ok(inserted.added.iter().map(SignedEvent::id).collect())
+            cache.writes()
+        };
+        let mut resolvers = BTreeMap::new();
+        let inserted =
+            self.write(&mut scratch, events, &mut BTreeMap::new(), Mode::AllOrNothing, Run::Dry(&mut resolvers))?;
+        let new = inserted.added.iter().map(SignedEvent::id).collect();
+        Ok(Checked { new, resolvers, writes })
     }
 
-    /// The insert itself, committed only if `commit` (and something was
-    /// added).
+    /// The insert itself, committed (if something was added) unless it
+    /// is a dry run. A dry run writes no rows at all: every check reads
+    /// only what was stored before the batch and the batch's own events
+    /// (kept in memory as they pass), never a row the batch itself wrote,
+    /// so the answer is the same and the rows (seven tables per event, the
+    /// views per design) would only be thrown away. It hands back each
+    /// touched design's resolver, for a commit of the same events to use
+    /// instead of applying the design's rules again.
     fn write(
         &self,
         cache: &mut ResolverCache,
         events: &[SignedEvent],
         touched: &mut BTreeMap<DesignId, Delta>,
         mode: Mode,
-        commit: bool,
+        mut run: Run<'_>,
     ) -> Result<Inserted, EventStoreError> {
+        let commit = matches!(run, Run::Commit(_));
+        let admitted = match &run {
+            Run::Commit(admitted) => admitted.keys().copied().collect(),
+            Run::Dry(_) => std::collections::BTreeSet::new(),
+        };
         let tx = self.db.begin_write()?;
         let mut out = Inserted::default();
         // Something was deleted (the bound evicted stored events).
@@ -261,7 +294,7 @@ impl EventStore {
             // here, without reading and decoding them back.
             let mut stored: HashMap<EventId, &SignedEvent> = HashMap::new();
             for event in events {
-                match write_one(&mut tables, cache, touched, &stored, event) {
+                match write_one(&mut tables, cache, touched, &stored, event, commit, &admitted) {
                     Ok(true) => {
                         stored.insert(event.id(), event);
                         out.added.push(event.clone());
@@ -275,15 +308,36 @@ impl EventStore {
                     Err(e) => return Err(e),
                 }
             }
+            tables.write_heads()?;
             for (design, delta) in touched.iter_mut() {
+                let ready = match &mut run {
+                    Run::Commit(ready) => ready.remove(design),
+                    Run::Dry(_) => None,
+                };
+                let evicted = match ready {
+                    // The dry run's resolver took this batch already, and
+                    // ended it: it replaces the cached one, as taking the
+                    // batch again would have changed that.
+                    Some(Admitted { resolver, events, evicted }) => {
+                        cache.insert(*design, resolver, events);
+                        evicted
+                    }
+                    // The bound on unclaimed contributions is applied once
+                    // the whole batch is in, so that a maintainer's event
+                    // claims what came with it.
+                    None => cache.get_mut(design).expect("loaded while inserting").end_batch(),
+                };
                 let resolver = cache.get_mut(design).expect("loaded while inserting");
-                // The bound on unclaimed contributions is applied once the
-                // whole batch is in, so that a maintainer's event claims
-                // what came with it.
-                let evicted = resolver.end_batch();
                 if delta.events == 0 && evicted.is_empty() {
                     // Only refusals: no row changes (a refused flood must
                     // not cost a rewrite of the design's rows per batch).
+                    continue;
+                }
+                if let Run::Dry(resolvers) = &mut run {
+                    let gone: std::collections::HashSet<EventId> = evicted.iter().copied().collect();
+                    out.added.retain(|e| !gone.contains(&e.id()));
+                    let (resolver, events) = cache.take(design).expect("loaded while inserting");
+                    resolvers.insert(*design, Admitted { resolver, events, evicted });
                     continue;
                 }
                 if !evicted.is_empty() {
@@ -675,19 +729,25 @@ impl EventStore {
             removed = ids.len();
         }
         cache.forget(design);
+        cache.wrote();
         tx.commit()?;
         Ok(removed)
     }
 }
 
 /// Checks one event against its parents and its design's rules and
-/// writes its rows; `Ok(false)` if it was stored already.
+/// writes its rows (unless `!put`: a dry run); `Ok(false)` if it was
+/// stored already. The rules are not applied again to the designs in
+/// `admitted`: a dry run of this batch admitted its events, from the
+/// same stored state.
 fn write_one(
     tables: &mut Tables<'_>,
     cache: &mut ResolverCache,
     touched: &mut BTreeMap<DesignId, Delta>,
     batch: &HashMap<EventId, &SignedEvent>,
     event: &SignedEvent,
+    put: bool,
+    admitted: &std::collections::BTreeSet<DesignId>,
 ) -> Result<bool, EventStoreError> {
     let id = event.id();
     if batch.contains_key(&id) || tables.events.get(id.as_bytes())?.is_some() {
@@ -708,6 +768,15 @@ fn write_one(
     event.check_parents(&parents).map_err(|source| EventStoreError::Invalid { event: id, source })?;
     let design = event.design();
     let delta = touched.entry(design).or_default();
+    if admitted.contains(&design) {
+        delta.applied = true;
+        if put {
+            tables.put(event)?;
+        }
+        delta.events += 1;
+        delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
+        return Ok(true);
+    }
     let resolver = match cache.get_mut(&design) {
         Some(resolver) => resolver,
         None => {
@@ -732,10 +801,41 @@ fn write_one(
             return Err(EventStoreError::MissingParent { event: id, parent });
         }
     }
-    tables.put(event)?;
+    if put {
+        tables.put(event)?;
+    }
     delta.events += 1;
     delta.revisions += u64::from(matches!(event.body(), Body::Revision(_)));
     Ok(true)
+}
+
+/// What a dry run found, for the insert of the same events that follows
+/// it ([`EventStore::insert_checked`]).
+pub(crate) struct Checked {
+    /// The ids the insert would store.
+    pub(crate) new: std::collections::HashSet<EventId>,
+    /// Each touched design's resolver once it took the batch.
+    resolvers: BTreeMap<DesignId, Admitted>,
+    /// The store's count of writes to the event log when the dry run
+    /// began: its resolvers are good only while that has not moved.
+    writes: u64,
+}
+
+/// A design's resolver after a dry run took a batch and ended it.
+struct Admitted {
+    resolver: Resolver,
+    /// Events it held before the batch (the cache's count).
+    events: u64,
+    /// What ending the batch took out (the bound on unclaimed
+    /// contributions).
+    evicted: Vec<EventId>,
+}
+
+/// Whether [`EventStore::write`] commits, with the dry run's resolvers to
+/// use instead of the rules; or is a dry run, filling them in.
+enum Run<'a> {
+    Commit(&'a mut BTreeMap<DesignId, Admitted>),
+    Dry(&'a mut BTreeMap<DesignId, Admitted>),
 }
 
 /// Whether one event that cannot be stored spoils its batch.
@@ -776,6 +876,11 @@ struct Tables<'tx> {
     names: redb::Table<'tx, (&'static str, &'static [u8; 32]), ()>,
     governance: redb::Table<'tx, &'static [u8; 32], &'static [u8]>,
     social: SocialTables<'tx>,
+    /// Heads this transaction's events made, not yet written: in a batch
+    /// most are a parent of the next event, so writing each and removing
+    /// it again would cost two B-tree writes for nothing. Written by
+    /// [`Tables::write_heads`] before anything else reads or deletes heads.
+    new_heads: HashMap<(DesignId, EventId), u64>,
 }
 
 /// What one insert added to a design.
@@ -807,6 +912,7 @@ impl<'tx> Tables<'tx> {
             names: tx.open_table(NAMES)?,
             governance: tx.open_table(GOVERNANCE)?,
             social: SocialTables::open(tx)?,
+            new_heads: HashMap::new(),
         })
     }
 
@@ -818,10 +924,20 @@ impl<'tx> Tables<'tx> {
         self.sync_items.insert((design.as_bytes(), id.as_bytes()), event.event().time)?;
         self.log.insert((design.as_bytes(), u64::MAX - event.clock(), id.as_bytes()), ())?;
         for parent in event.parents() {
-            self.heads.remove((design.as_bytes(), parent.as_bytes()))?;
+            if self.new_heads.remove(&(design, *parent)).is_none() {
+                self.heads.remove((design.as_bytes(), parent.as_bytes()))?;
+            }
         }
-        self.heads.insert((design.as_bytes(), id.as_bytes()), event.clock())?;
+        self.new_heads.insert((design, id), event.clock());
         self.social.put(event)?;
+        Ok(())
+    }
+
+    /// Writes the heads [`Tables::put`] kept in memory.
+    fn write_heads(&mut self) -> Result<(), EventStoreError> {
+        for ((design, id), clock) in self.new_heads.drain() {
+            self.heads.insert((design.as_bytes(), id.as_bytes()), clock)?;
+        }
         Ok(())
     }
 

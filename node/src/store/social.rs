@@ -80,6 +80,10 @@ pub(super) struct SocialTables<'tx> {
     authors: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), ()>,
     design_authors: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), ()>,
     remixes: redb::Table<'tx, (&'static [u8; 32], &'static [u8; 32]), ()>,
+    /// The (author, design) rows this transaction wrote already: a batch
+    /// has few authors, and writing their row again per event changes
+    /// nothing but costs two B-tree inserts.
+    listed: std::collections::HashSet<(communs_protocol::AuthorId, communs_protocol::DesignId)>,
 }
 
 impl<'tx> SocialTables<'tx> {
@@ -90,14 +94,17 @@ impl<'tx> SocialTables<'tx> {
             authors: tx.open_table(AUTHORS)?,
             design_authors: tx.open_table(DESIGN_AUTHORS)?,
             remixes: tx.open_table(REMIXES)?,
+            listed: std::collections::HashSet::new(),
         })
     }
 
     /// Rows of an event being stored.
     pub(super) fn put(&mut self, event: &SignedEvent) -> Result<(), redb::StorageError> {
         let (design, author) = (event.design(), event.author());
-        self.authors.insert((author.as_bytes(), design.as_bytes()), ())?;
-        self.design_authors.insert((design.as_bytes(), author.as_bytes()), ())?;
+        if self.listed.insert((author, design)) {
+            self.authors.insert((author.as_bytes(), design.as_bytes()), ())?;
+            self.design_authors.insert((design.as_bytes(), author.as_bytes()), ())?;
+        }
         if let Body::Genesis(genesis) = event.body()
             && let Some((source, _)) = genesis.fork_of
         {
@@ -150,6 +157,7 @@ impl<'tx> SocialTables<'tx> {
             self.design_authors.remove((d, author))?;
             self.authors.remove((author, d))?;
         }
+        self.listed.retain(|(_, listed)| listed != design);
         // Its row as a remix of another; removal is rare, a scan will do.
         self.remixes.retain(|(_, remix), ()| remix != d)?;
         Ok(())
@@ -162,6 +170,7 @@ impl<'tx> SocialTables<'tx> {
         self.authors.retain(|_, _| false)?;
         self.design_authors.retain(|_, _| false)?;
         self.remixes.retain(|_, _| false)?;
+        self.listed.clear();
         Ok(())
     }
 }

@@ -98,6 +98,10 @@ pub(super) struct ResolverCache {
     entries: HashMap<DesignId, (Resolver, u64, u64)>,
     /// Use counter, for least-recently-used eviction.
     tick: u64,
+    /// Writes to the event log so far (inserts and removals, each made
+    /// while this cache is held): a dry run's resolvers are good for the
+    /// insert that follows it only if none came in between.
+    writes: u64,
 }
 
 impl ResolverCache {
@@ -110,6 +114,15 @@ impl ResolverCache {
         })
     }
 
+    pub(super) fn writes(&self) -> u64 {
+        self.writes
+    }
+
+    /// Counts a write to the event log (see `writes`).
+    pub(super) fn wrote(&mut self) {
+        self.writes += 1;
+    }
+
     /// A cached resolver and its event count, without marking it used.
     pub(super) fn peek(&self, design: &DesignId) -> Option<(&Resolver, u64)> {
         self.entries.get(design).map(|(resolver, events, _)| (resolver, *events))
@@ -118,6 +131,11 @@ impl ResolverCache {
     pub(super) fn insert(&mut self, design: DesignId, resolver: Resolver, events: u64) {
         self.tick += 1;
         self.entries.insert(design, (resolver, events, self.tick));
+    }
+
+    /// Takes a design's resolver out, with its event count.
+    pub(super) fn take(&mut self, design: &DesignId) -> Option<(Resolver, u64)> {
+        self.entries.remove(design).map(|(resolver, events, _)| (resolver, events))
     }
 
     pub(super) fn added(&mut self, design: &DesignId, events: u64) {
