@@ -27,7 +27,7 @@ use common::daemon::{Daemon, init, status};
 use common::{env_number, lock_data_dir, median};
 use communs_node::{Home, Node};
 use communs_protocol::catalog::Announcement;
-use communs_protocol::{SecretKey, Tree, TreeEntry, ValidatedPath, fixtures};
+use communs_protocol::SecretKey;
 
 const GOAL_SECS: f64 = 30.0;
 const GOAL_RATIO: f64 = 1.5;
@@ -121,25 +121,12 @@ fn run() -> anyhow::Result<()> {
 async fn store_designs(home: &Path, n: usize) -> anyhow::Result<usize> {
     let node = Node::open(Home::locate(Some(home))?).await?;
     let key = SecretKey::from_bytes(&[7; 32]);
-    let file = b"# A part\n\nSmall.\n".to_vec();
-    let size = file.len() as u64;
-    let blob = node.add_blob(file).await?;
-    let tree = Tree::new(vec![TreeEntry { path: ValidatedPath::new("README.md")?, blob, size, executable: false }])?;
-    let tree = node.add_blob(tree.encode()).await?;
     let mut bytes = 0;
-    let mut events = Vec::with_capacity(20_000);
-    for i in 0..n {
-        let name = format!("Part {i}");
-        let genesis = fixtures::genesis(&key, &name, "CERN-OHL-S-2.0", i as u64);
-        let revision = fixtures::revision(&key, &genesis, tree, &name, "CERN-OHL-S-2.0");
+    common::store_small_designs(&node, &key, n, |genesis, revision| {
         bytes += Announcement::new(genesis.clone(), Some(revision.clone()), None)?.bytes().len();
-        events.extend([genesis, revision]);
-        if events.len() >= 20_000 {
-            node.insert_events(&events)?;
-            events.clear();
-        }
-    }
-    node.insert_events(&events)?;
+        Ok(())
+    })
+    .await?;
     node.close().await?;
     Ok(bytes)
 }

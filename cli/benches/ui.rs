@@ -129,23 +129,7 @@ async fn store(home: &Path, n: usize) -> anyhow::Result<DesignId> {
     }
     node.insert_events(&events)?;
 
-    let file = b"# A part\n\nSmall.\n".to_vec();
-    let size = file.len() as u64;
-    let blob = node.add_blob(file).await?;
-    let tree = Tree::new(vec![TreeEntry { path: ValidatedPath::new("README.md")?, blob, size, executable: false }])?;
-    let tree = node.add_blob(tree.encode()).await?;
-    let mut events = Vec::with_capacity(20_000);
-    for i in 0..n {
-        let name = format!("Part {i}");
-        let genesis = fixtures::genesis(&key, &name, "CERN-OHL-S-2.0", i as u64);
-        let revision = fixtures::revision(&key, &genesis, tree, &name, "CERN-OHL-S-2.0");
-        events.extend([genesis, revision]);
-        if events.len() >= 20_000 {
-            node.insert_events(&events)?;
-            events.clear();
-        }
-    }
-    node.insert_events(&events)?;
+    common::store_small_designs(&node, &key, n, |_, _| Ok(())).await?;
     node.close().await?;
     Ok(big)
 }

@@ -146,7 +146,8 @@ fn the_corpus_answers_each_query_with_the_design_expected_first() {
     let search_dir = node.home.join("search");
     std::fs::remove_dir_all(&search_dir).expect("delete the index");
     assert!(misses(&node).is_empty(), "after deleting the index");
-    for entry in std::fs::read_dir(search_dir.join("index-v1")).expect("the index again") {
+    let folder = search_dir.join(format!("index-v{}", communs_node::search::SCHEMA_VERSION));
+    for entry in std::fs::read_dir(folder).expect("the index again") {
         let path = entry.expect("entry").path();
         if path.is_file() {
             std::fs::write(&path, b"garbage").expect("damage");

@@ -88,14 +88,7 @@ pub(crate) async fn approve(
     Path(design): Path<DesignId>,
     Form(form): Form<TargetForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&session, &form.csrf) {
-        return refused.into_response();
-    }
-    let request = TargetRequest { target: form.target };
-    match ui.api.run(move |s| async move { s.approve(&design, request) }).await {
-        Ok(_) => back_to(&design, "#governance"),
-        Err(e) => layout::failure(&e),
-    }
+    sign_on_target(ui, session, design, form, true).await
 }
 
 pub(crate) async fn retract(
@@ -104,11 +97,20 @@ pub(crate) async fn retract(
     Path(design): Path<DesignId>,
     Form(form): Form<TargetForm>,
 ) -> Response {
+    sign_on_target(ui, session, design, form, false).await
+}
+
+/// Signs an approval of the form's target, or a retraction of one.
+async fn sign_on_target(ui: Ui, session: Session, design: DesignId, form: TargetForm, approve: bool) -> Response {
     if let Err(refused) = check_csrf(&session, &form.csrf) {
         return refused.into_response();
     }
     let request = TargetRequest { target: form.target };
-    match ui.api.run(move |s| async move { s.retract(&design, request) }).await {
+    let signed = ui
+        .api
+        .run(move |s| async move { if approve { s.approve(&design, request) } else { s.retract(&design, request) } })
+        .await;
+    match signed {
         Ok(_) => back_to(&design, "#governance"),
         Err(e) => layout::failure(&e),
     }

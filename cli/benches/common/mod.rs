@@ -326,3 +326,34 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     let mid = values.len() / 2;
     if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
 }
+
+/// Stores `n` small designs straight into `node` (a genesis and a revision
+/// each, named `Part {i}`, all of one tree holding a README), in
+/// transactions of 20,000 events; `each` sees every pair first.
+pub(crate) async fn store_small_designs(
+    node: &communs_node::Node,
+    key: &communs_protocol::SecretKey,
+    n: usize,
+    mut each: impl FnMut(&communs_protocol::SignedEvent, &communs_protocol::SignedEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use communs_protocol::{Tree, TreeEntry, ValidatedPath, fixtures};
+    let file = b"# A part\n\nSmall.\n".to_vec();
+    let size = file.len() as u64;
+    let blob = node.add_blob(file).await?;
+    let tree = Tree::new(vec![TreeEntry { path: ValidatedPath::new("README.md")?, blob, size, executable: false }])?;
+    let tree = node.add_blob(tree.encode()).await?;
+    let mut events = Vec::with_capacity(20_000);
+    for i in 0..n {
+        let name = format!("Part {i}");
+        let genesis = fixtures::genesis(key, &name, "CERN-OHL-S-2.0", i as u64);
+        let revision = fixtures::revision(key, &genesis, tree, &name, "CERN-OHL-S-2.0");
+        each(&genesis, &revision)?;
+        events.extend([genesis, revision]);
+        if events.len() >= 20_000 {
+            node.insert_events(&events)?;
+            events.clear();
+        }
+    }
+    node.insert_events(&events)?;
+    Ok(())
+}
