@@ -26,8 +26,8 @@ use anyhow::{Context, bail};
 use common::daemon::{Daemon, init, status};
 use common::{env_number, lock_data_dir, median};
 use communs_node::{Home, Node};
-use communs_protocol::catalog::Announcement;
 use communs_protocol::SecretKey;
+use communs_protocol::catalog::Announcement;
 
 const GOAL_SECS: f64 = 30.0;
 const GOAL_RATIO: f64 = 1.5;

@@ -320,8 +320,21 @@ fn a_browser_reads_searches_views_in_3d_and_approves() {
     open.try_find("a.approve").expect("an approve link for a signed-in maintainer").click();
     let to_sign = browser.find("#to-sign").text();
     assert!(to_sign.contains(&w.contribution) && to_sign.contains("approve"), "{to_sign}");
+    assert!(to_sign.contains("parents") && to_sign.contains("clock"), "{to_sign}");
     screenshot(&browser, "ui-confirm");
+    let confirm = browser.current_url();
+
+    // The design moves before Ada signs (her own comment, from the CLI):
+    // the event she reviewed is not the one the node would sign any more,
+    // so nothing is signed and the page asks her to look again.
     let before = status(&w.ada.node, &w.face_shield);
+    w.ada.node.json(&["comment", &w.face_shield, "-m", "Looking at Grace's slot."]);
+    browser.find("form.confirm button.approve").click();
+    browser
+        .wait_until("the refusal of a stale confirmation", Browser::TIMEOUT, |b| b.source().contains("changed since"));
+    assert_eq!(status(&w.ada.node, &w.face_shield), before, "nothing was signed");
+
+    browser.goto(&confirm);
     browser.find("form.confirm button.approve").click();
     browser.wait_until("back on the design page", Browser::TIMEOUT, |b| {
         b.current_url().contains(&format!("/d/{}", w.face_shield)) && !b.current_url().contains("/approve")

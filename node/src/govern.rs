@@ -6,7 +6,7 @@
 //! the design) with the reason, rather than publishing noise.
 
 use communs_protocol::governance::GovernanceState;
-use communs_protocol::{AuthorId, Body, Change, DesignId, EventId, SignedEvent};
+use communs_protocol::{AuthorId, Body, Change, DesignId, EventId, SignedEvent, UnsignedEvent};
 
 use crate::{Node, NodeError};
 
@@ -29,14 +29,25 @@ impl Node {
     }
 
     pub fn approve(&self, design: &DesignId, target: EventId, now_ms: u64) -> Result<SignedEvent, NodeError> {
+        self.append_prepared(self.approval(design, target, now_ms)?)
+    }
+
+    /// The approval [`Node::approve`] would sign now, unsigned (what a
+    /// person reviews before it is signed).
+    pub fn approval(&self, design: &DesignId, target: EventId, now_ms: u64) -> Result<UnsignedEvent, NodeError> {
         let state = self.target_of(design, target)?;
         if !state.maintainers.contains(&self.author()) {
             return Err(GovernError::NotMaintainer { author: self.author() }.into());
         }
-        self.append(design, Body::Approve { target }, now_ms)
+        self.prepare(design, Body::Approve { target }, now_ms)
     }
 
     pub fn retract(&self, design: &DesignId, target: EventId, now_ms: u64) -> Result<SignedEvent, NodeError> {
+        self.append_prepared(self.retraction(design, target, now_ms)?)
+    }
+
+    /// The retraction [`Node::retract`] would sign now, unsigned.
+    pub fn retraction(&self, design: &DesignId, target: EventId, now_ms: u64) -> Result<UnsignedEvent, NodeError> {
         self.target_of(design, target)?;
         // A rare command: reading the log is acceptable here.
         let log = self.design_log(design)?.events;
@@ -47,7 +58,7 @@ impl Node {
         if !endorsed {
             return Err(GovernError::NothingToRetract { target }.into());
         }
-        self.append(design, Body::Retract { target }, now_ms)
+        self.prepare(design, Body::Retract { target }, now_ms)
     }
 
     /// Proposes a change to the current governance state.

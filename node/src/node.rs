@@ -144,6 +144,18 @@ impl Node {
         body: communs_protocol::Body,
         now_ms: u64,
     ) -> Result<communs_protocol::SignedEvent, crate::NodeError> {
+        let unsigned = self.prepare(design, body, now_ms)?;
+        self.append_prepared(unsigned)
+    }
+
+    /// The event [`Node::append`] would sign now, unsigned: its parents
+    /// and clock chosen from the design's heads.
+    pub(crate) fn prepare(
+        &self,
+        design: &communs_protocol::DesignId,
+        body: communs_protocol::Body,
+        now_ms: u64,
+    ) -> Result<communs_protocol::UnsignedEvent, crate::NodeError> {
         // Not every head: strangers' unreviewed heads may be many (more
         // than MAX_PARENTS), a maintainer's event would claim them, and a
         // stranger's may not build on them.
@@ -153,14 +165,22 @@ impl Node {
             _ => Vec::new(),
         };
         let heads = self.events.parents_for(design, self.author(), &named)?;
-        let event = self.sign(communs_protocol::UnsignedEvent {
+        Ok(communs_protocol::UnsignedEvent {
             design: Some(*design),
             author: self.author(),
             parents: heads.iter().map(|(id, _)| *id).collect(),
             clock: 1 + heads.iter().map(|(_, clock)| *clock).max().unwrap_or(0),
             time: now_ms,
             body,
-        })?;
+        })
+    }
+
+    /// Signs and stores an event [`Node::prepare`] made.
+    pub(crate) fn append_prepared(
+        &self,
+        unsigned: communs_protocol::UnsignedEvent,
+    ) -> Result<communs_protocol::SignedEvent, crate::NodeError> {
+        let event = self.sign(unsigned)?;
         self.events.insert(std::slice::from_ref(&event))?;
         if !self.events.contains(&event.id())? {
             // Taken out at once by the bound on unclaimed contributions.

@@ -32,6 +32,10 @@ pub(crate) struct TargetForm {
     #[serde(default)]
     csrf: String,
     target: EventId,
+    /// The parents of the event the confirmation page showed, separated
+    /// by spaces: the node signs on exactly these or not at all.
+    #[serde(default)]
+    parents: String,
 }
 
 #[derive(Deserialize)]
@@ -105,7 +109,9 @@ async fn sign_on_target(ui: Ui, session: Session, design: DesignId, form: Target
     if let Err(refused) = check_csrf(&session, &form.csrf) {
         return refused.into_response();
     }
-    let request = TargetRequest { target: form.target };
+    let parents: Result<Vec<EventId>, _> = form.parents.split_whitespace().map(str::parse).collect();
+    let Ok(parents) = parents else { return bad_request("`parents` are not event ids") };
+    let request = TargetRequest { target: form.target, parents: Some(parents) };
     let signed = ui
         .api
         .run(move |s| async move { if approve { s.approve(&design, request) } else { s.retract(&design, request) } })

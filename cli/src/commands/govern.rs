@@ -9,11 +9,11 @@ use crate::{ChangeArg, Command};
 pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
         Command::Approve { design, target } => {
-            let signed = backend.approve(design, TargetRequest { target }).await?;
+            let signed = backend.approve(design, TargetRequest { target, parents: None }).await?;
             report(out, &signed, &format!("Approved {target}"))
         }
         Command::Retract { design, target } => {
-            let signed = backend.retract(design, TargetRequest { target }).await?;
+            let signed = backend.retract(design, TargetRequest { target, parents: None }).await?;
             report(out, &signed, &format!("Retracted your approval of {target}"))
         }
         Command::Propose { design, change } => {

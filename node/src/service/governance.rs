@@ -8,10 +8,38 @@ use utoipa::ToSchema;
 use super::{CompetingHead, Service, ServiceError, now_ms};
 
 /// A revision or a proposal to approve, or to withdraw an approval of.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TargetRequest {
     #[schema(value_type = String)]
     pub target: EventId,
+    /// Sign only on exactly these parents: those of the event a person
+    /// reviewed (`GovernancePreview`). If the design moved since, nothing
+    /// is signed and the error's reason is `changed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub parents: Option<Vec<EventId>>,
+}
+
+/// The approval or retraction this node would sign now, before it does.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GovernancePreview {
+    /// `approve` or `retract`.
+    pub kind: String,
+    #[schema(value_type = String)]
+    pub design: DesignId,
+    #[schema(value_type = String)]
+    pub target: EventId,
+    #[schema(value_type = String)]
+    pub author: AuthorId,
+    /// The events it would sign on: this author's latest of the design
+    /// and the maintainers' latest, and the target.
+    #[schema(value_type = Vec<String>)]
+    pub parents: Vec<EventId>,
+    /// Its clock: one more than its parents' largest.
+    pub clock: u64,
+    /// The time it would carry, ms since the epoch (the time of signing
+    /// replaces it).
+    pub time: u64,
 }
 
 /// A change to who maintains a design, or to its threshold.
@@ -169,12 +197,53 @@ impl DesignStatus {
 
 impl Service {
     pub fn approve(&self, design: &DesignId, request: TargetRequest) -> Result<GovernanceResult, ServiceError> {
-        let event = self.node.approve(design, request.target, now_ms())?;
-        self.signed(&event)
+        let unsigned = self.node.approval(design, request.target, now_ms())?;
+        self.sign_reviewed(unsigned, request.parents.as_deref())
     }
 
     pub fn retract(&self, design: &DesignId, request: TargetRequest) -> Result<GovernanceResult, ServiceError> {
-        let event = self.node.retract(design, request.target, now_ms())?;
+        let unsigned = self.node.retraction(design, request.target, now_ms())?;
+        self.sign_reviewed(unsigned, request.parents.as_deref())
+    }
+
+    /// What approving (`approve`) or retracting `target` would sign now,
+    /// after the same checks, signing nothing.
+    pub fn preview(
+        &self,
+        design: &DesignId,
+        target: EventId,
+        approve: bool,
+    ) -> Result<GovernancePreview, ServiceError> {
+        let now = now_ms();
+        let unsigned = if approve {
+            self.node.approval(design, target, now)?
+        } else {
+            self.node.retraction(design, target, now)?
+        };
+        Ok(GovernancePreview {
+            kind: if approve { "approve" } else { "retract" }.to_owned(),
+            design: *design,
+            target,
+            author: unsigned.author,
+            parents: unsigned.parents,
+            clock: unsigned.clock,
+            time: unsigned.time,
+        })
+    }
+
+    fn sign_reviewed(
+        &self,
+        unsigned: communs_protocol::UnsignedEvent,
+        reviewed: Option<&[EventId]>,
+    ) -> Result<GovernanceResult, ServiceError> {
+        if let Some(reviewed) = reviewed
+            && reviewed != unsigned.parents.as_slice()
+        {
+            return Err(ServiceError::Changed(
+                "the design changed since this event was shown: review it again before signing".to_owned(),
+            ));
+        }
+        let event = self.node.append_prepared(unsigned)?;
         self.signed(&event)
     }
 

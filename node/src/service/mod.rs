@@ -90,6 +90,10 @@ pub enum ServiceError {
     Search(Box<crate::search::SearchError>),
     #[error("{0}")]
     BadRequest(String),
+    /// What the request was based on changed since (the parents of an
+    /// event a person reviewed).
+    #[error("{0}")]
+    Changed(String),
     #[error("the node is stopping")]
     Stopping,
     #[error("{0}")]
@@ -131,6 +135,7 @@ impl ServiceError {
             // left is the disk or the store itself.
             ServiceError::Search(_) => "store",
             ServiceError::BadRequest(_) => "bad-request",
+            ServiceError::Changed(_) => "changed",
             ServiceError::Stopping => "stopping",
             ServiceError::Internal(_) => "internal",
         }
@@ -141,7 +146,7 @@ impl ServiceError {
         match self.reason() {
             "unknown-design" | "unknown-revision" | "unknown-event" | "unknown-file" => 404,
             "absent-file" | "absent-blob" => 409,
-            "no-canonical" => 409,
+            "no-canonical" | "changed" => 409,
             "bad-request" => 400,
             "no-network" | "stopping" => 503,
             "network" => 502,

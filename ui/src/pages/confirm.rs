@@ -3,12 +3,19 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use communs_node::service::{ServiceError, StatusResult, TargetRequest};
+use communs_node::service::{GovernancePreview, ServiceError, StatusResult};
 use communs_protocol::DesignId;
+use communs_protocol::EventId;
 use maud::html;
+use serde::Deserialize;
 
 use super::{MaybeSession, layout, session};
 use crate::Ui;
+
+#[derive(Deserialize)]
+pub(crate) struct TargetQuery {
+    target: EventId,
+}
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -20,7 +27,7 @@ pub(crate) async fn approve(
     ui: State<Ui>,
     s: MaybeSession,
     design: Path<DesignId>,
-    target: Query<TargetRequest>,
+    target: Query<TargetQuery>,
 ) -> Response {
     confirm(ui, s, design, target, Kind::Approve).await
 }
@@ -29,7 +36,7 @@ pub(crate) async fn retract(
     ui: State<Ui>,
     s: MaybeSession,
     design: Path<DesignId>,
-    target: Query<TargetRequest>,
+    target: Query<TargetQuery>,
 ) -> Response {
     confirm(ui, s, design, target, Kind::Retract).await
 }
@@ -38,7 +45,7 @@ async fn confirm(
     State(ui): State<Ui>,
     s: MaybeSession,
     Path(design): Path<DesignId>,
-    Query(TargetRequest { target }): Query<TargetRequest>,
+    Query(TargetQuery { target }): Query<TargetQuery>,
     kind: Kind,
 ) -> Response {
     let read = ui
@@ -56,10 +63,11 @@ async fn confirm(
                     }
                 },
             };
-            Ok::<(StatusResult, String, String), ServiceError>((status, what, service.node().author().to_string()))
+            let preview = service.preview(&design, target, matches!(kind, Kind::Approve))?;
+            Ok::<(StatusResult, String, GovernancePreview), ServiceError>((status, what, preview))
         })
         .await;
-    let (status, what, me) = match read {
+    let (status, what, preview) = match read {
         Ok(read) => read,
         Err(e) => return layout::failure(&e),
     };
@@ -73,19 +81,22 @@ async fn confirm(
         session,
         html! {
             h1 { (verb) " " (layout::id(&target)) }
-            p { "This node will sign, with the key of " (layout::author(&me, &status.names)) ", this event of design "
+            p { "This node will sign, with the key of " (layout::author(&preview.author, &status.names)) ", this event of design "
                 a href={ "/d/" (design) } { (layout::id(&design)) } ":" }
             table.signed #to-sign {
                 tr { th { "kind" } td { code { (kind_name) } } }
                 tr { th { "design" } td { code { (design) } } }
                 tr { th { "target" } td { code { (target) } } }
                 tr { th { "what it is" } td { (what) } }
-                tr { th { "author" } td { code { (me) } } }
-                tr { th { "parents, clock, time" } td { "chosen when it is signed: your latest event of this design and the maintainers' latest, your next clock, now" } }
+                tr { th { "author" } td { code { (preview.author) } } }
+                tr { th { "parents" } td { @for parent in &preview.parents { code { (parent) } br; } } }
+                tr { th { "clock" } td { code { (preview.clock) } } }
+                tr { th { "time" } td { "the moment you sign (now: " (layout::time(preview.time)) ")" } }
             }
-            p.hint { "Once signed and sent, the event stays in the design's log; a retraction can later withdraw an approval." }
+            p.hint { "Once signed and sent, the event stays in the design's log; a retraction can later withdraw an approval. If the design changes before you sign, nothing is signed and this page asks you to look again." }
             (layout::write_form(session, &format!("/d/{design}/{path}"), "confirm", html! {
                 input type="hidden" name="target" value=(target);
+                input type="hidden" name="parents" value=(preview.parents.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "));
                 button.approve type="submit" { (verb) }
             }))
         },
