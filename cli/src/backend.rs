@@ -236,6 +236,13 @@ impl Backend {
         }
     }
 
+    pub(crate) async fn dial(&self, request: &DialRequest) -> anyhow::Result<DialResult> {
+        match self {
+            Backend::Local(_) => Err(ServiceError::NoNetwork.into()),
+            Backend::Remote(r) => r.post("/v1/dial", request).await,
+        }
+    }
+
     /// A one-time login link to the running node's web UI.
     pub(crate) async fn ui_login_link(&self) -> anyhow::Result<communs_ui::LoginLink> {
         match self {

@@ -56,6 +56,9 @@ enum Command {
     Node(NodeCommand),
     /// The peers this node is connected to.
     Peers,
+    /// Connect the running node to a peer now (its listen address with
+    /// /p2p/PEER_ID, as `communs node status` prints it there).
+    Dial { address: String },
     /// Open the running node's web UI in a browser, signed in: a login link
     /// that works once, within ten minutes, on this machine.
     Ui {

@@ -237,6 +237,8 @@ fn every_route_answers_what_its_openapi_document_says() {
         ),
         (format!("{d}/sync"), "/v1/designs/{design}/sync", json!({})),
         ("/v1/sync".to_owned(), "/v1/sync", json!({})),
+        ("/v1/dial".to_owned(), "/v1/dial", json!({ "address": "/ip4/127.0.0.1/tcp/9" })),
+        ("/v1/dial".to_owned(), "/v1/dial", json!({ "address": "not an address" })),
         ("/v1/policy".to_owned(), "/v1/policy", json!({ "action": "follow", "design": design })),
         ("/v1/policy".to_owned(), "/v1/policy", json!({ "action": "pin", "design": design, "revision": revision })),
         ("/v1/policy".to_owned(), "/v1/policy", json!({ "action": "mute", "author": author_b, "reason": "test" })),

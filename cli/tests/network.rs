@@ -440,3 +440,22 @@ fn what_a_catch_up_brings_is_gossiped_on_to_the_other_peers() {
     let delivered = c.node.json(&["node", "status"])["gossip"]["delivered"].as_u64().expect("delivered");
     assert!(delivered >= 1, "c got the design by gossip from b, not by a catch-up of its own");
 }
+
+#[test]
+fn dial_connects_now_and_says_clearly_when_it_cannot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Daemon::start(&Node::init(dir.path(), "a"), &["--no-dht"]);
+    let b = Daemon::start(&Node::init(dir.path(), "b"), &["--no-dht"]);
+    let peer = a.addr.rsplit("/p2p/").next().expect("a peer id").to_owned();
+    // Nobody of that id listens there: it says so once the wait is over.
+    b.node.run(&["dial", &format!("/ip4/127.0.0.1/tcp/9/p2p/{peer}")]).fails_with(1, "no connection to");
+    let dialled = b.node.json(&["dial", &a.addr]);
+    assert_eq!(dialled["peer_id"], peer.as_str(), "{dialled}");
+    let peers = b.node.json(&["peers"]);
+    assert!(peers.as_array().expect("peers").iter().any(|p| p["peer_id"] == peer.as_str()), "{peers}");
+
+    b.node.run(&["dial", "/ip4/127.0.0.1/tcp/9"]).fails_with(1, "does not end in /p2p/PEER_ID");
+    b.node.run(&["dial", "not an address"]).fails_with(1, "is not a multiaddr");
+    let offline = Node::init(dir.path(), "offline");
+    offline.run(&["dial", &a.addr]).fails_with(1, "no node is running");
+}

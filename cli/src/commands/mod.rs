@@ -80,9 +80,11 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
         | Command::Unpin { .. }
         | Command::Remove { .. }
         | Command::Policy => policy::run(backend, command, out).await,
-        Command::Node(NodeCommand::Status) | Command::Peers | Command::Sync { .. } | Command::Ui { .. } => {
-            network::run(backend, command, out).await
-        }
+        Command::Node(NodeCommand::Status)
+        | Command::Peers
+        | Command::Sync { .. }
+        | Command::Ui { .. }
+        | Command::Dial { .. } => network::run(backend, command, out).await,
         Command::Comment { .. }
         | Command::Comments { .. }
         | Command::Made { .. }
@@ -104,6 +106,7 @@ impl Command {
                 | Command::Peers
                 | Command::Sync { .. }
                 | Command::Ui { .. }
+                | Command::Dial { .. }
                 | Command::Search { network: true, .. }
         )
     }

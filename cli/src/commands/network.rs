@@ -1,6 +1,6 @@
 //! The commands that need the running node's network.
 
-use communs_node::service::SyncRequest;
+use communs_node::service::{DialRequest, SyncRequest};
 
 use crate::backend::Backend;
 use crate::output::Output;
@@ -44,6 +44,10 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                     .collect::<Vec<_>>()
                     .join("\n")
             })
+        }
+        Command::Dial { address } => {
+            let dialled = backend.dial(&DialRequest { address }).await?;
+            out.show(&dialled, || format!("Connected to {} at {}", dialled.peer_id, dialled.address))
         }
         Command::Ui { print } => {
             let link = backend.ui_login_link().await?;

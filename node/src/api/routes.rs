@@ -54,6 +54,7 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(author))
         .routes(routes!(sync_design))
         .routes(routes!(sync_all))
+        .routes(routes!(dial))
         .routes(routes!(policy, set_policy))
         .routes(routes!(gc))
         .routes(routes!(fsck))
@@ -309,6 +310,13 @@ async fn sync_design(State(state): State<ApiState>, Path(design): Path<DesignId>
     responses((status = 200, body = SyncResult), (status = "5XX", body = ErrorBody)))]
 async fn sync_all(State(state): State<ApiState>) -> Answer<SyncResult> {
     state.answer(move |s| async move { s.sync(SyncRequest { design: None }).await }).await
+}
+
+/// Connect to a peer now, and wait for the connection (up to 10 s).
+#[utoipa::path(post, path = "/v1/dial", tag = "network", request_body = DialRequest,
+    responses((status = 200, body = DialResult), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+async fn dial(State(state): State<ApiState>, Json(request): Json<DialRequest>) -> Answer<DialResult> {
+    state.answer(move |s| async move { s.dial(&request).await }).await
 }
 
 /// The local policy log and what is in force.

@@ -139,6 +139,10 @@ pub enum NetError {
     Stopped,
     #[error("request to {peer} failed: {reason}")]
     Request { peer: PeerId, reason: String },
+    #[error("cannot dial {addr}: {reason}")]
+    Dial { addr: Multiaddr, reason: String },
+    #[error("no connection to {peer} at {addr} within {} s (is a node running there, and reachable from here?)", timing::DIAL_WAIT.as_secs())]
+    Unreachable { addr: Multiaddr, peer: PeerId },
     #[error(transparent)]
     Node(#[from] crate::NodeError),
 }
@@ -257,6 +261,8 @@ enum Command {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
     Dial(Multiaddr),
+    /// Dial now, answering whether the dial could start.
+    DialNow(Multiaddr, oneshot::Sender<Result<(), String>>),
     Status(oneshot::Sender<NetStatus>),
     Peers(oneshot::Sender<Vec<PeerId>>),
     /// Dial every known peer not connected, now; the peers dialled.
@@ -552,6 +558,28 @@ impl Network {
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
         self.send(Command::Dial(addr)).await
+    }
+
+    /// Dials `addr` (which ends in `/p2p/PEER`) now and waits until that
+    /// peer is connected, up to [`timing::DIAL_WAIT`] (`communs dial`).
+    pub async fn dial_now(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
+        let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
+            return Err(NetError::Dial { addr, reason: "it does not end in /p2p/PEER_ID".to_owned() });
+        };
+        let started = tokio::time::Instant::now();
+        if self.connected_peers().await?.contains(&peer) {
+            return Ok(peer);
+        }
+        self.ask(|reply| Command::DialNow(addr.clone(), reply))
+            .await?
+            .map_err(|reason| NetError::Dial { addr: addr.clone(), reason })?;
+        while started.elapsed() < timing::DIAL_WAIT {
+            if self.connected_peers().await?.contains(&peer) {
+                return Ok(peer);
+            }
+            tokio::time::sleep(timing::DIAL_STATUS_POLL).await;
+        }
+        Err(NetError::Unreachable { addr, peer })
     }
 
     /// Starts keeping `design`: gossip on its shard, a provider record, and
@@ -1026,6 +1054,9 @@ impl Driver {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::warn!("cannot dial {addr}: {e}");
                 }
+            }
+            Command::DialNow(addr, reply) => {
+                let _ = reply.send(self.swarm.dial(addr).map_err(|e| e.to_string()));
             }
             Command::Peers(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());

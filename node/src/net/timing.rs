@@ -106,6 +106,11 @@ pub(super) const RELAY_MAX_CIRCUIT_DURATION: Duration = Duration::from_secs(30 *
 /// How long `communs sync` waits for the known peers it dials.
 pub const SYNC_DIAL_WAIT: Duration = Duration::from_secs(3);
 
+/// How long `communs dial` waits for the connection: a dial over a LAN or
+/// the internet, with its noise and yamux handshakes, takes well under a
+/// second; a relayed one a few.
+pub(super) const DIAL_WAIT: Duration = Duration::from_secs(10);
+
 /// How often `communs sync` looks whether the peers it dialled are
 /// connected, while it waits up to [`SYNC_DIAL_WAIT`]: a fraction of a
 /// LAN's connection time, and at most 60 questions to the driver.

@@ -29,6 +29,21 @@ pub struct SyncResult {
     pub errors: Vec<String>,
 }
 
+/// Connect to a peer now (`communs dial`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DialRequest {
+    /// Where: `/ip4/192.0.2.10/tcp/4517/p2p/12D3KooW…` (the `listen`
+    /// address with the peer id that `communs node status` prints).
+    pub address: String,
+}
+
+/// The peer now connected.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DialResult {
+    pub peer_id: String,
+    pub address: String,
+}
+
 /// How a running node is doing (`GET /v1/node`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NodeStatus {
@@ -87,6 +102,22 @@ impl Service {
             }
         }
         Ok(SyncResult { catch_up, files, errors })
+    }
+
+    /// Dials a peer now and waits for the connection (up to 10 s).
+    pub async fn dial(&self, request: &DialRequest) -> Result<DialResult, ServiceError> {
+        let addr: libp2p::Multiaddr = request
+            .address
+            .parse()
+            .map_err(|e| ServiceError::BadRequest(format!("{:?} is not a multiaddr: {e}", request.address)))?;
+        if !matches!(addr.iter().last(), Some(libp2p::multiaddr::Protocol::P2p(_))) {
+            return Err(ServiceError::BadRequest(format!(
+                "{} does not end in /p2p/PEER_ID (`communs node status` on that node prints it)",
+                request.address
+            )));
+        }
+        let peer = self.net()?.dial_now(addr).await?;
+        Ok(DialResult { peer_id: peer.to_string(), address: request.address.clone() })
     }
 
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, ServiceError> {
