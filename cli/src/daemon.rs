@@ -111,12 +111,19 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     tokio::spawn(async move {
         stop_signal().await;
         tracing::info!("stopping");
+        #[cfg(unix)]
+        crate::notify::notify("STOPPING=1");
         let _ = stopping.send(true);
     });
     let signalled = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
     let serving = axum::serve(listener, router).with_graceful_shutdown(signalled(stop.clone())).into_future();
+    // The store is open, the swarm listens, the API's socket is bound and
+    // about to be served (a request that comes first waits in its
+    // backlog): ready, for a service manager that waits for it.
+    #[cfg(unix)]
+    crate::notify::notify("READY=1");
     let drained = async {
         signalled(stop.clone()).await;
         tokio::time::sleep(API_DRAIN).await;

@@ -9,6 +9,8 @@ mod backend;
 mod client;
 mod commands;
 mod daemon;
+#[cfg(unix)]
+mod notify;
 mod output;
 mod progress;
 mod target;

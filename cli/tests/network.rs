@@ -459,3 +459,38 @@ fn dial_connects_now_and_says_clearly_when_it_cannot() {
     let offline = Node::init(dir.path(), "offline");
     offline.run(&["dial", &a.addr]).fails_with(1, "no node is running");
 }
+
+/// `communs node run` under systemd's `Type=notify`: it says `READY=1`
+/// once its API answers, and `STOPPING=1` when told to stop.
+#[cfg(unix)]
+#[test]
+fn a_service_manager_hears_ready_once_the_api_answers_and_stopping_on_sigterm() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket_path = dir.path().join("notify.sock");
+    let manager = UnixDatagram::bind(&socket_path).expect("the manager's socket");
+    manager.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("timeout");
+    let node = Node::init(dir.path(), "a");
+    let mut child = node
+        .command(&["node", "run", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0", "--no-mdns", "--no-dht"])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("communs node run starts");
+    let mut message = [0u8; 64];
+    let n = manager.recv(&mut message).expect("a message from the node");
+    assert_eq!(&message[..n], b"READY=1");
+    // Ready means answering: the API answers at once.
+    let running: Value =
+        serde_json::from_str(&std::fs::read_to_string(node.home.join("api.json")).expect("api.json")).expect("json");
+    let addr = running["api"].as_str().expect("api");
+    let answer = support::http::get(addr, "/v1/node");
+    assert_eq!(answer.status, 200, "{answer:?}");
+
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let n = manager.recv(&mut message).expect("a message from the node");
+    assert_eq!(&message[..n], b"STOPPING=1");
+    assert!(child.wait().expect("it exits").success());
+}
