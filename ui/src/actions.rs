@@ -184,12 +184,9 @@ pub(crate) async fn comment(
         Ok(upload) => upload,
         Err(refused) => return refused.into_response(),
     };
-    let on = match upload.field("on") {
-        "" => None,
-        on => match on.parse() {
-            Ok(on) => Some(on),
-            Err(_) => return bad_request("`on` is not an event id"),
-        },
+    let on = match upload.optional_id("on", "an event id") {
+        Ok(on) => on,
+        Err(why) => return bad_request(&why),
     };
     let attachments = match named_files(&upload, "attachments") {
         Ok(paths) => paths,
@@ -214,12 +211,9 @@ pub(crate) async fn made(
         Ok(upload) => upload,
         Err(refused) => return refused.into_response(),
     };
-    let revision = match upload.field("revision") {
-        "" => None,
-        r => match r.parse() {
-            Ok(r) => Some(r),
-            Err(_) => return bad_request("`revision` is not an event id"),
-        },
+    let revision = match upload.optional_id("revision", "an event id") {
+        Ok(revision) => revision,
+        Err(why) => return bad_request(&why),
     };
     let photos = match named_files(&upload, "photos") {
         Ok(paths) => paths,
@@ -252,12 +246,9 @@ pub(crate) async fn publish(State(ui): State<Ui>, Extension(session): Extension<
         Ok(folder) => folder,
         Err(why) => return bad_request(&why),
     };
-    let design = match upload.field("design") {
-        "" => None,
-        d => match d.parse() {
-            Ok(d) => Some(d),
-            Err(_) => return bad_request("`design` is not a design id"),
-        },
+    let design = match upload.optional_id("design", "a design id") {
+        Ok(design) => design,
+        Err(why) => return bad_request(&why),
     };
     let given = |name: &str| Some(upload.field(name).trim().to_owned()).filter(|s| !s.is_empty());
     let request = PublishRequest {

@@ -60,6 +60,14 @@ impl Upload {
         self.fields.get(name).map(String::as_str).unwrap_or_default()
     }
 
+    /// A field holding an id (`on`, `revision`, `design`), or nothing.
+    pub(crate) fn optional_id<T: std::str::FromStr>(&self, name: &str, what: &str) -> Result<Option<T>, String> {
+        match self.field(name) {
+            "" => Ok(None),
+            text => text.parse().map(Some).map_err(|_| format!("`{name}` is not {what}")),
+        }
+    }
+
     pub(crate) fn files_of<'a>(&'a self, field: &'a str) -> impl Iterator<Item = &'a UploadedFile> {
         self.files.iter().filter(move |f| f.field == field)
     }
