@@ -17,16 +17,10 @@ pub(crate) enum Backend {
 }
 
 impl Backend {
-    /// Progress is drawn only for work done in this process: a node's
-    /// work is not streamed back.
-    pub(crate) fn shows_progress(&self) -> bool {
-        matches!(self, Backend::Local(_))
-    }
-
     pub(crate) async fn publish(&self, request: PublishRequest, bar: &dyn Progress) -> anyhow::Result<PublishResult> {
         match self {
             Backend::Local(s) => Ok(s.publish(request, bar).await?),
-            Backend::Remote(r) => r.post("/v1/designs", &request).await,
+            Backend::Remote(r) => r.post_watched("/v1/designs", &request, bar).await,
         }
     }
 
@@ -89,7 +83,7 @@ impl Backend {
     ) -> anyhow::Result<GetResult> {
         match self {
             Backend::Local(s) => Ok(s.get(design, &request, bar).await?),
-            Backend::Remote(r) => r.post(&format!("/v1/designs/{design}/get"), &request).await,
+            Backend::Remote(r) => r.post_watched(&format!("/v1/designs/{design}/get"), &request, bar).await,
         }
     }
 
@@ -152,7 +146,7 @@ impl Backend {
     pub(crate) async fn fsck(&self, bar: &dyn Progress) -> anyhow::Result<FsckResult> {
         match self {
             Backend::Local(s) => Ok(s.fsck(bar).await?),
-            Backend::Remote(r) => r.post("/v1/fsck", &()).await,
+            Backend::Remote(r) => r.post_watched("/v1/fsck", &(), bar).await,
         }
     }
 
@@ -163,7 +157,7 @@ impl Backend {
     ) -> anyhow::Result<ExportResult> {
         match self {
             Backend::Local(s) => Ok(s.bundle_export(&request, bar).await?),
-            Backend::Remote(r) => r.post("/v1/bundles/export", &request).await,
+            Backend::Remote(r) => r.post_watched("/v1/bundles/export", &request, bar).await,
         }
     }
 
@@ -174,15 +168,15 @@ impl Backend {
     ) -> anyhow::Result<ImportResult> {
         match self {
             Backend::Local(s) => Ok(s.bundle_import(&request, bar).await?),
-            Backend::Remote(r) => r.post("/v1/bundles/import", &request).await,
+            Backend::Remote(r) => r.post_watched("/v1/bundles/import", &request, bar).await,
         }
     }
 
-    pub(crate) async fn sync(&self, request: SyncRequest) -> anyhow::Result<SyncResult> {
+    pub(crate) async fn sync(&self, request: SyncRequest, bar: &dyn Progress) -> anyhow::Result<SyncResult> {
         match (self, request.design) {
-            (Backend::Local(s), _) => Ok(s.sync(request).await?),
-            (Backend::Remote(r), Some(design)) => r.post(&format!("/v1/designs/{design}/sync"), &()).await,
-            (Backend::Remote(r), None) => r.post("/v1/sync", &()).await,
+            (Backend::Local(s), _) => Ok(s.sync(request, bar).await?),
+            (Backend::Remote(r), Some(design)) => r.post_watched(&format!("/v1/designs/{design}/sync"), &(), bar).await,
+            (Backend::Remote(r), None) => r.post_watched("/v1/sync", &(), bar).await,
         }
     }
 

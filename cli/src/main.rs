@@ -180,6 +180,9 @@ enum Command {
         design: communs_protocol::DesignId,
         #[arg(long, default_value = "")]
         reason: String,
+        /// On a running node, wait until the design's files are here (a progress bar on a terminal).
+        #[arg(long)]
+        wait: bool,
     },
     /// Stop following a design.
     Unfollow {

@@ -24,6 +24,11 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, bytes: u64, items: usize) {
+        // More work found (a sync reads its designs' trees a batch at a time).
+        if let Some(bar) = self.bar.get() {
+            bar.set_length(bytes);
+            return;
+        }
         if bytes < MIN_BYTES && items < MIN_FILES {
             return;
         }

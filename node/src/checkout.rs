@@ -92,7 +92,8 @@ impl Node {
             .into_iter()
             .enumerate()
             .map(|(i, (entry, target))| async move {
-                let exported = match ensure(i, entry.blob).await? {
+                let arrival = ensure(i, entry.blob).await?;
+                let exported = match arrival {
                     Arrival::Stored => self.blobs.export(&entry.blob, entry.size, &target).await,
                     Arrival::JustVerified => self.blobs.export_just_verified(&entry.blob, entry.size, &target).await,
                 };
@@ -102,7 +103,11 @@ impl Node {
                 if entry.executable {
                     make_executable(&target)?;
                 }
-                progress.advance(entry.size);
+                // A file fetched for this checkout was counted as it arrived.
+                if arrival == Arrival::Stored {
+                    progress.advance(entry.size);
+                }
+                progress.advance_items(1);
                 Ok::<(), NodeError>(())
             })
             .collect();

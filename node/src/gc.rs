@@ -46,6 +46,7 @@ impl Node {
     /// blobs meanwhile wait for the sweep to end.
     pub async fn gc(&self) -> Result<GcReport, NodeError> {
         let started = Instant::now();
+        let _activity = self.activities.begin("gc", "blobs");
         let run = self.blobs.start_collection().await;
         let live = self.live_blobs().await?;
         let freed = self.blobs.sweep(&run, &live).await?;

@@ -21,6 +21,8 @@ pub struct Node {
     file_cache: tokio::sync::OnceCell<FileCache>,
     /// The search index, opened by the first search (`search/`).
     pub(crate) search: crate::search::Search,
+    /// The long work running now, for `node status`.
+    pub(crate) activities: crate::progress::Activities,
     // Last, so it is released after the stores are closed.
     _lock: StoreLock,
 }
@@ -98,6 +100,7 @@ impl Node {
             blobs,
             file_cache: tokio::sync::OnceCell::new(),
             search: Default::default(),
+            activities: Default::default(),
             _lock: lock,
         })
     }

@@ -14,7 +14,7 @@ use crate::progress;
 use crate::{BundleCommand, Command, OkhArg};
 
 pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> anyhow::Result<()> {
-    let quiet = out.quiet() || !backend.shows_progress();
+    let quiet = out.quiet();
     match command {
         Command::Publish { dir, message, design, license, maintainers, threshold } => {
             let request =

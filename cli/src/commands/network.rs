@@ -1,9 +1,12 @@
 //! The commands that need the running node's network.
 
+use communs_node::progress::ActivityView;
 use communs_node::service::{DialRequest, SyncRequest};
+use indicatif::HumanBytes;
 
 use crate::backend::Backend;
 use crate::output::Output;
+use crate::progress;
 use crate::{Command, NodeCommand};
 
 pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> anyhow::Result<()> {
@@ -25,6 +28,10 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                 }
                 if status.pending_events > 0 {
                     lines.push(format!("  {} events wait for their parents", status.pending_events));
+                }
+                if !status.activities.is_empty() {
+                    lines.push("  under way:".to_owned());
+                    lines.extend(status.activities.iter().map(|a| format!("    {}", activity_line(a))));
                 }
                 lines.join("\n")
             })
@@ -70,7 +77,8 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
             })
         }
         Command::Sync { design } => {
-            let synced = backend.sync(SyncRequest { design }).await?;
+            let synced =
+                backend.sync(SyncRequest { design }, progress::for_work("fetching", out.quiet()).as_ref()).await?;
             let report = &synced.catch_up;
             for failure in &report.failures {
                 out.warn(&format!("peer {}: {}", failure.peer_id, failure.reason));
@@ -99,4 +107,28 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
         }
         _ => anyhow::bail!("not a network command"),
     }
+}
+
+/// `get design1…  41.9 MiB / 200.0 MiB  10.0 MiB/s  from 12D3KooW…  (4 s)`
+fn activity_line(activity: &ActivityView) -> String {
+    let p = &activity.progress;
+    let mut line = format!("{} {}", activity.kind, activity.subject);
+    match (p.bytes_done, p.bytes_total) {
+        (0, 0) => {}
+        (done, 0) => line.push_str(&format!("  {}", HumanBytes(done))),
+        (done, total) => line.push_str(&format!("  {} / {}", HumanBytes(done), HumanBytes(total))),
+    }
+    match (p.items_done, p.items_total) {
+        (0, 0) => {}
+        (done, 0) => line.push_str(&format!("  {done} items")),
+        (done, total) => line.push_str(&format!("  {done} / {total} items")),
+    }
+    if p.rate_bytes_per_second > 0 {
+        line.push_str(&format!("  {}/s", HumanBytes(p.rate_bytes_per_second)));
+    }
+    if !p.peers.is_empty() {
+        line.push_str(&format!("  from {}", p.peers.join(", ")));
+    }
+    line.push_str(&format!("  ({} s)", p.elapsed_ms / 1000));
+    line
 }

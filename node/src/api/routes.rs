@@ -4,7 +4,10 @@
 //! serves (`GET /v1/openapi.json`).
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use communs_protocol::DesignId;
 use utoipa::OpenApi;
@@ -15,8 +18,9 @@ use super::ApiState;
 use super::extract::{Json, Path, Query};
 use crate::gc::GcReport;
 use crate::net::PeerInfo;
-use crate::progress::NoProgress;
+use crate::progress::Counters;
 use crate::service::*;
+use bytes::Bytes;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -88,6 +92,79 @@ impl ApiState {
     {
         self.run(work).await.map(axum::Json).map_err(Failure)
     }
+
+    /// Runs `work` as [`ApiState::answer`] does, counting its progress; a
+    /// client that accepts `application/x-ndjson` is sent that progress as
+    /// it changes, a JSON line each (`{"progress": …}`), then the outcome
+    /// (`{"result": …}` or `{"error": …, "status": …}`): spec/api.md,
+    /// "Progress". The work runs to its end even if the client goes away,
+    /// as without progress.
+    async fn answer_watched<T, F, Fut>(&self, headers: &HeaderMap, work: F) -> Response
+    where
+        T: serde::Serialize + Send + 'static,
+        F: FnOnce(Service, Arc<Counters>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ServiceError>>,
+    {
+        let counters = Arc::new(Counters::default());
+        if !wants_progress(headers) {
+            return self.run(move |s| work(s, counters)).await.map(axum::Json).map_err(Failure).into_response();
+        }
+        let (lines, mut sent) = tokio::sync::mpsc::channel::<Bytes>(8);
+        let (state, watched) = (self.clone(), counters.clone());
+        tokio::spawn(async move {
+            let mut done = std::pin::pin!(state.run(move |s| work(s, counters)));
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
+            let (mut last, mut quiet) = (None, 0);
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut done => break outcome,
+                    _ = tick.tick() => {
+                        let view = watched.view(std::time::Instant::now());
+                        let moved = (view.bytes_done, view.bytes_total, view.items_done, view.items_total, view.peers.len());
+                        quiet += 1;
+                        if last != Some(moved) || quiet >= PROGRESS_QUIET_TICKS {
+                            (last, quiet) = (Some(moved), 0);
+                            let _ = lines.send(json_line(&serde_json::json!({ "progress": view }))).await;
+                        }
+                    }
+                }
+            };
+            let end = match outcome {
+                Ok(result) => serde_json::json!({ "result": result }),
+                Err(e) => serde_json::json!({ "error": e.body(), "status": e.status() }),
+            };
+            let _ = lines.send(json_line(&end)).await;
+        });
+        let stream = futures::stream::poll_fn(move |cx| sent.poll_recv(cx).map(|line| line.map(Ok::<_, Infallible>)));
+        let mut response = axum::body::Body::from_stream(stream).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+        response
+    }
+}
+
+/// The media type of a progress stream: one JSON value per line.
+const NDJSON: &str = "application/x-ndjson";
+
+/// How often a progress stream looks at the work's counts.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Ticks without change after which a line is sent anyway (a second): the
+/// client sees the work is alive and its rate falling.
+const PROGRESS_QUIET_TICKS: u32 = 4;
+
+fn wants_progress(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(NDJSON)))
+}
+
+fn json_line(value: &serde_json::Value) -> Bytes {
+    let mut line = serde_json::to_vec(value).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 /// The node's status. Reads nothing from the store: it answers at once
@@ -124,8 +201,8 @@ async fn catalog(State(state): State<ApiState>, Query(request): Query<CatalogReq
 /// revision.
 #[utoipa::path(post, path = "/v1/designs", tag = "designs", request_body = PublishRequest,
     responses((status = 200, body = PublishResult), (status = "4XX", body = ErrorBody)))]
-async fn publish(State(state): State<ApiState>, Json(request): Json<PublishRequest>) -> Answer<PublishResult> {
-    state.answer(move |s| async move { s.publish(request, &NoProgress).await }).await
+async fn publish(State(state): State<ApiState>, headers: HeaderMap, Json(request): Json<PublishRequest>) -> Response {
+    state.answer_watched(&headers, move |s, p| async move { s.publish(request, &p).await }).await
 }
 
 /// A design at its canonical head (or this node's pin), or at `revision`.
@@ -187,9 +264,10 @@ async fn file(
 async fn get_files(
     State(state): State<ApiState>,
     Path(design): Path<DesignId>,
+    headers: HeaderMap,
     Json(request): Json<GetRequest>,
-) -> Answer<GetResult> {
-    state.answer(move |s| async move { s.get(design, &request, &NoProgress).await }).await
+) -> Response {
+    state.answer_watched(&headers, move |s, p| async move { s.get(design, &request, &p).await }).await
 }
 
 /// Remix a design: a new design whose genesis names its source.
@@ -300,16 +378,18 @@ async fn propose(
 #[utoipa::path(post, path = "/v1/designs/{design}/sync", tag = "network",
     params(("design" = String, Path, description = "design1…")),
     responses((status = 200, body = SyncResult), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
-async fn sync_design(State(state): State<ApiState>, Path(design): Path<DesignId>) -> Answer<SyncResult> {
-    state.answer(move |s| async move { s.sync(SyncRequest { design: Some(design) }).await }).await
+async fn sync_design(State(state): State<ApiState>, Path(design): Path<DesignId>, headers: HeaderMap) -> Response {
+    state
+        .answer_watched(&headers, move |s, p| async move { s.sync(SyncRequest { design: Some(design) }, &p).await })
+        .await
 }
 
 /// Catch up every design this node keeps with every peer now, and fetch
 /// their files.
 #[utoipa::path(post, path = "/v1/sync", tag = "network",
     responses((status = 200, body = SyncResult), (status = "5XX", body = ErrorBody)))]
-async fn sync_all(State(state): State<ApiState>) -> Answer<SyncResult> {
-    state.answer(move |s| async move { s.sync(SyncRequest { design: None }).await }).await
+async fn sync_all(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    state.answer_watched(&headers, move |s, p| async move { s.sync(SyncRequest { design: None }, &p).await }).await
 }
 
 /// Connect to a peer now, and wait for the connection (up to 10 s).
@@ -345,23 +425,31 @@ async fn gc(State(state): State<ApiState>) -> Answer<GcReport> {
 /// the answer (`ok` false), with status 200.
 #[utoipa::path(post, path = "/v1/fsck", tag = "store",
     responses((status = 200, body = FsckResult), (status = "5XX", body = ErrorBody)))]
-async fn fsck(State(state): State<ApiState>) -> Answer<FsckResult> {
-    state.answer(move |s| async move { s.fsck(&NoProgress).await }).await
+async fn fsck(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    state.answer_watched(&headers, move |s, p| async move { s.fsck(&p).await }).await
 }
 
 /// Write designs' events and files into one file of the node's machine.
 #[utoipa::path(post, path = "/v1/bundles/export", tag = "store", request_body = ExportRequest,
     responses((status = 200, body = ExportResult), (status = "4XX", body = ErrorBody)))]
-async fn bundle_export(State(state): State<ApiState>, Json(request): Json<ExportRequest>) -> Answer<ExportResult> {
-    state.answer(move |s| async move { s.bundle_export(&request, &NoProgress).await }).await
+async fn bundle_export(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Json(request): Json<ExportRequest>,
+) -> Response {
+    state.answer_watched(&headers, move |s, p| async move { s.bundle_export(&request, &p).await }).await
 }
 
 /// Verify a bundle file of the node's machine completely, then add what
 /// the store lacks.
 #[utoipa::path(post, path = "/v1/bundles/import", tag = "store", request_body = ImportRequest,
     responses((status = 200, body = ImportResult), (status = "4XX", body = ErrorBody)))]
-async fn bundle_import(State(state): State<ApiState>, Json(request): Json<ImportRequest>) -> Answer<ImportResult> {
-    state.answer(move |s| async move { s.bundle_import(&request, &NoProgress).await }).await
+async fn bundle_import(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Json(request): Json<ImportRequest>,
+) -> Response {
+    state.answer_watched(&headers, move |s, p| async move { s.bundle_import(&request, &p).await }).await
 }
 
 /// Designs matching words and filters, best first: those this node holds

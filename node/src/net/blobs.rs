@@ -215,6 +215,7 @@ pub async fn fetch(
     peer: PeerId,
     hash: BlobHash,
     expected: Option<u64>,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<u64, FetchError> {
     let failed = |reason: String| FetchError::Transfer { peer, hash, reason };
     let content = iroh_blobs::HashAndFormat::raw(to_iroh(&hash));
@@ -246,6 +247,9 @@ pub async fn fetch(
         match content.next().await {
             BlobContentNext::More((next, item)) => {
                 let item = item.map_err(|e| failed(e.to_string()))?;
+                if let BaoContentItem::Leaf(leaf) = &item {
+                    progress.advance(leaf.data.len() as u64);
+                }
                 import.tx.send(item).await.map_err(|e| failed(e.to_string()))?;
                 content = next;
             }
@@ -303,6 +307,7 @@ pub async fn fetch_many(
     blobs: &crate::store::BlobStore,
     peer: PeerId,
     wanted: &[(BlobHash, Length)],
+    progress: &dyn crate::progress::Progress,
 ) -> Result<u64, FetchError> {
     let lengths: HashMap<iroh_blobs::Hash, Length> =
         wanted.iter().map(|(hash, length)| (to_iroh(hash), *length)).collect();
@@ -341,6 +346,7 @@ pub async fn fetch_many(
                 match decoder.next().await {
                     ResponseDecoderNext::More((next, item)) => {
                         if let BaoContentItem::Leaf(leaf) = item.map_err(|e| failed(hash, e.to_string()))? {
+                            progress.advance(leaf.data.len() as u64);
                             data.extend_from_slice(&leaf.data);
                         }
                         decoder = next;

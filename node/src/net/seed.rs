@@ -211,7 +211,13 @@ impl Network {
             return Vec::new();
         }
         let wanted: Vec<_> = claimed.iter().map(|design| (*design, None)).collect();
-        let results = self.fetch_revisions(&wanted).await;
+        let subject = match &claimed[..] {
+            [design] => design.to_string(),
+            many => format!("{} designs", many.len()),
+        };
+        let activity = self.shared.node.activities.begin("seed", subject);
+        let results = self.fetch_revisions(&wanted, &activity).await;
+        drop(activity);
         // Unfollowed or removed meanwhile: the collection that followed
         // kept what this fetch held; free it now.
         if claimed.iter().any(|design| !self.keeps(design)) {

@@ -11,7 +11,7 @@ use super::social::make_report_view;
 use super::{
     AttachmentView, MakeReportView, MakeTally, PAGE, RevisionMakes, RevisionRef, Service, ServiceError, now_ms,
 };
-use crate::progress::Progress;
+use crate::progress::{Both, Progress};
 
 fn page() -> usize {
     PAGE
@@ -449,6 +449,8 @@ impl Service {
         progress: &dyn Progress,
     ) -> Result<PublishResult, ServiceError> {
         let PublishRequest { dir, message, design, license, maintainers, threshold } = request;
+        let activity = self.node.activities.begin("publish", dir.display().to_string());
+        let progress = &Both(&activity, progress);
         let request = crate::publish::PublishRequest {
             folder: dir,
             message,
@@ -583,6 +585,8 @@ impl Service {
         request: &GetRequest,
         progress: &dyn Progress,
     ) -> Result<GetResult, ServiceError> {
+        let activity = self.node.activities.begin("get", design.to_string());
+        let progress = &Both(&activity, progress);
         let done = match &self.net {
             Some(net) => {
                 let _claim = net.claim_design(design);

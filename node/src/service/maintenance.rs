@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{Service, ServiceError};
 use crate::gc::GcReport;
-use crate::progress::Progress;
+use crate::progress::{Both, Progress};
 
 /// What `fsck` found.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -98,7 +98,8 @@ impl Service {
     /// Re-hashes every blob and re-verifies every event. Problems are in
     /// the result (`ok` false), not an error.
     pub async fn fsck(&self, progress: &dyn Progress) -> Result<FsckResult, ServiceError> {
-        let report = self.node.fsck(progress).await?;
+        let activity = self.node.activities.begin("fsck", "store");
+        let report = self.node.fsck(&Both(&activity, progress)).await?;
         Ok(FsckResult {
             ok: report.is_clean(),
             events: report.events,
@@ -119,6 +120,8 @@ impl Service {
         request: &ExportRequest,
         progress: &dyn Progress,
     ) -> Result<ExportResult, ServiceError> {
+        let activity = self.node.activities.begin("export", request.file.display().to_string());
+        let progress = &Both(&activity, progress);
         let summary = match (request.all, request.designs.is_empty()) {
             (true, true) => self.node.bundle_export_all(&request.file, progress).await?,
             (false, false) => self.node.bundle_export_many(&request.designs, &request.file, progress).await?,
@@ -139,7 +142,8 @@ impl Service {
         request: &ImportRequest,
         progress: &dyn Progress,
     ) -> Result<ImportResult, ServiceError> {
-        let summary = self.node.bundle_import(&request.file, progress).await?;
+        let activity = self.node.activities.begin("import", request.file.display().to_string());
+        let summary = self.node.bundle_import(&request.file, &Both(&activity, progress)).await?;
         Ok(ImportResult {
             designs: summary.designs,
             events: summary.events,

@@ -8,6 +8,7 @@ use super::{Service, ServiceError};
 use crate::net::{
     CatchupReport, FetchReport, GossipCounts, Interest, NetStatus, PeerInfo, PeerSync, SEED_BATCH, SeedingStatus,
 };
+use crate::progress::{ActivityView, Both, Progress};
 
 /// Catch up now with every connected (and known) peer: one design, or
 /// all this node keeps.
@@ -69,11 +70,19 @@ pub struct NodeStatus {
     pub catalog_sync: Vec<PeerSync>,
     /// Files of kept designs still to fetch, and DHT announcements to make.
     pub seeding: SeedingStatus,
+    /// The long work running now (transfers, catch-ups, collections...),
+    /// oldest first, with its progress.
+    pub activities: Vec<ActivityView>,
 }
 
 impl Service {
-    pub async fn sync(&self, request: SyncRequest) -> Result<SyncResult, ServiceError> {
+    /// `progress` counts the files fetched (bytes and files), over every
+    /// design synced.
+    pub async fn sync(&self, request: SyncRequest, progress: &dyn Progress) -> Result<SyncResult, ServiceError> {
         let net = self.net()?;
+        let subject = request.design.map_or_else(|| "kept designs".to_owned(), |d| d.to_string());
+        let activity = self.node.activities.begin("sync", subject);
+        let progress = &Summed::new(Both(&activity, progress));
         let scope = match request.design {
             Some(design) => Interest::designs([design]),
             None => net.own_scope()?,
@@ -94,7 +103,7 @@ impl Service {
         // Fetched together, as the seeder does: many designs' trees and
         // small files share streams.
         for batch in present.chunks(SEED_BATCH) {
-            for (design, fetched) in net.fetch_revisions(batch).await {
+            for (design, fetched) in net.fetch_revisions(batch, progress).await {
                 match fetched {
                     Ok(fetched) => files.push(fetched),
                     Err(e) => errors.push(format!("{design}: {e}")),
@@ -161,6 +170,42 @@ impl Service {
             sync,
             catalog_sync,
             seeding,
+            activities: self.node.activities.list(std::time::Instant::now()),
         })
+    }
+}
+
+/// Work found a part at a time (a sync's designs, a batch at a time),
+/// told as one: each part's total adds to the whole.
+struct Summed<P> {
+    inner: P,
+    totals: std::sync::Mutex<(u64, usize)>,
+}
+
+impl<P: Progress> Summed<P> {
+    fn new(inner: P) -> Self {
+        Summed { inner, totals: std::sync::Mutex::new((0, 0)) }
+    }
+}
+
+impl<P: Progress> Progress for Summed<P> {
+    fn start(&self, bytes: u64, items: usize) {
+        if let Ok(mut totals) = self.totals.lock() {
+            totals.0 += bytes;
+            totals.1 += items;
+            self.inner.start(totals.0, totals.1);
+        }
+    }
+    fn advance(&self, bytes: u64) {
+        self.inner.advance(bytes)
+    }
+    fn advance_items(&self, items: usize) {
+        self.inner.advance_items(items)
+    }
+    fn serving(&self, peer: &str) {
+        self.inner.serving(peer)
+    }
+    fn finish(&self) {
+        self.inner.finish()
     }
 }

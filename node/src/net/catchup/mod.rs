@@ -34,6 +34,7 @@ use serde::Serialize;
 
 use super::{NetError, Network};
 use crate::clock::now_ms;
+use crate::progress::Progress;
 use crate::store::EventStoreError;
 use initiator::{Action, Catchup, Input};
 pub(super) use responder::{Admitted, Answer, Responders, Work};
@@ -194,6 +195,10 @@ impl Network {
         // Events this catch-up gossiped on (at most
         // `MAX_FORWARDED_PER_CATCHUP`); stores run one at a time.
         let forwarded = Arc::new(AtomicUsize::new(0));
+        // Listed in `node status` while it runs: the events' bytes as they
+        // arrive, the events as they are stored.
+        let activity = self.shared.node.activities.begin("catch-up", peer.to_string());
+        activity.serving(&peer.to_string());
         loop {
             for action in actions {
                 let network = self.clone();
@@ -210,7 +215,8 @@ impl Network {
                     Action::Send(exchange, request) => running.push(
                         async move { Ok(Input::Response(exchange, network.request(peer, request).await?)) }.boxed(),
                     ),
-                    Action::Verify(number, records) => running.push(
+                    Action::Verify(number, records) => running.push({
+                        activity.advance(records.iter().map(|r| r.len() as u64).sum());
                         async move {
                             let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
                             let decoded =
@@ -219,9 +225,10 @@ impl Network {
                                     .map_err(|_| NetError::Stopped)?;
                             Ok(Input::Verified(number, decoded))
                         }
-                        .boxed(),
-                    ),
+                        .boxed()
+                    }),
                     Action::Store(events) => {
+                        activity.advance_items(events.len());
                         let forwarded = forwarded.clone();
                         if let Ok(mut grown) = grown.lock() {
                             grown.extend(events.iter().map(SignedEvent::design));

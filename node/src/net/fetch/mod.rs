@@ -12,11 +12,13 @@ use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::blobs::Length;
 use super::{NetError, Network, blobs};
 use crate::NodeError;
 use crate::checkout::Arrival;
+use crate::progress::{NoProgress, Progress};
 pub(super) use plan::PeerOrder;
 use plan::{BATCH_BLOBS, Fetch, Retries, Step, plan};
 
@@ -146,7 +148,8 @@ impl Network {
         let peers = &peers;
         let fetcher = futures::stream::iter(fetches.into_iter().enumerate())
             .map(|(i, (fetch, done))| async move {
-                let result = self.run_fetch(&fetch, peers, i).await.map(|_| ()).map_err(|e| e.to_string());
+                let result =
+                    self.run_fetch(&fetch, peers, i, &BytesOnly(progress)).await.map(|_| ()).map_err(|e| e.to_string());
                 let _ = done.send(result);
             })
             .buffer_unordered(FETCH_CONCURRENCY)
@@ -211,7 +214,7 @@ impl Network {
         let peers = self.peers_for(vec![design]).await?;
         let fetched = match node.blobs.has(&tree_hash).await.map_err(NodeError::from)? {
             true => None,
-            false => Some(self.fetch_blob(tree_hash, None, &peers, 0).await?),
+            false => Some(self.fetch_blob(tree_hash, None, &peers, 0, &NoProgress).await?),
         };
         Ok((revision, tree_hash, peers, fetched, held))
     }
@@ -226,11 +229,15 @@ impl Network {
     /// revision's files would be, and the store is made durable once. A
     /// design of one small file then costs a share of two streams rather
     /// than two streams and a sync of its own.
+    ///
+    /// `progress` counts the files' bytes (not the trees'): their total
+    /// once the trees are read, then each chunk as it arrives.
     pub async fn fetch_revisions(
         &self,
         wanted: &[(DesignId, Option<EventId>)],
+        progress: &dyn Progress,
     ) -> Vec<(DesignId, Result<FetchReport, FilesError>)> {
-        match self.fetch_revisions_together(wanted).await {
+        match self.fetch_revisions_together(wanted, progress).await {
             Ok(outcomes) => outcomes,
             Err(e) => {
                 let e = Arc::new(e);
@@ -243,6 +250,7 @@ impl Network {
     async fn fetch_revisions_together(
         &self,
         wanted: &[(DesignId, Option<EventId>)],
+        progress: &dyn Progress,
     ) -> Result<Vec<(DesignId, Result<FetchReport, FilesError>)>, FilesError> {
         let node = &self.shared.node;
         // Reading the logs is store work: off the async workers that drive
@@ -292,7 +300,7 @@ impl Network {
             .filter(|tree| absent_trees.contains(tree) && listed.insert(*tree))
             .collect();
         let tree_fetches = trees_in_order.chunks(BATCH_BLOBS).map(|trees| Fetch::Trees(trees.to_vec())).collect();
-        let failed_trees = self.run_fetches(tree_fetches, &peers).await;
+        let failed_trees = self.run_fetches(tree_fetches, &peers, &NoProgress).await;
 
         // Every tree here is read (in parallel: each is a few requests to
         // the store), and what the designs lack is gathered, each blob
@@ -346,7 +354,8 @@ impl Network {
         let missing: Vec<(BlobHash, u64)> = in_order.into_iter().filter(|(hash, _)| absent.contains(hash)).collect();
         let _files_held = node.blobs.protect(missing.iter().map(|(hash, _)| *hash)).await;
         let fetched_any = !missing.is_empty() || !absent_trees.is_empty();
-        let failed_files = self.run_fetches(plan(missing), &peers).await;
+        progress.start(missing.iter().map(|(_, size)| size).sum(), missing.len());
+        let failed_files = self.run_fetches(plan(missing), &peers, progress).await;
         if fetched_any {
             node.blobs.sync().await.map_err(NodeError::from)?;
         }
@@ -383,10 +392,15 @@ impl Network {
 
     /// Runs `plan`, [`FETCH_CONCURRENCY`] fetches at once, and returns the
     /// blobs of the fetches that failed, each with its fetch's error.
-    async fn run_fetches(&self, plan: Vec<Fetch>, peers: &PeerOrder) -> HashMap<BlobHash, Arc<FilesError>> {
+    async fn run_fetches(
+        &self,
+        plan: Vec<Fetch>,
+        peers: &PeerOrder,
+        progress: &dyn Progress,
+    ) -> HashMap<BlobHash, Arc<FilesError>> {
         let results: Vec<(Vec<BlobHash>, Result<Received, FilesError>)> =
             futures::stream::iter(plan.into_iter().enumerate())
-                .map(|(i, fetch)| async move { (fetch.blobs(), self.run_fetch(&fetch, peers, i).await) })
+                .map(|(i, fetch)| async move { (fetch.blobs(), self.run_fetch(&fetch, peers, i, progress).await) })
                 .buffer_unordered(FETCH_CONCURRENCY)
                 .collect()
                 .await;
@@ -401,22 +415,36 @@ impl Network {
     }
 
     /// Runs one fetch of [`plan`]. Returns how many blobs and bytes were
-    /// received.
-    async fn run_fetch(&self, fetch: &Fetch, peers: &PeerOrder, start: usize) -> Result<(usize, u64), FilesError> {
-        match fetch {
+    /// received. `progress` is told each chunk as it arrives, and once the
+    /// fetch succeeds, whatever of its files' bytes it was not told (a blob
+    /// another fetch brought meanwhile), so that a finished fetch has
+    /// counted its files' sizes exactly once. A file counts an item.
+    async fn run_fetch(
+        &self,
+        fetch: &Fetch,
+        peers: &PeerOrder,
+        start: usize,
+        progress: &dyn Progress,
+    ) -> Result<(usize, u64), FilesError> {
+        let counted = Counted { inner: progress, bytes: AtomicU64::new(0) };
+        let (received, expected, items) = match fetch {
             Fetch::Large(hash, size) => {
-                let bytes = self.fetch_blob(*hash, Some(*size), peers, start).await?;
-                Ok((usize::from(bytes > 0), bytes))
+                let bytes = self.fetch_blob(*hash, Some(*size), peers, start, &counted).await?;
+                ((usize::from(bytes > 0), bytes), *size, 1)
             }
             Fetch::Small(blobs) => {
+                let expected = blobs.iter().map(|(_, size)| size).sum();
                 let blobs: Vec<_> = blobs.iter().map(|(hash, size)| (*hash, Length::Exactly(*size))).collect();
-                self.fetch_small(&blobs, peers, start).await
+                (self.fetch_small(&blobs, peers, start, &counted).await?, expected, blobs.len())
             }
             Fetch::Trees(trees) => {
                 let trees: Vec<_> = trees.iter().map(|hash| (*hash, Length::AtMost(MAX_TREE_BYTES as u64))).collect();
-                self.fetch_small(&trees, peers, start).await
+                return self.fetch_small(&trees, peers, start, &NoProgress).await;
             }
-        }
+        };
+        progress.advance(expected.saturating_sub(counted.bytes.load(Ordering::Relaxed)));
+        progress.advance_items(items);
+        Ok(received)
     }
 
     /// Fetches small blobs on one stream, asking the peers as [`Retries`]
@@ -427,6 +455,7 @@ impl Network {
         blobs: &[(BlobHash, Length)],
         peers: &PeerOrder,
         start: usize,
+        progress: &dyn Progress,
     ) -> Result<(usize, u64), FilesError> {
         let store = &self.shared.node.blobs;
         // Locks taken in hash order, as by every fetch of several blobs,
@@ -460,7 +489,8 @@ impl Network {
             let asked: Vec<(BlobHash, Length)> =
                 asked.into_iter().filter_map(|hash| lengths.get(&hash).map(|length| (hash, *length))).collect();
             let mut control = self.shared.control.clone();
-            let failure = match blobs::fetch_many(&mut control, store, peer, &asked).await {
+            progress.serving(&peer.to_string());
+            let failure = match blobs::fetch_many(&mut control, store, peer, &asked, progress).await {
                 Ok(bytes) => {
                     received += bytes;
                     None
@@ -486,6 +516,7 @@ impl Network {
         size: Option<u64>,
         peers: &PeerOrder,
         start: usize,
+        progress: &dyn Progress,
     ) -> Result<u64, FilesError> {
         // Before waiting on the lock: with no peer, nothing to wait for.
         if peers.peers.is_empty() {
@@ -509,7 +540,8 @@ impl Network {
                 tokio::time::sleep(pause).await;
             }
             let mut control = self.shared.control.clone();
-            match blobs::fetch(&mut control, store, peer, hash, size).await {
+            progress.serving(&peer.to_string());
+            match blobs::fetch(&mut control, store, peer, hash, size, progress).await {
                 Ok(bytes) => {
                     received = bytes;
                     if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
@@ -524,5 +556,34 @@ impl Network {
                 }
             }
         }
+    }
+}
+
+/// One fetch's view of the work's progress: what it passes on, counted.
+struct Counted<'a> {
+    inner: &'a dyn Progress,
+    bytes: AtomicU64,
+}
+
+impl Progress for Counted<'_> {
+    fn advance(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.inner.advance(bytes);
+    }
+    fn serving(&self, peer: &str) {
+        self.inner.serving(peer);
+    }
+}
+
+/// A `get`'s fetches: their bytes count as they arrive, their files as the
+/// checkout writes them.
+struct BytesOnly<'a>(&'a dyn Progress);
+
+impl Progress for BytesOnly<'_> {
+    fn advance(&self, bytes: u64) {
+        self.0.advance(bytes);
+    }
+    fn serving(&self, peer: &str) {
+        self.0.serving(peer);
     }
 }
