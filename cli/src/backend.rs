@@ -150,6 +150,13 @@ impl Backend {
         }
     }
 
+    pub(crate) async fn backup(&self, request: BackupRequest, bar: &dyn Progress) -> anyhow::Result<BackupResult> {
+        match self {
+            Backend::Local(s) => Ok(s.backup(&request, bar).await?),
+            Backend::Remote(r) => r.post("/v1/backup", &request).await,
+        }
+    }
+
     pub(crate) async fn bundle_export(
         &self,
         request: ExportRequest,

@@ -288,6 +288,18 @@ enum Command {
     /// Carry designs between nodes without a network, in one file.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Back up this node into a new or empty folder: its secret key, config, policy and events (files with --files).
+    Backup {
+        dir: PathBuf,
+        /// Also the files (trees and file contents) this node holds.
+        #[arg(long)]
+        files: bool,
+        /// Write into a folder that is not empty.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Restore a backup into a data directory that has no identity: same author, peer id, designs and policy.
+    Restore { dir: PathBuf },
 }
 
 #[derive(Subcommand)]

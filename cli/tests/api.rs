@@ -247,6 +247,8 @@ fn every_route_answers_what_its_openapi_document_says() {
         ("/v1/bundles/export".to_owned(), "/v1/bundles/export", json!({ "all": true, "file": bundle })),
         ("/v1/bundles/export".to_owned(), "/v1/bundles/export", json!({ "file": bundle })),
         ("/v1/bundles/import".to_owned(), "/v1/bundles/import", json!({ "file": bundle })),
+        ("/v1/backup".to_owned(), "/v1/backup", json!({ "dir": dir.path().join("backup"), "files": true })),
+        ("/v1/backup".to_owned(), "/v1/backup", json!({ "dir": dir.path().join("backup") })),
         ("/v1/policy".to_owned(), "/v1/policy", json!({ "action": "follow" })),
         (
             format!("{d}/comments"),

@@ -136,6 +136,28 @@ impl Node {
                 }
             }
         }
+        let total = self.write_bundle(logs.iter().flatten(), &blobs, file, progress).await?;
+        let mut exported: Vec<DesignId> = unique.into_iter().collect();
+        exported.sort();
+        Ok(BundleSummary {
+            designs: exported,
+            events: logs.iter().map(Vec::len).sum(),
+            blobs: blobs.len(),
+            bytes: total,
+            ..BundleSummary::default()
+        })
+    }
+
+    /// Writes `events`, then `blobs` (hash, stored size) read verified from
+    /// the blob store, as one bundle file (replaced atomically). Returns
+    /// the blobs' total size.
+    pub(crate) async fn write_bundle<'e>(
+        &self,
+        events: impl Iterator<Item = &'e SignedEvent>,
+        blobs: &[(BlobHash, u64)],
+        file: &Path,
+        progress: &dyn Progress,
+    ) -> Result<u64, NodeError> {
         let total: u64 = blobs.iter().map(|(_, s)| s).sum();
         progress.start(total, blobs.len());
 
@@ -143,11 +165,11 @@ impl Node {
         let handle = tokio::fs::File::create(&tmp).await.map_err(NodeError::io(&tmp))?;
         let mut out = HashingWriter { inner: BufWriter::with_capacity(BLOCK, handle), hasher: blake3::Hasher::new() };
         out.write(MAGIC).await.map_err(NodeError::io(&tmp))?;
-        for event in logs.iter().flatten() {
+        for event in events {
             out.record(kind::EVENT, event.bytes().len() as u64).await.map_err(NodeError::io(&tmp))?;
             out.write(event.bytes()).await.map_err(NodeError::io(&tmp))?;
         }
-        for (hash, size) in &blobs {
+        for (hash, size) in blobs {
             out.record(kind::BLOB, 32 + size).await.map_err(NodeError::io(&tmp))?;
             out.write(hash.as_bytes()).await.map_err(NodeError::io(&tmp))?;
             let mut sink = HashingSink { out: &mut out };
@@ -166,15 +188,7 @@ impl Node {
         out.inner.get_ref().sync_all().await.map_err(NodeError::io(&tmp))?;
         tokio::fs::rename(&tmp, file).await.map_err(NodeError::io(file))?;
         progress.finish();
-        let mut exported: Vec<DesignId> = unique.into_iter().collect();
-        exported.sort();
-        Ok(BundleSummary {
-            designs: exported,
-            events: logs.iter().map(Vec::len).sum(),
-            blobs: blobs.len(),
-            bytes: total,
-            ..BundleSummary::default()
-        })
+        Ok(total)
     }
 
     /// The size of a complete stored blob, or an error naming it.
@@ -321,7 +335,11 @@ impl Node {
     /// Decodes the bundle's events, verifying their signatures on every
     /// core, and returns them ordered by their parents (each after all of
     /// its parents), each checked against its parents.
-    async fn verify_events(&self, file: &Path, records: Vec<Vec<u8>>) -> Result<Vec<SignedEvent>, NodeError> {
+    pub(crate) async fn verify_events(
+        &self,
+        file: &Path,
+        records: Vec<Vec<u8>>,
+    ) -> Result<Vec<SignedEvent>, NodeError> {
         let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
         // Off the async threads: a running node keeps serving meanwhile.
         let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
@@ -462,9 +480,9 @@ async fn verify_decoded(events: Vec<SignedEvent>) -> Option<Vec<SignedEvent>> {
 
 /// Where a blob's bytes lie in the bundle file.
 #[derive(Debug, Clone, Copy)]
-struct BlobRecord {
-    offset: u64,
-    size: u64,
+pub(crate) struct BlobRecord {
+    pub(crate) offset: u64,
+    pub(crate) size: u64,
 }
 
 /// A tree of `event` gives `entry` another size than its blob's.
@@ -482,15 +500,15 @@ fn wrong_size(file: &Path, event: &SignedEvent, entry: &communs_protocol::TreeEn
 
 /// What one read of a bundle finds: the events' bytes, unverified, and
 /// every blob, hashed, by where it lies.
-struct Scan {
-    events: Vec<Vec<u8>>,
-    blobs: HashMap<BlobHash, BlobRecord>,
+pub(crate) struct Scan {
+    pub(crate) events: Vec<Vec<u8>>,
+    pub(crate) blobs: HashMap<BlobHash, BlobRecord>,
 }
 
 /// Reads a bundle from start to end: its framing, its limits and its end
 /// record (the protocol's [`framing::Reader`]), and every blob's hash.
 /// Keeps no blob in memory.
-async fn scan(file: &Path) -> Result<Scan, NodeError> {
+pub(crate) async fn scan(file: &Path) -> Result<Scan, NodeError> {
     let mut input = tokio::fs::File::open(file).await.map_err(NodeError::io(file))?;
     let framing_error = |error: framing::FramingError| -> NodeError {
         match error {

@@ -30,9 +30,7 @@ pub fn load_or_create(home: &Home) -> Result<(SecretKey, bool), KeyFileError> {
         Err(KeyFileError::Home(HomeError::NotInitialised { .. })) => {
             home.create()?;
             let key = SecretKey::generate(&mut OsRng);
-            let text = format!("{HEADER}\n{}\n", hex::encode(key.to_bytes()));
-            let path = home.key_path();
-            crate::atomic::write_atomically(&path, text.as_bytes(), 0o600).map_err(io_error(&path))?;
+            write(&home.key_path(), &key)?;
             Ok((key, true))
         }
         Err(e) => Err(e),
@@ -56,6 +54,18 @@ pub fn load(home: &Home) -> Result<SecretKey, KeyFileError> {
             return Err(KeyFileError::TooOpen { path, mode });
         }
     }
+    parse(&text, &path)
+}
+
+/// Writes `key` to `path` in the key file's format, mode 0600, atomically
+/// (a backup's copy too: it is the same secret).
+pub(crate) fn write(path: &std::path::Path, key: &SecretKey) -> Result<(), HomeError> {
+    let text = format!("{HEADER}\n{}\n", hex::encode(key.to_bytes()));
+    crate::atomic::write_atomically(path, text.as_bytes(), 0o600).map_err(io_error(path))
+}
+
+/// The key in a key file's text.
+pub(crate) fn parse(text: &str, path: &std::path::Path) -> Result<SecretKey, KeyFileError> {
     let mut lines = text.lines();
     let seed = match (
         lines.next(),
@@ -63,7 +73,7 @@ pub fn load(home: &Home) -> Result<SecretKey, KeyFileError> {
         lines.next(),
     ) {
         (Some(HEADER), Some(Some(seed)), None) => seed,
-        _ => return Err(KeyFileError::Malformed { path }),
+        _ => return Err(KeyFileError::Malformed { path: path.to_owned() }),
     };
     Ok(SecretKey::from_bytes(&seed))
 }

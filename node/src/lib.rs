@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod atomic;
+pub mod backup;
 pub mod bundle;
 mod catalog;
 mod checkout;

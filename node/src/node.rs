@@ -72,20 +72,29 @@ impl Node {
     /// Opens the node's store, for a running node. The identity must
     /// exist (`communs init`); a second process gets [`LockError::Held`].
     pub async fn open(home: Home) -> Result<Node, OpenError> {
-        Self::open_with(home, EventStore::open).await
+        let key = keyfile::load(&home)?;
+        Self::open_with(home, key, EventStore::open).await
     }
 
     /// Opens the node's store for one command: the event database stays
     /// read-only (no write, no sync) unless the command writes.
     pub async fn open_for_one_command(home: Home) -> Result<Node, OpenError> {
-        Self::open_with(home, EventStore::open_for_one_command).await
+        let key = keyfile::load(&home)?;
+        Self::open_with(home, key, EventStore::open_for_one_command).await
+    }
+
+    /// Opens (creating) the store of a data directory whose key is not
+    /// written yet: a restore writes the key last, once the store holds
+    /// everything, so that an interrupted restore leaves no identity.
+    pub(crate) async fn open_without_key_file(home: Home, key: SecretKey) -> Result<Node, OpenError> {
+        Self::open_with(home, key, EventStore::open).await
     }
 
     async fn open_with(
         home: Home,
+        key: SecretKey,
         open_events: fn(&std::path::Path) -> Result<EventStore, EventStoreError>,
     ) -> Result<Node, OpenError> {
-        let key = keyfile::load(&home)?;
         let lock = StoreLock::acquire(&home)?;
         let store = home.store_dir();
         if !store.exists() {

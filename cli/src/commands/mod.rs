@@ -2,6 +2,7 @@
 //! `communs_node::service`, carry it out (on this process's store, or in
 //! the running node: [`Backend`]), print the result.
 
+mod backup;
 mod design;
 mod govern;
 mod identity;
@@ -35,6 +36,7 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
     match command {
         Command::Init { name } => identity::init(&home, name, out).await,
         Command::Id => identity::id(&home, out),
+        Command::Restore { dir } => backup::restore(&home, &dir, out).await,
         Command::Node(NodeCommand::Run(args)) => crate::daemon::run(home, args, out).await,
         command => {
             if let Some(remote) = Remote::find(&home).await? {
@@ -69,6 +71,7 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
         | Command::Fsck
         | Command::Gc
         | Command::Bundle(_) => design::run(backend, command, out).await,
+        Command::Backup { dir, files, overwrite } => backup::backup(backend, dir, files, overwrite, out).await,
         Command::Approve { .. } | Command::Retract { .. } | Command::Propose { .. } | Command::Status { .. } => {
             govern::run(backend, command, out).await
         }
@@ -92,7 +95,11 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
         | Command::Profile(_)
         | Command::Author { .. }
         | Command::Name { .. } => social::run(backend, command, out).await,
-        Command::Init { .. } | Command::Id | Command::Completions { .. } | Command::Node(NodeCommand::Run(_)) => {
+        Command::Init { .. }
+        | Command::Id
+        | Command::Restore { .. }
+        | Command::Completions { .. }
+        | Command::Node(NodeCommand::Run(_)) => {
             anyhow::bail!("this command runs in the CLI, not in a node")
         }
     }

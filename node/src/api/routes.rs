@@ -62,6 +62,7 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(policy, set_policy))
         .routes(routes!(gc))
         .routes(routes!(fsck))
+        .routes(routes!(backup))
         .routes(routes!(bundle_export))
         .routes(routes!(bundle_import))
         .routes(routes!(search))
@@ -427,6 +428,14 @@ async fn gc(State(state): State<ApiState>) -> Answer<GcReport> {
     responses((status = 200, body = FsckResult), (status = "5XX", body = ErrorBody)))]
 async fn fsck(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     state.answer_watched(&headers, move |s, p| async move { s.fsck(&p).await }).await
+}
+
+/// Write a backup of this node (identity, config, policy, events; files
+/// with `files`) into a folder of the node's machine.
+#[utoipa::path(post, path = "/v1/backup", tag = "store", request_body = BackupRequest,
+    responses((status = 200, body = BackupResult), (status = "4XX", body = ErrorBody)))]
+async fn backup(State(state): State<ApiState>, Json(request): Json<BackupRequest>) -> Answer<BackupResult> {
+    state.answer(move |s| async move { s.backup(&request, &NoProgress).await }).await
 }
 
 /// Write designs' events and files into one file of the node's machine.

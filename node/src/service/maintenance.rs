@@ -15,6 +15,8 @@ use crate::progress::{Both, Progress};
 pub struct FsckResult {
     /// No problem found.
     pub ok: bool,
+    /// The store's format version (spec/storage.md, "Format versions").
+    pub format: u64,
     pub events: usize,
     pub blobs: usize,
     pub bytes: u64,
@@ -102,6 +104,7 @@ impl Service {
         let report = self.node.fsck(&Both(&activity, progress)).await?;
         Ok(FsckResult {
             ok: report.is_clean(),
+            format: self.node.events.format_version().map_err(crate::NodeError::from)?,
             events: report.events,
             blobs: report.blobs,
             bytes: report.bytes,

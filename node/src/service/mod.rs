@@ -9,6 +9,7 @@
 //! [`ServiceError::reason`]. How a response reads for a person is the
 //! CLI's business.
 
+mod backup;
 mod catalog;
 mod designs;
 mod files;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use backup::*;
 pub use catalog::*;
 pub use designs::*;
 pub use files::*;
@@ -88,6 +90,8 @@ pub enum ServiceError {
     NoNetwork,
     #[error(transparent)]
     Search(Box<crate::search::SearchError>),
+    #[error(transparent)]
+    Backup(Box<crate::backup::BackupError>),
     #[error("{0}")]
     BadRequest(String),
     /// What the request was based on changed since (the parents of an
@@ -109,7 +113,7 @@ macro_rules! boxed {
         }
     )*};
 }
-boxed!(Node(NodeError), Net(NetError), Files(crate::net::FilesError));
+boxed!(Node(NodeError), Net(NetError), Files(crate::net::FilesError), Backup(crate::backup::BackupError));
 
 impl ServiceError {
     /// A stable, kebab-case name for what went wrong (spec/api.md,
@@ -128,6 +132,18 @@ impl ServiceError {
                 FilesError::Net(NetError::Stopped) => "stopping",
                 _ => "network",
             },
+            ServiceError::Backup(e) => {
+                use crate::backup::BackupError;
+                match &**e {
+                    BackupError::Node(e) => node_reason(e),
+                    BackupError::Io { .. } | BackupError::Open(_) => "store",
+                    BackupError::NotEmpty { .. }
+                    | BackupError::NotABackup { .. }
+                    | BackupError::Damaged { .. }
+                    | BackupError::HasIdentity { .. }
+                    | BackupError::HasStore { .. } => "refused",
+                }
+            }
             ServiceError::UnknownFile { .. } => "unknown-file",
             ServiceError::AbsentFile { .. } => "absent-file",
             ServiceError::NoNetwork => "no-network",

@@ -50,6 +50,8 @@ pub enum EventStoreError {
     State(#[from] StateDecodeError),
     #[error("a catalog entry is no longer a valid announcement; run `communs fsck`")]
     CorruptCatalog,
+    #[error(transparent)]
+    Format(#[from] super::format::FormatError),
 }
 
 macro_rules! db_error {
@@ -80,20 +82,25 @@ pub(crate) struct EventStore {
 impl EventStore {
     /// Opens the store for writing, as a running node does.
     pub(crate) fn open(path: &Path) -> Result<Self, EventStoreError> {
-        Self::with_db(EventDb::writable(path)?)
+        super::format::check_before_writing(path)?;
+        Self::with_db(EventDb::writable(path)?, path)
     }
 
     /// Opens the store read-only until its first write, for one command
     /// at a time (see [`EventDb::read_only_until_written`]).
     pub(crate) fn open_for_one_command(path: &Path) -> Result<Self, EventStoreError> {
-        Self::with_db(EventDb::read_only_until_written(path)?)
+        Self::with_db(EventDb::read_only_until_written(path)?, path)
     }
 
-    fn with_db(db: EventDb) -> Result<Self, EventStoreError> {
-        if !up_to_date(&db)? {
+    fn with_db(db: EventDb, path: &Path) -> Result<Self, EventStoreError> {
+        let (format, views_version) = versions(&db)?;
+        super::format::refuse_newer(path, format)?;
+        if format != Some(super::format::FORMAT_VERSION) || views_version != Some(VIEWS_VERSION) {
             // Create the tables so that readers never meet a missing one,
-            // and derive what older stores lack. A store already up to date
-            // is opened without a write: read-only commands do not sync.
+            // migrate an older format and derive what older stores lack,
+            // all in one transaction: a crash leaves the store as it was.
+            // A store already up to date is opened without a write:
+            // read-only commands do not sync.
             let tx = db.begin_write()?;
             tx.open_table(EVENTS)?;
             tx.open_table(DESIGN_EVENTS)?;
@@ -101,8 +108,11 @@ impl EventStore {
             super::policy::create_in(&tx)?;
             super::social::create_in(&tx)?;
             backfill_sync_items(&tx)?;
-            rebuild_views(&tx)?;
+            if views_version != Some(VIEWS_VERSION) {
+                rebuild_views(&tx)?;
+            }
             tx.open_table(META)?.insert(VIEWS_VERSION_KEY, VIEWS_VERSION)?;
+            super::format::migrate(&tx, path, format)?;
             tx.commit()?;
         }
         Ok(EventStore {
@@ -611,6 +621,24 @@ impl EventStore {
         Ok(policy)
     }
 
+    /// The policy log as stored, for a backup.
+    pub(crate) fn raw_policy_log(&self) -> Result<Vec<Vec<u8>>, EventStoreError> {
+        Ok(super::policy::raw_entries(&self.db)?)
+    }
+
+    /// Fills an empty policy log from a backup.
+    pub(crate) fn restore_policy_log(&self, entries: &[Vec<u8>]) -> Result<(), EventStoreError> {
+        super::policy::restore(&self.db, entries)?;
+        *self.policy.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        Ok(())
+    }
+
+    /// The format version of the store (`format.rs`), up to date once open.
+    pub(crate) fn format_version(&self) -> Result<u64, EventStoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(super::format::version_of(&tx)?.unwrap_or(super::format::FORMAT_VERSION))
+    }
+
     pub(crate) fn policy_entries(&self) -> Result<Vec<PolicyEntry>, EventStoreError> {
         Ok(super::policy::entries(&self.db)?)
     }
@@ -1044,15 +1072,17 @@ fn designs_in(
     Ok(designs)
 }
 
-/// Whether the store's tables and derived rows are those of this version.
-fn up_to_date(db: &EventDb) -> Result<bool, EventStoreError> {
+/// The store's format version (`None` for a database being created) and
+/// its derived tables' version (`None` if never derived).
+fn versions(db: &EventDb) -> Result<(Option<u64>, Option<u64>), EventStoreError> {
     let tx = db.begin_read()?;
-    let meta = match tx.open_table(META) {
-        Ok(meta) => meta,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+    let format = super::format::version_of(&tx)?;
+    let views = match tx.open_table(META) {
+        Ok(meta) => meta.get(VIEWS_VERSION_KEY)?.map(|v| v.value()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    Ok(meta.get(VIEWS_VERSION_KEY)?.map(|v| v.value()) == Some(VIEWS_VERSION))
+    Ok((format, views))
 }
 
 /// Stores written before the sync-item index existed get it built once,

@@ -6,6 +6,7 @@ pub(crate) mod catalog;
 mod db;
 pub(crate) mod events;
 pub(crate) mod file_cache;
+pub(crate) mod format;
 pub(crate) mod policy;
 pub(crate) mod social;
 mod sweep;

@@ -152,6 +152,40 @@ pub(crate) fn entries(db: &super::db::EventDb) -> Result<Vec<PolicyEntry>, redb:
     Ok(out)
 }
 
+/// Every entry as stored, oldest first, those of kinds this version does
+/// not know included: what a backup carries.
+pub(crate) fn raw_entries(db: &super::db::EventDb) -> Result<Vec<Vec<u8>>, redb::Error> {
+    let tx = db.begin_read()?;
+    let table = tx.open_table(POLICY)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        out.push(row?.1.value().to_vec());
+    }
+    Ok(out)
+}
+
+/// Writes a backup's entries, as they were stored, into an empty log (a
+/// restore), numbered from 0 in their order, in one transaction.
+pub(crate) fn restore(db: &super::db::EventDb, entries: &[Vec<u8>]) -> Result<(), redb::Error> {
+    let tx = db.begin_write()?;
+    {
+        let mut table = tx.open_table(POLICY)?;
+        for (seq, bytes) in (0u64..).zip(entries) {
+            table.insert(seq, bytes.as_slice())?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Whether a backup's entry is one this version reads, or at least has
+/// an entry's shape (a newer kind, skipped when the log is replayed).
+pub(crate) fn is_entry(bytes: &[u8]) -> bool {
+    decode(0, bytes).is_some()
+        || matches!(cbor::decode(bytes, 4096), Ok(Value::Array(items)) if items.len() >= 4
+            && matches!(items[0], Value::Integer(_)) && matches!(items[1], Value::Integer(_)))
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
