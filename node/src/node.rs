@@ -21,6 +21,8 @@ pub struct Node {
     file_cache: tokio::sync::OnceCell<FileCache>,
     /// The search index, opened by the first search (`search/`).
     pub(crate) search: crate::search::Search,
+    /// What a running node counts (`GET /metrics`).
+    pub(crate) metrics: crate::metrics::Metrics,
     // Last, so it is released after the stores are closed.
     _lock: StoreLock,
 }
@@ -98,6 +100,7 @@ impl Node {
             blobs,
             file_cache: tokio::sync::OnceCell::new(),
             search: Default::default(),
+            metrics: crate::metrics::Metrics::new(),
             _lock: lock,
         })
     }
@@ -106,6 +109,11 @@ impl Node {
     pub(crate) async fn file_cache(&self) -> Result<&FileCache, EventStoreError> {
         let path = self.home.store_dir().join("file-cache.redb");
         self.file_cache.get_or_try_init(|| async { FileCache::open(&path).map_err(EventStoreError::Db) }).await
+    }
+
+    /// What this node counts, for Prometheus.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     pub fn author(&self) -> AuthorId {

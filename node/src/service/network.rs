@@ -69,6 +69,10 @@ pub struct NodeStatus {
     pub catalog_sync: Vec<PeerSync>,
     /// Files of kept designs still to fetch, and DHT announcements to make.
     pub seeding: SeedingStatus,
+    /// Every peer known since start, connected first: its last successful
+    /// connection, last catch-up and last error. Empty: no peer was ever
+    /// heard of.
+    pub peer_history: Vec<crate::net::PeerHistory>,
 }
 
 impl Service {
@@ -146,6 +150,7 @@ impl Service {
             sync,
             catalog_sync,
             seeding,
+            history,
         } = network.status().await?;
         Ok(NodeStatus {
             peer_id,
@@ -161,6 +166,7 @@ impl Service {
             sync,
             catalog_sync,
             seeding,
+            peer_history: history,
         })
     }
 }

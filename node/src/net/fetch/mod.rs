@@ -463,6 +463,7 @@ impl Network {
             let failure = match blobs::fetch_many(&mut control, store, peer, &asked).await {
                 Ok(bytes) => {
                     received += bytes;
+                    self.shared.node.metrics.file_received_bytes.inc_by(bytes);
                     None
                 }
                 Err(e) => {
@@ -512,6 +513,7 @@ impl Network {
             match blobs::fetch(&mut control, store, peer, hash, size).await {
                 Ok(bytes) => {
                     received = bytes;
+                    self.shared.node.metrics.file_received_bytes.inc_by(bytes);
                     if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
                         retries.answered(&HashSet::new(), None);
                     } else {
