@@ -44,6 +44,9 @@ pub(crate) struct RunArgs {
     /// Keep at most this many connections (default 128).
     #[arg(long, value_name = "N")]
     max_connections: Option<u32>,
+    /// Also serve /metrics (and nothing else) on this address, for a Prometheus on the LAN (e.g. 0.0.0.0:9464).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<SocketAddr>,
     /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
     #[arg(long, value_name = "MULTIADDR")]
     external: Vec<Address>,
@@ -78,10 +81,16 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
         net.max_connections = max;
     }
     let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);
+    let metrics_addr = args.metrics.or(config.metrics.listen);
 
     let node = Arc::new(Node::open(home.clone()).await?);
     let listener = api::bind(api_addr).await?;
     let api_addr = listener.local_addr()?;
+    let metrics_listener = match metrics_addr {
+        Some(addr) => Some(api::bind_metrics(addr).await?),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
     let network = Network::start(node.clone(), &net).await?;
     let collector = tokio::spawn(communs_node::gc::collect_periodically(Arc::downgrade(&node)));
     let token = api::create_token(&home)?;
@@ -97,17 +106,32 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     let (stopping, stop) = tokio::sync::watch::channel(false);
     let state = ApiState::new(network.clone(), token, api_addr, stop.clone(), lower_priority);
     let status = network.status().await?;
-    out.show(&json!({ "peer_id": status.peer_id, "listen": status.listen, "api": api_addr.to_string() }), || {
-        format!(
-            "Node {} running\n  listening on {}\n  API on http://{}\nStop it with Ctrl-C.",
-            status.peer_id,
-            status.listen.join(", "),
-            api_addr
-        )
-    })?;
+    let metrics_url = metrics_addr.map(|addr| format!("http://{addr}/metrics"));
+    out.show(
+        &json!({ "peer_id": status.peer_id, "listen": status.listen, "api": api_addr.to_string(), "metrics": metrics_url }),
+        || {
+            let metrics = metrics_url.as_ref().map(|url| format!("\n  metrics on {url}")).unwrap_or_default();
+            format!(
+                "Node {} running\n  listening on {}\n  API on http://{}{metrics}\nStop it with Ctrl-C.",
+                status.peer_id,
+                status.listen.join(", "),
+                api_addr
+            )
+        },
+    )?;
     // The web UI beside the API, on the same loopback port.
     let ui = communs_ui::Ui::new(state.clone(), &home);
-    let router = api::router(state).merge(communs_ui::router(ui));
+    let router = api::timed(api::router(state.clone()).merge(communs_ui::router(ui)), &state);
+    if let Some(listener) = metrics_listener {
+        let scraped = axum::serve(listener, api::metrics_router(state.clone()))
+            .with_graceful_shutdown(signalled_once(stop.clone()))
+            .into_future();
+        tokio::spawn(async move {
+            if let Err(e) = scraped.await {
+                tracing::warn!("serving metrics: {e}");
+            }
+        });
+    }
     tokio::spawn(async move {
         stop_signal().await;
         tracing::info!("stopping");
@@ -158,6 +182,11 @@ async fn close(mut node: Arc<Node>) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     node.flush().await.context("flushing the store")
+}
+
+/// Resolves once `stop` turns true.
+async fn signalled_once(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 async fn stop_signal() {

@@ -24,6 +24,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::progress::Progress;
+use crate::store::EventStoreError;
 use crate::store::events::Checked;
 use crate::{Node, NodeError};
 
@@ -71,6 +72,22 @@ pub enum BundleError {
         "{path}: the file changed while it was imported (blob {blob} no longer hashes to its name); import it again"
     )]
     Changed { path: PathBuf, blob: BlobHash },
+}
+
+/// The stable reason an import failed for, when it failed on an event
+/// (the bundle is refused whole: one event counts), for the metrics.
+fn refused_event_reason(error: &NodeError) -> Option<&'static str> {
+    match error {
+        NodeError::Bundle(bundle) => match &**bundle {
+            BundleError::BadEvent { source, .. } | BundleError::InvalidEvent { source, .. } => Some(source.reason()),
+            BundleError::MissingParent { .. } => Some("missing-parent"),
+            _ => None,
+        },
+        NodeError::Events(e @ (EventStoreError::Refused { .. } | EventStoreError::Invalid { .. })) => {
+            Some(crate::metrics::refusal_reason(e))
+        }
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -199,6 +216,16 @@ impl Node {
     /// Verifies a bundle completely, then stores what is new: everything
     /// or, on any error, nothing.
     pub async fn bundle_import(&self, file: &Path, progress: &dyn Progress) -> Result<BundleSummary, NodeError> {
+        let imported = self.import_bundle(file, progress).await;
+        if let Err(e) = &imported
+            && let Some(reason) = refused_event_reason(e)
+        {
+            self.metrics.event_refused(crate::metrics::PathIn::Bundle, reason);
+        }
+        imported
+    }
+
+    async fn import_bundle(&self, file: &Path, progress: &dyn Progress) -> Result<BundleSummary, NodeError> {
         let scan = scan(file).await?;
         let admitted = self.admission_before_signatures(file, &scan.events)?;
         let (admitted, events) = match admitted {

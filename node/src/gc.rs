@@ -51,6 +51,8 @@ impl Node {
         let live = self.live_blobs().await?;
         let freed = self.blobs.sweep(&run, &live).await?;
         drop(run);
+        self.metrics.gc_runs.inc();
+        self.metrics.gc_freed_bytes.inc_by(freed.bytes);
         Ok(GcReport {
             freed_blobs: freed.blobs,
             freed_bytes: freed.bytes,

@@ -46,6 +46,9 @@ pub struct Config {
     /// How `communs node run` joins the network.
     #[serde(default)]
     pub network: crate::net::NetConfig,
+    /// Where Prometheus scrapes the node besides the API (`[metrics]`).
+    #[serde(default, skip_serializing_if = "crate::metrics::MetricsConfig::is_off")]
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 impl Home {
@@ -166,5 +169,8 @@ max_connections = 512
         let bare: Config = toml::from_str("name = \"Ada\"\n").expect("valid config");
         assert_eq!(bare.network, crate::net::NetConfig::default());
         assert!(toml::from_str::<Config>("[network]\nseeds_all = true\n").is_err(), "a misspelt key is an error");
+        let scraped: Config = toml::from_str("[metrics]\nlisten = \"0.0.0.0:9464\"\n").expect("valid config");
+        assert_eq!(scraped.metrics.listen, Some("0.0.0.0:9464".parse().expect("address")));
+        assert_eq!(bare.metrics.listen, None, "off by default");
     }
 }

@@ -25,6 +25,7 @@ mod inspect;
 pub mod keyfile;
 mod lock;
 mod marker;
+pub mod metrics;
 pub mod net;
 mod node;
 mod policy;

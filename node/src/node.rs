@@ -23,6 +23,8 @@ pub struct Node {
     pub(crate) search: crate::search::Search,
     /// The long work running now, for `node status`.
     pub(crate) activities: crate::progress::Activities,
+    /// What a running node counts (`GET /metrics`).
+    pub(crate) metrics: crate::metrics::Metrics,
     // Last, so it is released after the stores are closed.
     _lock: StoreLock,
 }
@@ -110,6 +112,7 @@ impl Node {
             file_cache: tokio::sync::OnceCell::new(),
             search: Default::default(),
             activities: Default::default(),
+            metrics: crate::metrics::Metrics::new(),
             _lock: lock,
         })
     }
@@ -118,6 +121,11 @@ impl Node {
     pub(crate) async fn file_cache(&self) -> Result<&FileCache, EventStoreError> {
         let path = self.home.store_dir().join("file-cache.redb");
         self.file_cache.get_or_try_init(|| async { FileCache::open(&path).map_err(EventStoreError::Db) }).await
+    }
+
+    /// What this node counts, for Prometheus.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     pub fn author(&self) -> AuthorId {

@@ -265,6 +265,14 @@ pub const MAX_GOSSIP_MESSAGE_BYTES: usize = 65 * 1024;
 pub const MAX_CONNECTIONS: u32 = 128;
 pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 
+/// Peers whose last connection, catch-up and error a node remembers for
+/// `node status`; past it, the one heard of longest ago is forgotten
+/// (a node on a busy LAN or the DHT meets thousands).
+pub const MAX_PEER_HISTORY: usize = 256;
+
+/// Longest error text kept per peer for `node status`, in characters.
+pub const MAX_PEER_ERROR_CHARS: usize = 300;
+
 /// Largest encoded announcement (genesis, revision and approval of a
 /// design, spec/catalog.md). One fits a gossip message; a design whose
 /// revision does not fit is announced with its genesis alone.

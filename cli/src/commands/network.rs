@@ -33,6 +33,7 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                     lines.push("  under way:".to_owned());
                     lines.extend(status.activities.iter().map(|a| format!("    {}", activity_line(a))));
                 }
+                lines.extend(peer_history(&status.peer_history));
                 lines.join("\n")
             })
         }
@@ -131,4 +132,39 @@ fn activity_line(activity: &ActivityView) -> String {
     }
     line.push_str(&format!("  ({} s)", p.elapsed_ms / 1000));
     line
+}
+
+/// Each known peer's last connection, catch-up and error, saying plainly
+/// when no peer was ever connected, and telling "connected, nothing new"
+/// from "never caught up".
+fn peer_history(history: &[communs_node::net::PeerHistory]) -> Vec<String> {
+    use super::format_time;
+    if !history.iter().any(|p| p.last_connected_ms.is_some()) {
+        let mut lines = vec!["  no peer ever connected".to_owned()];
+        for peer in history {
+            if let Some(error) = &peer.last_error {
+                lines.push(format!("    {}: {} ({})", peer.peer_id, error.error, format_time(error.at_ms)));
+            }
+        }
+        return lines;
+    }
+    let mut lines = vec!["  peers known:".to_owned()];
+    for peer in history {
+        let connection = match (peer.connected, peer.last_connected_ms) {
+            (true, Some(at)) => format!("connected since {}", format_time(at)),
+            (false, Some(at)) => format!("last connected {}", format_time(at)),
+            (_, None) => "never connected".to_owned(),
+        };
+        let catchup = match &peer.last_catchup {
+            Some(c) if c.events == 0 => format!("; caught up {}, nothing new", format_time(c.at_ms)),
+            Some(c) => format!("; caught up {}, {} new events", format_time(c.at_ms), c.events),
+            None => "; never caught up".to_owned(),
+        };
+        let error = match &peer.last_error {
+            Some(e) => format!("; last error {}: {}", format_time(e.at_ms), e.error),
+            None => String::new(),
+        };
+        lines.push(format!("    {}: {connection}{catchup}{error}", peer.peer_id));
+    }
+    lines
 }

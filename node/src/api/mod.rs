@@ -19,7 +19,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 mod extract;
+mod metrics;
 mod routes;
+
+pub use metrics::{METRICS_CONTENT_TYPE, bind_metrics, metrics_router, timed};
 
 use crate::Home;
 use crate::net::Network;
@@ -195,6 +198,8 @@ pub fn router(state: ApiState) -> Router {
     let openapi = Arc::new(openapi);
     routes
         .route("/v1/openapi.json", get(move || std::future::ready(Json(openapi.clone()))))
+        // Prometheus text, not JSON: outside the OpenAPI document.
+        .route("/metrics", get(metrics::scrape))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }

@@ -133,19 +133,49 @@ impl Network {
     /// carried out here, in the message's own task: the stores on
     /// blocking threads, never on the driver.
     pub(super) async fn validate_gossip(&self, source: PeerId, message: &Message) -> MessageAcceptance {
-        if message.topic.as_str() == wire::CATALOG_TOPIC {
-            return self.validate_announcement(source, message).await;
+        let metrics = &self.shared.node.metrics;
+        metrics.gossip_received.inc();
+        let (verdict, reason) = if message.topic.as_str() == wire::CATALOG_TOPIC {
+            self.validate_announcement(source, message).await
+        } else {
+            self.validate_event(source, message).await
+        };
+        match verdict {
+            MessageAcceptance::Accept => {
+                metrics.gossip_accepted.inc();
+            }
+            MessageAcceptance::Ignore => {
+                metrics.gossip_ignored.inc();
+            }
+            MessageAcceptance::Reject => metrics.gossip_refused(reason),
         }
+        verdict
+    }
+
+    /// The verdict on a gossiped event, and the reason of a `Reject` (a
+    /// stable `reason()`, for the metrics).
+    async fn validate_event(&self, source: PeerId, message: &Message) -> (MessageAcceptance, &'static str) {
         let decoded = SignedEvent::decode(&message.data);
+        // What `received` rejects: bytes that are no event, or an event
+        // on another topic.
+        let mut reason = decoded.as_ref().err().map_or("wrong-topic", EventError::reason);
         let mut step = received(source, message.topic.as_str(), decoded, |design| self.keeps(design));
         loop {
             step = match step {
-                Step::Verdict(verdict) => return verdict,
+                Step::Verdict(verdict) => return (verdict, reason),
                 Step::Store(event) => {
                     let id = event.id();
                     let node = self.shared.node.clone();
                     match tokio::task::spawn_blocking(move || node.ingest(vec![*event])).await {
-                        Ok(result) => stored(source, id, result),
+                        Ok(result) => {
+                            if let Ok(ingested) = &result {
+                                for (_, e) in &ingested.rejected {
+                                    reason = crate::metrics::refusal_reason(e);
+                                    self.shared.node.metrics.event_refused(crate::metrics::PathIn::Gossip, reason);
+                                }
+                            }
+                            stored(source, id, result)
+                        }
                         Err(_) => Step::Verdict(MessageAcceptance::Ignore),
                     }
                 }
@@ -172,20 +202,23 @@ impl Network {
         }
     }
 
-    /// The verdict on one gossiped announcement (see [`announcement_received`]).
-    async fn validate_announcement(&self, source: PeerId, message: &Message) -> MessageAcceptance {
+    /// The verdict on one gossiped announcement (see [`announcement_received`]),
+    /// and the reason of a `Reject`.
+    async fn validate_announcement(&self, source: PeerId, message: &Message) -> (MessageAcceptance, &'static str) {
         let decoded = Announcement::decode(&message.data);
+        let reason = decoded.as_ref().err().map_or("no-publisher", AnnouncementError::reason);
         let publisher = message.source.as_ref().and_then(author_of);
         let (announcement, publisher) = match announcement_received(source, publisher, decoded) {
             Ok(offer) => offer,
-            Err(verdict) => return verdict,
+            Err(verdict) => return (verdict, reason),
         };
         let node = self.shared.node.clone();
         let offered = tokio::task::spawn_blocking(move || node.offer_announcement(announcement, publisher)).await;
-        match offered {
+        let verdict = match offered {
             Ok(result) => announcement_offered(result),
             Err(_) => MessageAcceptance::Ignore,
-        }
+        };
+        (verdict, "announcement")
     }
 
     /// Gives events whose parents are missing to the pending set.

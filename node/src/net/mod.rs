@@ -15,6 +15,8 @@ mod fetch;
 mod gossip;
 mod holders;
 mod kept;
+mod peer_history;
+pub use peer_history::{LastCatchup, LastError, PeerHistory};
 mod redial;
 mod search;
 pub use search::{PeerAnswer, SEARCH_WAIT};
@@ -175,6 +177,8 @@ pub struct NetStatus {
     /// The last catalog catch-up with each peer met since start.
     pub catalog_sync: Vec<PeerSync>,
     pub seeding: SeedingStatus,
+    /// Every peer known since start: last connection, catch-up, error.
+    pub history: Vec<PeerHistory>,
 }
 
 /// Where the fetching of kept designs' files stands.
@@ -256,6 +260,9 @@ enum Command {
     Synced(PeerId, PeerSync),
     /// A catalog catch-up with this peer ended.
     CatalogSynced(PeerId, PeerSync),
+    /// Something went wrong with this peer (a catch-up failed), for its
+    /// history.
+    PeerFailed(PeerId, String),
     FindProviders {
         design: DesignId,
         reply: oneshot::Sender<Vec<PeerId>>,
@@ -321,6 +328,9 @@ struct Shared {
     stopped: tokio::sync::watch::Sender<bool>,
     /// Gossipsub's counters.
     metrics: prometheus_client::registry::Registry,
+    /// libp2p-metrics' counters of the swarm's events and of the bytes of
+    /// each transport.
+    swarm_metrics: prometheus_client::registry::Registry,
     /// The designs this node keeps ([`Node::kept_designs`]), as the driver
     /// last published them (it holds the only sender), so that checking a
     /// gossiped event needs no store read and no round trip to the driver;
@@ -356,13 +366,19 @@ impl Network {
         fn start(e: impl std::error::Error + Send + Sync + 'static) -> NetError {
             NetError::Start(Box::new(e))
         }
-        let mut registry = prometheus_client::registry::Registry::default();
+        // Gossipsub's own metrics apart: `gossip_counts` reads them for
+        // every `node status`, and encoding the rest too would slow it.
+        let mut registry = prometheus_client::registry::Registry::with_prefix("libp2p_gossipsub");
+        // The swarm's events and the bytes of each transport (`/metrics`).
+        let mut swarm_registry = prometheus_client::registry::Registry::default();
+        let swarm_metrics = libp2p::metrics::Metrics::new(&mut swarm_registry);
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
             .map_err(start)?
             .with_relay_client(noise::Config::new, yamux::Config::default)
             .map_err(start)?
+            .with_bandwidth_metrics(&mut swarm_registry)
             .with_behaviour(|key, relay_client| Behaviour::new(key, relay_client, &options, &mut registry))
             .map_err(start)?
             .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
@@ -446,6 +462,7 @@ impl Network {
             catalog_runs: Mutex::new(HashSet::new()),
             stopped: tokio::sync::watch::Sender::new(false),
             metrics: registry,
+            swarm_metrics: swarm_registry,
             kept: kept_receiver,
             seeds: seeds_sender,
         });
@@ -475,6 +492,8 @@ impl Network {
             announcing: HashSet::new(),
             dht_empty: true,
             tasks: tokio::task::JoinSet::new(),
+            swarm_metrics,
+            histories: peer_history::PeerHistories::default(),
         };
         // Also queues every kept design in the store for its files: what
         // the last run left unfetched is found again here.
@@ -700,6 +719,11 @@ impl Network {
         let _ = self.send(Command::Publish(Box::new(event))).await;
     }
 
+    /// Records in `peer`'s history that something went wrong with it.
+    pub(super) async fn peer_failed(&self, peer: PeerId, error: String) {
+        let _ = self.send(Command::PeerFailed(peer, error)).await;
+    }
+
     /// Scores `peer` as if it had sent an invalid gossip message.
     pub(super) async fn penalise(&self, peer: PeerId, reason: String) {
         let _ = self.send(Command::Penalise { peer, reason }).await;
@@ -808,6 +832,7 @@ impl Network {
         for line in text.lines() {
             let Some((name, value)) = line.split_once(' ') else { continue };
             let value: u64 = value.trim().parse::<f64>().map(|v| v as u64).unwrap_or(0);
+            let name = name.strip_prefix("libp2p_gossipsub_").unwrap_or(name);
             if name.starts_with("topic_msg_recv_counts_unfiltered_total") {
                 counts.received += value;
             } else if name.starts_with("topic_msg_recv_counts_total") {
@@ -815,6 +840,26 @@ impl Network {
             }
         }
         counts
+    }
+
+    /// Every metric of the running node in the text exposition format
+    /// (OpenMetrics, which Prometheus reads): communs' own, then the
+    /// swarm's and gossipsub's.
+    pub fn encode_metrics(&self) -> String {
+        use prometheus_client::encoding::text;
+        let mut out = String::new();
+        let written = self
+            .shared
+            .node
+            .metrics
+            .encode(&mut out)
+            .and_then(|()| text::encode_registry(&mut out, &self.shared.swarm_metrics))
+            .and_then(|()| text::encode_registry(&mut out, &self.shared.metrics))
+            .and_then(|()| text::encode_eof(&mut out));
+        if written.is_err() {
+            tracing::warn!("cannot encode the metrics");
+        }
+        out
     }
 
     /// Stops the swarm; in-flight tasks end with [`NetError::Stopped`].
@@ -881,6 +926,10 @@ struct Driver {
     /// answered and catch-up started here): aborted and waited for at
     /// shutdown.
     tasks: tokio::task::JoinSet<()>,
+    /// Counts the swarm's events (libp2p-metrics).
+    swarm_metrics: libp2p::metrics::Metrics,
+    /// Each known peer's last connection, catch-up and error.
+    histories: peer_history::PeerHistories,
 }
 
 impl Driver {
@@ -976,6 +1025,7 @@ impl Driver {
                 Err(_) if self.swarm.is_connected(&peer) => self.redial.connected(peer, None),
                 Err(e) => {
                     tracing::info!(%peer, "cannot dial: {e}");
+                    self.histories.failed(peer, crate::clock::now_ms(), &format!("dial failed: {e}"));
                     self.redial.dial_failed(now, peer, e.to_string());
                 }
             }
@@ -1039,8 +1089,10 @@ impl Driver {
                 self.catalog_synced.insert(peer, sync);
             }
             Command::Synced(peer, sync) => {
+                self.histories.caught_up(peer, sync.at_ms, sync.report.added);
                 self.synced.insert(peer, sync);
             }
+            Command::PeerFailed(peer, error) => self.histories.failed(peer, crate::clock::now_ms(), &error),
             Command::FindProviders { design, reply } => match behaviour.kad.as_mut() {
                 Some(kad) => {
                     let id = kad.get_providers(kad::RecordKey::new(design.as_bytes()));
@@ -1241,10 +1293,12 @@ impl Driver {
                 announcing: self.announcing.len() + self.to_announce.len(),
                 ..self.seeds.status()
             },
+            history: self.histories.status(),
         }
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.record(&event);
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
                 self.redial.connected(peer_id, endpoint.is_dialer().then(|| endpoint.get_remote_address().clone()));
@@ -1256,6 +1310,7 @@ impl Driver {
                 if num_established.get() > 1 {
                     return;
                 }
+                self.histories.connected(peer_id, crate::clock::now_ms());
                 tracing::info!(%peer_id, "connected");
                 if let Some(relay) = self.relays.get(&peer_id) {
                     let circuit = relay.clone().with(Protocol::P2pCircuit);
@@ -1286,16 +1341,47 @@ impl Driver {
                 self.known.remove(&peer_id);
                 self.search_budgets.forget(&peer_id);
                 self.redial.disconnected(std::time::Instant::now(), peer_id);
+                let now_ms = crate::clock::now_ms();
+                self.histories.disconnected(peer_id, now_ms);
                 match cause {
-                    Some(cause) => tracing::info!(%peer_id, "disconnected: {cause}"),
+                    Some(cause) => {
+                        tracing::info!(%peer_id, "disconnected: {cause}");
+                        // An idle connection closed is no error.
+                        if !matches!(cause, libp2p::swarm::ConnectionError::KeepAliveTimeout) {
+                            self.histories.failed(peer_id, now_ms, &format!("disconnected: {cause}"));
+                        }
+                    }
                     None => tracing::info!(%peer_id, "disconnected"),
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id: Some(peer_id), error, .. } => {
                 tracing::info!(%peer_id, "dial failed: {error}");
+                self.histories.failed(peer_id, crate::clock::now_ms(), &format!("dial failed: {error}"));
                 self.redial.dial_failed(std::time::Instant::now(), peer_id, error.to_string());
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    /// Counts a swarm event in libp2p-metrics' metrics, and the peers
+    /// connected in communs'.
+    fn record(&mut self, event: &SwarmEvent<BehaviourEvent>) {
+        use libp2p::metrics::Recorder;
+        self.swarm_metrics.record(event);
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.swarm_metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => self.swarm_metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => self.swarm_metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => self.swarm_metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(e)) => self.swarm_metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(e)) => self.swarm_metrics.record(e),
+            SwarmEvent::ConnectionEstablished { num_established, .. } if num_established.get() == 1 => {
+                self.network.shared.node.metrics.peers_connected.inc();
+            }
+            SwarmEvent::ConnectionClosed { num_established: 0, .. } => {
+                self.network.shared.node.metrics.peers_connected.dec();
+            }
             _ => {}
         }
     }
@@ -1387,6 +1473,7 @@ impl Driver {
                 if !matches!(failure, ping::Failure::Unsupported) =>
             {
                 tracing::info!(%peer, "connection does not answer pings ({failure}): closing it");
+                self.histories.failed(peer, crate::clock::now_ms(), &format!("does not answer pings: {failure}"));
                 self.swarm.close_connection(connection);
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {

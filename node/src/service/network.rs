@@ -73,6 +73,10 @@ pub struct NodeStatus {
     /// The long work running now (transfers, catch-ups, collections...),
     /// oldest first, with its progress.
     pub activities: Vec<ActivityView>,
+    /// Every peer known since start, connected first: its last successful
+    /// connection, last catch-up and last error. Empty: no peer was ever
+    /// heard of.
+    pub peer_history: Vec<crate::net::PeerHistory>,
 }
 
 impl Service {
@@ -155,6 +159,7 @@ impl Service {
             sync,
             catalog_sync,
             seeding,
+            history,
         } = network.status().await?;
         Ok(NodeStatus {
             peer_id,
@@ -171,6 +176,7 @@ impl Service {
             catalog_sync,
             seeding,
             activities: self.node.activities.list(std::time::Instant::now()),
+            peer_history: history,
         })
     }
 }

@@ -423,6 +423,13 @@ impl EventStore {
         Ok(events)
     }
 
+    /// How many events and designs the store holds (redb keeps each
+    /// table's length: nothing is scanned).
+    pub(crate) fn counts(&self) -> Result<(u64, u64), EventStoreError> {
+        let tx = self.db.begin_read()?;
+        Ok((tx.open_table(EVENTS)?.len()?, tx.open_table(DESIGNS)?.len()?))
+    }
+
     /// Ids of every design with at least its genesis stored.
     pub(crate) fn designs(&self) -> Result<Vec<DesignId>, EventStoreError> {
         let tx = self.db.begin_read()?;

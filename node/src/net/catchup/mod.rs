@@ -179,6 +179,23 @@ impl Network {
     /// actions, several at once (a request on the wire while a batch is
     /// verified and another stored), and feeds back their results.
     pub async fn catch_up(&self, peer: PeerId, interest: Interest) -> Result<CatchupReport, CatchupError> {
+        let metrics = &self.shared.node.metrics;
+        metrics.catchup_started.inc();
+        let result = self.run_catch_up(peer, interest).await;
+        match &result {
+            Ok(report) => {
+                metrics.catchup_completed.inc();
+                metrics.catchup_events.inc_by(report.added as u64);
+            }
+            Err(e) => {
+                metrics.catchup_failed.inc();
+                self.peer_failed(peer, format!("catch-up failed: {e}")).await;
+            }
+        }
+        result
+    }
+
+    async fn run_catch_up(&self, peer: PeerId, interest: Interest) -> Result<CatchupReport, CatchupError> {
         let random = || rand_core::RngCore::next_u64(&mut rand_core::OsRng);
         let (session, restart) = (random(), random());
         let scoped = match &interest {
@@ -223,6 +240,9 @@ impl Network {
                                 tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
                                     .await
                                     .map_err(|_| NetError::Stopped)?;
+                            for e in decoded.iter().filter_map(|d| d.as_ref().err()) {
+                                network.shared.node.metrics.event_refused(crate::metrics::PathIn::Catchup, e.reason());
+                            }
                             Ok(Input::Verified(number, decoded))
                         }
                         .boxed()
@@ -342,6 +362,10 @@ impl Network {
         let designs: std::collections::BTreeSet<DesignId> = ingested.added.iter().map(SignedEvent::design).collect();
         if !designs.is_empty() {
             let _ = self.send(super::Command::Holds { peer, designs: designs.into_iter().collect() }).await;
+        }
+        for (_, e) in &ingested.rejected {
+            let reason = crate::metrics::refusal_reason(e);
+            self.shared.node.metrics.event_refused(crate::metrics::PathIn::Catchup, reason);
         }
         if let Some((id, e)) = ingested.rejected.into_iter().next() {
             tracing::info!(%peer, "sent event {id}, invalid against its parents: {e}");

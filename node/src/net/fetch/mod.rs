@@ -493,6 +493,7 @@ impl Network {
             let failure = match blobs::fetch_many(&mut control, store, peer, &asked, progress).await {
                 Ok(bytes) => {
                     received += bytes;
+                    self.shared.node.metrics.file_received_bytes.inc_by(bytes);
                     None
                 }
                 Err(e) => {
@@ -544,6 +545,7 @@ impl Network {
             match blobs::fetch(&mut control, store, peer, hash, size, progress).await {
                 Ok(bytes) => {
                     received = bytes;
+                    self.shared.node.metrics.file_received_bytes.inc_by(bytes);
                     if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
                         retries.answered(&HashSet::new(), None);
                     } else {
