@@ -460,7 +460,7 @@ impl Network {
             let asked: Vec<(BlobHash, Length)> =
                 asked.into_iter().filter_map(|hash| lengths.get(&hash).map(|length| (hash, *length))).collect();
             let mut control = self.shared.control.clone();
-            let failure = match blobs::fetch_many(&mut control, store, peer, &asked).await {
+            let failure = match blobs::fetch_many(&mut control, &self.shared.bandwidth, store, peer, &asked).await {
                 Ok(bytes) => {
                     received += bytes;
                     None
@@ -509,7 +509,7 @@ impl Network {
                 tokio::time::sleep(pause).await;
             }
             let mut control = self.shared.control.clone();
-            match blobs::fetch(&mut control, store, peer, hash, size).await {
+            match blobs::fetch(&mut control, &self.shared.bandwidth, store, peer, hash, size).await {
                 Ok(bytes) => {
                     received = bytes;
                     if self.shared.node.blobs.size(&hash).await.map_err(NodeError::from)?.is_some() {
