@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use communs_node::api::{self, ApiState};
+use communs_node::net::bandwidth::Rate;
 use communs_node::net::{Address, Network};
 use communs_node::{Home, Node};
 use serde_json::json;
@@ -44,6 +45,12 @@ pub(crate) struct RunArgs {
     /// Keep at most this many connections (default 128).
     #[arg(long, value_name = "N")]
     max_connections: Option<u32>,
+    /// Send files at most this fast, to all peers together, each with a fair share (10MB, 500KiB, bytes per second; default: the config's, or no limit).
+    #[arg(long, value_name = "RATE")]
+    max_upload: Option<Rate>,
+    /// Receive files at most this fast, from all peers together (10MB, 500KiB, bytes per second; default: the config's, or no limit).
+    #[arg(long, value_name = "RATE")]
+    max_download: Option<Rate>,
     /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
     #[arg(long, value_name = "MULTIADDR")]
     external: Vec<Address>,
@@ -77,6 +84,8 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     if let Some(max) = args.max_connections {
         net.max_connections = max;
     }
+    net.max_upload_bytes_per_second = args.max_upload.or(net.max_upload_bytes_per_second);
+    net.max_download_bytes_per_second = args.max_download.or(net.max_download_bytes_per_second);
     let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);
 
     let node = Arc::new(Node::open(home.clone()).await?);

@@ -18,7 +18,7 @@ use libp2p::PeerId;
 use std::sync::Arc;
 
 pub use rate::{Rate, RateError};
-pub use scheduler::{Counters, Decision, Scheduler};
+pub use scheduler::{Counters, Decision, MAX_GRANT, MIN_BURST, MIN_GRANT, Scheduler};
 pub use throttle::Throttled;
 
 /// The two limits (absent: no limit).
