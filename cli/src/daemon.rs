@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use communs_node::api::{self, ApiState};
+use communs_node::net::bandwidth::Rate;
 use communs_node::net::{Address, Network};
 use communs_node::{Home, Node};
 use serde_json::json;
@@ -47,6 +48,12 @@ pub(crate) struct RunArgs {
     /// Also serve /metrics (and nothing else) on this address, for a Prometheus on the LAN (e.g. 0.0.0.0:9464).
     #[arg(long, value_name = "HOST:PORT")]
     metrics: Option<SocketAddr>,
+    /// Send files at most this fast, to all peers together, each with a fair share (10MB, 500KiB, bytes per second; default: the config's, or no limit).
+    #[arg(long, value_name = "RATE")]
+    max_upload: Option<Rate>,
+    /// Receive files at most this fast, from all peers together (10MB, 500KiB, bytes per second; default: the config's, or no limit).
+    #[arg(long, value_name = "RATE")]
+    max_download: Option<Rate>,
     /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
     #[arg(long, value_name = "MULTIADDR")]
     external: Vec<Address>,
@@ -80,6 +87,8 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     if let Some(max) = args.max_connections {
         net.max_connections = max;
     }
+    net.max_upload_bytes_per_second = args.max_upload.or(net.max_upload_bytes_per_second);
+    net.max_download_bytes_per_second = args.max_download.or(net.max_download_bytes_per_second);
     let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);
     let metrics_addr = args.metrics.or(config.metrics.listen);
 

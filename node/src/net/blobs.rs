@@ -11,11 +11,15 @@
 //!
 //! A node serves `Get` and `GetMany` requests for blobs it holds and
 //! refuses the rest (`Push` would let any peer write into its store).
+//!
+//! Every blob stream, served or fetched, is under the node's upload and
+//! download limits ([`super::bandwidth`]).
 
 use std::io;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::bandwidth::{Bandwidth, Throttled};
 use crate::store::blobs::{from_iroh, to_iroh};
 use bao_tree::BaoTree;
 use bao_tree::io::BaoContentItem;
@@ -37,6 +41,7 @@ use iroh_blobs::util::{
 use libp2p::{PeerId, StreamProtocol};
 use n0_future::time::Instant;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio_util::compat::{Compat, FuturesAsyncWriteCompatExt};
 
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new(BLOBS_PROTOCOL);
@@ -54,9 +59,12 @@ const STORE_BUDGET: u64 = 4 << 20;
 /// Blobs of one `GetMany` handed to the store at once.
 const STORES_AT_ONCE: usize = 16;
 
+/// A blob stream, under the node's limits.
+type Stream = Throttled<libp2p::Stream>;
+
 /// The reading half of a libp2p stream, as iroh-blobs wants it.
 pub struct Reader {
-    inner: ReadHalf<libp2p::Stream>,
+    inner: ReadHalf<Stream>,
     id: u64,
 }
 
@@ -64,7 +72,7 @@ pub struct Reader {
 /// finishing a QUIC stream does: iroh-blobs drops the writer after its
 /// request or its last chunk, and the other side waits for that end.
 pub struct Writer {
-    inner: Option<Compat<WriteHalf<libp2p::Stream>>>,
+    inner: Option<Compat<WriteHalf<Stream>>>,
     id: u64,
 }
 
@@ -147,14 +155,14 @@ impl AsyncWriteSendStreamExtra for Writer {
 pub type RecvHalf = Reader;
 pub type SendHalf = AsyncWriteSendStream<Writer>;
 
-fn split(stream: libp2p::Stream) -> (RecvHalf, SendHalf) {
+fn split(stream: Stream) -> (RecvHalf, SendHalf) {
     let id = STREAM_IDS.fetch_add(1, Ordering::Relaxed);
     let (read, write) = stream.split();
     (Reader { inner: read, id }, AsyncWriteSendStream::new(Writer { inner: Some(write.compat_write()), id }))
 }
 
 /// Answers blob requests from peers until the swarm stops.
-pub async fn serve(mut control: libp2p_stream::Control, store: Store) {
+pub async fn serve(mut control: libp2p_stream::Control, store: Store, bandwidth: Arc<Bandwidth>) {
     let mut incoming = match control.accept(PROTOCOL) {
         Ok(incoming) => incoming,
         Err(e) => {
@@ -174,6 +182,7 @@ pub async fn serve(mut control: libp2p_stream::Control, store: Store) {
             Some(_) = requests.join_next(), if !requests.is_empty() => continue,
         };
         let store = store.clone();
+        let stream = bandwidth.throttle(peer, stream);
         requests.spawn(async move {
             let (recv, send) = split(stream);
             let mut pair = iroh_blobs::provider::StreamPair::new(0, recv, send, EventSender::DEFAULT);
@@ -211,6 +220,7 @@ pub enum FetchError {
 /// it (its last chunk cannot verify under another length).
 pub async fn fetch(
     control: &mut libp2p_stream::Control,
+    bandwidth: &Arc<Bandwidth>,
     store: &Store,
     peer: PeerId,
     hash: BlobHash,
@@ -225,7 +235,7 @@ pub async fn fetch(
     }
     let stream =
         control.open_stream(peer, PROTOCOL).await.map_err(|e| FetchError::Open { peer, reason: e.to_string() })?;
-    let (recv, send) = split(stream);
+    let (recv, send) = split(bandwidth.throttle(peer, stream));
     let connected = AtConnected::new(Instant::now(), recv, send, local.missing(), Default::default());
     let root = match connected.next().await.map_err(|e| failed(e.to_string()))? {
         ConnectedNext::StartRoot(root) => root,
@@ -304,6 +314,7 @@ impl Length {
 /// before a failure stay stored.
 pub async fn fetch_many(
     control: &mut libp2p_stream::Control,
+    bandwidth: &Arc<Bandwidth>,
     blobs: &crate::store::BlobStore,
     peer: PeerId,
     wanted: &[(BlobHash, Length)],
@@ -319,7 +330,7 @@ pub async fn fetch_many(
     let bytes = postcard::to_stdvec(&Request::GetMany(request.clone())).map_err(|e| failed(&first, e.to_string()))?;
     let stream =
         control.open_stream(peer, PROTOCOL).await.map_err(|e| FetchError::Open { peer, reason: e.to_string() })?;
-    let (mut recv, mut send) = split(stream);
+    let (mut recv, mut send) = split(bandwidth.throttle(peer, stream));
     send.send_bytes(bytes.into()).await.map_err(|e| failed(&first, format!("sending the request: {e}")))?;
     send.sync().await.map_err(|e| failed(&first, format!("sending the request: {e}")))?;
     // The request ends with the stream's writing half.

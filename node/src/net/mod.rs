@@ -7,6 +7,7 @@
 //! tasks, so a slow disk never stalls gossip.
 
 mod anti_entropy;
+pub mod bandwidth;
 mod behaviour;
 pub mod blobs;
 mod catchup;
@@ -92,6 +93,14 @@ pub struct NetConfig {
     /// Connections to one peer at most.
     #[serde(default = "max_connections_per_peer")]
     pub max_connections_per_peer: u32,
+    /// Bytes per second sent on file transfers, to all peers together,
+    /// each peer with a fair share (absent: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_upload_bytes_per_second: Option<bandwidth::Rate>,
+    /// Bytes per second received on file transfers, from all peers
+    /// together (absent: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_download_bytes_per_second: Option<bandwidth::Rate>,
 }
 
 fn max_connections() -> u32 {
@@ -119,6 +128,8 @@ impl Default for NetConfig {
             external: Vec::new(),
             max_connections: max_connections(),
             max_connections_per_peer: max_connections_per_peer(),
+            max_upload_bytes_per_second: None,
+            max_download_bytes_per_second: None,
         }
     }
 }
@@ -310,6 +321,8 @@ struct Shared {
     seed_all: bool,
     commands: mpsc::Sender<Command>,
     control: libp2p_stream::Control,
+    /// The upload and download limits every blob stream is under.
+    bandwidth: Arc<bandwidth::Bandwidth>,
     /// Designs whose files are being fetched (by a background task, or a
     /// `get`), each with whether another fetch was asked for meanwhile.
     /// A lock rather than the driver's: [`Network::claim_design`] answers
@@ -457,6 +470,10 @@ impl Network {
             seed_all: config.seed_all,
             commands,
             control: swarm.behaviour().blobs.new_control(),
+            bandwidth: Arc::new(bandwidth::Bandwidth::new(bandwidth::Limits {
+                upload: config.max_upload_bytes_per_second,
+                download: config.max_download_bytes_per_second,
+            })),
             fetching: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
             catalog_runs: Mutex::new(HashSet::new()),
@@ -499,7 +516,7 @@ impl Network {
         // the last run left unfetched is found again here.
         network.subscribe_kept(&mut driver)?;
         let store = network.shared.node.blobs.store().await.map_err(crate::NodeError::from)?.clone();
-        driver.tasks.spawn(blobs::serve(network.shared.control.clone(), store));
+        driver.tasks.spawn(blobs::serve(network.shared.control.clone(), store, network.shared.bandwidth.clone()));
         driver.tasks.spawn(network.clone().watch_store());
         driver.tasks.spawn(network.clone().run_seeder());
         driver.tasks.spawn(network.clone().refresh_own_announcements(None));
@@ -561,6 +578,12 @@ impl Network {
         self.ask(|reply| Command::Request { peer, request, reply })
             .await?
             .map_err(|reason| NetError::Request { peer, reason })
+    }
+
+    /// What the upload and download limits have granted and made wait,
+    /// for metrics.
+    pub fn bandwidth_counters(&self) -> bandwidth::BandwidthCounters {
+        self.shared.bandwidth.counters()
     }
 
     pub async fn status(&self) -> Result<NetStatus, NetError> {

@@ -147,3 +147,17 @@ const _: () = {
     assert!(REDIAL_TICK.as_millis() < FIRST_RETRY.as_millis());
     assert!(FIRST_RETRY.as_millis() <= MAX_RETRY.as_millis());
 };
+
+// Bandwidth (spec/network.md, "Bandwidth").
+
+/// How long after its last request (or the end of the wait it was given)
+/// a peer keeps its share of a limit. Its unused share already overflows
+/// to the others after [`BANDWIDTH_BURST_TIME`], so this only bounds how
+/// many peers a scheduler remembers; long enough that a stream between two
+/// writes is not forgotten.
+pub(crate) const BANDWIDTH_SHARE_IDLE: Duration = Duration::from_millis(500);
+
+/// How much of its rate a limit's bucket holds: a tenth of a second lets a
+/// stream send whole chunk groups without a wait each, yet a burst after
+/// an idle spell is short next to the rate.
+pub(crate) const BANDWIDTH_BURST_TIME: Duration = Duration::from_millis(100);

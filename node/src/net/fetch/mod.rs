@@ -490,7 +490,7 @@ impl Network {
                 asked.into_iter().filter_map(|hash| lengths.get(&hash).map(|length| (hash, *length))).collect();
             let mut control = self.shared.control.clone();
             progress.serving(&peer.to_string());
-            let failure = match blobs::fetch_many(&mut control, store, peer, &asked, progress).await {
+            let failure = match blobs::fetch_many(&mut control, &self.shared.bandwidth, store, peer, &asked, progress).await {
                 Ok(bytes) => {
                     received += bytes;
                     self.shared.node.metrics.file_received_bytes.inc_by(bytes);
@@ -542,7 +542,7 @@ impl Network {
             }
             let mut control = self.shared.control.clone();
             progress.serving(&peer.to_string());
-            match blobs::fetch(&mut control, store, peer, hash, size, progress).await {
+            match blobs::fetch(&mut control, &self.shared.bandwidth, store, peer, hash, size, progress).await {
                 Ok(bytes) => {
                     received = bytes;
                     self.shared.node.metrics.file_received_bytes.inc_by(bytes);
