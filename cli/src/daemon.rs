@@ -44,6 +44,9 @@ pub(crate) struct RunArgs {
     /// Keep at most this many connections (default 128).
     #[arg(long, value_name = "N")]
     max_connections: Option<u32>,
+    /// Keep the data directory under this size (`200MB`, `10GiB`; replaces the config's `[storage] max_bytes`).
+    #[arg(long, value_name = "SIZE")]
+    max_storage: Option<bytesize::ByteSize>,
     /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
     #[arg(long, value_name = "MULTIADDR")]
     external: Vec<Address>,
@@ -80,6 +83,17 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);
 
     let node = Arc::new(Node::open(home.clone()).await?);
+    if let Some(max) = args.max_storage.or(config.storage.max_bytes) {
+        node.limit_storage(max.as_u64());
+    }
+    // `--seed-all` and `[network] seed_all` are `seed = "all"`; a policy
+    // recorded with `communs seed` replaces the config's.
+    match (config.storage.seed, net.seed_all) {
+        (Some(seed), _) => node.configure_seeding(seed),
+        (None, true) => node.configure_seeding(communs_node::SeedPolicy::All),
+        (None, false) => {}
+    }
+    net.seed_all = node.hears_everything()?;
     let listener = api::bind(api_addr).await?;
     let api_addr = listener.local_addr()?;
     let network = Network::start(node.clone(), &net).await?;

@@ -46,6 +46,9 @@ pub struct Config {
     /// How `communs node run` joins the network.
     #[serde(default)]
     pub network: crate::net::NetConfig,
+    /// How much disk the node may use (`[storage]`).
+    #[serde(default)]
+    pub storage: crate::disk::StorageConfig,
 }
 
 impl Home {

@@ -21,6 +21,10 @@ pub struct Node {
     file_cache: tokio::sync::OnceCell<FileCache>,
     /// The search index, opened by the first search (`search/`).
     pub(crate) search: crate::search::Search,
+    /// `[storage] max_bytes`, and the room fetches reserved under it.
+    pub(crate) disk: crate::disk::DiskLimit,
+    /// The config's seeding policy (`Node::configure_seeding`).
+    pub(crate) configured_seed: std::sync::OnceLock<crate::policy::SeedPolicy>,
     // Last, so it is released after the stores are closed.
     _lock: StoreLock,
 }
@@ -98,6 +102,8 @@ impl Node {
             blobs,
             file_cache: tokio::sync::OnceCell::new(),
             search: Default::default(),
+            disk: Default::default(),
+            configured_seed: Default::default(),
             _lock: lock,
         })
     }

@@ -69,6 +69,12 @@ pub struct NodeStatus {
     pub catalog_sync: Vec<PeerSync>,
     /// Files of kept designs still to fetch, and DHT announcements to make.
     pub seeding: SeedingStatus,
+    /// How full the store is under `[storage] max_bytes`, and what was
+    /// given up to stay under it.
+    pub storage: crate::disk::StorageStatus,
+    /// The seeding policy in force: `followed`, `all` or
+    /// `from:AUTHOR,…` (spec/network.md, "Seeding policies").
+    pub seed: String,
 }
 
 impl Service {
@@ -161,6 +167,8 @@ impl Service {
             sync,
             catalog_sync,
             seeding,
+            storage: self.node.storage_status(),
+            seed: self.node.seed_policy_in_force()?.to_string(),
         })
     }
 }
