@@ -143,9 +143,9 @@ mod tests {
 
     #[test]
     fn a_follow_evicts_the_fewest_less_wanted_holdings_that_make_room() {
-        // 40 free, 150 needed: the older revisions (80 + 50) are not
+        // 40 free, 200 needed: the older revisions (80 + 50) are not
         // enough, the largest head then is.
-        let Admission::Evict(evicted) = admit(Tier::Followed, 150, 40, &store()) else { panic!("room can be made") };
+        let Admission::Evict(evicted) = admit(Tier::Followed, 200, 40, &store()) else { panic!("room can be made") };
         let evicted: Vec<(u8, Tier)> = evicted.iter().map(|h| (h.design.as_bytes()[0], h.tier)).collect();
         assert_eq!(evicted, vec![(4, Tier::SeededOlder), (2, Tier::SeededOlder), (3, Tier::SeededHead)]);
         // Older revisions alone make room for 100.
