@@ -54,6 +54,9 @@ pub(crate) struct RunArgs {
     /// Receive files at most this fast, from all peers together (10MB, 500KiB, bytes per second; default: the config's, or no limit).
     #[arg(long, value_name = "RATE")]
     max_download: Option<Rate>,
+    /// Keep the data directory under this size (`200MB`, `10GiB`; replaces the config's `[storage] max_bytes`).
+    #[arg(long, value_name = "SIZE")]
+    max_storage: Option<bytesize::ByteSize>,
     /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
     #[arg(long, value_name = "MULTIADDR")]
     external: Vec<Address>,
@@ -93,6 +96,17 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     let metrics_addr = args.metrics.or(config.metrics.listen);
 
     let node = Arc::new(Node::open(home.clone()).await?);
+    if let Some(max) = args.max_storage.or(config.storage.max_bytes) {
+        node.limit_storage(max.as_u64());
+    }
+    // `--seed-all` and `[network] seed_all` are `seed = "all"`; a policy
+    // recorded with `communs seed` replaces the config's.
+    match (config.storage.seed, net.seed_all) {
+        (Some(seed), _) => node.configure_seeding(seed),
+        (None, true) => node.configure_seeding(communs_node::SeedPolicy::All),
+        (None, false) => {}
+    }
+    net.seed_all = node.hears_everything()?;
     let listener = api::bind(api_addr).await?;
     let api_addr = listener.local_addr()?;
     let metrics_listener = match metrics_addr {

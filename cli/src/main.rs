@@ -221,6 +221,15 @@ enum Command {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Choose which designs' files this node hosts: followed, all, or from AUTHOR... (recorded in the policy log).
+    Seed {
+        #[arg(value_parser = ["followed", "all", "from"])]
+        policy: String,
+        /// With `from`: the authors whose designs it hosts.
+        authors: Vec<AuthorId>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Show this node's policy log and what is in force.
     Policy,
     /// Comment on a design (Markdown), or answer one of its comments or revisions with --on.

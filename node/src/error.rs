@@ -70,6 +70,8 @@ pub enum NodeError {
     Checkout(#[from] crate::checkout::CheckoutError),
     #[error(transparent)]
     Home(#[from] crate::home::HomeError),
+    #[error(transparent)]
+    NoSpace(#[from] crate::disk::NoSpace),
     #[error("file cache: {0}")]
     Cache(#[from] redb::Error),
 }

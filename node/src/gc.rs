@@ -5,7 +5,8 @@
 //! name for the designs whose files this node keeps (all but the
 //! unfollowed ones; a pinned revision's files always), with the
 //! attachments of their comments and make reports, and the avatars of the
-//! profiles kept. The sweep
+//! profiles kept, but for the files the storage limit gave up
+//! (`disk`) and those the seeding policy does not host. The sweep
 //! (`store::sweep`) deletes every other blob that no operation in progress
 //! holds: what an unfollow or a remove left, and what a publish, an import
 //! or a fetch stored and never committed an event for.
@@ -18,6 +19,7 @@ use communs_protocol::limits::MAX_TREE_BYTES;
 use communs_protocol::{BlobHash, Body, Tree};
 use serde::Serialize;
 
+use crate::disk::SetAside;
 use crate::{Node, NodeError};
 
 /// How often a running node collects by itself, besides after an unfollow
@@ -53,6 +55,9 @@ impl Node {
         drop(run);
         self.metrics.gc_runs.inc();
         self.metrics.gc_freed_bytes.inc_by(freed.bytes);
+        if freed.bytes > 0 {
+            self.disk.space_freed();
+        }
         Ok(GcReport {
             freed_blobs: freed.blobs,
             freed_bytes: freed.bytes,
@@ -65,13 +70,22 @@ impl Node {
     /// Every blob the event log names for what this node keeps.
     async fn live_blobs(&self) -> Result<HashSet<BlobHash>, NodeError> {
         let policy = self.policy()?;
+        // Designs whose files the storage limit gave up (`disk`): all of
+        // them, or those of every revision but the one checked out.
+        let set_aside = self.disk.set_aside();
         let mut live = HashSet::new();
         let mut trees_read = HashSet::new();
         for design in self.events.designs()? {
             if policy.removed.contains(&design) {
                 continue;
             }
-            let keeps_files = !policy.unfollowed.contains(&design);
+            let part = set_aside.get(&design);
+            let keeps_files =
+                !policy.unfollowed.contains(&design) && part != Some(&SetAside::All) && self.hosts_files(&design)?;
+            let head = match part {
+                Some(SetAside::Older) => self.revision_tree(&design, None).ok().map(|(revision, _)| revision),
+                _ => None,
+            };
             let pin = policy.pins.get(&design);
             for event in self.events.design_log(&design)? {
                 if keeps_files {
@@ -79,7 +93,8 @@ impl Node {
                 }
                 let Body::Revision(revision) = event.body() else { continue };
                 live.insert(revision.tree);
-                if (keeps_files || pin == Some(&event.id()))
+                let older_given_up = part == Some(&SetAside::Older) && head != Some(event.id());
+                if ((keeps_files && !older_given_up) || pin == Some(&event.id()))
                     && trees_read.insert(revision.tree)
                     && let Some(tree) = self.stored_tree(&revision.tree).await?
                 {
@@ -98,7 +113,7 @@ impl Node {
     /// then cannot be here but through a fetch, which holds them). A tree
     /// that does not decode stops the collection: what it names is
     /// unknown, so nothing may be deleted.
-    async fn stored_tree(&self, hash: &BlobHash) -> Result<Option<Tree>, NodeError> {
+    pub(crate) async fn stored_tree(&self, hash: &BlobHash) -> Result<Option<Tree>, NodeError> {
         if self.blobs.size(hash).await?.is_none() {
             return Ok(None);
         }

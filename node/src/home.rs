@@ -49,6 +49,9 @@ pub struct Config {
     /// Where Prometheus scrapes the node besides the API (`[metrics]`).
     #[serde(default, skip_serializing_if = "crate::metrics::MetricsConfig::is_off")]
     pub metrics: crate::metrics::MetricsConfig,
+    /// How much disk the node may use (`[storage]`).
+    #[serde(default)]
+    pub storage: crate::disk::StorageConfig,
 }
 
 impl Home {

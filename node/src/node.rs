@@ -25,6 +25,10 @@ pub struct Node {
     pub(crate) activities: crate::progress::Activities,
     /// What a running node counts (`GET /metrics`).
     pub(crate) metrics: crate::metrics::Metrics,
+    /// `[storage] max_bytes`, and the room fetches reserved under it.
+    pub(crate) disk: crate::disk::DiskLimit,
+    /// The config's seeding policy (`Node::configure_seeding`).
+    pub(crate) configured_seed: std::sync::OnceLock<crate::policy::SeedPolicy>,
     // Last, so it is released after the stores are closed.
     _lock: StoreLock,
 }
@@ -113,6 +117,8 @@ impl Node {
             search: Default::default(),
             activities: Default::default(),
             metrics: crate::metrics::Metrics::new(),
+            disk: Default::default(),
+            configured_seed: Default::default(),
             _lock: lock,
         })
     }

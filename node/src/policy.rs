@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use communs_protocol::{DesignId, EventId};
 
+pub use crate::store::policy::SeedPolicy;
 pub(crate) use crate::store::policy::{Policy, PolicyAction, PolicyEntry};
+
 use crate::{Node, NodeError};
 
 /// A local name: one line, bounded; empty forgets the name.
@@ -30,6 +32,7 @@ impl Node {
                 self.revision_of(design, revision)?;
             }
             PolicyAction::Name(_, name) => check_local_name(name)?,
+            PolicyAction::Seed(_) => {}
             PolicyAction::Follow(_)
             | PolicyAction::Unfollow(_)
             | PolicyAction::Mute(_)
@@ -97,6 +100,46 @@ impl Node {
         let mut kept = policy.followed.clone();
         kept.extend(present.iter().copied());
         Ok((kept, present))
+    }
+
+    /// Whether this node hosts `design`'s files under its seeding policy
+    /// (spec/network.md, "Seeding policies"): always what it follows,
+    /// pins or wrote to; under `from:`, besides, only the designs whose
+    /// genesis a listed author signed.
+    pub(crate) fn hosts_files(&self, design: &DesignId) -> Result<bool, NodeError> {
+        let policy = self.policy()?;
+        let Some(crate::store::policy::SeedPolicy::From(authors)) = self.seed_policy(&policy) else { return Ok(true) };
+        if policy.followed.contains(design) || policy.pins.contains_key(design) {
+            return Ok(true);
+        }
+        let Some(genesis) = self.events.get(&design.genesis())? else { return Ok(false) };
+        Ok(authors.contains(&genesis.author()) || genesis.author() == self.author())
+    }
+
+    /// The seeding policy in force: the policy log's last, else the
+    /// config's (`[storage] seed`, or `--seed-all`), given at start.
+    pub(crate) fn seed_policy<'a>(&'a self, policy: &'a Policy) -> Option<&'a crate::store::policy::SeedPolicy> {
+        policy.seed.as_ref().or(self.configured_seed.get())
+    }
+
+    /// The seeding policy of the config (`[storage] seed`, `--seed-all`),
+    /// in force unless the policy log records one.
+    pub fn configure_seeding(&self, seed: SeedPolicy) {
+        let _ = self.configured_seed.set(seed);
+    }
+
+    /// The seeding policy in force (the policy log is read once per
+    /// process, then kept: no store read).
+    pub fn seed_policy_in_force(&self) -> Result<SeedPolicy, NodeError> {
+        let policy = self.policy()?;
+        Ok(self.seed_policy(&policy).cloned().unwrap_or_default())
+    }
+
+    /// Whether the seeding policy in force has the node catch up and take
+    /// every design's events (`all`, `from:`), read once at start.
+    pub fn hears_everything(&self) -> Result<bool, NodeError> {
+        let policy = self.policy()?;
+        Ok(self.seed_policy(&policy).is_some_and(SeedPolicy::hears_everything))
     }
 
     /// The revision this node checks out by default: its pin, else the

@@ -278,6 +278,11 @@ pub const MAX_PEER_ERROR_CHARS: usize = 300;
 /// revision does not fit is announced with its genesis alone.
 pub const MAX_ANNOUNCEMENT_BYTES: usize = 64 * 1024;
 
+/// Bytes a node with a storage limit leaves free under it for what grows
+/// without a fetch reserving room first: the event log, the search
+/// index, the blob store's database (spec/storage.md, "The disk limit").
+pub const STORAGE_HEADROOM_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Most designs a node's catalog holds besides those it keeps; beyond,
 /// the entry with fewest holders, then heard of longest ago, is evicted.
 pub const MAX_CATALOG_ENTRIES: usize = 100_000;

@@ -82,6 +82,7 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
         | Command::Pin { .. }
         | Command::Unpin { .. }
         | Command::Remove { .. }
+        | Command::Seed { .. }
         | Command::Policy => policy::run(backend, command, out).await,
         Command::Node(NodeCommand::Status)
         | Command::Peers

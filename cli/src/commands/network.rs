@@ -26,6 +26,24 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                 if status.seed_all {
                     lines.push("  seeding every design it hears of".to_owned());
                 }
+                if status.seed != "followed" {
+                    lines.push(format!("  hosting the files of: {}", status.seed));
+                }
+                lines.push(storage_line(&status.storage));
+                if status.storage.evicted_designs > 0 {
+                    lines.push(format!(
+                        "  gave up the files of {} designs ({}) to stay under the limit; last: {}",
+                        status.storage.evicted_designs,
+                        bytesize::ByteSize(status.storage.evicted_bytes),
+                        status.storage.last_evicted.join(", ")
+                    ));
+                }
+                if status.storage.set_aside > 0 {
+                    lines.push(format!(
+                        "  {} designs kept without their files for lack of space",
+                        status.storage.set_aside
+                    ));
+                }
                 if status.pending_events > 0 {
                     lines.push(format!("  {} events wait for their parents", status.pending_events));
                 }
@@ -167,4 +185,17 @@ fn peer_history(history: &[communs_node::net::PeerHistory]) -> Vec<String> {
         lines.push(format!("    {}: {connection}{catchup}{error}", peer.peer_id));
     }
     lines
+}
+
+/// How full the store is, for a person.
+fn storage_line(storage: &communs_node::disk::StorageStatus) -> String {
+    let used = bytesize::ByteSize(storage.used_bytes);
+    match storage.max_bytes {
+        Some(max) => format!(
+            "  store: {used} of {} ({:.0}%)",
+            bytesize::ByteSize(max),
+            storage.used_bytes as f64 * 100.0 / max.max(1) as f64
+        ),
+        None => format!("  store: {used}, no limit"),
+    }
 }

@@ -20,6 +20,17 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
         Command::Pin { design, revision, reason } => PolicyChange::Pin { design, revision, reason },
         Command::Unpin { design, reason } => PolicyChange::Unpin { design, reason },
         Command::Remove { design, reason } => PolicyChange::Remove { design, reason },
+        Command::Seed { policy, authors, reason } => {
+            let seed = match (policy.as_str(), authors.is_empty()) {
+                ("from", false) => {
+                    format!("from:{}", authors.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+                }
+                ("from", true) => anyhow::bail!("`communs seed from` needs at least one author id"),
+                (_, false) => anyhow::bail!("only `communs seed from` takes authors"),
+                (policy, true) => policy.to_owned(),
+            };
+            PolicyChange::Seed { seed, reason }
+        }
         Command::Policy => {
             let policy = backend.policy().await?;
             return out.show(&policy, || {
@@ -33,6 +44,9 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
                     policy.muted.len(),
                     policy.pins.len()
                 ));
+                if let Some(seed) = &policy.seed {
+                    lines.push(format!("Hosting the files of: {seed}"));
+                }
                 lines.join("\n")
             });
         }

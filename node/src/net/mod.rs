@@ -519,6 +519,12 @@ impl Network {
         driver.tasks.spawn(blobs::serve(network.shared.control.clone(), store, network.shared.bandwidth.clone()));
         driver.tasks.spawn(network.clone().watch_store());
         driver.tasks.spawn(network.clone().run_seeder());
+        // Under a storage limit: back under it when over, and the designs
+        // that did not fit tried again when space frees up.
+        let retrying = network.clone();
+        driver
+            .tasks
+            .spawn(crate::disk::watch(Arc::downgrade(&network.shared.node), move |designs| retrying.seed(designs)));
         driver.tasks.spawn(network.clone().refresh_own_announcements(None));
         // The driver's own task needs no handle: it answers `Shutdown` only
         // once everything it owns is gone (see `Driver::run`).

@@ -136,7 +136,7 @@ impl Network {
 
     /// Queues every kept design the store holds: at start-up, and when
     /// the signal of new events was lost.
-    pub(super) async fn seed_everything(&self) {
+    pub(crate) async fn seed_everything(&self) {
         let _ = self.send(super::Command::SeedEverything).await;
     }
 
@@ -191,7 +191,16 @@ impl Network {
     async fn seed_batch(&self, batch: Vec<DesignId>) -> Vec<(DesignId, Result<(), FilesError>)> {
         // Queued while kept (or by a `get` that ended), unfollowed or
         // removed since: their files are garbage to this node now.
-        let kept: Vec<DesignId> = batch.into_iter().filter(|design| self.keeps(design)).collect();
+        // Set aside by the storage limit meanwhile: tried again when space
+        // frees up (`disk`), not before.
+        // Those the seeding policy does not host are skipped too.
+        let node = &self.shared.node;
+        let kept: Vec<DesignId> = batch
+            .into_iter()
+            .filter(|design| {
+                self.keeps(design) && !node.disk.is_set_aside(design) && node.hosts_files(design).unwrap_or(true)
+            })
+            .collect();
         let claimed: Vec<DesignId> = {
             let Ok(mut fetching) = self.shared.fetching.lock() else { return Vec::new() };
             kept.into_iter()
@@ -245,8 +254,11 @@ impl Network {
                 }
                 // Nothing to fetch until the log changes (a design without
                 // a canonical revision, a tree that is not one): the next
-                // event of the design queues it again.
-                Err(FilesError::Node(e @ (NodeError::NoCanonical(_) | NodeError::UnknownRevision { .. }))) => {
+                // event of the design queues it again. One that did not fit
+                // under the storage limit is tried when space frees up.
+                Err(FilesError::Node(
+                    e @ (NodeError::NoCanonical(_) | NodeError::UnknownRevision { .. } | NodeError::NoSpace(_)),
+                )) => {
                     tracing::debug!("files of {design} not fetched: {e}");
                 }
                 Err(e) => retry.push((design, Err(e))),

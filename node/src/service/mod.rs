@@ -168,7 +168,7 @@ impl ServiceError {
             "bad-request" => 400,
             "no-network" | "stopping" => 503,
             "network" => 502,
-            "disk-full" => 507,
+            "disk-full" | "over-storage-limit" => 507,
             "store" | "internal" => 500,
             _ => 422,
         }
@@ -189,6 +189,7 @@ fn node_reason(e: &NodeError) -> &'static str {
         NodeError::UnknownRevision { .. } => "unknown-revision",
         NodeError::UnknownEvent { .. } => "unknown-event",
         NodeError::NoCanonical(_) => "no-canonical",
+        NodeError::NoSpace(_) => "over-storage-limit",
         NodeError::Blobs(BlobError::DiskFull(_)) | NodeError::File { source: BlobError::DiskFull(_), .. } => {
             "disk-full"
         }

@@ -77,6 +77,12 @@ pub struct NodeStatus {
     /// connection, last catch-up and last error. Empty: no peer was ever
     /// heard of.
     pub peer_history: Vec<crate::net::PeerHistory>,
+    /// How full the store is under `[storage] max_bytes`, and what was
+    /// given up to stay under it.
+    pub storage: crate::disk::StorageStatus,
+    /// The seeding policy in force: `followed`, `all` or
+    /// `from:AUTHOR,…` (spec/network.md, "Seeding policies").
+    pub seed: String,
 }
 
 impl Service {
@@ -177,6 +183,8 @@ impl Service {
             seeding,
             activities: self.node.activities.list(std::time::Instant::now()),
             peer_history: history,
+            storage: self.node.storage_status(),
+            seed: self.node.seed_policy_in_force()?.to_string(),
         })
     }
 }

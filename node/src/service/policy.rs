@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{RevisionRef, Service, ServiceError, now_ms};
+use crate::NodeError;
 use crate::gc::GcReport;
-use crate::net::CatchupReport;
+use crate::net::{CatchupReport, FilesError};
 use crate::policy::{PolicyAction, PolicyEntry};
 
 /// One change to the local policy, with why (may be empty).
@@ -62,6 +63,13 @@ pub enum PolicyChange {
         #[serde(default)]
         reason: String,
     },
+    /// Which designs' files this node hosts: `followed`, `all`, or
+    /// `from:AUTHOR,AUTHOR` (spec/network.md, "Seeding policies").
+    Seed {
+        seed: String,
+        #[serde(default)]
+        reason: String,
+    },
     /// Show `author` under this name on this node, whatever their profile
     /// says; an empty name forgets it.
     Name {
@@ -74,8 +82,11 @@ pub enum PolicyChange {
 }
 
 impl PolicyChange {
-    fn split(self) -> (PolicyAction, String) {
-        match self {
+    fn split(self) -> Result<(PolicyAction, String), ServiceError> {
+        Ok(match self {
+            PolicyChange::Seed { seed, reason } => {
+                (PolicyAction::Seed(seed.parse().map_err(ServiceError::BadRequest)?), reason)
+            }
             PolicyChange::Follow { design, reason } => (PolicyAction::Follow(design), reason),
             PolicyChange::Unfollow { design, reason } => (PolicyAction::Unfollow(design), reason),
             PolicyChange::Mute { author, reason } => (PolicyAction::Mute(author), reason),
@@ -84,7 +95,7 @@ impl PolicyChange {
             PolicyChange::Unpin { design, reason } => (PolicyAction::Unpin(design), reason),
             PolicyChange::Remove { design, reason } => (PolicyAction::Remove(design), reason),
             PolicyChange::Name { author, name, reason } => (PolicyAction::Name(author, name), reason),
-        }
+        })
     }
 }
 
@@ -94,11 +105,12 @@ pub struct PolicyEntryView {
     pub seq: u64,
     /// When it was recorded, in ms since the Unix epoch.
     pub time: u64,
-    /// `follow`, `unfollow`, `mute`, `unmute`, `pin`, `unpin`, `remove` or
-    /// `name`.
+    /// `follow`, `unfollow`, `mute`, `unmute`, `pin`, `unpin`, `remove`,
+    /// `name` or `seed`.
     pub action: String,
     /// A design id, an author id, `DESIGN@REVISION` for a pin, or
-    /// `AUTHOR=NAME` for a name (empty: forgotten).
+    /// `AUTHOR=NAME` for a name (empty: forgotten), the policy for a
+    /// seed (`from:AUTHOR,…`).
     pub subject: String,
     pub reason: String,
 }
@@ -114,6 +126,7 @@ impl PolicyEntryView {
             PolicyAction::Unpin(d) => ("unpin", d.to_string()),
             PolicyAction::Remove(d) => ("remove", d.to_string()),
             PolicyAction::Name(a, name) => ("name", format!("{a}={name}")),
+            PolicyAction::Seed(seed) => ("seed", seed.to_string()),
         };
         PolicyEntryView {
             seq: entry.seq,
@@ -154,6 +167,10 @@ pub struct PolicyView {
     pub pins: Vec<RevisionRef>,
     /// This node's names for authors, by author id.
     pub names: std::collections::BTreeMap<String, String>,
+    /// The seeding policy the log records (`followed`, `all`,
+    /// `from:AUTHOR,…`); absent: the config's (`[storage] seed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
 }
 
 impl Service {
@@ -167,6 +184,7 @@ impl Service {
             removed: policy.removed.iter().copied().collect(),
             pins: policy.pins.iter().map(|(d, r)| RevisionRef { design: *d, revision: *r }).collect(),
             names: policy.names.iter().map(|(a, n)| (a.to_string(), n.clone())).collect(),
+            seed: policy.seed.as_ref().map(ToString::to_string),
         })
     }
 
@@ -174,20 +192,42 @@ impl Service {
     /// design up from peers, and an unfollow frees its files in the
     /// background. A remove frees them before it answers.
     pub async fn set_policy(&self, change: PolicyChange) -> Result<PolicyRecorded, ServiceError> {
-        let (action, reason) = change.split();
+        let (action, reason) = change.split()?;
         let entry = self.node.set_policy(action, &reason, now_ms())?;
         let mut recorded =
             PolicyRecorded { entry: PolicyEntryView::of(&entry), present: None, catch_up: None, gc: None };
         match (&self.net, &entry.action) {
             (Some(net), PolicyAction::Follow(design)) => {
+                // A person's choice outranks the storage limit's: kept
+                // whole again, whatever was given up of it.
+                self.node.disk.forget(design);
+                // Under a limit the follow fetches the files itself, so
+                // that one that cannot fit is refused here (the seeder,
+                // kept off the design meanwhile, finds nothing left).
+                let fetching_here = self.node.disk.max().map(|_| net.claim_design(*design));
                 recorded.catch_up = Some(net.follow(*design).await?);
                 recorded.present = Some(self.node.has_design(design)?);
+                if fetching_here.is_some() && recorded.present == Some(true) {
+                    let fetched = net.fetch_revisions(&[(*design, None)]).await.pop().map(|(_, r)| r);
+                    if let Some(Err(FilesError::Node(NodeError::NoSpace(no_space)))) = fetched {
+                        let why = format!("follow refused: {no_space}");
+                        self.node.set_policy(PolicyAction::Unfollow(*design), &why, now_ms())?;
+                        net.refresh_kept().await?;
+                        return Err(NodeError::NoSpace(no_space).into());
+                    }
+                }
             }
             (net, PolicyAction::Remove(_)) => {
                 if let Some(net) = net {
                     net.refresh_kept().await?;
                 }
                 recorded.gc = Some(self.gc().await?);
+            }
+            // Wider: the designs now hosted are fetched; narrower: the
+            // files no longer hosted are freed.
+            (Some(net), PolicyAction::Seed(_)) => {
+                net.seed_everything().await;
+                crate::gc::collect_in_background(self.node.clone());
             }
             (Some(net), PolicyAction::Unfollow(_)) => {
                 net.refresh_kept().await?;

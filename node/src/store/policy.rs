@@ -33,6 +33,79 @@ pub enum PolicyAction {
     /// This node's own name for an author, shown instead of the name
     /// their profile gives; an empty name forgets it.
     Name(AuthorId, String),
+    /// Which designs' files this node hosts (replaces `[storage] seed`).
+    Seed(SeedPolicy),
+}
+
+/// Which designs' files a node hosts (spec/network.md, "Seeding
+/// policies"), besides those it follows, pins or wrote to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SeedPolicy {
+    /// Only those: what it follows and what is in its store.
+    #[default]
+    Followed,
+    /// Every design it hears of (`--seed-all`).
+    All,
+    /// Every design it hears of whose genesis one of these authors
+    /// signed; other designs' events only.
+    From(BTreeSet<AuthorId>),
+}
+
+impl SeedPolicy {
+    /// Whether the node catches up and takes every design's events.
+    pub fn hears_everything(&self) -> bool {
+        !matches!(self, SeedPolicy::Followed)
+    }
+}
+
+impl std::fmt::Display for SeedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeedPolicy::Followed => f.write_str("followed"),
+            SeedPolicy::All => f.write_str("all"),
+            SeedPolicy::From(authors) => {
+                let authors: Vec<String> = authors.iter().map(ToString::to_string).collect();
+                write!(f, "from:{}", authors.join(","))
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for SeedPolicy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "followed" => Ok(SeedPolicy::Followed),
+            "all" => Ok(SeedPolicy::All),
+            other => {
+                let Some(list) = other.strip_prefix("from:") else {
+                    return Err(format!("{other:?} is not a seeding policy: followed, all, or from:AUTHOR,AUTHOR"));
+                };
+                let authors = list
+                    .split(',')
+                    .map(|a| a.trim().parse::<AuthorId>().map_err(|e| format!("{a:?} is not an author id: {e}")))
+                    .collect::<Result<BTreeSet<AuthorId>, String>>()?;
+                if authors.is_empty() {
+                    return Err("from: names no author".into());
+                }
+                Ok(SeedPolicy::From(authors))
+            }
+        }
+    }
+}
+
+impl serde::Serialize for SeedPolicy {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SeedPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(de)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Longest local name of an author.
@@ -60,6 +133,8 @@ pub struct Policy {
     pub removed: BTreeSet<DesignId>,
     /// This node's names for authors.
     pub names: BTreeMap<AuthorId, String>,
+    /// The last seeding policy recorded, if any (else the config's).
+    pub seed: Option<SeedPolicy>,
 }
 
 impl Policy {
@@ -107,6 +182,7 @@ impl Policy {
             PolicyAction::Name(a, ref name) => {
                 self.names.insert(a, name.clone());
             }
+            PolicyAction::Seed(ref seed) => self.seed = Some(seed.clone()),
         }
     }
 }
@@ -195,10 +271,12 @@ fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// `[time, kind, subject, reason]`, for a pin `[time, 4, design, reason,
-/// revision]`, for a name `[time, 7, author, reason, name]`.
+/// revision]`, for a name `[time, 7, author, reason, name]`, for a
+/// seeding policy `[time, 8, policy, reason]` (the policy as text).
 fn encode(entry: &PolicyEntry) -> Vec<u8> {
     let bytes = |b: &[u8; 32]| Value::Bytes(b.to_vec());
     let (kind, subject, extra) = match &entry.action {
+        PolicyAction::Seed(seed) => (8, Value::Text(seed.to_string()), None),
         PolicyAction::Follow(d) => (0u64, bytes(d.as_bytes()), None),
         PolicyAction::Unfollow(d) => (1, bytes(d.as_bytes()), None),
         PolicyAction::Mute(a) => (2, bytes(a.as_bytes()), None),
@@ -229,11 +307,15 @@ fn decode(seq: u64, bytes: &[u8]) -> Option<PolicyEntry> {
         _ => None,
     };
     let time_ms = uint(items.first()?)?;
-    let subject = b32(items.get(2)?)?;
     let reason = match items.get(3)? {
         Value::Text(t) => t.clone(),
         _ => return None,
     };
+    if uint(items.get(1)?)? == 8 {
+        let Value::Text(seed) = items.get(2)? else { return None };
+        return Some(PolicyEntry { seq, time_ms, action: PolicyAction::Seed(seed.parse().ok()?), reason });
+    }
+    let subject = b32(items.get(2)?)?;
     let design = DesignId::from_hash(Hash::from_bytes(subject));
     let action = match uint(items.get(1)?)? {
         0 => PolicyAction::Follow(design),
@@ -273,6 +355,20 @@ mod tests {
         expected.extend([0x61, b'r']);
         assert_eq!(bytes, expected, "spec/storage.md: [time, 6, design, reason]");
         assert_eq!(decode(0, &bytes), Some(remove));
+    }
+
+    #[test]
+    fn a_seeding_policy_is_kind_8_with_its_text_and_the_last_one_is_in_force() {
+        let author = communs_protocol::SecretKey::from_bytes(&[0x44; 32]).author();
+        let from = SeedPolicy::From([author].into());
+        let recorded = entry(0, PolicyAction::Seed(from.clone()));
+        let bytes = encode(&recorded);
+        assert_eq!(&bytes[..3], &[0x84, 0x01, 0x08], "spec/storage.md: [time, 8, policy, reason]");
+        assert_eq!(decode(0, &bytes), Some(recorded));
+        assert_eq!(from.to_string().parse::<SeedPolicy>(), Ok(from.clone()));
+        let log = vec![entry(0, PolicyAction::Seed(SeedPolicy::All)), entry(1, PolicyAction::Seed(from.clone()))];
+        assert_eq!(Policy::replay(&log).seed, Some(from));
+        assert!("from:".parse::<SeedPolicy>().is_err() && "some".parse::<SeedPolicy>().is_err());
     }
 
     #[test]

@@ -351,7 +351,26 @@ impl Network {
             needs.push((i, own));
         }
         let absent = self.absent(in_order.iter().map(|(hash, _)| *hash)).await?;
-        let missing: Vec<(BlobHash, u64)> = in_order.into_iter().filter(|(hash, _)| absent.contains(hash)).collect();
+        // Under a storage limit, each design's missing files are fetched
+        // only if room is reserved for them first (spec/storage.md, "The
+        // disk limit"); a design refused fetches nothing.
+        let mut reserved = Vec::new();
+        let mut admitted: HashSet<BlobHash> = HashSet::new();
+        for (i, own) in &needs {
+            let lacking: Vec<(&BlobHash, &u64)> = own.iter().filter(|(hash, _)| absent.contains(*hash)).collect();
+            let bytes = lacking.iter().map(|(_, size)| **size).sum();
+            match node.reserve_storage(outcomes[*i].0, bytes, lacking.len()).await {
+                Ok(reservation) => {
+                    reserved.extend(reservation);
+                    admitted.extend(lacking.iter().map(|(hash, _)| **hash));
+                }
+                Err(e) => outcomes[*i].1 = Err(e.into()),
+            }
+        }
+        let needs: Vec<(usize, HashMap<BlobHash, u64>)> =
+            needs.into_iter().filter(|(i, _)| outcomes[*i].1.is_ok()).collect();
+        let missing: Vec<(BlobHash, u64)> =
+            in_order.into_iter().filter(|(hash, _)| absent.contains(hash) && admitted.contains(hash)).collect();
         let _files_held = node.blobs.protect(missing.iter().map(|(hash, _)| *hash)).await;
         let fetched_any = !missing.is_empty() || !absent_trees.is_empty();
         progress.start(missing.iter().map(|(_, size)| size).sum(), missing.len());
@@ -368,6 +387,7 @@ impl Network {
                 report.bytes += lacking.iter().map(|(_, size)| **size).sum::<u64>();
             }
         }
+        drop(reserved);
         Ok(outcomes)
     }
 
