@@ -1,7 +1,6 @@
 //! `communs node run`: the node on the network, with its local API.
 
 use std::future::IntoFuture;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use communs_node::api::{self, ApiState};
 use communs_node::net::bandwidth::Rate;
+use communs_node::home::Config;
 use communs_node::net::{Address, Network};
 use communs_node::{Home, Node};
 use serde_json::json;
@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::client::Running;
 use crate::output::Output;
 
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug, Default, Clone)]
 pub(crate) struct RunArgs {
     /// Listen on this address (repeatable; replaces the config's; default /ip4/0.0.0.0/tcp/4517).
     #[arg(long, value_name = "MULTIADDR")]
@@ -62,46 +62,107 @@ pub(crate) struct RunArgs {
     external: Vec<Address>,
 }
 
+impl RunArgs {
+    /// `config` with this command line laid over it: what is in force.
+    fn over(&self, mut config: Config) -> Config {
+        let net = &mut config.network;
+        if !self.listen.is_empty() {
+            net.listen = self.listen.clone();
+        }
+        net.bootstrap.extend(self.bootstrap.iter().cloned());
+        net.relays.extend(self.relay.iter().cloned());
+        net.mdns &= !self.no_mdns;
+        net.dht &= !self.no_dht;
+        net.seed_all |= self.seed_all;
+        net.relay_server |= self.relay_server;
+        net.external.extend(self.external.iter().cloned());
+        if let Some(max) = self.max_connections {
+            net.max_connections = max;
+        }
+        net.max_upload_bytes_per_second = self.max_upload.or(net.max_upload_bytes_per_second);
+        net.max_download_bytes_per_second = self.max_download.or(net.max_download_bytes_per_second);
+        config.api = self.api.or(config.api);
+        config.metrics.listen = self.metrics.or(config.metrics.listen);
+        if let Some(max) = self.max_storage {
+            config.storage.max_bytes = Some(max);
+        }
+        config
+    }
+}
+
+/// On each SIGHUP, reads the configuration file again and applies what
+/// may change while the node runs (`communs_node::reload`); says in the
+/// log what changed and what waits for a restart. A file that does not
+/// parse changes nothing.
+#[cfg(unix)]
+async fn reload_on_hangup(home: Home, args: RunArgs, mut running: Config, network: Network) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => hangup,
+        Err(e) => {
+            tracing::warn!("no configuration reload on SIGHUP: {e}");
+            return;
+        }
+    };
+    while hangup.recv().await.is_some() {
+        let path = home.config_path();
+        tracing::info!("SIGHUP: reading {} again", path.display());
+        let file = match home.read_config() {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::error!("configuration not reloaded, the one in force stays: {e}");
+                continue;
+            }
+        };
+        let plan = communs_node::reload::plan(&running, args.over(file));
+        if let Err(e) = communs_node::reload::apply(&network, &plan).await {
+            tracing::error!("configuration not reloaded: {e}");
+            continue;
+        }
+        for line in &plan.applied {
+            tracing::info!("reloaded {line}");
+        }
+        if !plan.needs_restart.is_empty() {
+            tracing::warn!(
+                "changed in {}, in force after a restart: {}",
+                path.display(),
+                plan.needs_restart.join(", ")
+            );
+        }
+        if plan.applied.is_empty() && plan.needs_restart.is_empty() {
+            tracing::info!("configuration unchanged");
+        }
+        running = plan.running;
+    }
+}
+
 /// How long requests in flight when the node is told to stop may still
 /// run: with the swarm's stop and the store's close, the node exits within
 /// 2 s of SIGTERM.
 const API_DRAIN: Duration = Duration::from_millis(500);
 
 pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_kad=warn"));
-    // Colours only for a person at a terminal, and never with NO_COLOR
-    // (journald and log files get plain text).
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).try_init();
+    crate::logging::init();
 
-    let config = home.read_config()?;
-    let mut net = config.network;
-    if !args.listen.is_empty() {
-        net.listen = args.listen;
-    }
-    net.bootstrap.extend(args.bootstrap);
-    net.relays.extend(args.relay);
-    net.mdns &= !args.no_mdns;
-    net.dht &= !args.no_dht;
-    net.seed_all |= args.seed_all;
-    net.relay_server |= args.relay_server;
-    net.external.extend(args.external);
-    if let Some(max) = args.max_connections {
-        net.max_connections = max;
-    }
-    net.max_upload_bytes_per_second = args.max_upload.or(net.max_upload_bytes_per_second);
-    net.max_download_bytes_per_second = args.max_download.or(net.max_download_bytes_per_second);
-    let api_addr = args.api.or(config.api).unwrap_or(api::DEFAULT_API);
-    let metrics_addr = args.metrics.or(config.metrics.listen);
+    // In force: the file with the flags laid over it, as on each SIGHUP.
+    let running_config = args.over(home.read_config()?);
+    let mut net = running_config.network.clone();
+    let api_addr = running_config.api.unwrap_or(api::DEFAULT_API);
+    let metrics_addr = running_config.metrics.listen;
 
+    // A service's fresh data directory gets its identity on first start,
+    // as `communs init` would make it (an existing one is kept).
+    let (key, created) = communs_node::keyfile::load_or_create(&home).context("creating the identity")?;
+    if created {
+        tracing::info!("created identity {} in {}", key.author(), home.root().display());
+    }
     let node = Arc::new(Node::open(home.clone()).await?);
-    if let Some(max) = args.max_storage.or(config.storage.max_bytes) {
+    if let Some(max) = running_config.storage.max_bytes {
         node.limit_storage(max.as_u64());
     }
     // `--seed-all` and `[network] seed_all` are `seed = "all"`; a policy
     // recorded with `communs seed` replaces the config's.
-    match (config.storage.seed, net.seed_all) {
+    match (running_config.storage.seed.clone(), net.seed_all) {
         (Some(seed), _) => node.configure_seeding(seed),
         (None, true) => node.configure_seeding(communs_node::SeedPolicy::All),
         (None, false) => {}
@@ -116,6 +177,8 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     let metrics_addr = metrics_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
     let network = Network::start(node.clone(), &net).await?;
     let collector = tokio::spawn(communs_node::gc::collect_periodically(Arc::downgrade(&node)));
+    #[cfg(unix)]
+    let reloader = tokio::spawn(reload_on_hangup(home.clone(), args, running_config, network.clone()));
     let token = api::create_token(&home)?;
     let running = Running { api: api_addr, pid: std::process::id(), peer_id: network.peer_id().to_string() };
     let api_path = home.api_path();
@@ -171,6 +234,9 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     // backlog): ready, for a service manager that waits for it.
     #[cfg(unix)]
     crate::notify::notify("READY=1");
+    #[cfg(unix)]
+    let watchdog = crate::notify::watchdog_interval()
+        .map(|interval| tokio::spawn(crate::notify::keep_alive(network.clone(), interval)));
     let drained = async {
         signalled(stop.clone()).await;
         tokio::time::sleep(API_DRAIN).await;
@@ -184,6 +250,12 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
     };
 
     // Stop the swarm, then close the store.
+    #[cfg(unix)]
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    #[cfg(unix)]
+    reloader.abort();
     network.shutdown().await;
     drop(network);
     collector.abort();

@@ -9,6 +9,7 @@ mod backend;
 mod client;
 mod commands;
 mod daemon;
+mod logging;
 #[cfg(unix)]
 mod notify;
 mod output;
@@ -30,6 +31,9 @@ struct Cli {
     /// Data directory of the node (default: $COMMUNS_HOME, else the platform data dir).
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
+    /// Configuration file (default: $COMMUNS_CONFIG, else config.toml in the data directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -53,6 +57,9 @@ enum Command {
     Id,
     /// Print a shell completion script (e.g. `communs completions bash > /etc/bash_completion.d/communs`).
     Completions { shell: clap_complete::Shell },
+    /// Write the man pages (communs.1, and communs-COMMAND.1 for each command) into DIR, for packagers.
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
     /// Run this node on the network, or ask how it is doing.
     #[command(subcommand)]
     Node(NodeCommand),

@@ -4,6 +4,11 @@
 //! the platform's data directory (`$XDG_DATA_HOME/communs`, usually
 //! `~/.local/share/communs`). Everything of one node lives under it, so
 //! copying or deleting a node is copying or deleting one folder.
+//!
+//! The one exception is the configuration file, which a system service
+//! keeps apart (`/etc/communs/config.toml` beside `/var/lib/communs`):
+//! `--config`, then `COMMUNS_CONFIG`, then `config.toml` in the data
+//! directory.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +17,14 @@ use serde::{Deserialize, Serialize};
 /// Environment variable naming the data directory.
 pub const HOME_ENV: &str = "COMMUNS_HOME";
 
+/// Environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "COMMUNS_CONFIG";
+
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
+    /// The configuration file when it is not the data directory's own.
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +79,19 @@ impl Home {
             },
         };
         let root = std::path::absolute(&root).map_err(io_error(&root))?;
-        Ok(Home { root })
+        Ok(Home { root, config: None })
+    }
+
+    /// Reads the configuration from `explicit` (`--config`), else from
+    /// `COMMUNS_CONFIG`, else from the data directory. Made absolute here:
+    /// a running node re-reads it on SIGHUP, whatever its working directory.
+    pub fn with_config(mut self, explicit: Option<&Path>) -> Result<Home, HomeError> {
+        let path = match explicit {
+            Some(path) => Some(path.to_owned()),
+            None => std::env::var_os(CONFIG_ENV).filter(|path| !path.is_empty()).map(PathBuf::from),
+        };
+        self.config = path.map(|path| std::path::absolute(&path).map_err(io_error(&path))).transpose()?;
+        Ok(self)
     }
 
     pub fn root(&self) -> &Path {
@@ -82,7 +104,7 @@ impl Home {
     }
 
     pub fn config_path(&self) -> PathBuf {
-        self.root.join("config.toml")
+        self.config.clone().unwrap_or_else(|| self.root.join("config.toml"))
     }
 
     /// Events (redb) and blobs (iroh-blobs).
@@ -140,6 +162,42 @@ impl Home {
 #[cfg(test)]
 mod tests {
     use super::{Config, Home};
+
+    /// The Debian package's /etc/communs/config.toml: a valid file, with a
+    /// tiers-lieu's defaults, every other key commented out.
+    #[test]
+    fn the_packaged_config_is_valid_and_seeds_everything() {
+        let text = include_str!("../../packaging/config.toml");
+        let config: Config = toml::from_str(text).expect("packaging/config.toml is a valid configuration");
+        let expected =
+            Config { network: crate::net::NetConfig { seed_all: true, ..Default::default() }, ..Default::default() };
+        assert_eq!(config, expected);
+        // Its commented keys too, once uncommented.
+        let uncommented: String = text
+            .lines()
+            .map(|line| line.strip_prefix('#').filter(|rest| rest.contains(" = ")).unwrap_or(line))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let all: Config = toml::from_str(&uncommented).expect("every key of packaging/config.toml uncommented");
+        assert!(
+            all.name.is_some() && all.api.is_some() && !all.network.bootstrap.is_empty() && all.network.relay_server
+        );
+    }
+
+    #[test]
+    fn an_explicit_config_file_is_read_instead_of_the_data_directorys() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = Home::locate(Some(&dir.path().join("home"))).expect("home");
+        home.create().expect("home created");
+        std::fs::write(home.config_path(), "name = \"in the home\"\n").expect("home config");
+        let etc = dir.path().join("etc.toml");
+        std::fs::write(&etc, "name = \"in etc\"\n").expect("etc config");
+        let service = home.clone().with_config(Some(&etc)).expect("config path");
+        assert_eq!(service.config_path(), etc);
+        assert_eq!(service.read_config().expect("config").name.as_deref(), Some("in etc"));
+        assert_eq!(service.store_dir(), home.store_dir(), "the store stays in the data directory");
+        assert_eq!(home.read_config().expect("config").name.as_deref(), Some("in the home"));
+    }
 
     #[test]
     fn a_relative_home_is_made_absolute_against_the_working_directory() {

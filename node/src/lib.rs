@@ -32,6 +32,7 @@ mod node;
 mod policy;
 pub mod progress;
 pub mod publish;
+pub mod reload;
 pub mod search;
 pub mod service;
 pub mod social;

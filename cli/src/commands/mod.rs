@@ -27,7 +27,13 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
         clap_complete::generate(shell, &mut command, "communs", &mut std::io::stdout());
         return Ok(());
     }
-    let home = Home::locate(cli.home.as_deref())?;
+    if let Command::Manpages { dir } = cli.command {
+        let command = <Cli as clap::CommandFactory>::command();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        clap_mangen::generate_to(command, &dir).with_context(|| format!("writing man pages into {}", dir.display()))?;
+        return Ok(());
+    }
+    let home = Home::locate(cli.home.as_deref())?.with_config(cli.config.as_deref())?;
     let command = match cli.command {
         // Your own profile: the author whose key this data directory holds.
         Command::Profile(crate::ProfileCommand::Show) => Command::Author { author: keyfile::load(&home)?.author() },
@@ -100,6 +106,7 @@ async fn dispatch(backend: &Backend, command: Command, out: &Output) -> anyhow::
         | Command::Id
         | Command::Restore { .. }
         | Command::Completions { .. }
+        | Command::Manpages { .. }
         | Command::Node(NodeCommand::Run(_)) => {
             anyhow::bail!("this command runs in the CLI, not in a node")
         }

@@ -71,7 +71,7 @@ impl Node {
 
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(binary());
-        command.arg("--home").arg(&self.home).args(args).env_remove("COMMUNS_HOME");
+        command.arg("--home").arg(&self.home).args(args).env_remove("COMMUNS_HOME").env_remove("COMMUNS_CONFIG");
         command
     }
 

@@ -279,6 +279,9 @@ enum Command {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
     Dial(Multiaddr),
+    /// Bootstrap peers added to the config while running: kept and dialled
+    /// as those of the config at start.
+    Bootstrap(Vec<Multiaddr>),
     /// Dial now, answering whether the dial could start.
     DialNow(Multiaddr, oneshot::Sender<Result<(), String>>),
     Status(oneshot::Sender<NetStatus>),
@@ -445,22 +448,7 @@ impl Network {
             .collect();
         // Config peers with an id are dialled by the driver's first tick,
         // and again whenever they are lost; others are dialled once, here.
-        let now = std::time::Instant::now();
-        for addr in config.bootstrap.iter().chain(&config.relays) {
-            match addr.iter().last() {
-                Some(Protocol::P2p(peer)) => {
-                    if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
-                        kad.add_address(&peer, addr.clone());
-                    }
-                    redial.discovered(now, peer, addr.clone(), redial::Source::Config);
-                }
-                _ => {
-                    if let Err(e) = swarm.dial(addr.clone()) {
-                        tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
-                    }
-                }
-            }
-        }
+        add_config_peers(&mut swarm, &mut redial, config.bootstrap.iter().chain(&config.relays));
         let (commands, receiver) = mpsc::channel(1024);
         let (kept_sender, kept_receiver) = tokio::sync::watch::channel(Arc::default());
         let (seeds_sender, seeds_receiver) = mpsc::unbounded_channel();
@@ -606,6 +594,12 @@ impl Network {
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), NetError> {
         self.send(Command::Dial(addr)).await
+    }
+
+    /// Adds bootstrap peers (a reloaded config's): dialled now, and again
+    /// whenever lost, as those given at start.
+    pub async fn add_bootstrap(&self, addrs: Vec<Multiaddr>) -> Result<(), NetError> {
+        self.send(Command::Bootstrap(addrs)).await
     }
 
     /// Dials `addr` (which ends in `/p2p/PEER`) now and waits until that
@@ -961,6 +955,28 @@ struct Driver {
     histories: peer_history::PeerHistories,
 }
 
+/// Peers of the config (bootstrap, relays): those with a `/p2p/` id go to
+/// the DHT and to [`Redial`], which dials them on its next tick and again
+/// whenever they are lost; others are dialled once, now.
+fn add_config_peers<'a>(swarm: &mut Swarm<Behaviour>, redial: &mut Redial, addrs: impl Iterator<Item = &'a Multiaddr>) {
+    let now = std::time::Instant::now();
+    for addr in addrs {
+        match addr.iter().last() {
+            Some(Protocol::P2p(peer)) => {
+                if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
+                    kad.add_address(&peer, addr.clone());
+                }
+                redial.discovered(now, peer, addr.clone(), redial::Source::Config);
+            }
+            _ => {
+                if let Err(e) = swarm.dial(addr.clone()) {
+                    tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
+                }
+            }
+        }
+    }
+}
+
 impl Driver {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
@@ -1135,6 +1151,10 @@ impl Driver {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::warn!("cannot dial {addr}: {e}");
                 }
+            }
+            Command::Bootstrap(addrs) => {
+                add_config_peers(&mut self.swarm, &mut self.redial, addrs.iter());
+                self.dial_due();
             }
             Command::DialNow(addr, reply) => {
                 let _ = reply.send(self.swarm.dial(addr).map_err(|e| e.to_string()));
