@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use communs_node::api::{self, ApiState};
-use communs_node::net::bandwidth::Rate;
 use communs_node::home::Config;
+use communs_node::net::bandwidth::Rate;
 use communs_node::net::{Address, Network};
 use communs_node::{Home, Node};
 use serde_json::json;

@@ -349,7 +349,7 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
 #[derive(Subcommand)]
 enum NodeCommand {
     /// Run the node: gossip, catch up, serve and fetch files, answer the local API. Stops on Ctrl-C or SIGTERM.
-    Run(daemon::RunArgs),
+    Run(Box<daemon::RunArgs>),
     /// Peer id, listen addresses, API address, peers and followed designs of the running node.
     Status,
 }

@@ -18,7 +18,7 @@ pub(super) async fn backup(
     overwrite: bool,
     out: &Output,
 ) -> anyhow::Result<()> {
-    let quiet = out.quiet() || !backend.shows_progress();
+    let quiet = out.quiet();
     let request = BackupRequest { dir: path_for(backend, &dir)?, files, overwrite };
     let result = backend.backup(request, progress::for_work("backing up", quiet).as_ref()).await?;
     out.warn(&format!(

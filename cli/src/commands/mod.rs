@@ -43,7 +43,7 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> anyhow::Result<()> {
         Command::Init { name } => identity::init(&home, name, out).await,
         Command::Id => identity::id(&home, out),
         Command::Restore { dir } => backup::restore(&home, &dir, out).await,
-        Command::Node(NodeCommand::Run(args)) => crate::daemon::run(home, args, out).await,
+        Command::Node(NodeCommand::Run(args)) => crate::daemon::run(home, *args, out).await,
         command => {
             if let Some(remote) = Remote::find(&home).await? {
                 return dispatch(&Backend::Remote(remote), command, out).await;

@@ -18,7 +18,7 @@ use super::ApiState;
 use super::extract::{Json, Path, Query};
 use crate::gc::GcReport;
 use crate::net::PeerInfo;
-use crate::progress::Counters;
+use crate::progress::{Counters, NoProgress};
 use crate::service::*;
 use bytes::Bytes;
 

@@ -208,7 +208,8 @@ impl Service {
                 recorded.catch_up = Some(net.follow(*design).await?);
                 recorded.present = Some(self.node.has_design(design)?);
                 if fetching_here.is_some() && recorded.present == Some(true) {
-                    let fetched = net.fetch_revisions(&[(*design, None)]).await.pop().map(|(_, r)| r);
+                    let activity = self.node.activities.begin("seed", design.to_string());
+                    let fetched = net.fetch_revisions(&[(*design, None)], &activity).await.pop().map(|(_, r)| r);
                     if let Some(Err(FilesError::Node(NodeError::NoSpace(no_space)))) = fetched {
                         let why = format!("follow refused: {no_space}");
                         self.node.set_policy(PolicyAction::Unfollow(*design), &why, now_ms())?;

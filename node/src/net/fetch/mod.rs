@@ -510,17 +510,18 @@ impl Network {
                 asked.into_iter().filter_map(|hash| lengths.get(&hash).map(|length| (hash, *length))).collect();
             let mut control = self.shared.control.clone();
             progress.serving(&peer.to_string());
-            let failure = match blobs::fetch_many(&mut control, &self.shared.bandwidth, store, peer, &asked, progress).await {
-                Ok(bytes) => {
-                    received += bytes;
-                    self.shared.node.metrics.file_received_bytes.inc_by(bytes);
-                    None
-                }
-                Err(e) => {
-                    tracing::debug!("{e}");
-                    Some(e.to_string())
-                }
-            };
+            let failure =
+                match blobs::fetch_many(&mut control, &self.shared.bandwidth, store, peer, &asked, progress).await {
+                    Ok(bytes) => {
+                        received += bytes;
+                        self.shared.node.metrics.file_received_bytes.inc_by(bytes);
+                        None
+                    }
+                    Err(e) => {
+                        tracing::debug!("{e}");
+                        Some(e.to_string())
+                    }
+                };
             let still_missing = self.absent(asked.iter().map(|(hash, _)| *hash)).await?;
             retries.answered(&still_missing, failure);
         }
