@@ -41,6 +41,32 @@ fn service(home: &Path, config: &Path, log: &Path) -> Command {
     command
 }
 
+/// A node process killed if the test ends before it stopped it (a
+/// failed assertion must not leave a node running).
+struct Reaped(Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn sigterm(child: &Child) {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -78,12 +104,14 @@ fn a_service_starts_from_its_config_file_alone_keeps_the_watchdog_fed_and_logs_f
     let watchdog = Duration::from_millis(400);
 
     // The same inode: `service` truncates the file, it does not replace it.
-    let mut child = service(&home, &config, &log)
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env("WATCHDOG_USEC", watchdog.as_micros().to_string())
-        .env("JOURNAL_STREAM", format!("{}:{}", stream.dev(), stream.ino()))
-        .spawn()
-        .expect("communs node run starts");
+    let mut child = Reaped(
+        service(&home, &config, &log)
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("WATCHDOG_USEC", watchdog.as_micros().to_string())
+            .env("JOURNAL_STREAM", format!("{}:{}", stream.dev(), stream.ino()))
+            .spawn()
+            .expect("communs node run starts"),
+    );
     assert_eq!(receive(&manager), "READY=1");
     let answer = support::http::get(&api_address(&home), "/v1/node");
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -129,13 +157,15 @@ fn a_watchdog_meant_for_another_process_and_a_stale_journal_stream_are_ignored()
     let manager = UnixDatagram::bind(&socket_path).expect("the manager's socket");
     manager.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     let log = dir.path().join("log");
-    let mut child = service(&home, &config, &log)
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env("WATCHDOG_USEC", "200000")
-        .env("WATCHDOG_PID", "1")
-        .env("JOURNAL_STREAM", "1:1")
-        .spawn()
-        .expect("communs node run starts");
+    let mut child = Reaped(
+        service(&home, &config, &log)
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("WATCHDOG_USEC", "200000")
+            .env("WATCHDOG_PID", "1")
+            .env("JOURNAL_STREAM", "1:1")
+            .spawn()
+            .expect("communs node run starts"),
+    );
     assert_eq!(receive(&manager), "READY=1");
     manager.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
     let mut message = [0u8; 64];
@@ -159,7 +189,7 @@ fn sighup_dials_a_bootstrap_peer_added_to_the_config_and_logs_what_needs_a_resta
     let config = dir.path().join("config.toml");
     std::fs::write(&config, service_config("")).expect("config");
     let log = dir.path().join("service.log");
-    let mut child = service(&home, &config, &log).spawn().expect("communs node run starts");
+    let mut child = Reaped(service(&home, &config, &log).spawn().expect("communs node run starts"));
     let node = support::Node { home: home.clone() };
     support::daemon::eventually(20, "the service answers", || home.join("api.json").exists());
     let api = api_address(&home);
