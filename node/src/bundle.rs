@@ -15,6 +15,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::SeekFrom;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use communs_protocol::bundle::MAGIC;
 use communs_protocol::bundle::{self as framing, kind};
@@ -25,7 +27,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use crate::progress::Progress;
 use crate::store::EventStoreError;
-use crate::store::events::Checked;
 use crate::{Node, NodeError};
 
 /// Blobs up to this size are read into memory, checked, and handed to the
@@ -226,17 +227,50 @@ impl Node {
     }
 
     async fn import_bundle(&self, file: &Path, progress: &dyn Progress) -> Result<BundleSummary, NodeError> {
-        let scan = scan(file).await?;
-        let admitted = self.admission_before_signatures(file, &scan.events)?;
-        let (admitted, events) = match admitted {
-            Some((new, ordered)) => match verify_decoded(ordered).await {
-                Some(events) => (Some(new), events),
-                // Which event fails, and why, is said by the full decode.
-                None => (Some(new), self.verify_events(file, scan.events).await?),
-            },
-            None => (None, self.verify_events(file, scan.events).await?),
+        let mut scan = scan(file).await?;
+        let records = Arc::new(std::mem::take(&mut scan.events));
+        let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+        let (admitted, events, trees) = match self.decode_and_order(file, records.clone(), threads).await? {
+            Some(ordered) => {
+                // Signatures are checked on every core while this thread
+                // runs the dry run of admission and reads the trees, which
+                // write nothing.
+                let ordered = Arc::new(ordered);
+                let stop = Arc::new(AtomicBool::new(false));
+                let verifying = tokio::task::spawn_blocking({
+                    let (ordered, stop) = (ordered.clone(), stop.clone());
+                    move || SignedEvent::verify_all(&ordered, threads, &stop)
+                });
+                let checked_then_trees = async {
+                    // A flood that the design's rules refuse (an outsider's
+                    // approvals) is refused after a few lookups, without
+                    // waiting for its signatures.
+                    let checked = self.events.check_insert(&ordered)?;
+                    Ok::<_, NodeError>((checked, self.check_trees(file, &ordered, &scan.blobs).await))
+                };
+                let (checked, trees) = match checked_then_trees.await {
+                    Ok(both) => both,
+                    Err(refused) => {
+                        stop.store(true, Ordering::Relaxed);
+                        let _ = verifying.await;
+                        return Err(refused);
+                    }
+                };
+                let verified = verifying.await.unwrap_or(false);
+                if !verified {
+                    // Which event fails, and why, is said by the full
+                    // decode; a forged event is reported before its tree.
+                    self.verify_events(file, Arc::unwrap_or_clone(records)).await?;
+                }
+                let events = Arc::try_unwrap(ordered).unwrap_or_else(|shared| shared.as_ref().clone());
+                (Some(checked), events, trees?)
+            }
+            None => {
+                let events = self.verify_events(file, Arc::unwrap_or_clone(records)).await?;
+                let trees = self.check_trees(file, &events, &scan.blobs).await?;
+                (None, events, trees)
+            }
         };
-        let trees = self.check_trees(file, &events, &scan.blobs).await?;
         let named: HashSet<&BlobHash> =
             trees.iter().flat_map(|(tree, files)| std::iter::once(tree).chain(files)).collect();
         // Every blob is one a tree names (a tree, or a file of a tree).
@@ -336,27 +370,27 @@ impl Node {
         })
     }
 
-    /// The dry run of the insert (which events it would store), on the
-    /// events decoded without checking their signatures: a flood that the
-    /// design's rules refuse (an outsider's approvals) is refused after a
-    /// few lookups instead of a signature check per event. Sound because
-    /// it can only refuse: nothing is stored from it, and every event is
-    /// verified before anything is; a forged event it lets through fails
-    /// verification next. Returns what it found (for the insert), and the events
-    /// decoded and ordered (each checked against its parents) but not yet
-    /// verified, for [`verify_decoded`]; `None` if the events do not
-    /// decode or order (verification then says why).
-    fn admission_before_signatures(
+    /// The bundle's events decoded without checking their signatures (on
+    /// every core), ordered by their parents and each checked against
+    /// them, for the dry run of admission while the signatures are
+    /// checked ([`SignedEvent::verify_all`]). Sound because the dry run
+    /// can only refuse: nothing is stored before every event verified.
+    /// `None` if the events do not decode or order (the full decode of
+    /// [`Node::verify_events`] then says why).
+    async fn decode_and_order(
         &self,
         file: &Path,
-        records: &[Vec<u8>],
-    ) -> Result<Option<(Checked, Vec<SignedEvent>)>, NodeError> {
-        let Ok(unverified) = records.iter().map(|r| SignedEvent::decode_trusted(r)).collect::<Result<Vec<_>, _>>()
-        else {
+        records: Arc<Vec<Vec<u8>>>,
+        threads: NonZeroUsize,
+    ) -> Result<Option<Vec<SignedEvent>>, NodeError> {
+        // Off the async threads: a running node keeps serving meanwhile.
+        let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_trusted_many(&records, threads))
+            .await
+            .map_err(|e| NodeError::Io { path: file.to_owned(), source: std::io::Error::other(e) })?;
+        let Ok(unverified) = decoded.into_iter().collect::<Result<Vec<_>, _>>() else {
             return Ok(None);
         };
-        let Ok(ordered) = self.order_events(file, unverified) else { return Ok(None) };
-        Ok(Some((self.events.check_insert(&ordered)?, ordered)))
+        Ok(self.order_events(file, unverified).ok())
     }
 
     /// Decodes the bundle's events, verifying their signatures on every
@@ -487,22 +521,6 @@ impl Node {
         }
         Ok(named)
     }
-}
-
-/// Verifies the signatures of events that [`Node::admission_before_signatures`]
-/// decoded and ordered, on every core, instead of decoding and ordering
-/// them again: the same checks give the same answers on the same bytes.
-/// `None` if any fails (the caller decodes them all again to say which
-/// record, and why).
-async fn verify_decoded(events: Vec<SignedEvent>) -> Option<Vec<SignedEvent>> {
-    let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-    // Off the async threads: a running node keeps serving meanwhile.
-    tokio::task::spawn_blocking(move || {
-        SignedEvent::verify_many(&events, threads).iter().all(Result::is_ok).then_some(events)
-    })
-    .await
-    .ok()
-    .flatten()
 }
 
 /// Where a blob's bytes lie in the bundle file.

@@ -9,6 +9,8 @@
 //! governance) are checked by the caller with [`SignedEvent::check_parents`]
 //! and the resolver.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::cbor::{
     self, DecodeError, Value, array_n, bytes_n, bytes_value, list, nullable, sorted_set, text, text_value, uint,
     uint_value,
@@ -632,14 +634,14 @@ impl SignedEvent {
         let design = nullable(design)
             .map(|d| bytes_n(d, "event.design").map(|b| DesignId::from_hash(Hash::from_bytes(b))))
             .transpose()?;
-        let (author, key) = match verify {
+        let (author, keys) = match verify {
             // Read back from the store: checked when it came in.
             Verify::No => (AuthorId::from_stored_bytes(bytes_n(author, "event.author")?), None),
             Verify::Yes(keys) => {
                 let field = "event.author";
-                let (author, key) =
+                let author =
                     keys.author(bytes_n(author, field)?).map_err(|source| EventError::Key { field, source })?;
-                (author, Some(key))
+                (author, Some(keys))
             }
         };
         let event = UnsignedEvent {
@@ -652,8 +654,8 @@ impl SignedEvent {
         };
         let signature = Signature(bytes_n(signature, "event.signature")?);
         check_rules(&event)?;
-        if let Some(key) = key {
-            verify_signature(&key, bytes, &signature, event.author)?;
+        if let Some(keys) = keys {
+            verify_signature(keys, bytes, &signature, event.author)?;
         }
         let id = EventId::from_hash(Hash::of(bytes));
         Ok(SignedEvent { event, signature, id, bytes: bytes.to_vec() })
@@ -666,9 +668,8 @@ impl SignedEvent {
     /// the one `decode` of the same bytes gives.
     fn verify_decoded(&self, keys: &mut KeyCache) -> Result<(), EventError> {
         let field = "event.author";
-        let (_, key) =
-            keys.author(*self.event.author.as_bytes()).map_err(|source| EventError::Key { field, source })?;
-        verify_signature(&key, &self.bytes, &self.signature, self.event.author)
+        let author = keys.author(*self.event.author.as_bytes()).map_err(|source| EventError::Key { field, source })?;
+        verify_signature(keys, &self.bytes, &self.signature, author)
     }
 
     pub fn id(&self) -> EventId {
@@ -732,15 +733,13 @@ impl SignedEvent {
 /// Checks `signature` over the bytes received, not a re-encoding: the
 /// unsigned encoding is `bytes` with a 7-item head and no last item.
 fn verify_signature(
-    key: &ed25519_dalek::VerifyingKey,
+    keys: &mut KeyCache,
     bytes: &[u8],
     signature: &Signature,
     author: AuthorId,
 ) -> Result<(), EventError> {
-    let mut unsigned = Vec::with_capacity(bytes.len() - SIGNATURE_ITEM_BYTES);
-    unsigned.push(0x87);
-    unsigned.extend_from_slice(&bytes[1..bytes.len() - SIGNATURE_ITEM_BYTES]);
-    KeyCache::verify(key, EVENT_SIGNING_DOMAIN, &unsigned, signature).map_err(|_| EventError::BadSignature { author })
+    let unsigned = [&[0x87][..], &bytes[1..bytes.len() - SIGNATURE_ITEM_BYTES]];
+    keys.verify(author, EVENT_SIGNING_DOMAIN, &unsigned, signature).map_err(|_| EventError::BadSignature { author })
 }
 
 /// Whether a decode verifies the signature, with the keys decoded so far.
@@ -913,19 +912,39 @@ impl SignedEvent {
         in_parts(records, threads, decode_part)
     }
 
-    /// [`SignedEvent::decode_many`] of events already decoded with
+    /// Whether every one of `events` (decoded with
     /// [`SignedEvent::decode_trusted`] from bytes that did not come from
-    /// this node's store (a bundle's, decoded once for a dry run of
-    /// admission): each author's key and each signature checked, on its
-    /// own with the strict rule, over `threads` threads. The result of
-    /// each is the one [`SignedEvent::decode`] of its bytes gives, without
-    /// decoding them a second time. In the order of `events`.
-    pub fn verify_many(events: &[SignedEvent], threads: std::num::NonZeroUsize) -> Vec<Result<(), EventError>> {
+    /// this node's store) passes the checks that [`SignedEvent::decode`] adds to
+    /// [`SignedEvent::decode_trusted`] (its author's key and its signature),
+    /// over `threads` threads. Stops at the first that fails, and as soon
+    /// as `stop` is set (then `false`): a caller that learns meanwhile that
+    /// the events are refused anyway does not pay for the rest.
+    pub fn verify_all(events: &[SignedEvent], threads: std::num::NonZeroUsize, stop: &AtomicBool) -> bool {
+        // Set by the first thread that finds a failure, for the others.
+        let failed = AtomicBool::new(false);
         let verify_part = |part: &[SignedEvent]| {
             let mut keys = KeyCache::default();
-            part.iter().map(|event| event.verify_decoded(&mut keys)).collect::<Vec<_>>()
+            for event in part {
+                if stop.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
+                    return vec![false];
+                }
+                if event.verify_decoded(&mut keys).is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                    return vec![false];
+                }
+            }
+            vec![true]
         };
-        in_parts(events, threads, verify_part)
+        in_parts(events, threads, verify_part).into_iter().all(|ok| ok)
+    }
+
+    /// [`SignedEvent::decode_trusted`] of each record, over `threads`
+    /// threads, in the order of `records`.
+    pub fn decode_trusted_many(
+        records: &[Vec<u8>],
+        threads: std::num::NonZeroUsize,
+    ) -> Vec<Result<SignedEvent, EventError>> {
+        in_parts(records, threads, |part| part.iter().map(|bytes| SignedEvent::decode_trusted(bytes)).collect())
     }
 }
 

@@ -5,11 +5,13 @@
 //! own: key generation takes the RNG as an argument, and the node decides
 //! where the secret lives.
 
+use std::collections::HashMap;
 use std::{fmt, str::FromStr};
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rand_core::CryptoRngCore;
 
+use crate::strict_verify::PrecomputedKey;
 use crate::text_id::{self, IdError};
 
 /// A secret signing key. Never printed, never serialised by this crate
@@ -100,43 +102,89 @@ fn checked_key(bytes: &[u8; 32]) -> Result<VerifyingKey, KeyError> {
 /// Authors' keys, decoded once for many signatures: decoding a public key
 /// (a point decompression, and its small-order check) costs about a tenth
 /// of a verification, and a bulk of events (a bundle, a catch-up) has few
-/// authors.
+/// authors. An author seen often gets a table of its key's multiples
+/// ([`PrecomputedKey`]), which makes each further check about a third
+/// cheaper with the same answer.
 #[derive(Default)]
-pub(crate) struct KeyCache(std::collections::HashMap<[u8; 32], VerifyingKey>);
+pub(crate) struct KeyCache {
+    keys: HashMap<[u8; 32], CachedKey>,
+    tables: usize,
+}
+
+struct CachedKey {
+    key: VerifyingKey,
+    /// Signatures checked with this key so far.
+    uses: u32,
+    table: Option<Box<PrecomputedKey>>,
+}
 
 impl KeyCache {
     /// Keys kept at most: a stranger's bulk of a million authors costs a
     /// bounded amount of memory (and each key its full price).
     const MAX_KEYS: usize = 4096;
+    /// Tables kept at most (30 KiB each).
+    const MAX_TABLES: usize = 64;
+    /// Signatures by one author after which its table is built: a table
+    /// costs about thirty checks and saves a third of each after it.
+    const TABLE_AFTER: u32 = 64;
 
     /// The author of these bytes, checked as [`AuthorId::from_bytes`]
-    /// does, with its decoded key.
-    pub(crate) fn author(&mut self, bytes: [u8; 32]) -> Result<(AuthorId, VerifyingKey), KeyError> {
-        if let Some(key) = self.0.get(&bytes) {
-            return Ok((AuthorId(bytes), *key));
+    /// does, and kept for [`KeyCache::verify`].
+    pub(crate) fn author(&mut self, bytes: [u8; 32]) -> Result<AuthorId, KeyError> {
+        if !self.keys.contains_key(&bytes) {
+            let key = checked_key(&bytes)?;
+            if self.keys.len() < Self::MAX_KEYS {
+                self.keys.insert(bytes, CachedKey { key, uses: 0, table: None });
+            }
         }
-        let key = checked_key(&bytes)?;
-        if self.0.len() < Self::MAX_KEYS {
-            self.0.insert(bytes, key);
-        }
-        Ok((AuthorId(bytes), key))
+        Ok(AuthorId(bytes))
     }
 
-    /// Checks a signature over `domain || message` by the author of `key`
-    /// (from [`KeyCache::author`]) with strict RFC 8032 rules (canonical
-    /// `S`, no small-order `R`), so that no third party can turn one valid
-    /// signature into another.
+    /// Checks a signature over `domain || message` (the message given in
+    /// parts, concatenated) by `author` with strict RFC 8032 rules
+    /// (canonical `S`, no small-order `R`), so that no third party can
+    /// turn one valid signature into another.
     pub(crate) fn verify(
-        key: &VerifyingKey,
+        &mut self,
+        author: AuthorId,
         domain: &[u8],
-        message: &[u8],
+        message: &[&[u8]],
         signature: &Signature,
     ) -> Result<(), SignatureError> {
-        let mut signed = Vec::with_capacity(domain.len() + message.len());
-        signed.extend_from_slice(domain);
-        signed.extend_from_slice(message);
-        key.verify_strict(&signed, &ed25519_dalek::Signature::from_bytes(&signature.0)).map_err(|_| SignatureError)
+        let Some(cached) = self.keys.get_mut(author.as_bytes()) else {
+            // Not kept (the cache is full): checked on its own.
+            let key = checked_key(author.as_bytes()).map_err(|_| SignatureError)?;
+            return verify_with_key(&key, domain, message, signature);
+        };
+        cached.uses = cached.uses.saturating_add(1);
+        if cached.table.is_none() && cached.uses >= Self::TABLE_AFTER && self.tables < Self::MAX_TABLES {
+            cached.table = Some(Box::new(PrecomputedKey::new(&cached.key)));
+            self.tables += 1;
+        }
+        match &cached.table {
+            Some(table) => {
+                let mut parts = Vec::with_capacity(message.len() + 1);
+                parts.push(domain);
+                parts.extend_from_slice(message);
+                table.verify_strict(&parts, &signature.0).then_some(()).ok_or(SignatureError)
+            }
+            None => verify_with_key(&cached.key, domain, message, signature),
+        }
     }
+}
+
+fn verify_with_key(
+    key: &VerifyingKey,
+    domain: &[u8],
+    message: &[&[u8]],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
+    let mut signed = Vec::with_capacity(domain.len() + message.iter().map(|p| p.len()).sum::<usize>());
+    signed.extend_from_slice(domain);
+    for part in message {
+        signed.extend_from_slice(part);
+    }
+    key.verify_strict(&signed, &ed25519_dalek::Signature::from_bytes(&signature.0)).map_err(|_| SignatureError)
 }
 
 impl fmt::Display for AuthorId {

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod manifest;
 pub mod path;
 pub mod search;
+mod strict_verify;
 pub mod sync;
 pub mod text_id;
 pub mod tree;

@@ -547,9 +547,20 @@ fn verifying_events_decoded_trusted_gives_what_decoding_them_gives() {
         })
         .unzip();
     assert!(expected.iter().any(Result::is_ok) && expected.iter().any(Result::is_err));
-    for threads in [1, 2, 3, 8] {
-        let verified = SignedEvent::verify_many(&trusted, std::num::NonZeroUsize::new(threads).expect("non-zero"));
-        assert_eq!(verified, expected, "{threads} threads");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    for (event, expected) in trusted.iter().zip(&expected) {
+        let alone = SignedEvent::verify_all(std::slice::from_ref(event), std::num::NonZeroUsize::MIN, &never);
+        assert_eq!(alone, expected.is_ok(), "{:?}", expected);
     }
-    assert!(SignedEvent::verify_many(&[], std::num::NonZeroUsize::MIN).is_empty());
+    let valid: Vec<SignedEvent> =
+        trusted.iter().zip(&expected).filter(|(_, e)| e.is_ok()).map(|(t, _)| t.clone()).collect();
+    for threads in [1, 2, 3, 8] {
+        let threads = std::num::NonZeroUsize::new(threads).expect("non-zero");
+        assert!(SignedEvent::verify_all(&valid, threads, &never), "{threads} threads");
+        assert!(!SignedEvent::verify_all(&trusted, threads, &never), "{threads} threads");
+        // Told to stop: not all verified.
+        let stop = std::sync::atomic::AtomicBool::new(true);
+        assert!(!SignedEvent::verify_all(&valid, threads, &stop));
+    }
+    assert!(SignedEvent::verify_all(&[], std::num::NonZeroUsize::MIN, &never));
 }
