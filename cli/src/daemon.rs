@@ -197,8 +197,10 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
         &json!({ "peer_id": status.peer_id, "listen": status.listen, "api": api_addr.to_string(), "metrics": metrics_url }),
         || {
             let metrics = metrics_url.as_ref().map(|url| format!("\n  metrics on {url}")).unwrap_or_default();
+            // Under a service manager there is no terminal to press it in.
+            let stop = if std::io::IsTerminal::is_terminal(&std::io::stdin()) { "\nStop it with Ctrl-C." } else { "" };
             format!(
-                "Node {} running\n  listening on {}\n  API on http://{}{metrics}\nStop it with Ctrl-C.",
+                "Node {} running\n  listening on {}\n  API on http://{}{metrics}{stop}",
                 status.peer_id,
                 status.listen.join(", "),
                 api_addr

@@ -13,8 +13,11 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 /// The levels shown unless `RUST_LOG` says otherwise: gossipsub and
-/// Kademlia report every routine hiccup at info.
-const DEFAULT_FILTER: &str = "info,libp2p_gossipsub=warn,libp2p_kad=warn";
+/// Kademlia report every routine hiccup at info, and Kademlia's automatic
+/// bootstrap warns "No known peers" on every start of a node alone (an
+/// operator's journal then opens with a warning about nothing; `node
+/// status` says "no peer ever connected").
+const DEFAULT_FILTER: &str = "info,libp2p_gossipsub=warn,libp2p_kad=warn,libp2p_kad::behaviour=error";
 
 /// Installs the process's subscriber (a second call does nothing).
 pub(crate) fn init() {

@@ -574,3 +574,51 @@ fn reading_commands_leave_every_file_of_the_store_untouched() {
     node.json(&["follow", &design]);
     assert_eq!(node.json(&["fsck"])["ok"], true);
 }
+
+/// A folder the node may read but not write (as the packaged service reads
+/// makers' folders): the publish happens, and a marker that cannot be
+/// written is a warning that says how to go on, not an error that hides a
+/// design already made (publishing again would make a second one). The
+/// folder is made immutable, which stops root too; skipped where `chattr`
+/// cannot (not root, or a file system without the flag).
+#[test]
+fn a_folder_that_cannot_hold_its_marker_still_publishes_and_says_how_to_go_on() {
+    let dir = tmp();
+    let node = Node::init(dir.path(), "home");
+    let folder = small_design(dir.path(), "Read-only visor");
+    let chattr =
+        |flag: &str| std::process::Command::new("chattr").arg(flag).arg(&folder).status().is_ok_and(|s| s.success());
+    if !chattr("+i") {
+        eprintln!("skipped: chattr +i is not available here");
+        return;
+    }
+    struct Mutable<F: Fn(&str) -> bool>(F);
+    impl<F: Fn(&str) -> bool> Drop for Mutable<F> {
+        fn drop(&mut self) {
+            (self.0)("-i");
+        }
+    }
+    let _mutable_again = Mutable(chattr);
+    let folder_arg = folder.to_str().expect("utf-8");
+    let run = node.run(&["publish", folder_arg, "-m", "first"]).ok();
+    assert!(run.stdout.contains("Published a new design"), "{run:?}");
+    let list = node.json(&["list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let design = list[0]["design"].as_str().expect("design").to_owned();
+    assert!(run.stderr.contains(".communs") && run.stderr.contains(&format!("--design {design}")), "{run:?}");
+    assert!(!folder.join(".communs").exists());
+    // Going on as the warning says: the same design (nothing changed), and
+    // scripts read why the folder holds no marker.
+    let run = node.run(&["--json", "publish", folder_arg, "--design", &design]).ok();
+    let again = run.json();
+    assert_eq!(again["design"], design.as_str());
+    assert_eq!(again["unchanged"], true);
+    assert_eq!(again["marked"], false, "{run:?}");
+    assert!(again["marker_error"].as_str().is_some_and(|e| e.contains(".communs")), "{run:?}");
+    assert_eq!(node.json(&["list"]).as_array().map(Vec::len), Some(1));
+    // Writable again: the folder records the design it holds.
+    drop(_mutable_again);
+    let again = node.json(&["publish", folder_arg, "--design", &design]);
+    assert_eq!(again["marked"], true);
+    assert!(folder.join(".communs").exists());
+}

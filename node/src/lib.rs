@@ -25,7 +25,7 @@ mod ingest;
 mod inspect;
 pub mod keyfile;
 mod lock;
-mod marker;
+pub mod marker;
 pub mod metrics;
 pub mod net;
 mod node;

@@ -11,10 +11,10 @@ use std::path::Path;
 use communs_protocol::{DesignId, EventId};
 use serde::{Deserialize, Serialize};
 
-pub(crate) const MARKER_FILE: &str = ".communs";
+pub const MARKER_FILE: &str = ".communs";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Marker {
+pub struct Marker {
     pub design: DesignId,
     pub revision: EventId,
 }
@@ -35,7 +35,7 @@ pub enum MarkerError {
 }
 
 /// Reads the marker of `folder`, if there is one.
-pub(crate) fn read(folder: &Path) -> Result<Option<Marker>, MarkerError> {
+pub fn read(folder: &Path) -> Result<Option<Marker>, MarkerError> {
     let path = folder.join(MARKER_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -51,7 +51,7 @@ pub(crate) fn read(folder: &Path) -> Result<Option<Marker>, MarkerError> {
 }
 
 /// Records that `folder` holds `marker`.
-pub(crate) fn write(folder: &Path, marker: &Marker) -> Result<(), MarkerError> {
+pub fn write(folder: &Path, marker: &Marker) -> Result<(), MarkerError> {
     let path = folder.join(MARKER_FILE);
     let text = format!(
         "# This folder holds a communs design; `communs publish` here adds a revision on top.\n{}",

@@ -47,6 +47,11 @@ pub struct Published {
     /// contents are stored only if no blob has the same hash.
     pub bytes_imported: u64,
     pub warnings: Vec<String>,
+    /// Why the folder's `.communs` marker could not record this revision
+    /// (a folder the node may read but not write: the packaged service
+    /// reads makers' folders read-only). The publish happened all the
+    /// same; the caller may record the marker itself.
+    pub marker_error: Option<String>,
 }
 
 /// The governance a new design starts with.
@@ -143,7 +148,7 @@ impl Node {
                 (genesis.design(), revision.id(), true)
             }
             Some(design) => {
-                let base = match marker.filter(|m| m.design == design) {
+                let base = match marker.as_ref().filter(|m| m.design == design) {
                     Some(m) => Some(m.revision),
                     None => self.governance_of(&design)?.canonical,
                 };
@@ -156,15 +161,21 @@ impl Node {
                     && r.tree == tree_hash
                     && r.manifest == manifest
                 {
+                    // A folder published with --design records it now.
+                    let held = Marker { design, revision: base_event.id() };
+                    let marker_error = (marker.as_ref() != Some(&held))
+                        .then(|| marker::write(folder, &held).err().map(|e| e.to_string()))
+                        .flatten();
                     return Ok(Published {
                         design,
-                        revision: base_event.id(),
+                        revision: held.revision,
                         new_design: false,
                         unchanged: true,
                         files: files_count,
                         bytes,
                         bytes_imported,
                         warnings,
+                        marker_error,
                     });
                 }
                 self.blobs.sync().await?;
@@ -173,7 +184,10 @@ impl Node {
                 (design, self.append(&design, body, request.now_ms)?.id(), false)
             }
         };
-        marker::write(folder, &Marker { design, revision })?;
+        // The events are stored: a marker that cannot be written must not
+        // turn a publish that happened into an error (publishing again
+        // would then make a second design).
+        let marker_error = marker::write(folder, &Marker { design, revision }).err().map(|e| e.to_string());
         Ok(Published {
             design,
             revision,
@@ -183,6 +197,7 @@ impl Node {
             bytes,
             bytes_imported,
             warnings,
+            marker_error,
         })
     }
 

@@ -1,5 +1,6 @@
 //! The commands that work on designs and on the store as a whole.
 
+use communs_node::marker::Marker;
 use communs_node::service::{
     CatalogRequest, DesignView, EventBody, EventView, ExportRequest, ForkRequest, GetRequest, ImportRequest,
     ListRequest, LogRequest, ManifestLicense, OkhFormat, PublishRequest, SearchRequest, SearchResults,
@@ -17,11 +18,28 @@ pub(super) async fn run(backend: &Backend, command: Command, out: &Output) -> an
     let quiet = out.quiet();
     match command {
         Command::Publish { dir, message, design, license, maintainers, threshold } => {
-            let request =
-                PublishRequest { dir: path_for(backend, &dir)?, message, design, license, maintainers, threshold };
-            let published = backend.publish(request, progress::for_work("publishing", quiet).as_ref()).await?;
+            let folder = path_for(backend, &dir)?;
+            let request = PublishRequest { dir: folder.clone(), message, design, license, maintainers, threshold };
+            let mut published = backend.publish(request, progress::for_work("publishing", quiet).as_ref()).await?;
             for warning in &published.warnings {
                 out.warn(warning);
+            }
+            if !published.marked {
+                // A running node reads the folder as its own user (the
+                // packaged service, read-only); this process runs as the
+                // folder's owner.
+                let marker = Marker { design: published.design, revision: published.revision };
+                match communs_node::marker::write(&folder, &marker) {
+                    Ok(()) => {
+                        published.marked = true;
+                        published.marker_error = None;
+                    }
+                    Err(e) => out.warn(&format!(
+                        "published, but {e}: this folder does not record that it holds {design}; \
+                         the next publish from it makes a new design unless it names this one (--design {design})",
+                        design = published.design
+                    )),
+                }
             }
             out.show(&published, || {
                 let what = if published.unchanged {

@@ -57,6 +57,12 @@ pub struct PublishResult {
     /// Bytes read and hashed (files the file cache did not know).
     pub bytes_read: u64,
     pub warnings: Vec<String>,
+    /// The folder's `.communs` marker records this revision, so that the
+    /// next publish from it adds on top. False when the node could not
+    /// write it (it reads the folder as its own user), with the reason in
+    /// `marker_error`; the CLI then writes it itself.
+    pub marked: bool,
+    pub marker_error: Option<String>,
 }
 
 /// A page of designs, in name order.
@@ -470,6 +476,8 @@ impl Service {
             bytes: published.bytes,
             bytes_read: published.bytes_imported,
             warnings: published.warnings,
+            marked: published.marker_error.is_none(),
+            marker_error: published.marker_error,
         })
     }
 
