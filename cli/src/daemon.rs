@@ -157,9 +157,7 @@ pub(crate) async fn run(home: Home, args: RunArgs, out: &Output) -> anyhow::Resu
         tracing::info!("created identity {} in {}", key.author(), home.root().display());
     }
     let node = Arc::new(Node::open(home.clone()).await?);
-    if let Some(max) = running_config.storage.max_bytes {
-        node.limit_storage(max.as_u64());
-    }
+    node.limit_storage(running_config.storage.max_bytes.map(|max| max.as_u64()));
     // `--seed-all` and `[network] seed_all` are `seed = "all"`; a policy
     // recorded with `communs seed` replaces the config's.
     match (running_config.storage.seed.clone(), net.seed_all) {

@@ -195,8 +195,12 @@ fn sighup_dials_a_bootstrap_peer_added_to_the_config_and_logs_what_needs_a_resta
     let api = api_address(&home);
     assert!(!node.json(&["peers"]).to_string().contains(&peer.peer_id()), "not connected before the reload");
 
-    // A new peer, and a new API port.
-    let edited = service_config(&format!("bootstrap = [\"{}\"]\n", peer.addr)).replace("127.0.0.1:0", "127.0.0.1:1");
+    // A new peer, limits, and a new API port.
+    let edited = service_config(&format!(
+        "bootstrap = [\"{}\"]\nmax_upload_bytes_per_second = \"5MB\"\n\n[storage]\nmax_bytes = \"1GB\"\n",
+        peer.addr
+    ))
+    .replace("127.0.0.1:0", "127.0.0.1:1");
     std::fs::write(&config, edited).expect("config");
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
@@ -206,6 +210,10 @@ fn sighup_dials_a_bootstrap_peer_added_to_the_config_and_logs_what_needs_a_resta
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(text.contains("reloaded network.bootstrap: dialling"), "{text}");
     assert!(text.contains("in force after a restart: api"), "{text}");
+    // The limits hold from the reload on.
+    assert!(text.contains("reloaded network.max_upload_bytes_per_second: 5000000 B/s"), "{text}");
+    assert!(text.contains("reloaded storage.max_bytes: 1000000000 bytes"), "{text}");
+    assert_eq!(node.json(&["node", "status"])["storage"]["max_bytes"], 1_000_000_000u64);
     assert_eq!(api_address(&home), api, "the API stays until a restart");
     assert_eq!(support::http::get(&api, "/v1/node").status, 200);
 

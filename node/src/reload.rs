@@ -5,7 +5,9 @@
 //! compares the configuration in force with the file's (pure) and says
 //! what to do; [`apply`] does it on the running [`Network`].
 //!
-//! Adding a setting: [`plan`] takes `Config` and `NetConfig` apart field
+//! Live: the name, new bootstrap peers, the bandwidth limits and the
+//! storage limit. Adding a setting: [`plan`] takes `Config`, `NetConfig`
+//! and `StorageConfig` apart field
 //! by field, so a new field does not compile until it has its line there.
 //! A setting that can change live gets an [`Action`] (carried out in
 //! [`apply`]) and a line in `applied`; any other is listed in
@@ -15,7 +17,9 @@ use std::collections::HashSet;
 
 use libp2p::Multiaddr;
 
+use crate::disk::StorageConfig;
 use crate::home::Config;
+use crate::net::bandwidth::{Limits, Rate};
 use crate::net::{NetConfig, NetError, Network};
 
 /// What a reload does.
@@ -38,6 +42,11 @@ pub struct Plan {
 pub enum Action {
     /// Dial these new bootstrap peers now, and again whenever lost.
     Bootstrap(Vec<Multiaddr>),
+    /// These upload and download limits from now on (none: no limit).
+    Bandwidth(Limits),
+    /// Keep the data directory under this many bytes (none: no limit),
+    /// giving up files now if it is over.
+    StorageLimit(Option<u64>),
 }
 
 /// Compares the configuration in force with `new` (the file, with the
@@ -53,7 +62,16 @@ pub fn plan(running: &Config, new: Config) -> Plan {
     }
     restart_if_changed(&mut plan, "api", api != running.api);
     restart_if_changed(&mut plan, "metrics", metrics != running.metrics);
-    restart_if_changed(&mut plan, "storage", storage != running.storage);
+    let StorageConfig { max_bytes, seed } = storage;
+    if max_bytes != running.storage.max_bytes {
+        plan.applied.push(format!(
+            "storage.max_bytes: {}",
+            max_bytes.map_or("no limit".to_owned(), |max| format!("{} bytes", max.as_u64()))
+        ));
+        plan.running.storage.max_bytes = max_bytes;
+        plan.actions.push(Action::StorageLimit(max_bytes.map(|max| max.as_u64())));
+    }
+    restart_if_changed(&mut plan, "storage.seed", seed != running.storage.seed);
     let NetConfig {
         listen,
         bootstrap,
@@ -95,16 +113,18 @@ pub fn plan(running: &Config, new: Config) -> Plan {
         "network.max_connections_per_peer",
         max_connections_per_peer != old.max_connections_per_peer,
     );
-    restart_if_changed(
-        &mut plan,
-        "network.max_upload_bytes_per_second",
-        max_upload_bytes_per_second != old.max_upload_bytes_per_second,
-    );
-    restart_if_changed(
-        &mut plan,
-        "network.max_download_bytes_per_second",
-        max_download_bytes_per_second != old.max_download_bytes_per_second,
-    );
+    let limits = Limits { upload: max_upload_bytes_per_second, download: max_download_bytes_per_second };
+    if limits != (Limits { upload: old.max_upload_bytes_per_second, download: old.max_download_bytes_per_second }) {
+        let shown = |rate: Option<Rate>| rate.map_or("no limit".to_owned(), |rate| rate.to_string());
+        plan.applied.push(format!(
+            "network.max_upload_bytes_per_second: {}, network.max_download_bytes_per_second: {}",
+            shown(limits.upload),
+            shown(limits.download)
+        ));
+        plan.running.network.max_upload_bytes_per_second = limits.upload;
+        plan.running.network.max_download_bytes_per_second = limits.download;
+        plan.actions.push(Action::Bandwidth(limits));
+    }
     plan
 }
 
@@ -115,13 +135,27 @@ fn restart_if_changed(plan: &mut Plan, key: &'static str, changed: bool) {
 }
 
 /// Carries out `plan`'s actions on the running network.
-pub async fn apply(network: &Network, plan: &Plan) -> Result<(), NetError> {
+pub async fn apply(network: &Network, plan: &Plan) -> Result<(), ReloadError> {
     for action in &plan.actions {
         match action {
             Action::Bootstrap(addrs) => network.add_bootstrap(addrs.clone()).await?,
+            Action::Bandwidth(limits) => network.set_bandwidth(*limits),
+            Action::StorageLimit(max) => {
+                network.node().limit_storage(*max);
+                network.node().keep_under_limit().await?;
+            }
         }
     }
     Ok(())
+}
+
+/// Why a reload was not carried out in full.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Node(#[from] crate::NodeError),
 }
 
 #[cfg(test)]
@@ -162,6 +196,26 @@ mod tests {
         assert_eq!((reload.running.api, reload.running.network.seed_all), (None, false));
         assert!(reload.running.network.listen.is_empty());
         assert_eq!(plan(&reload.running, file).applied, Vec::<String>::new(), "applied once");
+    }
+
+    #[test]
+    fn the_bandwidth_and_storage_limits_change_live_and_the_seeding_policy_waits() {
+        let running = config("[network]\nmax_upload_bytes_per_second = \"10MB\"\n[storage]\nmax_bytes = \"200MB\"\n");
+        let file = config(
+            "[network]\nmax_download_bytes_per_second = \"2MB\"\n[storage]\nmax_bytes = \"1GB\"\nseed = \"all\"\n",
+        );
+        let reload = plan(&running, file.clone());
+        let limits = crate::net::bandwidth::Limits { upload: None, download: Some("2MB".parse().expect("rate")) };
+        assert_eq!(reload.actions, vec![Action::StorageLimit(Some(1_000_000_000)), Action::Bandwidth(limits)]);
+        assert_eq!(reload.needs_restart, vec!["storage.seed"]);
+        assert_eq!(reload.applied.len(), 2, "{:?}", reload.applied);
+        assert_eq!(reload.running.network, file.network);
+        assert_eq!(reload.running.storage.max_bytes, file.storage.max_bytes);
+        assert_eq!(reload.running.storage.seed, None, "the seeding policy waits for a restart");
+        // Limits taken out: none from now on.
+        let lifted = plan(&reload.running, config(""));
+        let none = crate::net::bandwidth::Limits::default();
+        assert_eq!(lifted.actions, vec![Action::StorageLimit(None), Action::Bandwidth(none)]);
     }
 
     #[test]

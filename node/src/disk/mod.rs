@@ -13,7 +13,7 @@ pub mod rank;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytesize::ByteSize;
@@ -72,7 +72,8 @@ pub(crate) enum SetAside {
 /// The limit, what was last measured and reserved, and what was given
 /// up: shared by every fetch of the node.
 pub(crate) struct DiskLimit {
-    max: OnceLock<u64>,
+    /// `[storage] max_bytes`; a reload may change it.
+    max: Mutex<Option<u64>>,
     state: Mutex<State>,
     /// One admission at a time, so that two fetches never count the same
     /// free bytes, and an eviction's freed bytes go to the fetch that
@@ -96,7 +97,7 @@ struct State {
 impl Default for DiskLimit {
     fn default() -> Self {
         DiskLimit {
-            max: OnceLock::new(),
+            max: Mutex::new(None),
             state: Mutex::default(),
             admitting: tokio::sync::Mutex::new(()),
             freed: tokio::sync::watch::Sender::new(0),
@@ -149,7 +150,7 @@ pub(crate) fn disk_cost(size: u64) -> u64 {
 
 impl DiskLimit {
     pub(crate) fn max(&self) -> Option<u64> {
-        self.max.get().copied()
+        *self.max.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Option<T> {
@@ -235,9 +236,21 @@ pub struct NoSpace {
 }
 
 impl Node {
-    /// Keeps the data directory under `max_bytes` from now on.
-    pub fn limit_storage(&self, max_bytes: u64) {
-        let _ = self.disk.max.set(max_bytes);
+    /// Keeps the data directory under `max_bytes` (none: no limit) from
+    /// now on. A higher limit than before frees room at once (the designs
+    /// set aside are tried again); a lower one is enforced by the next
+    /// [`Node::keep_under_limit`], which a reload runs at once.
+    pub fn limit_storage(&self, max_bytes: Option<u64>) {
+        let old =
+            std::mem::replace(&mut *self.disk.max.lock().unwrap_or_else(std::sync::PoisonError::into_inner), max_bytes);
+        let raised = match (old, max_bytes) {
+            (Some(old), Some(new)) => new > old,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if raised {
+            self.disk.space_freed();
+        }
     }
 
     /// How full the store is, as last measured.
@@ -340,7 +353,7 @@ impl Node {
 
     /// Measures the store, and over the limit gives up files, least
     /// wanted first, until it is under (never a followed design's).
-    pub(crate) async fn keep_under_limit(&self) -> Result<(), NodeError> {
+    pub async fn keep_under_limit(&self) -> Result<(), NodeError> {
         let Some(max) = self.disk.max() else {
             // Measured all the same, for `node status`.
             self.measure_disk();

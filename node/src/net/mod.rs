@@ -574,6 +574,11 @@ impl Network {
             .map_err(|reason| NetError::Request { peer, reason })
     }
 
+    /// New upload and download limits from now on (a reload).
+    pub fn set_bandwidth(&self, limits: bandwidth::Limits) {
+        self.shared.bandwidth.set_limits(limits);
+    }
+
     /// What the upload and download limits have granted and made wait,
     /// for metrics.
     pub fn bandwidth_counters(&self) -> bandwidth::BandwidthCounters {

@@ -11,7 +11,7 @@ mod rate;
 mod scheduler;
 mod throttle;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use libp2p::PeerId;
@@ -59,6 +59,11 @@ impl Limiter {
         let now = self.start.elapsed();
         self.scheduler().give_back(bytes, now);
     }
+
+    fn set_rate(&self, rate: Rate) {
+        let now = self.start.elapsed();
+        self.scheduler().set_rate(rate.bytes_per_second(), now);
+    }
 }
 
 /// What each direction's scheduler has done, for metrics.
@@ -68,15 +73,39 @@ pub struct BandwidthCounters {
     pub download: Counters,
 }
 
-/// The node's limits, shared by its blob streams.
+/// The node's limits, shared by its blob streams. A reload may change
+/// them while streams run: each stream asks for the direction's limiter
+/// at every read or write.
 pub struct Bandwidth {
-    upload: Option<Limiter>,
-    download: Option<Limiter>,
+    upload: RwLock<Option<Arc<Limiter>>>,
+    download: RwLock<Option<Arc<Limiter>>>,
 }
 
 impl Bandwidth {
     pub fn new(limits: Limits) -> Bandwidth {
-        Bandwidth { upload: limits.upload.map(Limiter::new), download: limits.download.map(Limiter::new) }
+        let limiter = |rate: Option<Rate>| RwLock::new(rate.map(|rate| Arc::new(Limiter::new(rate))));
+        Bandwidth { upload: limiter(limits.upload), download: limiter(limits.download) }
+    }
+
+    /// Sets new limits from now on (a reload). A direction that keeps a
+    /// limit keeps its scheduler, with its peers' shares, at the new rate.
+    pub fn set_limits(&self, limits: Limits) {
+        for (side, rate) in [(&self.upload, limits.upload), (&self.download, limits.download)] {
+            let mut side = side.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match (side.as_ref(), rate) {
+                (Some(limiter), Some(rate)) => limiter.set_rate(rate),
+                (None, Some(rate)) => *side = Some(Arc::new(Limiter::new(rate))),
+                (_, None) => *side = None,
+            }
+        }
+    }
+
+    pub(super) fn upload(&self) -> Option<Arc<Limiter>> {
+        self.upload.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub(super) fn download(&self) -> Option<Arc<Limiter>> {
+        self.download.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// `stream`, to or from `peer`, under these limits: its writes count
@@ -88,18 +117,18 @@ impl Bandwidth {
     /// Bytes granted, waits and time waited per direction (zero for a
     /// direction without a limit: its bytes are not counted here).
     pub fn counters(&self) -> BandwidthCounters {
-        let of = |limiter: &Option<Limiter>| limiter.as_ref().map(|l| l.scheduler().counters()).unwrap_or_default();
-        BandwidthCounters { upload: of(&self.upload), download: of(&self.download) }
+        let of = |limiter: Option<Arc<Limiter>>| limiter.map(|l| l.scheduler().counters()).unwrap_or_default();
+        BandwidthCounters { upload: of(self.upload()), download: of(self.download()) }
     }
 
     #[cfg(test)]
     fn upload_burst(&self) -> u64 {
-        self.upload.as_ref().map_or(0, |l| l.scheduler().burst())
+        self.upload().map_or(0, |l| l.scheduler().burst())
     }
 
     #[cfg(test)]
     fn download_burst(&self) -> u64 {
-        self.download.as_ref().map_or(0, |l| l.scheduler().burst())
+        self.download().map_or(0, |l| l.scheduler().burst())
     }
 }
 

@@ -92,6 +92,25 @@ impl<P: Copy + Eq + Hash> Scheduler<P> {
         Scheduler { rate, burst, shares: HashMap::new(), spare: burst, at: now, counters: Counters::default() }
     }
 
+    /// A new limit of `rate` bytes per second (at least 1) from `now`
+    /// (a reload): the time before `now` is counted at the old rate, and
+    /// the tokens held are cut to the new, smaller bucket, so that no
+    /// burst of the old limit outlives it.
+    pub fn set_rate(&mut self, rate: u64, now: Duration) {
+        self.refill(now);
+        let fresh = Scheduler::<P>::new(rate, now);
+        self.rate = fresh.rate;
+        self.burst = fresh.burst;
+        if !self.shares.is_empty() {
+            let share_cap = self.burst / self.shares.len() as u128;
+            for share in self.shares.values_mut() {
+                share.tokens = share.tokens.min(share_cap);
+            }
+        }
+        let held: u128 = self.shares.values().map(|share| share.tokens).sum();
+        self.spare = self.spare.min(self.burst.saturating_sub(held));
+    }
+
     /// The rate, in bytes per second.
     pub fn rate(&self) -> u64 {
         self.rate
@@ -203,6 +222,30 @@ mod tests {
 
     const RATE: u64 = 10_000_000;
 
+    #[test]
+    fn a_new_rate_holds_from_the_moment_it_is_set() {
+        let mut scheduler = Scheduler::new(RATE, Duration::ZERO);
+        let second = Duration::from_secs(1);
+        let before: u64 = greedy(3, second, &mut scheduler).iter().map(|g| g.2).sum();
+        assert!(before <= RATE + scheduler.burst() && before >= RATE * 9 / 10, "{before}");
+        // Lowered to a tenth: the next second moves a tenth, plus at most
+        // the new (smaller) bucket, whatever the old one held.
+        scheduler.set_rate(RATE / 10, second);
+        assert_eq!(scheduler.rate(), RATE / 10);
+        let after: u64 = run_from(3, second, 2 * second, &mut scheduler).iter().map(|g| g.2).sum();
+        assert!(after <= RATE / 10 + scheduler.burst(), "{after} bytes in a second at {} B/s", RATE / 10);
+        assert!(after >= RATE / 10 * 9 / 10, "{after}");
+        // Raised again: the new rate, at once.
+        scheduler.set_rate(RATE, 2 * second);
+        let raised: u64 = run_from(3, 2 * second, 3 * second, &mut scheduler).iter().map(|g| g.2).sum();
+        assert!(raised >= RATE * 9 / 10 && raised <= RATE + scheduler.burst(), "{raised}");
+    }
+
+    /// [`greedy`] peers from `start` to `end`.
+    fn run_from(peers: usize, start: Duration, end: Duration, scheduler: &mut Scheduler<usize>) -> Vec<Grant> {
+        run_between(peers, start, end, scheduler, |_, _| true)
+    }
+
     /// One grant: when, to which peer, how many bytes.
     type Grant = (Duration, usize, u64);
 
@@ -217,9 +260,19 @@ mod tests {
         peers: usize,
         end: Duration,
         scheduler: &mut Scheduler<usize>,
+        wants: impl FnMut(usize, Duration) -> bool,
+    ) -> Vec<Grant> {
+        run_between(peers, Duration::ZERO, end, scheduler, wants)
+    }
+
+    fn run_between(
+        peers: usize,
+        start: Duration,
+        end: Duration,
+        scheduler: &mut Scheduler<usize>,
         mut wants: impl FnMut(usize, Duration) -> bool,
     ) -> Vec<Grant> {
-        let mut next = vec![Duration::ZERO; peers];
+        let mut next = vec![start; peers];
         let mut grants = Vec::new();
         loop {
             // The peer due first asks (ties: the lowest number, which must

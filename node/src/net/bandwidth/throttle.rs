@@ -67,7 +67,7 @@ impl<S> Throttled<S> {
 /// back when it closes.
 impl<S> Drop for Throttled<S> {
     fn drop(&mut self) {
-        for (limiter, side) in [(&self.bandwidth.download, &self.read), (&self.bandwidth.upload, &self.write)] {
+        for (limiter, side) in [(self.bandwidth.download(), &self.read), (self.bandwidth.upload(), &self.write)] {
             if let Some(limiter) = limiter
                 && side.credit > 0
             {
@@ -80,10 +80,10 @@ impl<S> Drop for Throttled<S> {
 impl<S: AsyncRead + Unpin> AsyncRead for Throttled<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let Some(limiter) = this.bandwidth.download.as_ref() else {
+        let Some(limiter) = this.bandwidth.download() else {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         };
-        let allowed = ready!(this.read.poll_credit(cx, limiter, this.peer, buf.len()));
+        let allowed = ready!(this.read.poll_credit(cx, &limiter, this.peer, buf.len()));
         let read = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut buf[..allowed]))?;
         this.read.credit -= read;
         Poll::Ready(Ok(read))
@@ -93,10 +93,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Throttled<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for Throttled<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let Some(limiter) = this.bandwidth.upload.as_ref() else {
+        let Some(limiter) = this.bandwidth.upload() else {
             return Pin::new(&mut this.inner).poll_write(cx, buf);
         };
-        let allowed = ready!(this.write.poll_credit(cx, limiter, this.peer, buf.len()));
+        let allowed = ready!(this.write.poll_credit(cx, &limiter, this.peer, buf.len()));
         let written = ready!(Pin::new(&mut this.inner).poll_write(cx, &buf[..allowed]))?;
         this.write.credit -= written;
         Poll::Ready(Ok(written))
