@@ -207,6 +207,12 @@ fn metrics_move_as_a_design_travels_and_node_status_tells_each_peers_story() {
     // A's metrics listener, from the flag: A sent the files.
     let a_samples = scrape(&a_metrics);
     assert_eq!(total(&a_samples, "communs_peers_connected"), 1.0);
+    assert!(total(&a_samples, "communs_file_sent_bytes_total") > 0.0, "a served the files");
+    // No limit set: the limits' counters are there, at zero.
+    for name in ["communs_bandwidth_granted_bytes_total", "communs_bandwidth_waits_total"] {
+        assert!(a_samples.iter().any(|s| s.name == name && s.labels.get("direction").is_some()), "{name}");
+        assert_eq!(total(&a_samples, name), 0.0, "{name}");
+    }
 
     // The metrics listener serves nothing else of the node.
     for path in ["/v1/node", "/v1/openapi.json", "/", "/v1/designs", "/ui"] {

@@ -18,6 +18,9 @@
 //! encoder).
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use crate::net::bandwidth::BandwidthCounters;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -96,8 +99,14 @@ pub struct Metrics {
     pub gc_runs: Counter,
     pub gc_freed_bytes: Counter,
     pub api_requests: Family<RouteLabels, Histogram, fn() -> Histogram>,
-    // Other engineers' metrics go here (evictions, throttling...), each
-    // registered in `new`.
+    /// Brought up to the network's own counts at each scrape
+    /// ([`Metrics::sync_bandwidth`]).
+    pub file_sent_bytes: Counter,
+    pub bandwidth_granted_bytes: Family<Label, Counter>,
+    pub bandwidth_waits: Family<Label, Counter>,
+    pub bandwidth_waited_seconds: Family<Label, Counter<f64, AtomicU64>>,
+    /// One scrape at a time brings them up to date.
+    syncing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -133,6 +142,11 @@ impl Metrics {
             store_designs: Gauge::default(),
             gc_runs: Counter::default(),
             gc_freed_bytes: Counter::default(),
+            file_sent_bytes: Counter::default(),
+            bandwidth_granted_bytes: Family::default(),
+            bandwidth_waits: Family::default(),
+            bandwidth_waited_seconds: Family::default(),
+            syncing: Mutex::new(()),
             api_requests: Family::new_with_constructor(request_histogram as fn() -> Histogram),
         };
         {
@@ -183,7 +197,7 @@ impl Metrics {
             );
             r.register_with_unit(
                 "store_size",
-                "Bytes the store takes on disk (events, views, blobs), measured at scrape time",
+                "Bytes of the store folder (events, views, blobs) as du -sb counts them, measured at scrape time",
                 Unit::Bytes,
                 metrics.store_bytes.clone(),
             );
@@ -196,6 +210,29 @@ impl Metrics {
                 "Bytes of blobs garbage collection deleted",
                 Unit::Bytes,
                 metrics.gc_freed_bytes.clone(),
+            );
+            r.register_with_unit(
+                "file_sent",
+                "Bytes of files (blobs) sent to peers, as they go",
+                Unit::Bytes,
+                metrics.file_sent_bytes.clone(),
+            );
+            r.register_with_unit(
+                "bandwidth_granted",
+                "Bytes the bandwidth limit let through, by direction (upload, download; a direction without a limit counts nothing)",
+                Unit::Bytes,
+                metrics.bandwidth_granted_bytes.clone(),
+            );
+            r.register(
+                "bandwidth_waits",
+                "Times a transfer waited for the bandwidth limit, by direction",
+                metrics.bandwidth_waits.clone(),
+            );
+            r.register_with_unit(
+                "bandwidth_waited",
+                "Time transfers were told to wait for the bandwidth limit, added up, by direction",
+                Unit::Seconds,
+                metrics.bandwidth_waited_seconds.clone(),
             );
             r.register_with_unit(
                 "api_request_duration",
@@ -216,6 +253,24 @@ impl Metrics {
     /// Counts a gossiped message rejected for `reason`.
     pub fn gossip_refused(&self, reason: &'static str) {
         self.gossip_refused.get_or_create(&[("reason", reason)]).inc();
+    }
+
+    /// Brings the counters the network keeps itself (bytes on blob
+    /// streams, the bandwidth limits' grants and waits) up to `counters`.
+    pub fn sync_bandwidth(&self, counters: &BandwidthCounters) {
+        let _one = self.syncing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let up_to = |counter: &Counter, total: u64| counter.inc_by(total.saturating_sub(counter.get()));
+        up_to(&self.file_sent_bytes, counters.sent_bytes);
+        for (direction, side) in [("upload", &counters.upload), ("download", &counters.download)] {
+            let label = [("direction", direction)];
+            up_to(&self.bandwidth_granted_bytes.get_or_create(&label), side.granted_bytes);
+            up_to(&self.bandwidth_waits.get_or_create(&label), side.waits);
+            let waited = self.bandwidth_waited_seconds.get_or_create(&label);
+            let more = side.waited.as_secs_f64() - waited.get();
+            if more > 0.0 {
+                waited.inc_by(more);
+            }
+        }
     }
 
     /// Writes these metrics in the text exposition format, without the

@@ -208,8 +208,9 @@ impl DiskLimit {
 }
 
 /// Bytes under `path` as `du -sb` counts them: the apparent size of every
-/// file and directory. Entries deleted while it walks are skipped.
-pub(crate) fn measure(path: &Path) -> u64 {
+/// file and directory. Entries deleted while it walks are skipped. What
+/// the storage limit, `node status`, the metrics and the web UI count.
+pub fn measure(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
     let mut total = meta.len();
     if meta.is_dir()
@@ -458,5 +459,27 @@ pub(crate) async fn watch(node: std::sync::Weak<Node>, retry: impl Fn(Vec<Design
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The count is `du -sb`'s, as spec/storage.md says (where `du` is).
+    #[test]
+    fn measure_counts_as_du_sb_does() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("store/blobs/ab")).expect("mkdir");
+        std::fs::write(dir.path().join("store/events.redb"), vec![1u8; 10_000]).expect("write");
+        std::fs::write(dir.path().join("store/blobs/ab/a"), vec![2u8; 70_001]).expect("write");
+        let measured = super::measure(dir.path());
+        assert!(measured >= 80_001, "{measured}");
+        assert_eq!(super::measure(&dir.path().join("absent")), 0);
+        let Ok(du) = std::process::Command::new("du").arg("-sb").arg(dir.path()).output() else { return };
+        let du: u64 = String::from_utf8_lossy(&du.stdout)
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("du -sb prints a number");
+        assert_eq!(measured, du);
     }
 }

@@ -17,7 +17,7 @@ pub(crate) async fn page(State(ui): State<Ui>, s: MaybeSession) -> Response {
         .run(move |service| async move {
             let status = service.node_status(addr).await?;
             let policy = service.policy()?;
-            Ok::<(NodeStatus, PolicyView, u64), _>((status, policy, disk_use(&store)))
+            Ok::<(NodeStatus, PolicyView, u64), _>((status, policy, communs_node::disk::measure(&store)))
         })
         .await;
     let (status, policy, bytes) = match read {
@@ -77,23 +77,4 @@ pub(crate) async fn page(State(ui): State<Ui>, s: MaybeSession) -> Response {
         },
     )
     .into_response()
-}
-
-/// Bytes of the files under `dir`, walked (the blob store keeps large
-/// files one per blob; a walk of a few thousand entries takes
-/// milliseconds).
-fn disk_use(dir: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(entry.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
 }

@@ -11,6 +11,7 @@ mod rate;
 mod scheduler;
 mod throttle;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
@@ -66,11 +67,16 @@ impl Limiter {
     }
 }
 
-/// What each direction's scheduler has done, for metrics.
+/// What each direction's scheduler has done, and the bytes every blob
+/// stream moved (limited or not), for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BandwidthCounters {
     pub upload: Counters,
     pub download: Counters,
+    /// Bytes written to peers on blob streams: files served.
+    pub sent_bytes: u64,
+    /// Bytes read from peers on blob streams: files fetched, as they come.
+    pub received_bytes: u64,
 }
 
 /// The node's limits, shared by its blob streams. A reload may change
@@ -79,12 +85,27 @@ pub struct BandwidthCounters {
 pub struct Bandwidth {
     upload: RwLock<Option<Arc<Limiter>>>,
     download: RwLock<Option<Arc<Limiter>>>,
+    sent: AtomicU64,
+    received: AtomicU64,
 }
 
 impl Bandwidth {
     pub fn new(limits: Limits) -> Bandwidth {
         let limiter = |rate: Option<Rate>| RwLock::new(rate.map(|rate| Arc::new(Limiter::new(rate))));
-        Bandwidth { upload: limiter(limits.upload), download: limiter(limits.download) }
+        Bandwidth {
+            upload: limiter(limits.upload),
+            download: limiter(limits.download),
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+        }
+    }
+
+    pub(super) fn count_sent(&self, bytes: usize) {
+        self.sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn count_received(&self, bytes: usize) {
+        self.received.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Sets new limits from now on (a reload). A direction that keeps a
@@ -115,10 +136,15 @@ impl Bandwidth {
     }
 
     /// Bytes granted, waits and time waited per direction (zero for a
-    /// direction without a limit: its bytes are not counted here).
+    /// direction without a limit), and the bytes moved either way.
     pub fn counters(&self) -> BandwidthCounters {
         let of = |limiter: Option<Arc<Limiter>>| limiter.map(|l| l.scheduler().counters()).unwrap_or_default();
-        BandwidthCounters { upload: of(self.upload()), download: of(self.download()) }
+        BandwidthCounters {
+            upload: of(self.upload()),
+            download: of(self.download()),
+            sent_bytes: self.sent.load(Ordering::Relaxed),
+            received_bytes: self.received.load(Ordering::Relaxed),
+        }
     }
 
     #[cfg(test)]

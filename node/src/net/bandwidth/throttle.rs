@@ -81,11 +81,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Throttled<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let Some(limiter) = this.bandwidth.download() else {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
+            let read = ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            this.bandwidth.count_received(read);
+            return Poll::Ready(Ok(read));
         };
         let allowed = ready!(this.read.poll_credit(cx, &limiter, this.peer, buf.len()));
         let read = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut buf[..allowed]))?;
         this.read.credit -= read;
+        this.bandwidth.count_received(read);
         Poll::Ready(Ok(read))
     }
 }
@@ -94,11 +97,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Throttled<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let Some(limiter) = this.bandwidth.upload() else {
-            return Pin::new(&mut this.inner).poll_write(cx, buf);
+            let written = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+            this.bandwidth.count_sent(written);
+            return Poll::Ready(Ok(written));
         };
         let allowed = ready!(this.write.poll_credit(cx, &limiter, this.peer, buf.len()));
         let written = ready!(Pin::new(&mut this.inner).poll_write(cx, &buf[..allowed]))?;
         this.write.credit -= written;
+        this.bandwidth.count_sent(written);
         Poll::Ready(Ok(written))
     }
 
