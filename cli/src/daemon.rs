@@ -56,7 +56,7 @@ pub(crate) struct RunArgs {
     max_download: Option<Rate>,
     /// Keep the data directory under this size (`200MB`, `10GiB`; replaces the config's `[storage] max_bytes`).
     #[arg(long, value_name = "SIZE")]
-    max_storage: Option<bytesize::ByteSize>,
+    max_storage: Option<communs_node::units::Size>,
     /// An address at which others reach this node (repeatable; a relay needs one; default for a relay: its listen addresses).
     #[arg(long, value_name = "MULTIADDR")]
     external: Vec<Address>,

@@ -37,6 +37,7 @@ pub mod search;
 pub mod service;
 pub mod social;
 mod store;
+pub mod units;
 
 pub use error::NodeError;
 pub use home::{Home, HomeError};

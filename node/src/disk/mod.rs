@@ -17,6 +17,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use bytesize::ByteSize;
+
+use crate::units::Size;
 use communs_protocol::limits::STORAGE_HEADROOM_BYTES;
 use communs_protocol::{BlobHash, Body, DesignId};
 use serde::{Deserialize, Serialize};
@@ -43,21 +45,13 @@ const LAST_EVICTED_SHOWN: usize = 10;
 pub struct StorageConfig {
     /// Most bytes the data directory may hold (`200MB`, `10GiB`, or a
     /// number of bytes); none: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "exact_bytes")]
-    pub max_bytes: Option<ByteSize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<Size>,
     /// Which designs' files the node hosts: `"followed"`, `"all"` or
     /// `"from:AUTHOR,AUTHOR"` (spec/network.md, "Seeding policies"); a
     /// `communs seed` recorded in the policy log replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<crate::SeedPolicy>,
-}
-
-/// Written back as a number of bytes: `ByteSize`'s own text rounds.
-fn exact_bytes<S: serde::Serializer>(size: &Option<ByteSize>, ser: S) -> Result<S::Ok, S::Error> {
-    match size {
-        Some(size) => ser.serialize_u64(size.as_u64()),
-        None => ser.serialize_none(),
-    }
 }
 
 /// Why a design's files are not kept although it is.

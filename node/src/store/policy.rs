@@ -345,6 +345,49 @@ mod tests {
         PolicyEntry { seq, time_ms: 1, action, reason: String::new() }
     }
 
+    /// spec/vectors/config.json: each kind's entry, byte for byte, and
+    /// seeding policies read and written as text.
+    #[test]
+    fn the_spec_vectors_of_policy_entries_and_seeding_policies() {
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../../../spec/vectors/config.json")).expect("valid JSON");
+        let b32 = |v: &serde_json::Value| -> [u8; 32] {
+            hex::decode(v.as_str().expect("hex")).expect("hex").try_into().expect("32 bytes")
+        };
+        let author = |v: &serde_json::Value| v.as_str().expect("author").parse::<AuthorId>().expect("author id");
+        for v in vectors["policy_entries"].as_array().expect("entries") {
+            let design = || DesignId::from_hash(Hash::from_bytes(b32(&v["design"])));
+            let action = match v["action"].as_str().expect("action") {
+                "follow" => PolicyAction::Follow(design()),
+                "unfollow" => PolicyAction::Unfollow(design()),
+                "mute" => PolicyAction::Mute(author(&v["author"])),
+                "unmute" => PolicyAction::Unmute(author(&v["author"])),
+                "pin" => PolicyAction::Pin(design(), EventId::from_hash(Hash::from_bytes(b32(&v["revision"])))),
+                "unpin" => PolicyAction::Unpin(design()),
+                "remove" => PolicyAction::Remove(design()),
+                "name" => PolicyAction::Name(author(&v["author"]), v["name"].as_str().expect("name").to_owned()),
+                "seed" => PolicyAction::Seed(v["seed"].as_str().expect("seed").parse().expect("a policy")),
+                other => panic!("unknown action {other}"),
+            };
+            let entry = PolicyEntry {
+                seq: 0,
+                time_ms: v["time_ms"].as_u64().expect("time"),
+                action,
+                reason: v["reason"].as_str().expect("reason").to_owned(),
+            };
+            let bytes = hex::decode(v["cbor"].as_str().expect("cbor")).expect("hex");
+            assert_eq!(hex::encode(encode(&entry)), hex::encode(&bytes), "{v}");
+            assert_eq!(decode(0, &bytes), Some(entry), "{v}");
+        }
+        for v in vectors["seed_policies"]["accepted"].as_array().expect("policies") {
+            let policy: SeedPolicy = v["input"].as_str().expect("input").parse().expect("accepted");
+            assert_eq!(policy.to_string(), v["canonical"].as_str().expect("canonical"), "{v}");
+        }
+        for v in vectors["seed_policies"]["rejected"].as_array().expect("policies") {
+            assert!(v.as_str().expect("input").parse::<SeedPolicy>().is_err(), "{v}");
+        }
+    }
+
     #[test]
     fn a_remove_is_kind_6_and_round_trips() {
         let design = DesignId::from_hash(Hash::from_bytes([0x11; 32]));

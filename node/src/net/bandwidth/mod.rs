@@ -7,7 +7,6 @@
 //! never hands the muxer more than its grants, they are never queued
 //! behind file bytes.
 
-mod rate;
 mod scheduler;
 mod throttle;
 
@@ -18,7 +17,7 @@ use std::time::Duration;
 use libp2p::PeerId;
 use std::sync::Arc;
 
-pub use rate::{Rate, RateError};
+pub use crate::units::Rate;
 pub use scheduler::{Counters, Decision, MAX_GRANT, MIN_BURST, MIN_GRANT, Scheduler};
 pub use throttle::Throttled;
 
