@@ -153,7 +153,7 @@ impl Backend {
     pub(crate) async fn backup(&self, request: BackupRequest, bar: &dyn Progress) -> anyhow::Result<BackupResult> {
         match self {
             Backend::Local(s) => Ok(s.backup(&request, bar).await?),
-            Backend::Remote(r) => r.post("/v1/backup", &request).await,
+            Backend::Remote(r) => r.post_watched("/v1/backup", &request, bar).await,
         }
     }
 

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use communs_protocol::cbor::{self, Value};
+use communs_protocol::limits::{MAX_BACKUP_MANIFEST_BYTES, MAX_BACKUP_POLICY_BYTES};
 use communs_protocol::{AuthorId, BlobHash, Body, SecretKey, SignedEvent};
 use serde::{Deserialize, Serialize};
 
@@ -28,12 +29,6 @@ const KEY: &str = "identity.key";
 const CONFIG: &str = "config.toml";
 const POLICY: &str = "policy.cbor";
 const DESIGNS: &str = "designs.bundle";
-
-/// The policy log is small (one entry per decision a person made), but a
-/// backup is read before it is trusted.
-const MAX_POLICY_BYTES: u64 = 64 << 20;
-/// Longest `backup.json`.
-const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -329,8 +324,8 @@ async fn write(home: &Home, checked: Checked, progress: &dyn Progress) -> Result
 async fn check(dir: &Path) -> Result<Checked, BackupError> {
     let not_a_backup = |detail: String| BackupError::NotABackup { dir: dir.to_owned(), detail };
     let manifest_path = dir.join(MANIFEST);
-    let text =
-        read_bounded(&manifest_path, MAX_MANIFEST_BYTES).map_err(|e| not_a_backup(format!("{MANIFEST}: {e}")))?;
+    let text = read_bounded(&manifest_path, MAX_BACKUP_MANIFEST_BYTES)
+        .map_err(|e| not_a_backup(format!("{MANIFEST}: {e}")))?;
     let manifest: Manifest =
         serde_json::from_slice(&text).map_err(|e| not_a_backup(format!("{MANIFEST} does not read: {e}")))?;
     if manifest.format != BACKUP_FORMAT {
@@ -375,7 +370,8 @@ async fn check(dir: &Path) -> Result<Checked, BackupError> {
         None
     };
 
-    let policy_bytes = read_bounded(&dir.join(POLICY), MAX_POLICY_BYTES).map_err(|e| damaged(POLICY, e.to_string()))?;
+    let policy_bytes =
+        read_bounded(&dir.join(POLICY), MAX_BACKUP_POLICY_BYTES).map_err(|e| damaged(POLICY, e.to_string()))?;
     let policy = match cbor::decode(&policy_bytes, policy_bytes.len()) {
         Ok(Value::Array(items)) => items
             .into_iter()

@@ -283,6 +283,14 @@ pub const MAX_ANNOUNCEMENT_BYTES: usize = 64 * 1024;
 /// index, the blob store's database (spec/storage.md, "The disk limit").
 pub const STORAGE_HEADROOM_BYTES: u64 = 8 * 1024 * 1024;
 
+/// Longest `policy.cbor` a restore reads (spec/storage.md, "Backups"):
+/// the policy log is one entry per decision a person made, but a backup
+/// is read before it is trusted.
+pub const MAX_BACKUP_POLICY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Longest `backup.json` a restore reads.
+pub const MAX_BACKUP_MANIFEST_BYTES: u64 = 1024 * 1024;
+
 /// Most designs a node's catalog holds besides those it keeps; beyond,
 /// the entry with fewest holders, then heard of longest ago, is evicted.
 pub const MAX_CATALOG_ENTRIES: usize = 100_000;

@@ -18,7 +18,7 @@ use super::ApiState;
 use super::extract::{Json, Path, Query};
 use crate::gc::GcReport;
 use crate::net::PeerInfo;
-use crate::progress::{Counters, NoProgress};
+use crate::progress::Counters;
 use crate::service::*;
 use bytes::Bytes;
 
@@ -434,8 +434,8 @@ async fn fsck(State(state): State<ApiState>, headers: HeaderMap) -> Response {
 /// with `files`) into a folder of the node's machine.
 #[utoipa::path(post, path = "/v1/backup", tag = "store", request_body = BackupRequest,
     responses((status = 200, body = BackupResult), (status = "4XX", body = ErrorBody)))]
-async fn backup(State(state): State<ApiState>, Json(request): Json<BackupRequest>) -> Answer<BackupResult> {
-    state.answer(move |s| async move { s.backup(&request, &NoProgress).await }).await
+async fn backup(State(state): State<ApiState>, headers: HeaderMap, Json(request): Json<BackupRequest>) -> Response {
+    state.answer_watched(&headers, move |s, p| async move { s.backup(&request, &p).await }).await
 }
 
 /// Write designs' events and files into one file of the node's machine.
