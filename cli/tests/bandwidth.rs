@@ -29,23 +29,8 @@ fn large_design(root: &Path, name: &str, bytes: u64) -> PathBuf {
     folder
 }
 
-/// Bytes of the files under `dir`, as allocated: how much of a fetch a
-/// node's store holds so far.
-fn du(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => du(&entry.path()),
-            Ok(meta) => meta.blocks() * 512,
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 fn stored(node: &Node) -> u64 {
-    du(&node.home.join("store/blobs"))
+    support::allocated_bytes(&node.home.join("store/blobs"))
 }
 
 fn canonical(node: &Node, design: &str) -> Option<String> {

@@ -216,7 +216,7 @@ fn a_node_told_to_stop_during_a_long_get_exits_within_2_s_with_its_store_sound()
         .expect("get starts");
     // Under way: some of the file is in the getter's store.
     let blobs = getter.node.home.join("store/blobs");
-    eventually(30, "the transfer started", || du(&blobs) > 8 << 20);
+    eventually(30, "the transfer started", || support::allocated_bytes(&blobs) > 8 << 20);
 
     let signalled = std::time::Instant::now();
     // SAFETY: kill(2) on our own child's pid.
@@ -239,20 +239,6 @@ fn a_node_told_to_stop_during_a_long_get_exits_within_2_s_with_its_store_sound()
     assert_eq!(got.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the node stopped"), "{stderr}");
     getter.node.run(&["fsck"]).ok();
-}
-
-/// Bytes of the files under `dir`, as allocated.
-fn du(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => du(&e.path()),
-            Ok(m) => m.blocks() * 512,
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 #[test]

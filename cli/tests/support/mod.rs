@@ -209,3 +209,18 @@ pub(crate) fn example(name: &str, to: &Path) -> PathBuf {
     }
     folder
 }
+
+/// Bytes of the files under `dir`, as allocated on disk: how much of a
+/// fetch a node's store holds so far.
+pub(crate) fn allocated_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => allocated_bytes(&entry.path()),
+            Ok(meta) => meta.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
+}
