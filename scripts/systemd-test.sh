@@ -35,6 +35,7 @@ cat >"$boot" <<'EOF'
 set -euo pipefail
 base=$1
 deb=$2
+design=$3
 mount -t tmpfs -o size=2g tmpfs "$base"
 mkdir -p "$base"/{upper,work,merged}
 mount -t overlay overlay -o "lowerdir=/,upperdir=$base/upper,workdir=$base/work" "$base/merged"
@@ -55,6 +56,10 @@ for unit in systemd-sysctl.service systemd-udevd.service systemd-udev-trigger.se
 done
 mkdir -p "$m/root"
 cp "$deb" "$m/root/communs.deb"
+# The service reads a folder to publish itself, as its own user: not under
+# /root, /home (ProtectHome=) or /tmp (PrivateTmp=; and the container's
+# /tmp is its own).
+cp -r "$design" "$m/srv/spool-holder"
 mkdir -p "$m/.old-root"
 cd "$m"
 pivot_root . .old-root
@@ -63,7 +68,8 @@ exec env container=other /lib/systemd/systemd --system --unit=multi-user.target
 EOF
 chmod +x "$boot"
 
-unshare --mount --pid --net --fork --propagation private "$boot" "$base" "$deb" >"$base.log" 2>&1 &
+unshare --mount --pid --net --fork --propagation private "$boot" "$base" "$deb" "$PWD/examples/designs/spool-holder" \
+    >"$base.log" 2>&1 &
 unshare_pid=$!
 pid1=""
 cleanup() {
@@ -112,9 +118,6 @@ echo "$node_status" | head -n 4
 author=$(in_container communs --home /var/lib/communs --json id | jq -r .author)
 
 echo "== a design published through the running service"
-# The service reads the folder itself, as its own user: not under /root,
-# /home (ProtectHome=) or /tmp (PrivateTmp=).
-in_container cp -r "$PWD/examples/designs/spool-holder" /srv/spool-holder
 design=$(in_container communs --home /var/lib/communs --json publish /srv/spool-holder -m "First version" | jq -r .design)
 shown=$(in_container communs --home /var/lib/communs show "$design")
 echo "$shown" | head -n 3
