@@ -162,12 +162,7 @@ impl KeyCache {
             self.tables += 1;
         }
         match &cached.table {
-            Some(table) => {
-                let mut parts = Vec::with_capacity(message.len() + 1);
-                parts.push(domain);
-                parts.extend_from_slice(message);
-                table.verify_strict(&parts, &signature.0).then_some(()).ok_or(SignatureError)
-            }
+            Some(table) => table.verify_strict(domain, message, &signature.0).then_some(()).ok_or(SignatureError),
             None => verify_with_key(&cached.key, domain, message, signature),
         }
     }

@@ -52,7 +52,7 @@ impl PrecomputedKey {
         PrecomputedKey { compressed: key.to_bytes(), minus_a: EdwardsBasepointTable::create(&minus_a) }
     }
 
-    /// Whether `signature` is valid over the concatenation of `message`'s
+    /// Whether `signature` is valid over `domain` followed by `message`'s
     /// parts, with `verify_strict`'s answer. That function accepts exactly
     /// when `S` is canonical, `R` decompresses to a point not of small
     /// order, `A` is not of small order, and the encoding of
@@ -61,7 +61,7 @@ impl PrecomputedKey {
     /// to that point, so when the last condition holds `R` decompresses,
     /// and is of small order exactly when its bytes are one of
     /// [`SMALL_ORDER_ENCODINGS`]; `A` was checked when the key was.
-    pub(crate) fn verify_strict(&self, message: &[&[u8]], signature: &[u8; 64]) -> bool {
+    pub(crate) fn verify_strict(&self, domain: &[u8], message: &[&[u8]], signature: &[u8; 64]) -> bool {
         let (r, s) = signature.split_at(32);
         let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s.try_into().expect("32 bytes"))) else {
             return false;
@@ -72,6 +72,7 @@ impl PrecomputedKey {
         let mut hash = Sha512::new();
         hash.update(r);
         hash.update(self.compressed);
+        hash.update(domain);
         for part in message {
             hash.update(part);
         }
@@ -116,7 +117,7 @@ mod tests {
     fn fast(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
         // Split the message, as events are verified in parts.
         let (a, b) = message.split_at(message.len() / 2);
-        PrecomputedKey::new(key).verify_strict(&[a, b], signature)
+        PrecomputedKey::new(key).verify_strict(a, &[b], signature)
     }
 
     /// A signature over `message` by the secret scalar `a` of the point
