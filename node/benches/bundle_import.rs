@@ -19,7 +19,7 @@
 //!
 //! The last two cases and the flood are measured again as catch-up stores
 //! what it fetched, without the network: every signature verified on
-//! every core (`SignedEvent::decode_many`, as catch-up does per fetched
+//! every core (`BulkVerifier::decode_many`, as catch-up does per fetched
 //! batch), then `Node::ingest` (one transaction, refused events left out
 //! with their reasons). The `catchup` benchmark measures a bulk catch-up
 //! over loopback, network included.
@@ -37,6 +37,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use communs_node::progress::NoProgress;
+use communs_protocol::bulk::BulkVerifier;
 use communs_protocol::limits::GENESIS_NONCE_BYTES;
 use communs_protocol::manifest::License;
 use communs_protocol::{
@@ -121,7 +122,8 @@ async fn run(rounds: usize) {
                         let node = node.clone();
                         move || {
                             let threads = std::thread::available_parallelism().expect("cores");
-                            let verified: Vec<SignedEvent> = SignedEvent::decode_many(&records, threads)
+                            let verified: Vec<SignedEvent> = BulkVerifier::new(threads)
+                                .decode_many(&records)
                                 .into_iter()
                                 .map(|e| e.expect("valid signature"))
                                 .collect();

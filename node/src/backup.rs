@@ -387,7 +387,9 @@ async fn check(dir: &Path) -> Result<Checked, BackupError> {
     let mut scan = crate::bundle::scan(&bundle).await.map_err(|e| damaged(DESIGNS, e.to_string()))?;
     let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
     let records = std::mem::take(&mut scan.events);
-    let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
+    // No node is open yet: a restore checks one bulk, with a verifier of its own.
+    let verifier = communs_protocol::bulk::BulkVerifier::new(threads);
+    let decoded = tokio::task::spawn_blocking(move || verifier.decode_many(&records))
         .await
         .map_err(|e| damaged(DESIGNS, e.to_string()))?;
     let mut events = Vec::with_capacity(decoded.len());

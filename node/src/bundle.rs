@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::SeekFrom;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -229,8 +228,7 @@ impl Node {
     async fn import_bundle(&self, file: &Path, progress: &dyn Progress) -> Result<BundleSummary, NodeError> {
         let mut scan = scan(file).await?;
         let records = Arc::new(std::mem::take(&mut scan.events));
-        let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-        let (admitted, events, trees) = match self.decode_and_order(file, records.clone(), threads).await? {
+        let (admitted, events, trees) = match self.decode_and_order(file, records.clone()).await? {
             Some(ordered) => {
                 // Signatures are checked on every core while this thread
                 // runs the dry run of admission and reads the trees, which
@@ -239,7 +237,8 @@ impl Node {
                 let stop = Arc::new(AtomicBool::new(false));
                 let verifying = tokio::task::spawn_blocking({
                     let (ordered, stop) = (ordered.clone(), stop.clone());
-                    move || SignedEvent::verify_all(&ordered, threads, &stop)
+                    let verifier = self.verifier.clone();
+                    move || verifier.verify_all(&ordered, &stop)
                 });
                 let checked_then_trees = async {
                     // A flood that the design's rules refuse (an outsider's
@@ -373,7 +372,7 @@ impl Node {
     /// The bundle's events decoded without checking their signatures (on
     /// every core), ordered by their parents and each checked against
     /// them, for the dry run of admission while the signatures are
-    /// checked ([`SignedEvent::verify_all`]). Sound because the dry run
+    /// checked ([`BulkVerifier::verify_all`](communs_protocol::bulk::BulkVerifier::verify_all)). Sound because the dry run
     /// can only refuse: nothing is stored before every event verified.
     /// `None` if the events do not decode or order (the full decode of
     /// [`Node::verify_events`] then says why).
@@ -381,10 +380,10 @@ impl Node {
         &self,
         file: &Path,
         records: Arc<Vec<Vec<u8>>>,
-        threads: NonZeroUsize,
     ) -> Result<Option<Vec<SignedEvent>>, NodeError> {
         // Off the async threads: a running node keeps serving meanwhile.
-        let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_trusted_many(&records, threads))
+        let verifier = self.verifier.clone();
+        let decoded = tokio::task::spawn_blocking(move || verifier.decode_trusted_many(&records))
             .await
             .map_err(|e| NodeError::Io { path: file.to_owned(), source: std::io::Error::other(e) })?;
         let Ok(unverified) = decoded.into_iter().collect::<Result<Vec<_>, _>>() else {
@@ -401,9 +400,9 @@ impl Node {
         file: &Path,
         records: Vec<Vec<u8>>,
     ) -> Result<Vec<SignedEvent>, NodeError> {
-        let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
         // Off the async threads: a running node keeps serving meanwhile.
-        let decoded = tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
+        let verifier = self.verifier.clone();
+        let decoded = tokio::task::spawn_blocking(move || verifier.decode_many(&records))
             .await
             .map_err(|e| NodeError::Io { path: file.to_owned(), source: std::io::Error::other(e) })?;
         let mut events = Vec::with_capacity(decoded.len());

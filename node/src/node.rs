@@ -29,6 +29,9 @@ pub struct Node {
     pub(crate) disk: crate::disk::DiskLimit,
     /// The config's seeding policy (`Node::configure_seeding`).
     pub(crate) configured_seed: std::sync::OnceLock<crate::policy::SeedPolicy>,
+    /// Checks bulks of events (bundles, catch-up batches, backups) on every
+    /// core, keeping frequent authors' keys from one bulk to the next.
+    pub(crate) verifier: std::sync::Arc<communs_protocol::bulk::BulkVerifier>,
     // Last, so it is released after the stores are closed.
     _lock: StoreLock,
 }
@@ -119,6 +122,9 @@ impl Node {
             metrics: crate::metrics::Metrics::new(),
             disk: Default::default(),
             configured_seed: Default::default(),
+            verifier: std::sync::Arc::new(communs_protocol::bulk::BulkVerifier::new(
+                std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
             _lock: lock,
         })
     }

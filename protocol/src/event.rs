@@ -9,7 +9,7 @@
 //! governance) are checked by the caller with [`SignedEvent::check_parents`]
 //! and the resolver.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::cbor::{
     self, DecodeError, Value, array_n, bytes_n, bytes_value, list, nullable, sorted_set, text, text_value, uint,
@@ -300,8 +300,17 @@ impl EventError {
 }
 
 /// A well-formed event whose signature verifies, with its id and bytes.
+///
+/// Shared, not copied: an event goes from the decoder through the store,
+/// the gossip it is forwarded on and the watchers that learn of it, and a
+/// bulk moves tens of thousands of them through vectors that grow, sort
+/// and split. The event itself is some 800 bytes (a revision's manifest);
+/// a clone is a count, a move a pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedEvent {
+pub struct SignedEvent(Arc<Signed>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Signed {
     event: UnsignedEvent,
     signature: Signature,
     id: EventId,
@@ -335,7 +344,7 @@ impl UnsignedEvent {
             return Err(EventError::TooLarge { len: bytes.len(), max: MAX_EVENT_BYTES });
         }
         let id = EventId::from_hash(Hash::of(&bytes));
-        Ok(SignedEvent { event: self, signature, id, bytes })
+        Ok(SignedEvent(Arc::new(Signed { event: self, signature, id, bytes })))
     }
 
     fn normalise_sets(&mut self) {
@@ -619,7 +628,7 @@ impl SignedEvent {
         Self::decode_checked(bytes, Verify::No)
     }
 
-    fn decode_checked(bytes: &[u8], verify: Verify<'_>) -> Result<Self, EventError> {
+    pub(crate) fn decode_checked(bytes: &[u8], verify: Verify<'_>) -> Result<Self, EventError> {
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(EventError::TooLarge { len: bytes.len(), max: MAX_EVENT_BYTES });
         }
@@ -658,7 +667,7 @@ impl SignedEvent {
             verify_signature(keys, bytes, &signature, event.author)?;
         }
         let id = EventId::from_hash(Hash::of(bytes));
-        Ok(SignedEvent { event, signature, id, bytes: bytes.to_vec() })
+        Ok(SignedEvent(Arc::new(Signed { event, signature, id, bytes: bytes.to_vec() })))
     }
 
     /// What [`SignedEvent::decode`] checks beyond
@@ -666,48 +675,49 @@ impl SignedEvent {
     /// gave: its author's key and its signature. Every other rule passed
     /// already, and `decode` checks these two after them, so the result is
     /// the one `decode` of the same bytes gives.
-    fn verify_decoded(&self, keys: &mut KeyCache) -> Result<(), EventError> {
+    pub(crate) fn verify_decoded(&self, keys: &mut KeyCache) -> Result<(), EventError> {
         let field = "event.author";
-        let author = keys.author(*self.event.author.as_bytes()).map_err(|source| EventError::Key { field, source })?;
-        verify_signature(keys, &self.bytes, &self.signature, author)
+        let author =
+            keys.author(*self.0.event.author.as_bytes()).map_err(|source| EventError::Key { field, source })?;
+        verify_signature(keys, &self.0.bytes, &self.0.signature, author)
     }
 
     pub fn id(&self) -> EventId {
-        self.id
+        self.0.id
     }
 
     /// The canonical signed encoding, as stored and sent.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.0.bytes
     }
 
     pub fn event(&self) -> &UnsignedEvent {
-        &self.event
+        &self.0.event
     }
 
     pub fn signature(&self) -> &Signature {
-        &self.signature
+        &self.0.signature
     }
 
     pub fn author(&self) -> AuthorId {
-        self.event.author
+        self.0.event.author
     }
 
     pub fn body(&self) -> &Body {
-        &self.event.body
+        &self.0.event.body
     }
 
     pub fn parents(&self) -> &[EventId] {
-        &self.event.parents
+        &self.0.event.parents
     }
 
     pub fn clock(&self) -> u64 {
-        self.event.clock
+        self.0.event.clock
     }
 
     /// The design this event belongs to; a genesis names its own.
     pub fn design(&self) -> DesignId {
-        self.event.design.unwrap_or(DesignId::from_genesis(self.id))
+        self.0.event.design.unwrap_or(DesignId::from_genesis(self.0.id))
     }
 
     /// Checks the rules that need the parents: each belongs to the same
@@ -716,7 +726,7 @@ impl SignedEvent {
     pub fn check_parents(&self, parents: &[&SignedEvent]) -> Result<(), EventError> {
         let mut given: Vec<EventId> = parents.iter().map(|p| p.id()).collect();
         given.sort();
-        if given != self.event.parents {
+        if given != self.0.event.parents {
             return Err(EventError::ParentsMismatch);
         }
         if let Some(other) = parents.iter().find(|p| p.design() != self.design()) {
@@ -743,7 +753,7 @@ fn verify_signature(
 }
 
 /// Whether a decode verifies the signature, with the keys decoded so far.
-enum Verify<'a> {
+pub(crate) enum Verify<'a> {
     No,
     Yes(&'a mut KeyCache),
 }
@@ -885,91 +895,5 @@ fn decode_change(value: &Value) -> Result<Change, EventError> {
         kind::REMOVE_MAINTAINER => Change::RemoveMaintainer(author_id(argument, "propose.change.author")?),
         kind::SET_THRESHOLD => Change::SetThreshold(uint(argument, "propose.change.threshold")?),
         other => return Err(DecodeError::UnknownKind { field: "propose.change", kind: other }.into()),
-    })
-}
-
-impl SignedEvent {
-    /// [`SignedEvent::decode`] of many events, spread over `threads`
-    /// threads; the results are in the order of `records`.
-    ///
-    /// Each signature is checked on its own with the strict rule of
-    /// [`SignedEvent::decode`], not with Ed25519 batch verification
-    /// (`ed25519_dalek::verify_batch`): that checks one random linear
-    /// combination of the equations, without the cofactor, does not refuse
-    /// a small-order `R` and does not compare `R`'s encoding, so it accepts
-    /// signatures the strict check refuses (an author can sign with `R` the
-    /// identity point and `S = H(R‖A‖M)·a`, which every batch accepts).
-    /// Two nodes must never disagree on whether an event is valid, so a
-    /// batch could only ever be a first pass, and its saving is smaller than
-    /// what every core already gives. The caller picks `threads` (this crate
-    /// does not ask the operating system).
-    pub fn decode_many(records: &[Vec<u8>], threads: std::num::NonZeroUsize) -> Vec<Result<SignedEvent, EventError>> {
-        // Each thread decodes its authors' keys once.
-        let decode_part = |part: &[Vec<u8>]| {
-            let mut keys = KeyCache::default();
-            part.iter().map(|bytes| SignedEvent::decode_checked(bytes, Verify::Yes(&mut keys))).collect::<Vec<_>>()
-        };
-        in_parts(records, threads, decode_part)
-    }
-
-    /// Whether every one of `events` (decoded with
-    /// [`SignedEvent::decode_trusted`] from bytes that did not come from
-    /// this node's store) passes the checks that [`SignedEvent::decode`] adds to
-    /// [`SignedEvent::decode_trusted`] (its author's key and its signature),
-    /// over `threads` threads. Stops at the first that fails, and as soon
-    /// as `stop` is set (then `false`): a caller that learns meanwhile that
-    /// the events are refused anyway does not pay for the rest.
-    pub fn verify_all(events: &[SignedEvent], threads: std::num::NonZeroUsize, stop: &AtomicBool) -> bool {
-        // Set by the first thread that finds a failure, for the others.
-        let failed = AtomicBool::new(false);
-        let verify_part = |part: &[SignedEvent]| {
-            let mut keys = KeyCache::default();
-            for event in part {
-                if stop.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed) {
-                    return vec![false];
-                }
-                if event.verify_decoded(&mut keys).is_err() {
-                    failed.store(true, Ordering::Relaxed);
-                    return vec![false];
-                }
-            }
-            vec![true]
-        };
-        in_parts(events, threads, verify_part).into_iter().all(|ok| ok)
-    }
-
-    /// [`SignedEvent::decode_trusted`] of each record, over `threads`
-    /// threads, in the order of `records`.
-    pub fn decode_trusted_many(
-        records: &[Vec<u8>],
-        threads: std::num::NonZeroUsize,
-    ) -> Vec<Result<SignedEvent, EventError>> {
-        in_parts(records, threads, |part| part.iter().map(|bytes| SignedEvent::decode_trusted(bytes)).collect())
-    }
-}
-
-/// `work` over `items` split into `threads` consecutive parts (fewer if
-/// there are few items), each on a scoped thread; the results in the
-/// order of `items`.
-fn in_parts<T: Sync, R: Send>(
-    items: &[T],
-    threads: std::num::NonZeroUsize,
-    work: impl Fn(&[T]) -> Vec<R> + Sync,
-) -> Vec<R> {
-    // Below this many items per thread, starting threads costs more than
-    // it saves.
-    const MIN_PER_THREAD: usize = 64;
-    let threads = threads.get().min(items.len().div_ceil(MIN_PER_THREAD)).max(1);
-    if threads == 1 {
-        return work(items);
-    }
-    let chunk = items.len().div_ceil(threads);
-    let work = &work;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(move || work(part))).collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
     })
 }

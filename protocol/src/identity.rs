@@ -128,6 +128,12 @@ impl KeyCache {
     /// costs about thirty checks and saves a third of each after it.
     const TABLE_AFTER: u32 = 64;
 
+    /// Whether it keeps as many keys as it may (a new author's key is
+    /// then decoded again for each of its signatures).
+    pub(crate) fn is_full(&self) -> bool {
+        self.keys.len() >= Self::MAX_KEYS
+    }
+
     /// The author of these bytes, checked as [`AuthorId::from_bytes`]
     /// does, and kept for [`KeyCache::verify`].
     pub(crate) fn author(&mut self, bytes: [u8; 32]) -> Result<AuthorId, KeyError> {

@@ -11,6 +11,7 @@
 //! says what was wrong.
 #![forbid(unsafe_code)]
 
+pub mod bulk;
 pub mod bundle;
 pub mod catalog;
 pub mod cbor;

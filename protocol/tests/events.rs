@@ -3,13 +3,14 @@
 
 mod support;
 
+use communs_protocol::bulk::BulkVerifier;
 use communs_protocol::cbor::{self, Value};
 use communs_protocol::event::{EVENT_SIGNING_DOMAIN, EventError};
 use communs_protocol::limits::{MAX_AVATAR_BYTES, MAX_COMMENT_BYTES};
 use communs_protocol::limits::{MAX_EVENT_BYTES, MAX_NAME_BYTES};
 use communs_protocol::{
-    Attachment, Body, Change, Comment, DesignId, EventId, Genesis, Hash, MakeReport, Outcome, Profile, SignedEvent,
-    UnsignedEvent, hash::BlobHash,
+    Attachment, Body, Change, Comment, DesignId, EventId, Genesis, Hash, MakeReport, Outcome, Profile, SecretKey,
+    SignedEvent, UnsignedEvent, hash::BlobHash,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -517,10 +518,67 @@ fn decoding_many_on_several_threads_gives_what_decoding_one_by_one_gives_in_orde
     }
     let one_by_one: Vec<_> = records.iter().map(|bytes| SignedEvent::decode(bytes)).collect();
     for threads in [1, 2, 3, 8] {
-        let many = SignedEvent::decode_many(&records, std::num::NonZeroUsize::new(threads).expect("non-zero"));
+        let verifier = BulkVerifier::new(std::num::NonZeroUsize::new(threads).expect("non-zero"));
+        let many = verifier.decode_many(&records);
         assert_eq!(many, one_by_one, "{threads} threads");
     }
-    assert!(SignedEvent::decode_many(&[], std::num::NonZeroUsize::MIN).is_empty());
+    assert!(BulkVerifier::new(std::num::NonZeroUsize::MIN).decode_many(&[]).is_empty());
+}
+
+/// `count` events signed by one author (geneses, each valid alone).
+fn one_authors_events(key: &SecretKey, count: u64) -> Vec<SignedEvent> {
+    (0..count)
+        .map(|n| {
+            let mut nonce = [0u8; 16];
+            nonce[..8].copy_from_slice(&n.to_le_bytes());
+            UnsignedEvent {
+                design: None,
+                author: key.author(),
+                parents: vec![],
+                clock: 0,
+                time: 1_767_225_600_000,
+                body: Body::Genesis(Genesis {
+                    name: format!("Design {n}"),
+                    maintainers: vec![key.author()],
+                    threshold: 1,
+                    license: "CERN-OHL-S-2.0".into(),
+                    fork_of: None,
+                    nonce,
+                }),
+            }
+            .sign(key)
+            .expect("a valid genesis signs")
+        })
+        .collect()
+}
+
+#[test]
+fn a_verifier_kept_between_bulks_gives_the_answers_of_a_fresh_decode() {
+    // Enough events by one author for each thread to build its table of
+    // the author's key in the first bulk and use it in the next ones.
+    let key = SecretKey::from_bytes(&[9; 32]);
+    let events = one_authors_events(&key, 300);
+    let valid: Vec<Vec<u8>> = events.iter().map(|e| e.bytes().to_vec()).collect();
+    // The same events with a bit of the signature or of the body flipped.
+    let tampered: Vec<Vec<u8>> = valid
+        .iter()
+        .enumerate()
+        .map(|(n, bytes)| {
+            let mut bytes = bytes.clone();
+            let at = if n % 2 == 0 { bytes.len() - 1 - n % 64 } else { bytes.len() / 2 };
+            bytes[at] ^= 1 << (n % 8);
+            bytes
+        })
+        .collect();
+    let verifier = BulkVerifier::new(std::num::NonZeroUsize::new(2).expect("non-zero"));
+    for bulk in [&valid, &tampered, &valid, &tampered] {
+        let expected: Vec<_> = bulk.iter().map(|bytes| SignedEvent::decode(bytes)).collect();
+        assert_eq!(verifier.decode_many(bulk), expected);
+        let trusted: Vec<SignedEvent> = bulk.iter().filter_map(|b| SignedEvent::decode_trusted(b).ok()).collect();
+        let never = std::sync::atomic::AtomicBool::new(false);
+        assert_eq!(verifier.verify_all(&trusted, &never), expected.iter().all(Result::is_ok));
+    }
+    assert!(verifier.decode_many(&valid).iter().all(Result::is_ok));
 }
 
 #[test]
@@ -549,18 +607,18 @@ fn verifying_events_decoded_trusted_gives_what_decoding_them_gives() {
     assert!(expected.iter().any(Result::is_ok) && expected.iter().any(Result::is_err));
     let never = std::sync::atomic::AtomicBool::new(false);
     for (event, expected) in trusted.iter().zip(&expected) {
-        let alone = SignedEvent::verify_all(std::slice::from_ref(event), std::num::NonZeroUsize::MIN, &never);
+        let alone = BulkVerifier::new(std::num::NonZeroUsize::MIN).verify_all(std::slice::from_ref(event), &never);
         assert_eq!(alone, expected.is_ok(), "{:?}", expected);
     }
     let valid: Vec<SignedEvent> =
         trusted.iter().zip(&expected).filter(|(_, e)| e.is_ok()).map(|(t, _)| t.clone()).collect();
     for threads in [1, 2, 3, 8] {
-        let threads = std::num::NonZeroUsize::new(threads).expect("non-zero");
-        assert!(SignedEvent::verify_all(&valid, threads, &never), "{threads} threads");
-        assert!(!SignedEvent::verify_all(&trusted, threads, &never), "{threads} threads");
+        let verifier = BulkVerifier::new(std::num::NonZeroUsize::new(threads).expect("non-zero"));
+        assert!(verifier.verify_all(&valid, &never), "{threads} threads");
+        assert!(!verifier.verify_all(&trusted, &never), "{threads} threads");
         // Told to stop: not all verified.
         let stop = std::sync::atomic::AtomicBool::new(true);
-        assert!(!SignedEvent::verify_all(&valid, threads, &stop));
+        assert!(!verifier.verify_all(&valid, &stop));
     }
-    assert!(SignedEvent::verify_all(&[], std::num::NonZeroUsize::MIN, &never));
+    assert!(BulkVerifier::new(std::num::NonZeroUsize::MIN).verify_all(&[], &never));
 }

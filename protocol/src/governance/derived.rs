@@ -180,7 +180,7 @@ impl Derived {
     /// that one proposal: a log of many proposals costs a walk per
     /// proposal that moves the chain, not per proposal.
     fn proposal_added(&mut self, index: &Index, p: EventId) {
-        if index.genesis.is_none() || index.proposals.values().any(|q| q.prev == p) {
+        if index.genesis.is_none() || index.amended.contains_key(&p) {
             return self.chain_changed(index);
         }
         let info = &index.proposals[&p];

@@ -78,6 +78,10 @@ pub(crate) struct Index {
     pub(crate) dag: Dag,
     pub(super) revisions: BTreeMap<EventId, RevisionInfo>,
     pub(super) proposals: BTreeMap<EventId, ProposalInfo>,
+    /// Event -> how many proposals amend it (name it as their `prev`): a
+    /// new proposal asks whether one came first that amends it, which a
+    /// scan of every proposal made quadratic in a log of many.
+    pub(super) amended: HashMap<EventId, usize>,
     /// (author, target) -> the events by which the author endorses the
     /// target: their approvals of it, and the target itself if they wrote it.
     pub(super) endorsements: BTreeMap<(AuthorId, EventId), Vec<EventId>>,
@@ -211,6 +215,7 @@ impl Index {
             }
             Body::Propose { prev, change } => {
                 self.proposals.insert(id, ProposalInfo { author, prev: *prev, change: *change });
+                *self.amended.entry(*prev).or_default() += 1;
                 self.endorsements.entry((author, id)).or_default().push(id);
                 Touched::Proposal { id }
             }
@@ -301,6 +306,12 @@ impl Index {
         self.revisions.remove(&id);
         let proposal = match self.proposals.remove(&id) {
             Some(p) => {
+                if let Some(n) = self.amended.get_mut(&p.prev) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.amended.remove(&p.prev);
+                    }
+                }
                 if let Change::AddMaintainer(a) | Change::RemoveMaintainer(a) = p.change
                     && let Some(n) = self.membership_changes.get_mut(&a)
                 {

@@ -18,7 +18,6 @@ pub(super) mod catalog;
 pub(super) mod initiator;
 pub(super) mod responder;
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -235,11 +234,10 @@ impl Network {
                     Action::Verify(number, records) => running.push({
                         activity.advance(records.iter().map(|r| r.len() as u64).sum());
                         async move {
-                            let threads = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-                            let decoded =
-                                tokio::task::spawn_blocking(move || SignedEvent::decode_many(&records, threads))
-                                    .await
-                                    .map_err(|_| NetError::Stopped)?;
+                            let verifier = network.shared.node.verifier.clone();
+                            let decoded = tokio::task::spawn_blocking(move || verifier.decode_many(&records))
+                                .await
+                                .map_err(|_| NetError::Stopped)?;
                             for e in decoded.iter().filter_map(|d| d.as_ref().err()) {
                                 network.shared.node.metrics.event_refused(crate::metrics::PathIn::Catchup, e.reason());
                             }
