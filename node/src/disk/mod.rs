@@ -266,8 +266,9 @@ impl Node {
         if policy.followed.contains(design) || policy.pins.contains_key(design) {
             return Ok(Tier::Followed);
         }
-        let me = self.author();
-        let own = self.events.design_log(design)?.iter().any(|e| e.author() == me);
+        // One row, not the design's whole log: this is asked for every
+        // design at every reservation.
+        let own = self.events.has_written(&self.author(), design)?;
         Ok(if own { Tier::Followed } else { Tier::SeededHead })
     }
 
@@ -458,6 +459,38 @@ pub(crate) async fn watch(node: std::sync::Weak<Node>, retry: impl Fn(Vec<Design
 
 #[cfg(test)]
 mod tests {
+    use communs_protocol::{Body, Comment, DesignId, SecretKey, UnsignedEvent, fixtures};
+
+    use super::rank::Tier;
+    use crate::{Home, Node};
+
+    /// A design the node wrote an event in (here a comment on another
+    /// author's design) is kept as one it follows; others are seeded.
+    #[tokio::test]
+    async fn a_design_the_node_wrote_to_is_kept_as_a_followed_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let home = Home::locate(Some(&dir.path().join("home"))).expect("home");
+        crate::keyfile::load_or_create(&home).expect("identity");
+        let node = Node::open(home).await.expect("open");
+        let other = SecretKey::from_bytes(&[5; 32]);
+        let (commented, seeded) = (fixtures::genesis(&other, "A", "MIT", 1), fixtures::genesis(&other, "B", "MIT", 2));
+        node.insert_events(&[commented.clone(), seeded.clone()]).expect("insert");
+        let comment = UnsignedEvent {
+            design: Some(commented.design()),
+            author: node.author(),
+            parents: vec![commented.id()],
+            clock: 1,
+            time: 1_767_225_600_000,
+            body: Body::Comment(Comment { on: None, text: "Printed it".into(), attachments: vec![] }),
+        }
+        .sign(&node.key)
+        .expect("sign");
+        node.insert_events(&[comment]).expect("insert");
+        let tier = |design: DesignId| node.tier_of(&design).expect("tier");
+        assert_eq!(tier(commented.design()), Tier::Followed);
+        assert_eq!(tier(seeded.design()), Tier::SeededHead);
+    }
+
     /// The count is `du -sb`'s, as spec/storage.md says (where `du` is).
     #[test]
     fn measure_counts_as_du_sb_does() {

@@ -692,6 +692,16 @@ impl EventStore {
         social::designs_of_author(&self.db, author)
     }
 
+    /// Whether `author` has (or had: an event the bound took out leaves
+    /// its author listed) an event in `design`: one row read.
+    pub(crate) fn has_written(
+        &self,
+        author: &communs_protocol::AuthorId,
+        design: &DesignId,
+    ) -> Result<bool, EventStoreError> {
+        social::has_written(&self.db, author, design)
+    }
+
     pub(crate) fn is_known_author(&self, author: &communs_protocol::AuthorId) -> Result<bool, EventStoreError> {
         social::is_known_author(&self.db, author)
     }

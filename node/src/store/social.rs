@@ -259,6 +259,12 @@ pub(crate) fn designs_of_author(db: &EventDb, author: &AuthorId) -> Result<Vec<D
     Ok(out)
 }
 
+/// Whether `author` has an event in `design` (see `AUTHORS`).
+pub(crate) fn has_written(db: &EventDb, author: &AuthorId, design: &DesignId) -> Result<bool, EventStoreError> {
+    let tx = db.begin_read()?;
+    Ok(tx.open_table(AUTHORS)?.get((author.as_bytes(), design.as_bytes()))?.is_some())
+}
+
 /// Whether `author` has an event in some design of this store.
 pub(crate) fn is_known_author(db: &EventDb, author: &AuthorId) -> Result<bool, EventStoreError> {
     let tx = db.begin_read()?;
