@@ -41,10 +41,6 @@ impl BulkVerifier {
         BulkVerifier { threads, idle: Mutex::new(Vec::new()) }
     }
 
-    pub fn threads(&self) -> NonZeroUsize {
-        self.threads
-    }
-
     /// [`SignedEvent::decode`] of each record, spread over the threads;
     /// the results are in the order of `records`.
     pub fn decode_many(&self, records: &[Vec<u8>]) -> Vec<Result<SignedEvent, EventError>> {
